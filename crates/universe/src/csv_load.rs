@@ -84,7 +84,10 @@ fn read_regions(input: Input<'_>) -> Result<Vec<Region>, LoadError> {
     table.for_each_row(|row| {
         let id = RegionId(row.parse(id_col, "a region id (a whole number)")?);
         if let Some(first) = seen.insert(id, row.line) {
-            return Err(LoadError::invalid(row.at(id_col), format!("region {id} appears again (first on line {first})")));
+            return Err(LoadError::invalid(
+                row.at(id_col),
+                format!("region {id} appears again (first on line {first})"),
+            ));
         }
         regions.push(Region { id, name: row.text(name_col).to_owned() });
         Ok(())
@@ -130,7 +133,10 @@ fn read_systems(input: Input<'_>) -> Result<Vec<(u64, SolarSystem)>, LoadError> 
     table.for_each_row(|row| {
         let id = SystemId(row.parse(id_col, "a system id (a whole number)")?);
         if let Some(first) = seen.insert(id, row.line) {
-            return Err(LoadError::invalid(row.at(id_col), format!("system {id} appears again (first on line {first})")));
+            return Err(LoadError::invalid(
+                row.at(id_col),
+                format!("system {id} appears again (first on line {first})"),
+            ));
         }
         let security = row.finite(security_col)?;
         if !(-1.0..=1.0).contains(&security) {

@@ -103,8 +103,7 @@ impl Row<'_> {
         if text.is_empty() {
             return Err(LoadError::invalid(self.at(column), format!("empty cell, expected {expected}")));
         }
-        text.parse()
-            .map_err(|_| LoadError::invalid(self.at(column), format!("`{text}` is not {expected}")))
+        text.parse().map_err(|_| LoadError::invalid(self.at(column), format!("`{text}` is not {expected}")))
     }
 
     /// A finite floating-point number (NaN and infinities are refused).

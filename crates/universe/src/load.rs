@@ -96,7 +96,10 @@ impl LoadProfile {
         table.for_each_row(|row| {
             let id = known_system(row, id_col, universe)?;
             if let Some(first) = lines.insert(id, row.line) {
-                return Err(LoadError::invalid(row.at(id_col), format!("system {id} appears again (first on line {first})")));
+                return Err(LoadError::invalid(
+                    row.at(id_col),
+                    format!("system {id} appears again (first on line {first})"),
+                ));
             }
             let cpu = row.non_negative(cpu_col)?;
             let mem = match mem_col {
@@ -133,7 +136,10 @@ impl LoadProfile {
         table.for_each_row(|row| {
             let id = known_system(row, id_col, universe)?;
             if let Some(first) = lines.insert(id, row.line) {
-                return Err(LoadError::invalid(row.at(id_col), format!("system {id} appears again (first on line {first})")));
+                return Err(LoadError::invalid(
+                    row.at(id_col),
+                    format!("system {id} appears again (first on line {first})"),
+                ));
             }
             let mut cpu = weights.base;
             for &(col, weight) in &columns {

@@ -274,9 +274,11 @@ fn complete_groups(
             missing_r.insert(s.region);
         }
     }
-    constellations.extend(
-        missing_c.into_iter().map(|(id, region)| Constellation { id, name: format!("Constellation {id}"), region }),
-    );
+    constellations.extend(missing_c.into_iter().map(|(id, region)| Constellation {
+        id,
+        name: format!("Constellation {id}"),
+        region,
+    }));
     regions.extend(missing_r.into_iter().map(|id| Region { id, name: format!("Region {id}") }));
     constellations.sort_by_key(|c| c.id);
     constellations.dedup_by_key(|c| c.id);
