@@ -1,0 +1,57 @@
+//! The premapper: decides, before a cluster starts, which sol node hosts which solar system — and judges any
+//! such decision.
+//!
+//! A good mapping does two things at once. It **balances** the estimated load so that no node is the one at
+//! 100% while the others idle, and it keeps **neighbours together** so that one node's systems form one region
+//! of space: a fight that slows a node then slows pilots in one place, not all over the map, and most stargate
+//! jumps stay on one node. Naive placement gets one of the two wrong; the strategies here show the trade-off
+//! and [`Strategy::Best`] gets both.
+//!
+//! Every strategy maps every system to one of `nodes` nodes, for any node count from 1 to the number of
+//! systems, deterministically (same input, same output). Each first gives a **dedicated node** to any system
+//! heavier than the per-node share of what remains — a trade hub like Jita gets a node of its own — and then
+//! places the rest on the remaining nodes. [`evaluate`] computes the metrics an operator judges a mapping by.
+//!
+//! This crate is pure: no I/O, no clocks, no threads. Callers time it themselves.
+//!
+//! ```
+//! use orrery_premap::{Strategy, evaluate, premap};
+//! use orrery_universe::{GeneratorConfig, LoadProfile, generate};
+//!
+//! let universe = generate(&GeneratorConfig { systems: 400, ..GeneratorConfig::default() });
+//! let load = LoadProfile::synthesise(&universe, 7).cpu(&universe);
+//! let mapping = premap(&universe, &load, 5, Strategy::Best)?;
+//! let metrics = evaluate(&universe, &load, &mapping);
+//! assert_eq!(metrics.node_loads.len(), 5);
+//! assert!(metrics.node_loads.iter().all(|&l| l > 0.0));
+//! # Ok::<(), orrery_premap::PremapError>(())
+//! ```
+
+mod dedicated;
+mod mapping;
+mod metrics;
+mod strategy;
+mod subset;
+pub mod svg;
+
+pub use dedicated::dedicated_systems;
+pub use mapping::Mapping;
+pub use metrics::{Metrics, evaluate};
+pub use strategy::{Strategy, premap};
+
+/// Why a mapping could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PremapError {
+    #[error("the node count must be at least 1")]
+    NoNodes,
+    #[error(
+        "{nodes} nodes for {systems} systems: a node count larger than the number of systems would leave nodes empty"
+    )]
+    MoreNodesThanSystems { nodes: usize, systems: usize },
+    #[error("the load vector has {loads} entries but the universe has {systems} systems")]
+    LoadLength { loads: usize, systems: usize },
+    #[error("the load of system {system} is {value}: loads must be finite and ≥ 0")]
+    BadLoad { system: u32, value: f64 },
+    #[error("strategy `{0}` is not built into this binary (enable the crate feature of the same name)")]
+    Unavailable(&'static str),
+}

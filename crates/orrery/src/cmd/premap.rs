@@ -1,0 +1,151 @@
+//! `orrery premap`: place systems on nodes, compare strategies, write the mapping and its picture.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use orrery_premap::{Mapping, Metrics, Strategy, evaluate, premap};
+use orrery_universe::Universe;
+
+use crate::universe_args::UniverseArgs;
+
+#[derive(Args, Debug)]
+pub struct PremapArgs {
+    #[command(flatten)]
+    universe: UniverseArgs,
+    /// Load fingerprint CSV (system_id,cpu[,mem]); systems it does not name get 1.0. Without it a load is
+    /// synthesised: trade hubs heavy, high-sec busier, a long tail.
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+    /// Number of sol nodes: any count from 1 to the number of systems.
+    #[arg(long, value_name = "N")]
+    nodes: usize,
+    /// Which strategy to run: constellation, lpt, rcb, metis, best — or `all` for a side-by-side table.
+    #[arg(long, default_value = "best", value_parser = parse_choice)]
+    strategy: Choice,
+    /// Write the mapping as CSV (system_id,node). With `all`, the mapping of `best`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Draw the mapping as SVG: the universe from above, one colour per node. With `all`, the mapping of `best`.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Choice {
+    One(Strategy),
+    All,
+}
+
+fn parse_choice(text: &str) -> Result<Choice, String> {
+    if text == "all" { Ok(Choice::All) } else { text.parse().map(Choice::One) }
+}
+
+/// One strategy's outcome.
+struct Outcome {
+    strategy: Strategy,
+    mapping: Mapping,
+    metrics: Metrics,
+    elapsed: Duration,
+}
+
+pub fn run(args: PremapArgs) -> Result<()> {
+    let (universe, full) = args.universe.load()?;
+    let profile = args.universe.load_profile(args.load.as_ref(), &full)?;
+    let load = profile.cpu(&universe);
+    if args.nodes == 0 || args.nodes > universe.len() {
+        bail!("--nodes {}: choose between 1 and the number of mapped systems ({})", args.nodes, universe.len());
+    }
+    let strategies: Vec<Strategy> = match args.strategy {
+        Choice::One(s) => vec![s],
+        Choice::All => Strategy::ALL.into_iter().filter(|s| s.is_available()).collect(),
+    };
+    let bar = ProgressBar::new(strategies.len() as u64).with_style(
+        ProgressStyle::with_template("{spinner} premapping {pos}/{len} {msg}").expect("a valid progress template"),
+    );
+    let mut outcomes = Vec::new();
+    for strategy in strategies {
+        bar.set_message(strategy.name());
+        let started = Instant::now();
+        let mapping = premap(&universe, &load, args.nodes, strategy)?;
+        let elapsed = started.elapsed();
+        let metrics = evaluate(&universe, &load, &mapping);
+        outcomes.push(Outcome { strategy, mapping, metrics, elapsed });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    println!(
+        "{} systems, {} stargates, total load {:.1}, {} nodes",
+        universe.len(),
+        universe.gate_count(),
+        load.iter().sum::<f64>(),
+        args.nodes
+    );
+    println!("{}", table(&outcomes));
+    let chosen = outcomes.iter().find(|o| o.strategy == Strategy::Best).unwrap_or(&outcomes[0]);
+    if let Some(path) = &args.out {
+        write_mapping(path, &universe, &chosen.mapping)?;
+        println!("wrote the {} mapping to {}", chosen.strategy, path.display());
+    }
+    if let Some(path) = &args.svg {
+        let title = format!("{} — {} nodes, strategy {}", universe_title(&args), args.nodes, chosen.strategy);
+        let svg = orrery_premap::svg::render(&universe, &load, &chosen.mapping, &chosen.metrics, &title);
+        std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote the picture of the {} mapping to {}", chosen.strategy, path.display());
+    }
+    Ok(())
+}
+
+fn universe_title(args: &PremapArgs) -> String {
+    match &args.universe.systems {
+        Some(path) => path.display().to_string(),
+        None => format!("generated universe (seed {})", args.universe.seed),
+    }
+}
+
+/// A table row: the metric's name and how to print it for one outcome.
+type MetricRow = (&'static str, fn(&Outcome) -> String);
+
+/// Metrics as rows, strategies as columns.
+fn table(outcomes: &[Outcome]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec![Cell::new("metric")];
+    header.extend(outcomes.iter().map(|o| Cell::new(o.strategy.name())));
+    table.set_header(header);
+    let rows: [MetricRow; 11] = [
+        ("max node load", |o| format!("{:.1}", o.metrics.node_loads.iter().copied().fold(0.0, f64::max))),
+        ("max / mean", |o| format!("{:.4}", o.metrics.max_over_mean)),
+        ("max / lower bound", |o| format!("{:.4}", o.metrics.max_over_bound)),
+        ("max / mean, shared nodes", |o| format!("{:.4}", o.metrics.shared_max_over_mean)),
+        ("dedicated nodes", |o| o.metrics.dedicated.iter().filter(|&&d| d).count().to_string()),
+        ("coefficient of variation", |o| format!("{:.4}", o.metrics.coefficient_of_variation)),
+        ("stargates cut", |o| o.metrics.cut_gates.to_string()),
+        ("fragmented nodes", |o| o.metrics.fragmented_nodes.to_string()),
+        ("extra pieces", |o| o.metrics.extra_pieces.to_string()),
+        ("mean spread (ly)", |o| format!("{:.2}", o.metrics.mean_spread_ly)),
+        ("time (ms)", |o| format!("{:.1}", o.elapsed.as_secs_f64() * 1e3)),
+    ];
+    for (name, value) in rows {
+        let mut row = vec![Cell::new(name)];
+        row.extend(outcomes.iter().map(|o| Cell::new(value(o)).set_alignment(CellAlignment::Right)));
+        table.add_row(row);
+    }
+    table
+}
+
+fn write_mapping(path: &PathBuf, universe: &Universe, mapping: &Mapping) -> Result<()> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    writeln!(out, "system_id,node")?;
+    for (index, system) in universe.systems().iter().enumerate() {
+        writeln!(out, "{},{}", system.id, mapping.node_of(index))?;
+    }
+    out.flush().with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,240 @@
+//! `best`: the locality of a graph partitioner with the balance of LPT.
+
+use super::refine::Refiner;
+use super::{lpt, rcb};
+use crate::subset::Subset;
+
+/// Balancing steps allowed per system of a set being bisected: generous, and it bounds the worst case.
+const BALANCE_STEPS_PER_SYSTEM: usize = 2;
+/// Balancing steps allowed per node in the final k-way balance. The bisections leave little to do; where they
+/// leave much (heavy systems packed tightly), more steps were measured to buy little at a high price in time.
+const FINAL_BALANCE_STEPS_PER_NODE: usize = 4;
+/// A system at least this share of the cap gets a node of its own before the rest is cut (see [`partition`]).
+const NEAR_DEDICATED_SHARE: f64 = 0.8;
+/// Refinement passes for each bisection and for the final k-way pass.
+const REFINE_PASSES: usize = 8;
+/// The part of a set's slack (what its nodes may carry beyond its load) that one split may use up.
+const SLACK_USE_PER_SPLIT: f64 = 0.5;
+/// A piece of the universe that no stargate joins to the rest can join any node whole without splitting it: a
+/// *filler*, if it weighs at most this share of the average room a node has left (see [`split_fillers`]).
+const FILLER_SHARE_OF_ROOM: f64 = 1.0;
+
+/// 1. The cap is the maximum node load LPT reaches on the same systems: `best` must not exceed it.
+/// 2. Small pieces of the universe that no stargate joins to the rest (isolated systems, tiny gated clusters)
+///    are *fillers*: whichever node they join, it gains no piece that could have been joined. They are set
+///    aside and placed last.
+/// 3. Systems nearly as heavy as the cap ([`NEAR_DEDICATED_SHARE`]) take a node of their own up front: there is
+///    next to no room beside them, and carving such a node out of a region later would split its neighbours.
+/// 4. The rest (the *core*) is cut by recursive bisection on the stargate graph. A set of `n` nodes may carry at
+///    most `n × cap`, so each split keeps both halves within their share of that budget. Each split starts as a
+///    weighted coordinate bisection (compact in space), shares stray pieces of each side out to the other
+///    side, moves or exchanges border systems until both sides are within budget, and moves or swaps border
+///    systems while that cuts fewer gates. No step splits a side into pieces.
+/// 5. A k-way balance brings every node within the cap where it can, and a k-way refinement cuts fewer gates
+///    without leaving the cap.
+/// 6. Fillers, heaviest first, go to the node with the most room among the nodes nearest to them in space (or
+///    the node with the most room anywhere, if none near has room for them): the small loads LPT uses to even
+///    out its nodes, placed so they even out ours.
+pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
+    if k <= 1 {
+        return vec![0; subset.len()];
+    }
+    let cap = lpt::max_load(&subset.load, k);
+    let (mut core_systems, fillers) = split_fillers(subset, k, cap);
+    let mut alone: Vec<usize> =
+        core_systems.iter().copied().filter(|&v| subset.load[v] >= NEAR_DEDICATED_SHARE * cap).collect();
+    alone.sort_by(|&a, &b| subset.load[b].total_cmp(&subset.load[a]).then(a.cmp(&b)));
+    alone.truncate((k - 1) / 2);
+    core_systems.retain(|v| !alone.contains(v));
+    if core_systems.is_empty() {
+        return lpt::partition(&subset.load, k);
+    }
+
+    let universe = subset.universe;
+    let mut keep = vec![false; universe.len()];
+    let mut load = vec![0.0; universe.len()];
+    let mut local_of = vec![usize::MAX; universe.len()];
+    for (local, &global) in subset.global.iter().enumerate() {
+        load[global] = subset.load[local];
+        local_of[global] = local;
+    }
+    for &local in &core_systems {
+        keep[subset.global[local]] = true;
+    }
+    let core = Subset::new(universe, &load, &keep);
+    let core_nodes = k - alone.len();
+    let mut refiner = Refiner::new(&core, bisect_all(&core, &load, core_nodes, cap), vec![cap; core_nodes]);
+    refiner.balance(FINAL_BALANCE_STEPS_PER_NODE * core_nodes + 64);
+    refiner.cap_at_current_load();
+    refiner.refine(REFINE_PASSES);
+
+    let mut part = vec![0u32; subset.len()];
+    for (c, &p) in refiner.part.iter().enumerate() {
+        part[local_of[core.global[c]]] = p;
+    }
+    let mut node_load = refiner.part_load.clone();
+    for (i, &v) in alone.iter().enumerate() {
+        part[v] = (core_nodes + i) as u32;
+        node_load.push(subset.load[v]);
+    }
+    place_fillers(subset, &fillers, &mut part, &mut node_load, &refiner.part, &core, cap);
+    part
+}
+
+/// Splits the subset's systems (local indices) into the core and the fillers, the latter grouped by piece.
+///
+/// Fillers are the lightest pieces of the universe that no gate joins to the rest, taken lightest first while
+/// each weighs at most half of the room a node will have on average once the core is placed
+/// (`(k × cap − core load) / k`), so that every filler finds a node with room for it.
+fn split_fillers(subset: &Subset<'_>, k: usize, cap: f64) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let label = subset.component_labels();
+    let count = label.iter().copied().max().map_or(0, |m| m + 1);
+    let mut pieces: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (v, &c) in label.iter().enumerate() {
+        pieces[c].push(v);
+    }
+    let weight = |piece: &Vec<usize>| piece.iter().map(|&v| subset.load[v]).sum::<f64>();
+    let total: f64 = subset.load.iter().sum();
+    let largest = (0..count).max_by_key(|&c| (pieces[c].len(), std::cmp::Reverse(c)));
+    let mut candidates: Vec<usize> = (0..count).filter(|&c| Some(c) != largest).collect();
+    candidates.sort_by(|&a, &b| weight(&pieces[a]).total_cmp(&weight(&pieces[b])).then(a.cmp(&b)));
+    // The longest run of lightest pieces whose heaviest member fits the room they leave.
+    let mut filler_load = 0.0;
+    let mut taken = 0;
+    for (i, &c) in candidates.iter().enumerate() {
+        let w = weight(&pieces[c]);
+        filler_load += w;
+        let room_per_node = (k as f64 * cap - total + filler_load) / k as f64;
+        if w <= FILLER_SHARE_OF_ROOM * room_per_node {
+            taken = i + 1;
+        }
+    }
+    let mut is_filler = vec![false; count];
+    for &c in &candidates[..taken] {
+        is_filler[c] = true;
+    }
+    let mut core = Vec::new();
+    let mut fillers = Vec::new();
+    for (c, piece) in pieces.into_iter().enumerate() {
+        if is_filler[c] {
+            fillers.push(piece);
+        } else {
+            core.extend(piece);
+        }
+    }
+    core.sort_unstable();
+    (core, fillers)
+}
+
+/// Places each filler piece whole: heaviest first, on the node with the most room among the nodes whose
+/// systems lie nearest to it, or else on the node with the most room anywhere.
+fn place_fillers(
+    subset: &Subset<'_>,
+    fillers: &[Vec<usize>],
+    part: &mut [u32],
+    node_load: &mut [f64],
+    core_part: &[u32],
+    core: &Subset<'_>,
+    cap: f64,
+) {
+    const NEAREST_NODES: usize = 6;
+    let k = node_load.len();
+    // Node centres in space, from the core systems.
+    let mut centre = vec![orrery_universe::Vec3::ZERO; k];
+    let mut count = vec![0usize; k];
+    for (c, &p) in core_part.iter().enumerate() {
+        centre[p as usize] = centre[p as usize] + core.position[c];
+        count[p as usize] += 1;
+    }
+    for (c, n) in centre.iter_mut().zip(&count) {
+        *c = *c * (1.0 / (*n).max(1) as f64);
+    }
+    let mut order: Vec<(f64, &Vec<usize>)> =
+        fillers.iter().map(|piece| (piece.iter().map(|&v| subset.load[v]).sum::<f64>(), piece)).collect();
+    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1[0].cmp(&b.1[0])));
+    for (w, piece) in order {
+        let here = piece.iter().fold(orrery_universe::Vec3::ZERO, |acc, &v| acc + subset.position[v])
+            * (1.0 / piece.len() as f64);
+        let mut by_distance: Vec<usize> = (0..k).filter(|&p| count[p] > 0).collect();
+        by_distance.sort_by(|&a, &b| centre[a].distance(here).total_cmp(&centre[b].distance(here)).then(a.cmp(&b)));
+        let roomiest = |candidates: &mut dyn Iterator<Item = usize>| {
+            candidates.min_by(|&a, &b| node_load[a].total_cmp(&node_load[b]).then(a.cmp(&b)))
+        };
+        let near = roomiest(&mut by_distance.iter().copied().take(NEAREST_NODES).filter(|&p| node_load[p] + w <= cap));
+        let node = near.or_else(|| roomiest(&mut (0..k))).unwrap_or(0);
+        for &v in piece {
+            part[v] = node as u32;
+        }
+        node_load[node] += w;
+    }
+}
+
+/// Recursive bisection of `core` into `k` parts; see [`partition`].
+fn bisect_all(core: &Subset<'_>, load: &[f64], k: usize, cap: f64) -> Vec<u32> {
+    let universe = core.universe;
+    let mut local_of = vec![usize::MAX; universe.len()];
+    for (local, &global) in core.global.iter().enumerate() {
+        local_of[global] = local;
+    }
+    let mut part = vec![0u32; core.len()];
+    let mut pending = vec![(core.global.clone(), k, 0u32)];
+    while let Some((members, nodes, first)) = pending.pop() {
+        if nodes == 1 {
+            for g in members {
+                part[local_of[g]] = first;
+            }
+            continue;
+        }
+        let (near, far) = bisect(core, load, &members, nodes, cap);
+        let near_nodes = nodes / 2;
+        pending.push((near, near_nodes, first));
+        pending.push((far, nodes - near_nodes, first + near_nodes as u32));
+    }
+    part
+}
+
+/// Splits `members` (universe indices) for `nodes` nodes into the near side (⌊nodes/2⌋ nodes) and the far side.
+fn bisect(core: &Subset<'_>, load: &[f64], members: &[usize], nodes: usize, cap: f64) -> (Vec<usize>, Vec<usize>) {
+    let universe = core.universe;
+    let mut keep = vec![false; universe.len()];
+    for &g in members {
+        keep[g] = true;
+    }
+    let set = Subset::new(universe, load, &keep);
+    let (near_nodes, far_nodes) = (nodes / 2, nodes - nodes / 2);
+    let start = rcb_split(&set, near_nodes, far_nodes);
+    // Each side may take its proportional share of the load plus half of its proportional share of the slack
+    // (what the set may carry beyond its load), so both halves keep at least half of their share of the slack
+    // for the splits below them. The last split may use all of it.
+    let total: f64 = set.load.iter().sum();
+    let slack = (nodes as f64 * cap - total).max(0.0);
+    let use_of_slack = if nodes == 2 { 1.0 } else { SLACK_USE_PER_SPLIT };
+    let side_cap = |side_nodes: usize| side_nodes as f64 / nodes as f64 * (total + use_of_slack * slack);
+    let mut refiner = Refiner::new(&set, start.clone(), vec![side_cap(near_nodes), side_cap(far_nodes)]);
+    refiner.dissolve_stray_pieces(&set.component_labels());
+    refiner.balance(BALANCE_STEPS_PER_SYSTEM * set.len() + 16);
+    refiner.cap_at_current_load();
+    refiner.refine(REFINE_PASSES);
+    let mut side = refiner.part;
+    // Each side needs at least as many systems as nodes; the graph work could in principle starve one.
+    let near_count = side.iter().filter(|&&p| p == 0).count();
+    if near_count < near_nodes || set.len() - near_count < far_nodes {
+        side = start;
+    }
+    let near = (0..set.len()).filter(|&l| side[l] == 0).map(|l| set.global[l]).collect();
+    let far = (0..set.len()).filter(|&l| side[l] == 1).map(|l| set.global[l]).collect();
+    (near, far)
+}
+
+/// The weighted coordinate bisection of `set`: 0 for the near side, 1 for the far side.
+fn rcb_split(set: &Subset<'_>, near_nodes: usize, far_nodes: usize) -> Vec<u32> {
+    let mut items: Vec<usize> = (0..set.len()).collect();
+    let axis = rcb::widest_axis(set, &items);
+    items.sort_by(|&a, &b| set.position[a].axis(axis).total_cmp(&set.position[b].axis(axis)).then(a.cmp(&b)));
+    let split = rcb::split_point(&set.load, &items, near_nodes, far_nodes);
+    let mut side = vec![1u32; set.len()];
+    for &i in &items[..split] {
+        side[i] = 0;
+    }
+    side
+}

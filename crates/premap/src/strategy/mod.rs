@@ -1,0 +1,156 @@
+//! The strategies and the common frame around them: validation, dedicated nodes, and the guarantee that no
+//! node is left empty.
+
+mod best;
+mod constellation;
+mod lpt;
+#[cfg(feature = "metis")]
+mod metis;
+mod rcb;
+mod refine;
+
+use std::fmt;
+use std::str::FromStr;
+
+use orrery_universe::Universe;
+
+use crate::dedicated::{dedicated_systems, heavier_first};
+use crate::subset::Subset;
+use crate::{Mapping, PremapError};
+
+/// How to place systems on nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Strategy {
+    /// The historic one: whole constellations, each on its preferred node unless that node is more than 20%
+    /// above the least loaded one. Keeps constellations whole but balances poorly and scatters a node's
+    /// constellations over the map.
+    Constellation,
+    /// Longest processing time first: the heaviest unplaced system goes to the least loaded node. The best
+    /// balance, no locality at all.
+    Lpt,
+    /// Recursive coordinate bisection: cut space with a plane across its widest axis where each side carries
+    /// load in proportion to its nodes, and recurse. Compact in space, blind to stargates.
+    Rcb,
+    /// The default: a coordinate-bisection start, repaired and refined on the stargate graph so that nodes are
+    /// single connected pieces with few gates cut, and balanced to LPT's level.
+    Best,
+    /// METIS k-way (the reference graph partitioner), as a yardstick for locality.
+    Metis,
+}
+
+impl Strategy {
+    /// Every strategy, in the order tables list them.
+    pub const ALL: [Strategy; 5] =
+        [Strategy::Constellation, Strategy::Lpt, Strategy::Rcb, Strategy::Metis, Strategy::Best];
+
+    /// The name used on the command line and in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Constellation => "constellation",
+            Strategy::Lpt => "lpt",
+            Strategy::Rcb => "rcb",
+            Strategy::Best => "best",
+            Strategy::Metis => "metis",
+        }
+    }
+
+    /// Whether this binary can run the strategy (METIS is an optional feature).
+    pub fn is_available(self) -> bool {
+        self != Strategy::Metis || cfg!(feature = "metis")
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Strategy::ALL.into_iter().find(|st| st.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown strategy `{s}` (expected one of: {})", names.join(", "))
+        })
+    }
+}
+
+/// Maps every system of `universe` to one of `nodes` nodes, balancing `load` (one entry per system index).
+///
+/// Nodes `0..k` hold the partitioned systems; the dedicated systems (see [`dedicated_systems`]) follow on nodes
+/// `k..nodes`, heaviest first. No node is empty.
+pub fn premap(universe: &Universe, load: &[f64], nodes: usize, strategy: Strategy) -> Result<Mapping, PremapError> {
+    validate(universe, load, nodes)?;
+    if !strategy.is_available() {
+        return Err(PremapError::Unavailable(strategy.name()));
+    }
+    let dedicated = dedicated_systems(load, nodes);
+    let k = nodes - dedicated.len();
+    let mut keep = vec![true; universe.len()];
+    for &d in &dedicated {
+        keep[d] = false;
+    }
+    let subset = Subset::new(universe, load, &keep);
+    let parts = match strategy {
+        Strategy::Constellation => constellation::partition(&subset, k),
+        Strategy::Lpt => lpt::partition(&subset.load, k),
+        Strategy::Rcb => rcb::partition(&subset, k),
+        Strategy::Best => best::partition(&subset, k),
+        #[cfg(feature = "metis")]
+        Strategy::Metis => metis::partition(&subset, k),
+        #[cfg(not(feature = "metis"))]
+        Strategy::Metis => unreachable!("checked by is_available above"),
+    };
+    let mut node_of = vec![0u32; universe.len()];
+    for (local, &part) in parts.iter().enumerate() {
+        node_of[subset.global[local]] = part;
+    }
+    for (offset, &d) in dedicated.iter().enumerate() {
+        node_of[d] = (k + offset) as u32;
+    }
+    fill_empty_nodes(&mut node_of, load, nodes);
+    Ok(Mapping::new(nodes, node_of).expect("every strategy returns parts in 0..k and dedicated nodes are k.."))
+}
+
+fn validate(universe: &Universe, load: &[f64], nodes: usize) -> Result<(), PremapError> {
+    if nodes == 0 {
+        return Err(PremapError::NoNodes);
+    }
+    if load.len() != universe.len() {
+        return Err(PremapError::LoadLength { loads: load.len(), systems: universe.len() });
+    }
+    if nodes > universe.len() {
+        return Err(PremapError::MoreNodesThanSystems { nodes, systems: universe.len() });
+    }
+    if let Some((i, &value)) = load.iter().enumerate().find(|(_, v)| !v.is_finite() || **v < 0.0) {
+        return Err(PremapError::BadLoad { system: universe.system(i).id.0, value });
+    }
+    Ok(())
+}
+
+/// A strategy may leave a node empty (e.g. fewer constellations than nodes). Each empty node takes the
+/// lightest system of the node with the most systems, until none is empty.
+fn fill_empty_nodes(node_of: &mut [u32], load: &[f64], nodes: usize) {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); nodes];
+    for (system, &node) in node_of.iter().enumerate() {
+        members[node as usize].push(system);
+    }
+    for empty in 0..nodes {
+        if !members[empty].is_empty() {
+            continue;
+        }
+        let Some(donor) = (0..nodes).filter(|&n| members[n].len() > 1).max_by_key(|&n| (members[n].len(), nodes - n))
+        else {
+            return;
+        };
+        let (position, &system) = members[donor]
+            .iter()
+            .enumerate()
+            .min_by(|a, b| heavier_first(load, *b.1, *a.1))
+            .expect("the donor has more than one system");
+        members[donor].remove(position);
+        members[empty].push(system);
+        node_of[system] = empty as u32;
+    }
+}

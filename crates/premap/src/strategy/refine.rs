@@ -1,0 +1,860 @@
+//! Improving a partition on the stargate graph: the machinery behind `best`.
+//!
+//! A [`Refiner`] holds a partition of a [`Subset`] into parts, each with a cap on its load. Its operations and
+//! the invariants they keep (tested through the strategy's tests):
+//! - no operation empties a part;
+//! - no operation splits a part into more pieces of the stargate graph: a system leaves a part only together
+//!   with whatever would otherwise be cut off behind it, and joins only a part it touches (or, having no
+//!   stargates at all, any part); an exchange is checked and undone if it splits either side;
+//! - [`Refiner::balance`] only takes steps that lower the *overload* (the sum of squared excess over the
+//!   caps), so it cannot cycle;
+//! - [`Refiner::refine`] only takes steps that cut fewer stargates and keep every part within its cap.
+
+use crate::subset::Subset;
+
+/// Relative slack when comparing loads against a cap, so that float summation order never decides.
+const CAP_TOLERANCE: f64 = 1e-9;
+/// How many systems the quick connectivity check may visit before falling back to a full search.
+const LOCAL_SEARCH_LIMIT: usize = 256;
+/// The largest ball (systems grown from one border system) an exchange considers.
+const BALL_SIZE: usize = 24;
+/// How many of the best exchanges are checked for connectivity before giving up on a pair of parts.
+const EXCHANGE_TRIES: usize = 24;
+/// Kicks tried per stuck part, and the descent steps that follow each through.
+const KICKS_PER_PART: usize = 6;
+const KICK_DESCENT_STEPS: usize = 64;
+/// Kicks tried in one balance, per part: a bound on time (measured: past this, balance improves no more).
+const KICK_ATTEMPTS_PER_PART: usize = 2;
+
+pub(crate) struct Refiner<'s, 'a> {
+    subset: &'s Subset<'a>,
+    pub part: Vec<u32>,
+    pub part_load: Vec<f64>,
+    /// The systems of each part, in no particular order, and each system's position in its part's list.
+    members: Vec<Vec<usize>>,
+    slot: Vec<usize>,
+    /// The most load each part may carry.
+    cap: Vec<f64>,
+    /// While a kick is followed through: each part's excess before the kick; only parts above it may act.
+    focus: Option<Vec<f64>>,
+    /// A part nothing may move into (while a kick is being followed through).
+    closed: Option<u32>,
+    /// The parts touching each part, computed on demand and forgotten when a move may change them.
+    touching_cache: Vec<Option<Vec<u32>>>,
+    /// Scratch for searches: `visited[v] == epoch` means seen in the current search.
+    visited: Vec<u32>,
+    epoch: u32,
+}
+
+/// A candidate exchange with the touching part of offer `offer`: ball `ours` leaves, ball `theirs` comes back;
+/// `change` is the overload change and `size` the number of systems moved.
+struct Exchange {
+    change: f64,
+    size: usize,
+    offer: usize,
+    ours: usize,
+    theirs: usize,
+}
+
+/// A connected set of systems with its load.
+type Ball = (f64, Vec<usize>);
+
+/// Pieces of parts grouped by (part, component), each with its load.
+type PiecesByPart = std::collections::BTreeMap<(u32, usize), Vec<(f64, Vec<usize>)>>;
+
+/// A candidate move of a bundle of systems, scored so that the larger score is preferred.
+struct Move {
+    bundle: Vec<usize>,
+    to: u32,
+    /// (overload removed, gates no longer cut, lighter first)
+    score: (f64, i64, f64),
+}
+
+impl<'s, 'a> Refiner<'s, 'a> {
+    /// A refiner for `part` (values in `0..cap.len()`), where part `p` may carry at most `cap[p]`.
+    pub fn new(subset: &'s Subset<'a>, part: Vec<u32>, cap: Vec<f64>) -> Self {
+        let k = cap.len();
+        let mut part_load = vec![0.0; k];
+        let mut members = vec![Vec::new(); k];
+        let mut slot = vec![0; part.len()];
+        for (v, &p) in part.iter().enumerate() {
+            part_load[p as usize] += subset.load[v];
+            slot[v] = members[p as usize].len();
+            members[p as usize].push(v);
+        }
+        Refiner {
+            subset,
+            part,
+            part_load,
+            members,
+            slot,
+            cap,
+            closed: None,
+            focus: None,
+            touching_cache: vec![None; k],
+            visited: vec![0; subset.len()],
+            epoch: 0,
+        }
+    }
+
+    fn parts(&self) -> u32 {
+        self.part_load.len() as u32
+    }
+
+    fn size(&self, part: u32) -> usize {
+        self.members[part as usize].len()
+    }
+
+    fn fits(&self, part: u32, extra: f64) -> bool {
+        self.part_load[part as usize] + extra <= self.cap[part as usize] * (1.0 + CAP_TOLERANCE)
+    }
+
+    /// How far `part` is above its cap (negative: room left).
+    fn excess(&self, part: u32) -> f64 {
+        self.part_load[part as usize] - self.cap[part as usize]
+    }
+
+    /// Whether every part is within its cap.
+    pub fn all_fit(&self) -> bool {
+        (0..self.parts()).all(|p| self.fits(p, 0.0))
+    }
+
+    /// Raises every cap that a part is above to its current load, so that later refinement never makes an
+    /// overloaded part worse.
+    pub fn cap_at_current_load(&mut self) {
+        for (cap, &load) in self.cap.iter_mut().zip(&self.part_load) {
+            *cap = cap.max(load);
+        }
+    }
+
+    fn load_of(&self, systems: &[usize]) -> f64 {
+        systems.iter().map(|&x| self.subset.load[x]).sum()
+    }
+
+    fn links(&self, v: usize, part: u32) -> i64 {
+        self.subset.neighbours(v).iter().filter(|&&w| self.part[w] == part).count() as i64
+    }
+
+    /// The parts next to `v` other than its own, each once, ascending.
+    fn adjacent_parts(&self, v: usize) -> Vec<u32> {
+        let own = self.part[v];
+        let mut parts: Vec<u32> = self
+            .subset
+            .neighbours(v)
+            .iter()
+            .map(|&w| self.part[w])
+            .filter(|&p| p != own && Some(p) != self.closed)
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        parts
+    }
+
+    /// The systems of `part` that touch another part, ascending.
+    fn border(&self, part: u32) -> Vec<usize> {
+        let mut border: Vec<usize> = self.members[part as usize]
+            .iter()
+            .copied()
+            .filter(|&v| self.subset.neighbours(v).iter().any(|&w| self.part[w] != part))
+            .collect();
+        border.sort_unstable();
+        border
+    }
+
+    /// The parts that touch `part`, ascending.
+    fn touching(&mut self, part: u32) -> Vec<u32> {
+        let mut parts = match &self.touching_cache[part as usize] {
+            Some(cached) => cached.clone(),
+            None => {
+                let mut parts: Vec<u32> = Vec::new();
+                for &v in &self.members[part as usize] {
+                    parts.extend(self.subset.neighbours(v).iter().map(|&w| self.part[w]).filter(|&p| p != part));
+                }
+                parts.sort_unstable();
+                parts.dedup();
+                self.touching_cache[part as usize] = Some(parts.clone());
+                parts
+            }
+        };
+        parts.retain(|&p| Some(p) != self.closed);
+        parts
+    }
+
+    fn move_to(&mut self, v: usize, to: u32) {
+        let from = self.part[v] as usize;
+        self.touching_cache[from] = None;
+        self.touching_cache[to as usize] = None;
+        for &w in self.subset.neighbours(v) {
+            if let Some(slot) = self.touching_cache.get_mut(self.part[w] as usize) {
+                *slot = None;
+            }
+        }
+        let w = self.subset.load[v];
+        self.part_load[from] -= w;
+        let at = self.slot[v];
+        self.members[from].swap_remove(at);
+        if let Some(&moved) = self.members[from].get(at) {
+            self.slot[moved] = at;
+        }
+        self.part_load[to as usize] += w;
+        self.slot[v] = self.members[to as usize].len();
+        self.members[to as usize].push(v);
+        self.part[v] = to;
+    }
+
+    fn move_all(&mut self, systems: &[usize], to: u32) {
+        for &x in systems {
+            self.move_to(x, to);
+        }
+    }
+
+    fn next_epoch(&mut self) -> u32 {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.visited.fill(0);
+            self.epoch = 1;
+        }
+        self.epoch
+    }
+
+    /// Connected pieces of `part` (within the subset's stargate graph).
+    fn piece_count(&mut self, part: u32) -> usize {
+        let epoch = self.next_epoch();
+        let mut pieces = 0;
+        let mut stack = Vec::new();
+        for i in 0..self.members[part as usize].len() {
+            let start = self.members[part as usize][i];
+            if self.visited[start] == epoch {
+                continue;
+            }
+            pieces += 1;
+            self.visited[start] = epoch;
+            stack.push(start);
+            while let Some(x) = stack.pop() {
+                for &y in self.subset.neighbours(x) {
+                    if self.part[y] == part && self.visited[y] != epoch {
+                        self.visited[y] = epoch;
+                        stack.push(y);
+                    }
+                }
+            }
+        }
+        pieces
+    }
+
+    /// What must go with `v` so that its part stays one piece: `v` and the pieces of the part that hang off `v`
+    /// alone (a dead-end pocket behind a border system), all but the heaviest. `None` if that would empty the
+    /// part or take more than half of it.
+    fn bundle(&mut self, v: usize) -> Option<Vec<usize>> {
+        let size = self.size(self.part[v]);
+        if size <= 1 {
+            return None;
+        }
+        let mut pieces = self.pieces_without(v);
+        if pieces.len() <= 1 {
+            return Some(vec![v]);
+        }
+        let main = (0..pieces.len())
+            .max_by(|&a, &b| {
+                self.load_of(&pieces[a])
+                    .total_cmp(&self.load_of(&pieces[b]))
+                    .then(pieces[a].len().cmp(&pieces[b].len()))
+            })
+            .expect("at least two pieces");
+        pieces.swap_remove(main);
+        let mut bundle: Vec<usize> = pieces.concat();
+        bundle.push(v);
+        (2 * bundle.len() <= size).then_some(bundle)
+    }
+
+    /// The pieces `v`'s part falls into around `v` if `v` left: one list per piece holding a part neighbour of
+    /// `v`. A first search bounded to a few hundred systems answers the common case (the neighbours stay
+    /// joined) without exploring a large part; only otherwise are the pieces explored in full.
+    fn pieces_without(&mut self, v: usize) -> Vec<Vec<usize>> {
+        let own = self.part[v];
+        let same: Vec<usize> = self.subset.neighbours(v).iter().copied().filter(|&w| self.part[w] == own).collect();
+        if same.len() <= 1 || self.joined_without(v, &same, LOCAL_SEARCH_LIMIT) == Some(true) {
+            return vec![same];
+        }
+        let mut pieces: Vec<Vec<usize>> = Vec::new();
+        let epoch = self.next_epoch();
+        self.visited[v] = epoch;
+        for &s in &same {
+            if self.visited[s] == epoch {
+                continue;
+            }
+            self.visited[s] = epoch;
+            let mut piece = vec![s];
+            let mut i = 0;
+            while i < piece.len() {
+                let x = piece[i];
+                i += 1;
+                for &y in self.subset.neighbours(x) {
+                    if self.part[y] == own && self.visited[y] != epoch {
+                        self.visited[y] = epoch;
+                        piece.push(y);
+                    }
+                }
+            }
+            pieces.push(piece);
+        }
+        pieces
+    }
+
+    /// Whether all of `same` are connected within `v`'s part without passing through `v`; `None` if the search
+    /// hit `limit` visited systems before it could tell.
+    fn joined_without(&mut self, v: usize, same: &[usize], limit: usize) -> Option<bool> {
+        let own = self.part[v];
+        let epoch = self.next_epoch();
+        self.visited[v] = epoch;
+        self.visited[same[0]] = epoch;
+        let mut queue = vec![same[0]];
+        let mut missing = same.len() - 1;
+        let mut head = 0;
+        while head < queue.len() {
+            if head >= limit {
+                return None;
+            }
+            let x = queue[head];
+            head += 1;
+            for &y in self.subset.neighbours(x) {
+                if self.part[y] == own && self.visited[y] != epoch {
+                    self.visited[y] = epoch;
+                    if same[1..].contains(&y) {
+                        missing -= 1;
+                        if missing == 0 {
+                            return Some(true);
+                        }
+                    }
+                    queue.push(y);
+                }
+            }
+        }
+        Some(false)
+    }
+
+    /// Gates no longer cut after moving `bundle` (all in one part) to part `to`.
+    fn bundle_gain(&self, bundle: &[usize], to: u32) -> i64 {
+        let from = self.part[bundle[0]];
+        let mut gain = 0;
+        for &x in bundle {
+            for &y in self.subset.neighbours(x) {
+                if bundle.contains(&y) {
+                    continue;
+                }
+                if self.part[y] == to {
+                    gain += 1;
+                } else if self.part[y] == from {
+                    gain -= 1;
+                }
+            }
+        }
+        gain
+    }
+
+    /// Gives every part's stray pieces to the parts around them: within each connected piece of the stargate
+    /// graph a part keeps its heaviest piece; the systems of its other pieces are handed out by growing the
+    /// neighbouring parts into them, the least loaded part first, one touching system at a time. A large stray
+    /// piece is thus shared among its neighbours instead of doubling one of them, and every part stays one
+    /// piece, since each system joins a part it touches. Systems no part can reach stay where they were.
+    pub fn dissolve_stray_pieces(&mut self, component: &[usize]) {
+        let strays: Vec<usize> = self.stray_pieces(component).concat();
+        if strays.is_empty() {
+            return;
+        }
+        const UNASSIGNED: u32 = u32::MAX;
+        let original: Vec<u32> = strays.iter().map(|&v| self.part[v]).collect();
+        let mut pending: Vec<usize> = Vec::with_capacity(strays.len());
+        for &v in &strays {
+            // Parked outside every part while unassigned.
+            let from = self.part[v] as usize;
+            self.part_load[from] -= self.subset.load[v];
+            let at = self.slot[v];
+            self.members[from].swap_remove(at);
+            if let Some(&moved) = self.members[from].get(at) {
+                self.slot[moved] = at;
+            }
+            self.part[v] = UNASSIGNED;
+            pending.push(v);
+        }
+        let place = |refiner: &mut Self, v: usize, p: u32| {
+            refiner.part[v] = p;
+            refiner.part_load[p as usize] += refiner.subset.load[v];
+            refiner.slot[v] = refiner.members[p as usize].len();
+            refiner.members[p as usize].push(v);
+        };
+        loop {
+            // The least loaded part that touches an unassigned system, and its best-linked such system.
+            let mut best: Option<(f64, u32, i64, usize)> = None;
+            for &v in &pending {
+                for &w in self.subset.neighbours(v) {
+                    let p = self.part[w];
+                    if p == UNASSIGNED {
+                        continue;
+                    }
+                    let key = (self.part_load[p as usize], p, -self.links(v, p), v);
+                    if best.is_none_or(|b| {
+                        key.0.total_cmp(&b.0).then((key.1, key.2, key.3).cmp(&(b.1, -b.2, b.3))).is_lt()
+                    }) {
+                        best = Some((key.0, p, -key.2, v));
+                    }
+                }
+            }
+            let Some((_, p, _, v)) = best else { break };
+            place(self, v, p);
+            pending.retain(|&x| x != v);
+        }
+        for (&v, &p) in strays.iter().zip(&original) {
+            if self.part[v] == UNASSIGNED {
+                place(self, v, p);
+            }
+        }
+    }
+
+    /// The pieces of each part that are not its main piece within their component, lightest first.
+    fn stray_pieces(&mut self, component: &[usize]) -> Vec<Vec<usize>> {
+        let epoch = self.next_epoch();
+        // (part, component) → pieces of that part in that component, with their loads.
+        let mut groups: PiecesByPart = Default::default();
+        for (start, &start_component) in component.iter().enumerate() {
+            if self.visited[start] == epoch {
+                continue;
+            }
+            let own = self.part[start];
+            let mut piece = vec![start];
+            self.visited[start] = epoch;
+            let mut i = 0;
+            while i < piece.len() {
+                let x = piece[i];
+                i += 1;
+                for &y in self.subset.neighbours(x) {
+                    if self.part[y] == own && self.visited[y] != epoch {
+                        self.visited[y] = epoch;
+                        piece.push(y);
+                    }
+                }
+            }
+            groups.entry((own, start_component)).or_default().push((self.load_of(&piece), piece));
+        }
+        let mut strays: Vec<(f64, Vec<usize>)> = Vec::new();
+        for (_, mut pieces) in groups {
+            if pieces.len() < 2 {
+                continue;
+            }
+            // Main piece: heaviest, then largest, then the one found first (lowest system index).
+            let main = (0..pieces.len())
+                .max_by(|&a, &b| {
+                    pieces[a].0.total_cmp(&pieces[b].0).then(pieces[a].1.len().cmp(&pieces[b].1.len())).then(b.cmp(&a))
+                })
+                .expect("at least two pieces");
+            pieces.swap_remove(main);
+            strays.extend(pieces);
+        }
+        strays.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1[0].cmp(&b.1[0])));
+        strays.into_iter().map(|(_, piece)| piece).collect()
+    }
+
+    /// Moves load off parts above their caps until none is, no step helps, or `max_steps` steps were taken.
+    ///
+    /// Progress is measured by the *overload*, the sum over parts of the squared excess above the cap: a step is
+    /// taken only if it lowers the overload, so balancing never cycles, and excess flows from more overloaded
+    /// parts to less overloaded ones until it reaches parts with room. Each step takes the most overloaded part
+    /// not yet found stuck and tries, in order: moving one border system (with any dead-end pocket behind it)
+    /// to a touching part; exchanging a ball of systems grown from its border for a ball of a touching part,
+    /// which finds fine differences of load even across a border of a few gates; a transfer along the shortest
+    /// chain of touching parts to the nearest part with room. Returns whether every part fits.
+    pub fn balance(&mut self, max_steps: usize) -> bool {
+        self.descend(max_steps);
+        let mut steps = 0;
+        // Kicks: an overloaded part stuck in a local minimum pushes a bundle into a touching part even though
+        // that raises the overload, and the descent follows it through with the pushing part closed; kept only
+        // if the overload ends lower.
+        let k = self.parts();
+        let mut tried = vec![false; k as usize];
+        let mut kicks_left = KICK_ATTEMPTS_PER_PART * k as usize;
+        // With two parts, closing one leaves the other nowhere to pass load on to.
+        while k > 2 && steps < max_steps && kicks_left > 0 {
+            let Some(over) = (0..k)
+                .filter(|&p| !tried[p as usize] && !self.fits(p, 0.0))
+                .max_by(|&a, &b| self.excess(a).total_cmp(&self.excess(b)).then(b.cmp(&a)))
+            else {
+                break;
+            };
+            tried[over as usize] = true;
+            let before = self.overload();
+            for (bundle, to) in self.kicks(over) {
+                if kicks_left == 0 {
+                    break;
+                }
+                kicks_left -= 1;
+                let snapshot = self.part.clone();
+                // The descent after a kick works only on parts the kick has made worse.
+                self.focus = Some((0..k).map(|p| self.excess(p).max(0.0)).collect());
+                self.move_all(&bundle, to);
+                self.closed = Some(over);
+                steps += self.descend(KICK_DESCENT_STEPS.min(max_steps.saturating_sub(steps)));
+                self.closed = None;
+                self.focus = None;
+                steps += 1;
+                if self.overload() < before {
+                    steps += self.descend(max_steps.saturating_sub(steps));
+                    tried.fill(false);
+                    break;
+                }
+                self.restore(snapshot);
+            }
+        }
+        self.all_fit()
+    }
+
+    /// Greedy descent of the overload: the most overloaded part not found stuck takes the first step that lowers
+    /// the overload among a bundle move, a ball exchange and a chain transfer. Returns the steps taken.
+    fn descend(&mut self, max_steps: usize) -> usize {
+        let k = self.parts();
+        let mut stuck = vec![false; k as usize];
+        let mut steps = 0;
+        while steps < max_steps {
+            let Some(over) = (0..k)
+                .filter(|&p| !stuck[p as usize] && !self.fits(p, 0.0) && Some(p) != self.closed)
+                .filter(|&p| self.focus.as_ref().is_none_or(|before| self.excess(p) > before[p as usize] + 1e-9))
+                .max_by(|&a, &b| self.excess(a).total_cmp(&self.excess(b)).then(b.cmp(&a)))
+            else {
+                break;
+            };
+            steps += 1;
+            if self.step(over) {
+                stuck.fill(false);
+            } else {
+                stuck[over as usize] = true;
+            }
+        }
+        steps
+    }
+
+    /// One balancing step out of `over`: a bundle move, else a ball exchange, else a chain transfer.
+    fn step(&mut self, over: u32) -> bool {
+        if let Some(m) = self.best_move_out(over) {
+            self.move_all(&m.bundle, m.to);
+            true
+        } else {
+            self.exchange(over) || self.transfer_along_chain(over)
+        }
+    }
+
+    /// The total overload: the sum over parts of the squared excess above the cap.
+    fn overload(&self) -> f64 {
+        (0..self.parts()).map(|p| self.overload_of(p, 0.0)).sum()
+    }
+
+    /// Candidate kicks out of `from`: border bundles and the touching part to push each into, lightest first,
+    /// at most [`KICKS_PER_PART`].
+    fn kicks(&mut self, from: u32) -> Vec<(Vec<usize>, u32)> {
+        let mut kicks: Vec<(f64, Vec<usize>, u32)> = Vec::new();
+        for v in self.border(from) {
+            let Some(bundle) = self.bundle(v) else { continue };
+            let w = self.load_of(&bundle);
+            for to in self.adjacent_parts(v) {
+                kicks.push((self.overload_change(from, to, w), bundle.clone(), to));
+            }
+        }
+        kicks.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.2, &a.1).cmp(&(b.2, &b.1))));
+        kicks.into_iter().take(KICKS_PER_PART).map(|(_, bundle, to)| (bundle, to)).collect()
+    }
+
+    /// Replaces the assignment, rebuilding loads and member lists.
+    fn restore(&mut self, part: Vec<u32>) {
+        self.part_load.fill(0.0);
+        self.touching_cache.fill(None);
+        for list in &mut self.members {
+            list.clear();
+        }
+        for (v, &p) in part.iter().enumerate() {
+            self.part_load[p as usize] += self.subset.load[v];
+            self.slot[v] = self.members[p as usize].len();
+            self.members[p as usize].push(v);
+        }
+        self.part = part;
+    }
+
+    /// The overload of one part after adding `extra`: its squared excess above the cap, zero when it fits.
+    fn overload_of(&self, part: u32, extra: f64) -> f64 {
+        let excess = self.excess(part) + extra;
+        if excess > 0.0 { excess * excess } else { 0.0 }
+    }
+
+    /// How much moving load `w` from part `from` to part `to` changes the overload (negative is better).
+    fn overload_change(&self, from: u32, to: u32, w: f64) -> f64 {
+        self.overload_of(from, -w) + self.overload_of(to, w) - self.overload_of(from, 0.0) - self.overload_of(to, 0.0)
+    }
+
+    /// The best single move out of `from` into a touching part: the one that lowers the overload most, then
+    /// cuts the fewest gates, then moves the least load.
+    fn best_move_out(&mut self, from: u32) -> Option<Move> {
+        let mut best: Option<Move> = None;
+        // A system with no stargates in the subset (a filler) joins any part without splitting it.
+        let loose: Vec<usize> =
+            self.members[from as usize].iter().copied().filter(|&v| self.subset.neighbours(v).is_empty()).collect();
+        if self.size(from) > 1 {
+            for v in loose {
+                let w = self.subset.load[v];
+                for to in 0..self.parts() {
+                    if to == from || Some(to) == self.closed {
+                        continue;
+                    }
+                    let change = self.overload_change(from, to, w);
+                    if change < 0.0 && best.as_ref().is_none_or(|b| (-change, 0, -w) > b.score) {
+                        best = Some(Move { bundle: vec![v], to, score: (-change, 0, -w) });
+                    }
+                }
+            }
+        }
+        for v in self.border(from) {
+            let Some(bundle) = self.bundle(v) else { continue };
+            let w = self.load_of(&bundle);
+            for to in self.adjacent_parts(v) {
+                let change = self.overload_change(from, to, w);
+                if change >= 0.0 {
+                    continue;
+                }
+                let score = (-change, self.bundle_gain(&bundle, to), -w);
+                if best.as_ref().is_none_or(|b| score > b.score) {
+                    best = Some(Move { bundle: bundle.clone(), to, score });
+                }
+            }
+        }
+        best
+    }
+
+    /// Balls of `part` towards `toward`: from each system of `part` that touches `toward`, the first
+    /// 1, 2, … [`BALL_SIZE`] systems of a breadth-first search within `part`. Moving such a ball keeps it
+    /// attached to `toward`. Returned as (load, systems).
+    fn balls(&mut self, part: u32, toward: u32) -> Vec<Ball> {
+        let mut balls = Vec::new();
+        for v in self.border(part) {
+            if self.links(v, toward) == 0 {
+                continue;
+            }
+            let epoch = self.next_epoch();
+            self.visited[v] = epoch;
+            let mut order = vec![v];
+            let mut head = 0;
+            while head < order.len() && order.len() < BALL_SIZE {
+                let x = order[head];
+                head += 1;
+                for &y in self.subset.neighbours(x) {
+                    if self.part[y] == part && self.visited[y] != epoch && order.len() < BALL_SIZE {
+                        self.visited[y] = epoch;
+                        order.push(y);
+                    }
+                }
+            }
+            let mut load = 0.0;
+            for t in 0..order.len().min(self.size(part) - 1) {
+                load += self.subset.load[order[t]];
+                balls.push((load, order[..=t].to_vec()));
+            }
+        }
+        balls
+    }
+
+    /// Exchanges a ball of `from` for a ball (or nothing) of a touching part so that the overload drops the
+    /// most; the best few candidates are tried until one keeps both parts whole. Returns whether one was made.
+    fn exchange(&mut self, from: u32) -> bool {
+        // Balls per touching part, and candidates as indices into them (cheap to sort and de-duplicate).
+        let mut offers: Vec<(u32, Vec<Ball>, Vec<Ball>)> = Vec::new();
+        let mut candidates: Vec<Exchange> = Vec::new();
+        for to in self.touching(from) {
+            let ours = self.balls(from, to);
+            let mut theirs = self.balls(to, from);
+            theirs.push((0.0, Vec::new()));
+            theirs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.len().cmp(&b.1.len())));
+            let (excess_from, excess_to) = (self.excess(from), self.excess(to));
+            // Ideal net transfers: clear the excess, or even out two overloaded parts.
+            let targets = [excess_from, (excess_from - excess_to) / 2.0];
+            for (ia, (wa, a)) in ours.iter().enumerate() {
+                for target in targets {
+                    let at = theirs.partition_point(|(wb, _)| *wb < wa - target);
+                    let first = at.saturating_sub(2);
+                    for (ib, (wb, b)) in theirs.iter().enumerate().skip(first).take(at + 2 - first) {
+                        let change = self.overload_change(from, to, wa - wb);
+                        if change < 0.0 {
+                            let size = a.len() + b.len();
+                            candidates.push(Exchange { change, size, offer: offers.len(), ours: ia, theirs: ib });
+                        }
+                    }
+                }
+            }
+            offers.push((to, ours, theirs));
+        }
+        let identity = |x: &Exchange| (x.offer, x.ours, x.theirs);
+        candidates.sort_unstable_by_key(identity);
+        candidates.dedup_by_key(|x| identity(x));
+        candidates.sort_unstable_by(|x, y| {
+            x.change.total_cmp(&y.change).then(x.size.cmp(&y.size)).then(identity(x).cmp(&identity(y)))
+        });
+        let from_pieces = self.piece_count(from);
+        for c in candidates.into_iter().take(EXCHANGE_TRIES) {
+            let (to, ours, theirs) = &offers[c.offer];
+            let (a, b) = (ours[c.ours].1.clone(), theirs[c.theirs].1.clone());
+            if self.try_exchange(from, from_pieces, &a, *to, &b) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Moves `a` from `from` (which has `from_pieces` pieces) to `to` and `b` the other way; undoes it and
+    /// returns false if either part would fall into more pieces or be emptied.
+    fn try_exchange(&mut self, from: u32, from_pieces: usize, a: &[usize], to: u32, b: &[usize]) -> bool {
+        if a.len() >= self.size(from) + b.len() || b.len() >= self.size(to) + a.len() {
+            return false;
+        }
+        let to_pieces = self.piece_count(to);
+        self.move_all(a, to);
+        self.move_all(b, from);
+        let ok = self.piece_count(from) <= from_pieces && self.piece_count(to) <= to_pieces;
+        if !ok {
+            self.move_all(b, to);
+            self.move_all(a, from);
+        }
+        ok
+    }
+
+    /// Passes load from `from` to the nearest part with room along the shortest chain of touching parts, one
+    /// hop at a time starting at the far end, each hop moving the border bundle whose load is closest to the
+    /// amount. Kept only if it lowers the overload; otherwise undone. Returns whether it was kept.
+    fn transfer_along_chain(&mut self, from: u32) -> bool {
+        let Some(chain) = self.chain_to_room(from) else { return false };
+        let last = *chain.last().expect("a chain has at least two parts");
+        let amount = self.excess(from).min(-self.excess(last));
+        let before: f64 = chain.iter().map(|&p| self.overload_of(p, 0.0)).sum();
+        let mut done: Vec<(Vec<usize>, u32)> = Vec::new();
+        for hop in (0..chain.len() - 1).rev() {
+            let (a, b) = (chain[hop], chain[hop + 1]);
+            let mut best: Option<(f64, i64, Vec<usize>)> = None;
+            for v in self.border(a) {
+                if self.links(v, b) == 0 {
+                    continue;
+                }
+                let Some(bundle) = self.bundle(v) else { continue };
+                let miss = (self.load_of(&bundle) - amount).abs();
+                let gain = self.bundle_gain(&bundle, b);
+                if best.as_ref().is_none_or(|(m, g, _)| (miss, -gain) < (*m, -*g)) {
+                    best = Some((miss, gain, bundle));
+                }
+            }
+            let Some((_, _, bundle)) = best else { break };
+            self.move_all(&bundle, b);
+            done.push((bundle, a));
+        }
+        let after: f64 = chain.iter().map(|&p| self.overload_of(p, 0.0)).sum();
+        if done.len() == chain.len() - 1 && after < before {
+            return true;
+        }
+        for (bundle, a) in done.into_iter().rev() {
+            self.move_all(&bundle, a);
+        }
+        false
+    }
+
+    /// The shortest chain of touching parts from `from` to a part below its cap (breadth-first over parts).
+    fn chain_to_room(&mut self, from: u32) -> Option<Vec<u32>> {
+        let k = self.parts() as usize;
+        let mut parent = vec![u32::MAX; k];
+        parent[from as usize] = from;
+        let mut queue = std::collections::VecDeque::from([from]);
+        while let Some(p) = queue.pop_front() {
+            if p != from && self.excess(p) < 0.0 {
+                let mut chain = vec![p];
+                let mut at = p;
+                while at != from {
+                    at = parent[at as usize];
+                    chain.push(at);
+                }
+                chain.reverse();
+                return Some(chain);
+            }
+            for q in self.touching(p) {
+                if parent[q as usize] == u32::MAX {
+                    parent[q as usize] = p;
+                    queue.push_back(q);
+                }
+            }
+        }
+        None
+    }
+
+    /// Greedy refinement: passes over the border systems, each moved (with its pocket) or swapped with a
+    /// nearby system of a touching part when that cuts fewer gates, keeps every part within its cap and splits
+    /// no part. Stops after a pass with no change or after `max_passes`.
+    pub fn refine(&mut self, max_passes: usize) {
+        for _ in 0..max_passes {
+            let mut changed = false;
+            for v in 0..self.subset.len() {
+                let from = self.part[v];
+                let adjacent = self.adjacent_parts(v);
+                if adjacent.is_empty() {
+                    continue;
+                }
+                let stay = self.links(v, from);
+                let best = adjacent
+                    .iter()
+                    .map(|&to| (self.links(v, to) - stay, to))
+                    .filter(|&(gain, _)| gain > 0)
+                    .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+                if let Some((_, to)) = best
+                    && let Some(bundle) = self.bundle(v)
+                    && self.bundle_gain(&bundle, to) > 0
+                    && self.fits(to, self.load_of(&bundle))
+                {
+                    self.move_all(&bundle, to);
+                    changed = true;
+                    continue;
+                }
+                if self.swap_improving(v, &adjacent) {
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    /// Swaps `v` with a system `u` of a touching part, near `v`, when that cuts fewer gates, keeps both parts
+    /// within their caps and splits neither; the swap that saves the most gates is made. Returns whether one was.
+    fn swap_improving(&mut self, v: usize, adjacent: &[u32]) -> bool {
+        let from = self.part[v];
+        let wv = self.subset.load[v];
+        let mut candidates: Vec<(i64, u32, usize)> = Vec::new();
+        for &to in adjacent {
+            let gain_v = self.links(v, to) - self.links(v, from);
+            let mut near: Vec<usize> = Vec::new();
+            for &x in self.subset.neighbours(v) {
+                if self.part[x] == to {
+                    near.push(x);
+                    near.extend(self.subset.neighbours(x).iter().copied().filter(|&y| self.part[y] == to));
+                }
+            }
+            near.sort_unstable();
+            near.dedup();
+            for u in near {
+                let wu = self.subset.load[u];
+                if !self.fits(to, wv - wu) || !self.fits(from, wu - wv) {
+                    continue;
+                }
+                let adjacent_uv = self.subset.neighbours(v).contains(&u) as i64;
+                let gain = gain_v + self.links(u, from) - self.links(u, to) - 2 * adjacent_uv;
+                if gain > 0 {
+                    candidates.push((gain, to, u));
+                }
+            }
+        }
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        if candidates.is_empty() {
+            return false;
+        }
+        let from_pieces = self.piece_count(from);
+        candidates.into_iter().any(|(_, to, u)| self.try_exchange(from, from_pieces, &[v], to, &[u]))
+    }
+}

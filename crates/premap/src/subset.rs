@@ -1,0 +1,77 @@
+//! The systems a strategy partitions (all but the dedicated ones), renumbered densely with their induced
+//! stargate graph, so strategies work on small local arrays.
+
+use orrery_universe::{Universe, Vec3};
+
+pub(crate) struct Subset<'a> {
+    pub universe: &'a Universe,
+    /// Local index → universe index, ascending.
+    pub global: Vec<usize>,
+    pub load: Vec<f64>,
+    pub position: Vec<Vec3>,
+    adjacency_start: Vec<usize>,
+    adjacency: Vec<usize>,
+}
+
+impl<'a> Subset<'a> {
+    pub fn new(universe: &'a Universe, load: &[f64], keep: &[bool]) -> Self {
+        let global: Vec<usize> = (0..universe.len()).filter(|&i| keep[i]).collect();
+        let mut local = vec![usize::MAX; universe.len()];
+        for (l, &g) in global.iter().enumerate() {
+            local[g] = l;
+        }
+        let mut adjacency_start = Vec::with_capacity(global.len() + 1);
+        let mut adjacency = Vec::new();
+        adjacency_start.push(0);
+        for &g in &global {
+            adjacency.extend(universe.neighbours(g).iter().map(|&n| local[n]).filter(|&n| n != usize::MAX));
+            adjacency_start.push(adjacency.len());
+        }
+        Subset {
+            universe,
+            load: global.iter().map(|&g| load[g]).collect(),
+            position: global.iter().map(|&g| universe.system(g).position).collect(),
+            global,
+            adjacency_start,
+            adjacency,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.global.len()
+    }
+
+    pub fn neighbours(&self, v: usize) -> &[usize] {
+        &self.adjacency[self.adjacency_start[v]..self.adjacency_start[v + 1]]
+    }
+
+    /// Compressed adjacency, for handing to graph partitioners.
+    #[cfg_attr(not(feature = "metis"), allow(dead_code))]
+    pub fn csr(&self) -> (&[usize], &[usize]) {
+        (&self.adjacency_start, &self.adjacency)
+    }
+
+    /// Connected-component label of every local system in the induced graph.
+    pub fn component_labels(&self) -> Vec<usize> {
+        let mut label = vec![usize::MAX; self.len()];
+        let mut next = 0;
+        let mut stack = Vec::new();
+        for start in 0..self.len() {
+            if label[start] != usize::MAX {
+                continue;
+            }
+            label[start] = next;
+            stack.push(start);
+            while let Some(v) = stack.pop() {
+                for &w in self.neighbours(v) {
+                    if label[w] == usize::MAX {
+                        label[w] = next;
+                        stack.push(w);
+                    }
+                }
+            }
+            next += 1;
+        }
+        label
+    }
+}
