@@ -1,1 +1,54 @@
-fn main() {}
+//! Premapping time on the EVE k-space map (5,432 systems, load derived from its activity snapshot) and on the
+//! generated default universe. Run with `cargo bench -p orrery-premap`; the targets are `best` onto
+//! 250 nodes under 100 ms and `rcb` under 20 ms, on one core.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use orrery_premap::{Strategy, premap};
+use orrery_universe::{
+    ActivityWeights, GeneratorConfig, LoadProfile, SystemKind, Universe, generate, load_universe_paths,
+};
+
+fn eve() -> Option<(Universe, Vec<f64>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/eve");
+    let full = load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).ok()?;
+    let profile =
+        LoadProfile::from_activity_path(&dir.join("activity.csv"), &full, &ActivityWeights::default()).ok()?;
+    let kspace = full.select(|s| s.kind == SystemKind::KSpace);
+    let load = profile.cpu(&kspace);
+    Some((kspace, load))
+}
+
+fn bench_strategies(c: &mut Criterion) {
+    let mut group = c.benchmark_group("premap EVE k-space");
+    group.sample_size(20);
+    match eve() {
+        Some((universe, load)) => {
+            for nodes in [24, 250] {
+                for strategy in Strategy::ALL.into_iter().filter(|s| s.is_available()) {
+                    group.bench_with_input(BenchmarkId::new(strategy.name(), nodes), &nodes, |b, &nodes| {
+                        b.iter(|| premap(black_box(&universe), black_box(&load), nodes, strategy).expect("premaps"))
+                    });
+                }
+            }
+        }
+        None => eprintln!("EVE map not found beside the repository: the EVE benchmarks are NOT measured"),
+    }
+    group.finish();
+
+    let universe = generate(&GeneratorConfig::default());
+    let load = LoadProfile::synthesise(&universe, 1).cpu(&universe);
+    let mut group = c.benchmark_group("premap generated");
+    group.sample_size(20);
+    for strategy in [Strategy::Rcb, Strategy::Best] {
+        group.bench_with_input(BenchmarkId::new(strategy.name(), 250), &250, |b, &nodes| {
+            b.iter(|| premap(black_box(&universe), black_box(&load), nodes, strategy).expect("premaps"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_strategies);
+criterion_main!(benches);

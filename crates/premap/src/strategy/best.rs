@@ -40,14 +40,17 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
         return vec![0; subset.len()];
     }
     let cap = lpt::max_load(&subset.load, k);
-    let (mut core_systems, fillers) = split_fillers(subset, k, cap);
+    let (mut core_systems, mut fillers) = split_fillers(subset, k, cap);
     let mut alone: Vec<usize> =
         core_systems.iter().copied().filter(|&v| subset.load[v] >= NEAR_DEDICATED_SHARE * cap).collect();
     alone.sort_by(|&a, &b| subset.load[b].total_cmp(&subset.load[a]).then(a.cmp(&b)));
     alone.truncate((k - 1) / 2);
     core_systems.retain(|v| !alone.contains(v));
-    if core_systems.is_empty() {
-        return lpt::partition(&subset.load, k);
+    if core_systems.len() < k - alone.len() {
+        // Too few gated systems to give every node one: fillers and near-dedicated systems join the core.
+        core_systems = (0..subset.len()).collect();
+        alone.clear();
+        fillers.clear();
     }
 
     let universe = subset.universe;

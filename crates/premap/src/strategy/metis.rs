@@ -15,6 +15,11 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
     kway(subset, k).unwrap_or_else(|| super::rcb::partition(subset, k))
 }
 
+/// METIS keeps its random-number state in process-wide globals, so two calls on different threads disturb each
+/// other and the result stops being deterministic (found by a test calling `premap` from four threads). Every
+/// call therefore holds this lock.
+static METIS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs METIS; `None` if it refuses the input (it should not for a valid graph), so the caller can fall back.
 fn kway(subset: &Subset<'_>, k: usize) -> Option<Vec<u32>> {
     let n = subset.len();
@@ -29,6 +34,8 @@ fn kway(subset: &Subset<'_>, k: usize) -> Option<Vec<u32>> {
     let vwgt: Vec<Idx> = subset.load.iter().map(|&l| ((l * scale).round() as Idx).max(1)).collect();
     let mut part = vec![0 as Idx; n];
     let graph = Graph::new(1, k as Idx, &xadj, &adjncy).ok()?;
+    // A poisoned lock only means another call panicked; the globals are reset by every call anyway.
+    let _one_at_a_time = METIS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     graph.set_vwgt(&vwgt).set_option(metis::option::Seed(1)).part_kway(&mut part).ok()?;
     Some(part.into_iter().map(|p| p.max(0) as u32).collect())
 }

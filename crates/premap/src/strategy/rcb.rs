@@ -73,5 +73,8 @@ pub(crate) fn split_point(load: &[f64], items: &[usize], left_nodes: usize, righ
     if split > 0 && (target - prefix[split - 1]).abs() <= (prefix[split] - target).abs() {
         split -= 1;
     }
-    split.clamp(left_nodes, items.len() - right_nodes)
+    // With fewer items than nodes (possible inside `best`), the clamp must still be a valid range.
+    let lo = left_nodes.min(items.len());
+    let hi = items.len().saturating_sub(right_nodes).max(lo);
+    split.clamp(lo, hi)
 }

@@ -1,0 +1,89 @@
+//! The premapper on the real EVE k-space map (5,432 systems) with a load derived from its activity snapshot:
+//! what `best` is built to achieve, checked where the data says it is achievable. The numbers behind these
+//! bounds are in docs/benchmarks.md.
+//!
+//! The map lives outside the repository (`../shared/data/eve`); without it these tests fail and say so.
+
+use std::path::Path;
+
+use orrery_premap::{Metrics, Strategy, evaluate, premap};
+use orrery_universe::{ActivityWeights, LoadProfile, SystemKind, Universe, load_universe_paths};
+
+fn eve() -> (Universe, Vec<f64>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/eve");
+    assert!(
+        dir.join("systems.csv").is_file(),
+        "the EVE map is required for these tests and is missing at {} (see shared/data/eve/README.md)",
+        dir.display()
+    );
+    let full = load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).expect("EVE map loads");
+    let profile = LoadProfile::from_activity_path(&dir.join("activity.csv"), &full, &ActivityWeights::default())
+        .expect("activity snapshot loads");
+    let kspace = full.select(|s| s.kind == SystemKind::KSpace);
+    let load = profile.cpu(&kspace);
+    (kspace, load)
+}
+
+fn run(universe: &Universe, load: &[f64], nodes: usize, strategy: Strategy) -> Metrics {
+    let mapping = premap(universe, load, nodes, strategy).expect("premaps");
+    evaluate(universe, load, &mapping)
+}
+
+#[test]
+fn best_keeps_every_node_in_one_piece_and_balances_like_lpt_up_to_64_nodes() {
+    let (universe, load) = eve();
+    for nodes in [3, 7, 24, 64] {
+        let best = run(&universe, &load, nodes, Strategy::Best);
+        let lpt = run(&universe, &load, nodes, Strategy::Lpt);
+        let rcb = run(&universe, &load, nodes, Strategy::Rcb);
+        assert_eq!(best.fragmented_nodes, 0, "{nodes} nodes: best split a node into pieces");
+        assert!(
+            best.shared_max_over_mean <= lpt.shared_max_over_mean * 1.001,
+            "{nodes} nodes: best's balance {:.5} is not within 0.1% of LPT's {:.5}",
+            best.shared_max_over_mean,
+            lpt.shared_max_over_mean
+        );
+        assert!(
+            best.cut_gates < rcb.cut_gates,
+            "{nodes} nodes: best cuts {} gates, rcb {}",
+            best.cut_gates,
+            rcb.cut_gates
+        );
+        assert!(
+            best.fragmented_nodes < rcb.fragmented_nodes.max(1),
+            "{nodes} nodes: rcb should fragment nodes where best does not"
+        );
+    }
+}
+
+#[test]
+fn best_fragments_fewer_nodes_than_metis_and_rcb_at_250_nodes() {
+    let (universe, load) = eve();
+    let best = run(&universe, &load, 250, Strategy::Best);
+    let rcb = run(&universe, &load, 250, Strategy::Rcb);
+    assert!(
+        best.fragmented_nodes * 10 < rcb.fragmented_nodes,
+        "best {} vs rcb {}",
+        best.fragmented_nodes,
+        rcb.fragmented_nodes
+    );
+    if Strategy::Metis.is_available() {
+        let metis = run(&universe, &load, 250, Strategy::Metis);
+        assert!(
+            best.fragmented_nodes * 5 < metis.fragmented_nodes,
+            "best {} vs metis {}",
+            best.fragmented_nodes,
+            metis.fragmented_nodes
+        );
+        assert!(
+            best.shared_max_over_mean < metis.shared_max_over_mean,
+            "best balances the shared nodes worse than METIS: {:.4} vs {:.4}",
+            best.shared_max_over_mean,
+            metis.shared_max_over_mean
+        );
+    }
+    // Jita and the other systems above the per-node share get nodes of their own under every strategy.
+    let dedicated = |m: &Metrics| m.dedicated.iter().filter(|&&d| d).count();
+    assert!(dedicated(&best) >= 1, "Jita should get a dedicated node at 250 nodes");
+    assert_eq!(dedicated(&best), dedicated(&rcb));
+}
