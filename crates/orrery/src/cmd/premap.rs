@@ -34,6 +34,9 @@ pub struct PremapArgs {
     /// Draw the mapping as SVG: the universe from above, one colour per node. With `all`, the mapping of `best`.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// Print the table as Markdown (for docs/benchmarks.md) instead of a terminal table.
+    #[arg(long)]
+    markdown: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +90,11 @@ pub fn run(args: PremapArgs) -> Result<()> {
         load.iter().sum::<f64>(),
         args.nodes
     );
-    println!("{}", table(&outcomes));
+    if args.markdown {
+        print!("{}", markdown(&outcomes));
+    } else {
+        println!("{}", table(&outcomes));
+    }
     let chosen = outcomes.iter().find(|o| o.strategy == Strategy::Best).unwrap_or(&outcomes[0]);
     if let Some(path) = &args.out {
         write_mapping(path, &universe, &chosen.mapping)?;
@@ -119,26 +126,39 @@ fn table(outcomes: &[Outcome]) -> Table {
     let mut header = vec![Cell::new("metric")];
     header.extend(outcomes.iter().map(|o| Cell::new(o.strategy.name())));
     table.set_header(header);
-    let rows: [MetricRow; 11] = [
-        ("max node load", |o| format!("{:.1}", o.metrics.node_loads.iter().copied().fold(0.0, f64::max))),
-        ("max / mean", |o| format!("{:.4}", o.metrics.max_over_mean)),
-        ("max / lower bound", |o| format!("{:.4}", o.metrics.max_over_bound)),
-        ("max / mean, shared nodes", |o| format!("{:.4}", o.metrics.shared_max_over_mean)),
-        ("dedicated nodes", |o| o.metrics.dedicated.iter().filter(|&&d| d).count().to_string()),
-        ("coefficient of variation", |o| format!("{:.4}", o.metrics.coefficient_of_variation)),
-        ("stargates cut", |o| o.metrics.cut_gates.to_string()),
-        ("fragmented nodes", |o| o.metrics.fragmented_nodes.to_string()),
-        ("extra pieces", |o| o.metrics.extra_pieces.to_string()),
-        ("mean spread (ly)", |o| format!("{:.2}", o.metrics.mean_spread_ly)),
-        ("time (ms)", |o| format!("{:.1}", o.elapsed.as_secs_f64() * 1e3)),
-    ];
-    for (name, value) in rows {
+    for (name, value) in METRIC_ROWS {
         let mut row = vec![Cell::new(name)];
         row.extend(outcomes.iter().map(|o| Cell::new(value(o)).set_alignment(CellAlignment::Right)));
         table.add_row(row);
     }
     table
 }
+
+/// The same table in GitHub Markdown.
+fn markdown(outcomes: &[Outcome]) -> String {
+    let mut out =
+        format!("| metric | {} |\n", outcomes.iter().map(|o| o.strategy.name()).collect::<Vec<_>>().join(" | "));
+    out += &format!("|---|{}\n", "---:|".repeat(outcomes.len()));
+    for (name, value) in METRIC_ROWS {
+        out += &format!("| {name} | {} |\n", outcomes.iter().map(value).collect::<Vec<_>>().join(" | "));
+    }
+    out
+}
+
+/// Every metric the comparison shows, in order.
+const METRIC_ROWS: [MetricRow; 11] = [
+    ("max node load", |o| format!("{:.1}", o.metrics.node_loads.iter().copied().fold(0.0, f64::max))),
+    ("max / mean", |o| format!("{:.4}", o.metrics.max_over_mean)),
+    ("max / lower bound", |o| format!("{:.4}", o.metrics.max_over_bound)),
+    ("max / mean, shared nodes", |o| format!("{:.4}", o.metrics.shared_max_over_mean)),
+    ("dedicated nodes", |o| o.metrics.dedicated.iter().filter(|&&d| d).count().to_string()),
+    ("coefficient of variation", |o| format!("{:.4}", o.metrics.coefficient_of_variation)),
+    ("stargates cut", |o| o.metrics.cut_gates.to_string()),
+    ("fragmented nodes", |o| o.metrics.fragmented_nodes.to_string()),
+    ("extra pieces", |o| o.metrics.extra_pieces.to_string()),
+    ("mean spread (ly)", |o| format!("{:.2}", o.metrics.mean_spread_ly)),
+    ("time (ms)", |o| format!("{:.1}", o.elapsed.as_secs_f64() * 1e3)),
+];
 
 fn write_mapping(path: &PathBuf, universe: &Universe, mapping: &Mapping) -> Result<()> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;

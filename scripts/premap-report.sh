@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Regenerates the premapper comparison tables of docs/benchmarks.md on the EVE k-space map, with a load derived
+# from the activity snapshot, at 3, 7, 24, 64 and 250 nodes; also the generated default universe at 24 and 250,
+# and the pictures docs/premap-eve-24.svg and docs/premap-generated-24.svg.
+# Usage: scripts/premap-report.sh [EVE_DIR]   (default ../shared/data/eve) — prints Markdown on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eve=${1:-../shared/data/eve}
+[ -f "$eve/systems.csv" ] || { echo "premap-report: no EVE map at $eve (systems.csv)" >&2; exit 1; }
+cargo build --release -q -p orrery
+bin=target/release/orrery
+load=$(mktemp --suffix=.csv)
+trap 'rm -f "$load"' EXIT
+"$bin" fingerprint --systems "$eve/systems.csv" --jumps "$eve/jumps.csv" --activity "$eve/activity.csv" --out "$load"
+
+echo "### EVE k-space map, load from activity.csv"
+echo
+for nodes in 3 7 24 64 250; do
+    echo "#### $nodes nodes"
+    echo
+    echo '```'
+    echo "orrery premap --systems $eve/systems.csv --jumps $eve/jumps.csv --load LOAD.csv --nodes $nodes --strategy all --markdown"
+    echo '```'
+    echo
+    picture=(); [ "$nodes" = 24 ] && picture=(--svg docs/premap-eve-24.svg)
+    "$bin" premap --systems "$eve/systems.csv" --jumps "$eve/jumps.csv" --load "$load" --nodes "$nodes" \
+        --strategy all --markdown "${picture[@]}" | grep -v '^wrote'
+    echo
+done
+
+echo "### Generated default universe (seed 1), synthesised load"
+echo
+for nodes in 24 250; do
+    echo "#### $nodes nodes"
+    echo
+    echo '```'
+    echo "orrery premap --nodes $nodes --strategy all --markdown"
+    echo '```'
+    echo
+    picture=(); [ "$nodes" = 24 ] && picture=(--svg docs/premap-generated-24.svg)
+    "$bin" premap --nodes "$nodes" --strategy all --markdown "${picture[@]}" | grep -v '^wrote'
+    echo
+done
