@@ -25,6 +25,9 @@ const KICKS_PER_PART: usize = 6;
 const KICK_DESCENT_STEPS: usize = 64;
 /// Kicks tried in one balance, per part: a bound on time (measured: past this, balance improves no more).
 const KICK_ATTEMPTS_PER_PART: usize = 2;
+/// Kicking stops when this many overloaded parts in a row found no kick that helps: past that point it was
+/// measured to cost time without improving anything.
+const GIVE_UP_AFTER_STUCK_PARTS: usize = 8;
 
 pub(crate) struct Refiner<'s, 'a> {
     subset: &'s Subset<'a>,
@@ -35,6 +38,10 @@ pub(crate) struct Refiner<'s, 'a> {
     slot: Vec<usize>,
     /// The most load each part may carry.
     cap: Vec<f64>,
+    /// Whether a balancing move that keeps its target within the cap beats one that lowers the overload more
+    /// by overloading the target (set for bisections, where overshooting a side with a big pocket can leave
+    /// the split stuck on the other side).
+    pub avoid_overshoot: bool,
     /// While a kick is followed through: each part's excess before the kick; only parts above it may act.
     focus: Option<Vec<f64>>,
     /// A part nothing may move into (while a kick is being followed through).
@@ -66,8 +73,8 @@ type PiecesByPart = std::collections::BTreeMap<(u32, usize), Vec<(f64, Vec<usize
 struct Move {
     bundle: Vec<usize>,
     to: u32,
-    /// (overload removed, gates no longer cut, lighter first)
-    score: (f64, i64, f64),
+    /// (the target stays within its cap, overload removed, gates no longer cut, lighter first)
+    score: (bool, f64, i64, f64),
 }
 
 impl<'s, 'a> Refiner<'s, 'a> {
@@ -91,6 +98,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
             cap,
             closed: None,
             focus: None,
+            avoid_overshoot: false,
             touching_cache: vec![None; k],
             visited: vec![0; subset.len()],
             epoch: 0,
@@ -472,8 +480,9 @@ impl<'s, 'a> Refiner<'s, 'a> {
         let k = self.parts();
         let mut tried = vec![false; k as usize];
         let mut kicks_left = KICK_ATTEMPTS_PER_PART * k as usize;
+        let mut parts_failed_in_a_row = 0;
         // With two parts, closing one leaves the other nowhere to pass load on to.
-        while k > 2 && steps < max_steps && kicks_left > 0 {
+        while k > 2 && steps < max_steps && kicks_left > 0 && parts_failed_in_a_row < GIVE_UP_AFTER_STUCK_PARTS {
             let Some(over) = (0..k)
                 .filter(|&p| !tried[p as usize] && !self.fits(p, 0.0))
                 .max_by(|&a, &b| self.excess(a).total_cmp(&self.excess(b)).then(b.cmp(&a)))
@@ -482,6 +491,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
             };
             tried[over as usize] = true;
             let before = self.overload();
+            parts_failed_in_a_row += 1;
             for (bundle, to) in self.kicks(over) {
                 if kicks_left == 0 {
                     break;
@@ -499,6 +509,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
                 if self.overload() < before {
                     steps += self.descend(max_steps.saturating_sub(steps));
                     tried.fill(false);
+                    parts_failed_in_a_row = 0;
                     break;
                 }
                 self.restore(snapshot);
@@ -602,8 +613,9 @@ impl<'s, 'a> Refiner<'s, 'a> {
                         continue;
                     }
                     let change = self.overload_change(from, to, w);
-                    if change < 0.0 && best.as_ref().is_none_or(|b| (-change, 0, -w) > b.score) {
-                        best = Some(Move { bundle: vec![v], to, score: (-change, 0, -w) });
+                    let score = (self.avoid_overshoot && self.fits(to, w), -change, 0, -w);
+                    if change < 0.0 && best.as_ref().is_none_or(|b| score > b.score) {
+                        best = Some(Move { bundle: vec![v], to, score });
                     }
                 }
             }
@@ -616,7 +628,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
                 if change >= 0.0 {
                     continue;
                 }
-                let score = (-change, self.bundle_gain(&bundle, to), -w);
+                let score = (self.avoid_overshoot && self.fits(to, w), -change, self.bundle_gain(&bundle, to), -w);
                 if best.as_ref().is_none_or(|b| score > b.score) {
                     best = Some(Move { bundle: bundle.clone(), to, score });
                 }
