@@ -18,6 +18,8 @@ const FINAL_BALANCE_NODES_COUNTED: usize = 64;
 const NEAR_DEDICATED_SHARE: f64 = 0.8;
 /// Refinement passes for each bisection and for the final k-way pass.
 const REFINE_PASSES: usize = 8;
+/// Two runs whose heaviest nodes differ by less than this share of the cap are taken as equally balanced.
+const EQUAL_BALANCE: f64 = 0.0005;
 /// The part of a set's slack (what its nodes may carry beyond its load) that one split may use up.
 const SLACK_USE_PER_SPLIT: f64 = 0.5;
 /// A piece of the universe that no stargate joins to the rest can join any node whole without splitting it: a
@@ -80,8 +82,8 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
     // The bisections' balancing can move too much at once into a side and get stuck on the other; a second
     // run that prefers moves keeping their target within budget is made when the first leaves a node above the
     // cap, and the better of the two is kept (measured: either is better on some maps).
-    let run = |avoid_overshoot: bool| -> Vec<u32> {
-        let rest_part = bisect_all(&rest, &load, rest_nodes, cap, avoid_overshoot);
+    let run = |variant: Variant| -> Vec<u32> {
+        let rest_part = bisect_all(&rest, &load, rest_nodes, cap, variant);
         let core = Subset::new(universe, &load, &mask(&mut core_systems.iter().chain(&alone).copied()));
         let mut core_part = vec![0u32; core.len()];
         let mut core_local = vec![usize::MAX; universe.len()];
@@ -107,7 +109,6 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
         place_fillers(subset, &fillers, &mut part, &mut node_load, &refiner.part, &core, cap);
         part
     };
-    let first = run(false);
     let max_of = |part: &[u32]| {
         let mut node_load = vec![0.0f64; k];
         for (v, &p) in part.iter().enumerate() {
@@ -115,11 +116,47 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
         }
         node_load.into_iter().fold(0.0, f64::max)
     };
-    if max_of(&first) <= cap * (1.0 + 1e-9) {
-        return first;
+    let cut_of = |part: &[u32]| {
+        (0..subset.len())
+            .map(|v| subset.neighbours(v).iter().filter(|&&w| w > v && part[w] != part[v]).count())
+            .sum::<usize>()
+    };
+    let mut best: Option<(f64, usize, Vec<u32>)> = None;
+    for variant in Variant::IN_ORDER {
+        let part = run(variant);
+        let (max, cut) = (max_of(&part), cut_of(&part));
+        if max <= cap * (1.0 + 1e-9) {
+            return part;
+        }
+        // Heaviest nodes within a hair of each other count as equal; then the fewer cut gates win.
+        let better = |m: f64, c: usize| {
+            if (max - m).abs() <= EQUAL_BALANCE * cap { cut < c } else { max < m }
+        };
+        if best.as_ref().is_none_or(|(m, c, _)| better(*m, *c)) {
+            best = Some((max, cut, part));
+        }
     }
-    let second = run(true);
-    if max_of(&second) < max_of(&first) { second } else { first }
+    best.map(|(_, _, part)| part).expect("at least one variant ran")
+}
+
+/// How a run of the bisections starts and balances. Each variant was measured to be the best one on some
+/// maps; they are tried in order until one keeps every node within the cap, else the one with the lightest
+/// heaviest node (then the fewest cut gates) is kept.
+#[derive(Clone, Copy)]
+struct Variant {
+    /// Start each bisection from METIS's multilevel bisection (fewer cut gates) instead of the coordinate one.
+    graph_start: bool,
+    /// Balancing prefers moves that keep the receiving side within budget (see `Refiner::avoid_overshoot`).
+    avoid_overshoot: bool,
+}
+
+impl Variant {
+    const IN_ORDER: [Variant; 4] = [
+        Variant { graph_start: true, avoid_overshoot: false },
+        Variant { graph_start: false, avoid_overshoot: false },
+        Variant { graph_start: true, avoid_overshoot: true },
+        Variant { graph_start: false, avoid_overshoot: true },
+    ];
 }
 
 /// Splits the subset's systems (local indices) into the core and the fillers, the latter grouped by piece.
@@ -211,7 +248,7 @@ fn place_fillers(
 }
 
 /// Recursive bisection of `core` into `k` parts; see [`partition`].
-fn bisect_all(core: &Subset<'_>, load: &[f64], k: usize, cap: f64, avoid_overshoot: bool) -> Vec<u32> {
+fn bisect_all(core: &Subset<'_>, load: &[f64], k: usize, cap: f64, variant: Variant) -> Vec<u32> {
     let universe = core.universe;
     let mut local_of = vec![usize::MAX; universe.len()];
     for (local, &global) in core.global.iter().enumerate() {
@@ -226,7 +263,7 @@ fn bisect_all(core: &Subset<'_>, load: &[f64], k: usize, cap: f64, avoid_oversho
             }
             continue;
         }
-        let (near, far) = bisect(core, load, &members, nodes, cap, avoid_overshoot);
+        let (near, far) = bisect(core, load, &members, nodes, cap, variant);
         let near_nodes = nodes / 2;
         pending.push((near, near_nodes, first));
         pending.push((far, nodes - near_nodes, first + near_nodes as u32));
@@ -241,7 +278,7 @@ fn bisect(
     members: &[usize],
     nodes: usize,
     cap: f64,
-    avoid_overshoot: bool,
+    variant: Variant,
 ) -> (Vec<usize>, Vec<usize>) {
     let universe = core.universe;
     let mut keep = vec![false; universe.len()];
@@ -250,7 +287,11 @@ fn bisect(
     }
     let set = Subset::new(universe, load, &keep);
     let (near_nodes, far_nodes) = (nodes / 2, nodes - nodes / 2);
-    let start = rcb_split(&set, near_nodes, far_nodes);
+    let start = if variant.graph_start {
+        start_split(&set, near_nodes, far_nodes)
+    } else {
+        rcb_split(&set, near_nodes, far_nodes)
+    };
     // Each side may take its proportional share of the load plus half of its proportional share of the slack
     // (what the set may carry beyond its load), so both halves keep at least half of their share of the slack
     // for the splits below them. The last split may use all of it.
@@ -259,7 +300,7 @@ fn bisect(
     let use_of_slack = if nodes == 2 { 1.0 } else { SLACK_USE_PER_SPLIT };
     let side_cap = |side_nodes: usize| side_nodes as f64 / nodes as f64 * (total + use_of_slack * slack);
     let mut refiner = Refiner::new(&set, start.clone(), vec![side_cap(near_nodes), side_cap(far_nodes)]);
-    refiner.avoid_overshoot = avoid_overshoot;
+    refiner.avoid_overshoot = variant.avoid_overshoot;
     refiner.dissolve_stray_pieces(&set.component_labels());
     refiner.balance(BALANCE_STEPS_PER_SYSTEM * set.len() + 16);
     refiner.cap_at_current_load();
@@ -273,6 +314,15 @@ fn bisect(
     let near = (0..set.len()).filter(|&l| side[l] == 0).map(|l| set.global[l]).collect();
     let far = (0..set.len()).filter(|&l| side[l] == 1).map(|l| set.global[l]).collect();
     (near, far)
+}
+
+/// The start of a bisection: METIS's multilevel bisection when it is built in, else the coordinate bisection.
+fn start_split(set: &Subset<'_>, near_nodes: usize, far_nodes: usize) -> Vec<u32> {
+    #[cfg(feature = "metis")]
+    if let Some(side) = super::metis::bisect(set, near_nodes as f64 / (near_nodes + far_nodes) as f64) {
+        return side;
+    }
+    rcb_split(set, near_nodes, far_nodes)
 }
 
 /// The weighted coordinate bisection of `set`: 0 for the near side, 1 for the far side.

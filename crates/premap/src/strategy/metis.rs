@@ -20,22 +20,58 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
 /// call therefore holds this lock.
 static METIS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The subset as METIS input: compressed adjacency and integer vertex weights.
+struct Input {
+    xadj: Vec<Idx>,
+    adjncy: Vec<Idx>,
+    vwgt: Vec<Idx>,
+}
+
+fn input(subset: &Subset<'_>) -> Input {
+    let (start, adjacency) = subset.csr();
+    let total: f64 = subset.load.iter().sum();
+    let scale = if total > 0.0 { WEIGHT_SCALE_TOTAL / total } else { 1.0 };
+    Input {
+        xadj: start.iter().map(|&s| s as Idx).collect(),
+        adjncy: adjacency.iter().map(|&a| a as Idx).collect(),
+        vwgt: subset.load.iter().map(|&l| ((l * scale).round() as Idx).max(1)).collect(),
+    }
+}
+
 /// Runs METIS; `None` if it refuses the input (it should not for a valid graph), so the caller can fall back.
 fn kway(subset: &Subset<'_>, k: usize) -> Option<Vec<u32>> {
     let n = subset.len();
     if k <= 1 || n == 0 {
         return Some(vec![0; n]);
     }
-    let (start, adjacency) = subset.csr();
-    let xadj: Vec<Idx> = start.iter().map(|&s| s as Idx).collect();
-    let adjncy: Vec<Idx> = adjacency.iter().map(|&a| a as Idx).collect();
-    let total: f64 = subset.load.iter().sum();
-    let scale = if total > 0.0 { WEIGHT_SCALE_TOTAL / total } else { 1.0 };
-    let vwgt: Vec<Idx> = subset.load.iter().map(|&l| ((l * scale).round() as Idx).max(1)).collect();
+    let input = input(subset);
     let mut part = vec![0 as Idx; n];
-    let graph = Graph::new(1, k as Idx, &xadj, &adjncy).ok()?;
+    let graph = Graph::new(1, k as Idx, &input.xadj, &input.adjncy).ok()?;
     // A poisoned lock only means another call panicked; the globals are reset by every call anyway.
     let _one_at_a_time = METIS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    graph.set_vwgt(&vwgt).set_option(metis::option::Seed(1)).part_kway(&mut part).ok()?;
+    graph.set_vwgt(&input.vwgt).set_option(metis::option::Seed(1)).part_kway(&mut part).ok()?;
     Some(part.into_iter().map(|p| p.max(0) as u32).collect())
+}
+
+/// A two-way split by METIS's multilevel bisection, the near side (0) aiming at `near_share` of the load with
+/// METIS's tightest tolerance; `None` if METIS refuses. `best` uses it as the start of each bisection.
+pub(crate) fn bisect(subset: &Subset<'_>, near_share: f64) -> Option<Vec<u32>> {
+    let n = subset.len();
+    if n < 2 {
+        return Some(vec![0; n]);
+    }
+    let input = input(subset);
+    let tpwgts = [near_share as metis::Real, (1.0 - near_share) as metis::Real];
+    let ubvec = [1.001 as metis::Real];
+    let mut part = vec![0 as Idx; n];
+    let graph = Graph::new(1, 2, &input.xadj, &input.adjncy).ok()?;
+    let _one_at_a_time = METIS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    graph
+        .set_vwgt(&input.vwgt)
+        .set_tpwgts(&tpwgts)
+        .set_ubvec(&ubvec)
+        .set_option(metis::option::Seed(1))
+        .part_recursive(&mut part)
+        .ok()?;
+    Some(part.into_iter().map(|p| p.clamp(0, 1) as u32).collect())
 }
