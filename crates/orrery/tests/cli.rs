@@ -218,22 +218,27 @@ fn premap_more_nodes_than_systems_is_refused() {
     assert_failure(&output, &["--nodes 100000", "300"]);
 }
 
-#[test]
-fn premap_bad_load_file_names_the_file_and_line() {
-    let t = tiny();
-    let load = t.dir.path().join("bad-load.csv");
-    std::fs::write(&load, "system_id,cpu\n30000001,1\n30000002,-7\n30000003,1\n").unwrap();
-    let output = orrery(&[
+/// `orrery premap` on the tiny universe with a load file, onto 2 nodes.
+fn premap_tiny_with_load(t: &Tiny, load: &std::path::Path) -> std::process::Output {
+    orrery(&[
         "premap",
         "--systems",
         path_str(&t.systems),
         "--jumps",
         path_str(&t.jumps),
         "--load",
-        path_str(&load),
+        path_str(load),
         "--nodes",
         "2",
-    ]);
+    ])
+}
+
+#[test]
+fn premap_bad_load_file_names_the_file_and_line() {
+    let t = tiny();
+    let load = t.dir.path().join("bad-load.csv");
+    std::fs::write(&load, "system_id,cpu\n30000001,1\n30000002,-7\n30000003,1\n").unwrap();
+    let output = premap_tiny_with_load(&t, &load);
     assert_failure(&output, &["bad-load.csv", "line 3", "cpu"]);
 }
 
@@ -242,17 +247,7 @@ fn premap_load_naming_an_unknown_system_is_refused() {
     let t = tiny();
     let load = t.dir.path().join("load.csv");
     std::fs::write(&load, "system_id,cpu\n30000001,1\n39999999,1\n").unwrap();
-    let output = orrery(&[
-        "premap",
-        "--systems",
-        path_str(&t.systems),
-        "--jumps",
-        path_str(&t.jumps),
-        "--load",
-        path_str(&load),
-        "--nodes",
-        "2",
-    ]);
+    let output = premap_tiny_with_load(&t, &load);
     assert_failure(&output, &["load.csv", "line 3", "39999999"]);
 }
 

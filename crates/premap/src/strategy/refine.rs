@@ -275,6 +275,26 @@ impl<'s, 'a> Refiner<'s, 'a> {
         (2 * bundle.len() <= size).then_some(bundle)
     }
 
+    /// The piece of `start`'s part that holds `start`: everything reachable from it through systems of the
+    /// same part not yet marked with `epoch` (which it marks). Callers mark what must not be crossed first.
+    fn grow_piece(&mut self, start: usize, epoch: u32) -> Vec<usize> {
+        let own = self.part[start];
+        self.visited[start] = epoch;
+        let mut piece = vec![start];
+        let mut i = 0;
+        while i < piece.len() {
+            let x = piece[i];
+            i += 1;
+            for &y in self.subset.neighbours(x) {
+                if self.part[y] == own && self.visited[y] != epoch {
+                    self.visited[y] = epoch;
+                    piece.push(y);
+                }
+            }
+        }
+        piece
+    }
+
     /// The pieces `v`'s part falls into around `v` if `v` left: one list per piece holding a part neighbour of
     /// `v`. A first search bounded to a few hundred systems answers the common case (the neighbours stay
     /// joined) without exploring a large part; only otherwise are the pieces explored in full.
@@ -291,20 +311,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
             if self.visited[s] == epoch {
                 continue;
             }
-            self.visited[s] = epoch;
-            let mut piece = vec![s];
-            let mut i = 0;
-            while i < piece.len() {
-                let x = piece[i];
-                i += 1;
-                for &y in self.subset.neighbours(x) {
-                    if self.part[y] == own && self.visited[y] != epoch {
-                        self.visited[y] = epoch;
-                        piece.push(y);
-                    }
-                }
-            }
-            pieces.push(piece);
+            pieces.push(self.grow_piece(s, epoch));
         }
         pieces
     }
@@ -429,19 +436,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
                 continue;
             }
             let own = self.part[start];
-            let mut piece = vec![start];
-            self.visited[start] = epoch;
-            let mut i = 0;
-            while i < piece.len() {
-                let x = piece[i];
-                i += 1;
-                for &y in self.subset.neighbours(x) {
-                    if self.part[y] == own && self.visited[y] != epoch {
-                        self.visited[y] = epoch;
-                        piece.push(y);
-                    }
-                }
-            }
+            let piece = self.grow_piece(start, epoch);
             groups.entry((own, start_component)).or_default().push((self.load_of(&piece), piece));
         }
         let mut strays: Vec<(f64, Vec<usize>)> = Vec::new();
