@@ -5,7 +5,8 @@
 //! 100% while the others idle, and it keeps **neighbours together** so that one node's systems form one region
 //! of space: a fight that slows a node then slows pilots in one place, not all over the map, and most stargate
 //! jumps stay on one node. Naive placement gets one of the two wrong; the strategies here show the trade-off
-//! and [`Strategy::Best`] gets both.
+//! and [`Strategy::Best`] aims at both
+//! (docs/premap.md says how, and where it still falls short).
 //!
 //! Every strategy maps every system to one of `nodes` nodes, for any node count from 1 to the number of
 //! systems, deterministically (same input, same output). Each first gives a **dedicated node** to any system

@@ -31,8 +31,9 @@ pub enum Strategy {
     /// Recursive coordinate bisection: cut space with a plane across its widest axis where each side carries
     /// load in proportion to its nodes, and recurse. Compact in space, blind to stargates.
     Rcb,
-    /// The default: a coordinate-bisection start, repaired and refined on the stargate graph so that nodes are
-    /// single connected pieces with few gates cut, and balanced to LPT's level.
+    /// The default: recursive bisection on the stargate graph (each split started by METIS's bisection or the
+    /// coordinate one), repaired, balanced and refined so that nodes are single connected pieces with few gates
+    /// cut, aiming at LPT's balance. See docs/premap.md for the steps and where it falls short.
     Best,
     /// METIS k-way (the reference graph partitioner), as a yardstick for locality.
     Metis,
