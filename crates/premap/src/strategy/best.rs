@@ -34,15 +34,17 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 ///    one-system nodes: there is little room beside them, and carving such a node out of a region later would
 ///    split its neighbours. The k-way balance lets their nodes take in neighbours.
 /// 4. The rest (the *core*) is cut by recursive bisection on the stargate graph. A set of `n` nodes may carry at
-///    most `n × cap`, so each split keeps both halves within their share of that budget. Each split starts as a
-///    weighted coordinate bisection (compact in space), shares stray pieces of each side out to the other
-///    side, moves or exchanges border systems until both sides are within budget, and moves or swaps border
-///    systems while that cuts fewer gates. No step splits a side into pieces.
+///    most `n × cap`, so each split keeps both halves within their share of that budget. Each split starts as
+///    METIS's multilevel bisection or the weighted coordinate bisection (step 7), shares stray pieces of each
+///    side out to the other side, moves or exchanges border systems until both sides are within budget, and
+///    moves or swaps border systems while that cuts fewer gates. No step splits a side into pieces.
 /// 5. A k-way balance brings every node within the cap where it can, and a k-way refinement cuts fewer gates
 ///    without leaving the cap.
 /// 6. Fillers, heaviest first, go to the node with the most room among the nodes nearest to them in space (or
 ///    the node with the most room anywhere, if none near has room for them): the small loads LPT uses to even
 ///    out its nodes, placed so they even out ours.
+/// 7. Steps 4–6 run in up to four [`Variant`]s until one keeps every node within the cap; else the best
+///    balanced run is kept, near-ties going to the fewer cut gates.
 pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
     if k <= 1 {
         return vec![0; subset.len()];
@@ -79,17 +81,14 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
     // back as one-system nodes, the whole core is balanced and refined, so their nodes can take in neighbours.
     let rest = Subset::new(universe, &load, &mask(&mut core_systems.iter().copied()));
     let rest_nodes = k - alone.len();
-    // The bisections' balancing can move too much at once into a side and get stuck on the other; a second
-    // run that prefers moves keeping their target within budget is made when the first leaves a node above the
-    // cap, and the better of the two is kept (measured: either is better on some maps).
+    let core = Subset::new(universe, &load, &mask(&mut core_systems.iter().chain(&alone).copied()));
+    let mut core_local = vec![usize::MAX; universe.len()];
+    for (c, &global) in core.global.iter().enumerate() {
+        core_local[global] = c;
+    }
     let run = |variant: Variant| -> Vec<u32> {
         let rest_part = bisect_all(&rest, &load, rest_nodes, cap, variant);
-        let core = Subset::new(universe, &load, &mask(&mut core_systems.iter().chain(&alone).copied()));
         let mut core_part = vec![0u32; core.len()];
-        let mut core_local = vec![usize::MAX; universe.len()];
-        for (c, &global) in core.global.iter().enumerate() {
-            core_local[global] = c;
-        }
         for (r, &global) in rest.global.iter().enumerate() {
             core_part[core_local[global]] = rest_part[r];
         }
