@@ -145,6 +145,12 @@ impl LoadProfile {
             for &(col, weight) in &columns {
                 cpu += weight * row.non_negative(col)?;
             }
+            if !cpu.is_finite() {
+                return Err(LoadError::invalid(
+                    row.at(id_col),
+                    format!("the activity of system {id} adds up to a load too large to represent"),
+                ));
+            }
             loads.insert(id, Load { cpu, mem: DEFAULT_LOAD.mem });
             Ok(())
         })?;
