@@ -40,7 +40,7 @@ impl fmt::Display for Location {
 /// Why an input file could not be turned into a universe or a load profile.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{at}: cannot read the file: {source}")]
+    #[error("{at}: cannot read the file")]
     Io {
         at: Location,
         #[source]
