@@ -53,25 +53,6 @@ impl<'a> Subset<'a> {
 
     /// Connected-component label of every local system in the induced graph.
     pub fn component_labels(&self) -> Vec<usize> {
-        let mut label = vec![usize::MAX; self.len()];
-        let mut next = 0;
-        let mut stack = Vec::new();
-        for start in 0..self.len() {
-            if label[start] != usize::MAX {
-                continue;
-            }
-            label[start] = next;
-            stack.push(start);
-            while let Some(v) = stack.pop() {
-                for &w in self.neighbours(v) {
-                    if label[w] == usize::MAX {
-                        label[w] = next;
-                        stack.push(w);
-                    }
-                }
-            }
-            next += 1;
-        }
-        label
+        orrery_universe::component_labels(self.len(), |v| self.neighbours(v))
     }
 }

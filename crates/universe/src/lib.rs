@@ -31,4 +31,4 @@ pub use generate::{GeneratorConfig, generate};
 pub use geometry::{LIGHT_YEAR_M, Vec3};
 pub use id::{ConstellationId, RegionId, SystemId};
 pub use load::{ActivityWeights, DEFAULT_LOAD, Load, LoadProfile, trade_hubs};
-pub use model::{Constellation, Region, SolarSystem, SystemKind, Universe, UniverseError};
+pub use model::{Constellation, Region, SolarSystem, SystemKind, Universe, UniverseError, component_labels};

@@ -190,28 +190,11 @@ impl Universe {
     /// The connected pieces of the stargate graph, each a sorted list of indices, ordered by their smallest
     /// index. A system with no gates is a piece of its own.
     pub fn components(&self) -> Vec<Vec<usize>> {
-        let mut label = vec![usize::MAX; self.len()];
-        let mut pieces = Vec::new();
-        let mut stack = Vec::new();
-        for start in 0..self.len() {
-            if label[start] != usize::MAX {
-                continue;
-            }
-            let id = pieces.len();
-            let mut piece = vec![start];
-            label[start] = id;
-            stack.push(start);
-            while let Some(v) = stack.pop() {
-                for &w in self.neighbours(v) {
-                    if label[w] == usize::MAX {
-                        label[w] = id;
-                        piece.push(w);
-                        stack.push(w);
-                    }
-                }
-            }
-            piece.sort_unstable();
-            pieces.push(piece);
+        let label = component_labels(self.len(), |v| self.neighbours(v));
+        let count = label.iter().copied().max().map_or(0, |m| m + 1);
+        let mut pieces = vec![Vec::new(); count];
+        for (v, &l) in label.iter().enumerate() {
+            pieces[l].push(v);
         }
         pieces
     }
@@ -234,6 +217,31 @@ impl Universe {
         Universe::new(systems, &gates, constellations, regions)
             .expect("a subset of a valid universe is valid: ids stay unique and gates join kept systems")
     }
+}
+
+/// Labels the connected pieces of any graph given as adjacency lists: piece numbers count from 0 in the order
+/// of each piece's smallest vertex. Shared by the universe and by the premapper's sub-graphs.
+pub fn component_labels<'g>(len: usize, neighbours: impl Fn(usize) -> &'g [usize]) -> Vec<usize> {
+    let mut label = vec![usize::MAX; len];
+    let mut next = 0;
+    let mut stack = Vec::new();
+    for start in 0..len {
+        if label[start] != usize::MAX {
+            continue;
+        }
+        label[start] = next;
+        stack.push(start);
+        while let Some(v) = stack.pop() {
+            for &w in neighbours(v) {
+                if label[w] == usize::MAX {
+                    label[w] = next;
+                    stack.push(w);
+                }
+            }
+        }
+        next += 1;
+    }
+    label
 }
 
 /// Builds sorted, de-duplicated adjacency lists (compressed rows) from undirected index pairs.
