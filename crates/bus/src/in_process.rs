@@ -1,0 +1,122 @@
+//! The embedded bus: one process, tokio channels, one bounded queue per subscription.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+
+use bytes::Bytes;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use crate::{Bus, BusError, BusStats, Subscription, validate_subject};
+
+/// The in-process bus: every role of `orrery run` shares one.
+#[derive(Clone)]
+pub struct InProcessBus {
+    inner: Arc<Inner>,
+}
+
+/// The live subscriptions of each subject: (subscription id, its queue).
+type SubjectTable = HashMap<String, Vec<(u64, mpsc::Sender<Bytes>)>>;
+
+struct Inner {
+    capacity: usize,
+    next_id: AtomicU64,
+    subjects: RwLock<SubjectTable>,
+    published: AtomicU64,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl InProcessBus {
+    /// A bus whose subscriptions each queue at most `capacity` messages (a slow subscriber loses the rest).
+    pub fn new(capacity: usize) -> InProcessBus {
+        InProcessBus {
+            inner: Arc::new(Inner {
+                capacity: capacity.max(1),
+                next_id: AtomicU64::new(1),
+                subjects: RwLock::new(HashMap::new()),
+                published: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Number of live subscriptions of `subject` (for tests and diagnostics).
+    pub fn subscribers(&self, subject: &str) -> usize {
+        self.inner.subjects.read().map(|subjects| subjects.get(subject).map_or(0, Vec::len)).unwrap_or(0)
+    }
+
+    fn deliver(&self, subject: &str, payload: Bytes) {
+        self.inner.published.fetch_add(1, Ordering::Relaxed);
+        let Ok(subjects) = self.inner.subjects.read() else { return };
+        let Some(subscribers) = subjects.get(subject) else { return };
+        for (_, sender) in subscribers {
+            match sender.try_send(payload.clone()) {
+                Ok(()) => {
+                    self.inner.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(TrySendError::Full(_)) => {
+                    let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                    if dropped.is_power_of_two() {
+                        tracing::warn!(subject, dropped, "slow bus subscriber: message dropped");
+                    }
+                }
+                // The subscription is being dropped; its guard removes it.
+                Err(TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+}
+
+/// Removes a subscription from the subject table when the [`Subscription`] is dropped.
+struct Unsubscribe {
+    bus: Weak<Inner>,
+    subject: String,
+    id: u64,
+}
+
+impl Drop for Unsubscribe {
+    fn drop(&mut self) {
+        let Some(inner) = self.bus.upgrade() else { return };
+        let Ok(mut subjects) = inner.subjects.write() else { return };
+        if let Some(subscribers) = subjects.get_mut(&self.subject) {
+            subscribers.retain(|(id, _)| *id != self.id);
+            if subscribers.is_empty() {
+                subjects.remove(&self.subject);
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Bus for InProcessBus {
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
+        validate_subject(subject)?;
+        self.deliver(subject, payload);
+        Ok(())
+    }
+
+    async fn subscribe(&self, subject: &str) -> Result<Subscription, BusError> {
+        validate_subject(subject)?;
+        let (sender, receiver) = mpsc::channel(self.inner.capacity);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .subjects
+            .write()
+            .map_err(|_| BusError::Closed)?
+            .entry(subject.to_owned())
+            .or_default()
+            .push((id, sender));
+        let guard = Unsubscribe { bus: Arc::downgrade(&self.inner), subject: subject.to_owned(), id };
+        Ok(Subscription::new(receiver, Box::new(guard)))
+    }
+
+    fn stats(&self) -> BusStats {
+        BusStats {
+            published: self.inner.published.load(Ordering::Relaxed),
+            delivered: self.inner.delivered.load(Ordering::Relaxed),
+            dropped: self.inner.dropped.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The bus: how orrery's roles (proxies, sol nodes, the coordinator) talk without holding pointers into each
+//! other. Everything on it is bytes — an encoded protobuf message — addressed by a subject such as
+//! `system.30000142` (see `orrery_proto::system_subject`). A role that moves to another process or machine
+//! keeps working once the bus is NATS instead of in-process channels, because nothing else changes.
+//!
+//! Semantics are NATS core's, so that both implementations behave alike:
+//! - `publish` is fire-and-forget and never waits for a slow subscriber; a subscriber whose queue is full
+//!   loses the message (counted in [`BusStats::dropped`] and logged), it never stalls the publisher;
+//! - every live subscription of a subject gets its own copy (the `Bytes` are shared, not copied);
+//! - messages from one publisher to one subject arrive in the order they were published;
+//! - dropping a [`Subscription`] unsubscribes.
+//!
+//! ```
+//! # tokio_test_block_on(async {
+//! use orrery_bus::{Bus, InProcessBus};
+//! let bus = InProcessBus::new(1024);
+//! let mut inbox = bus.subscribe("system.1").await.unwrap();
+//! bus.publish("system.1", bytes::Bytes::from_static(b"hello")).await.unwrap();
+//! assert_eq!(inbox.next().await.unwrap(), "hello");
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+mod in_process;
+
+pub use in_process::InProcessBus;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// What can go wrong on the bus.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("invalid subject {subject:?}: {reason}")]
+    InvalidSubject { subject: String, reason: &'static str },
+    #[error("the bus is closed")]
+    Closed,
+}
+
+/// Counters every implementation keeps, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusStats {
+    pub published: u64,
+    pub delivered: u64,
+    /// Copies not delivered because the subscriber's queue was full (a slow consumer).
+    pub dropped: u64,
+}
+
+/// The seam itself. Object-safe, so roles hold an `Arc<dyn Bus>` and do not know which bus they are on.
+#[async_trait::async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Send `payload` to every current subscriber of `subject`. Returns once the message is queued.
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError>;
+    /// Receive every message published to `subject` from now on, until the subscription is dropped.
+    async fn subscribe(&self, subject: &str) -> Result<Subscription, BusError>;
+    /// Counters since start.
+    fn stats(&self) -> BusStats;
+}
+
+/// A stream of the messages of one subject.
+pub struct Subscription {
+    receiver: mpsc::Receiver<Bytes>,
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl Subscription {
+    /// Build a subscription from a channel and a guard whose drop unsubscribes (for bus implementations).
+    pub fn new(receiver: mpsc::Receiver<Bytes>, guard: Box<dyn Send + Sync>) -> Subscription {
+        Subscription { receiver, _guard: guard }
+    }
+
+    /// The next message; `None` once the bus is gone.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        self.receiver.recv().await
+    }
+
+    /// The next message if one is already queued.
+    pub fn try_next(&mut self) -> Option<Bytes> {
+        self.receiver.try_recv().ok()
+    }
+}
+
+/// Check a subject: dot-separated non-empty tokens of printable ASCII without spaces or wildcards — the
+/// NATS rules, enforced here too so that a subject valid in-process is valid on NATS.
+pub fn validate_subject(subject: &str) -> Result<(), BusError> {
+    let invalid = |reason| Err(BusError::InvalidSubject { subject: subject.to_owned(), reason });
+    if subject.is_empty() {
+        return invalid("empty");
+    }
+    if subject.split('.').any(str::is_empty) {
+        return invalid("empty token");
+    }
+    if subject.chars().any(|c| !c.is_ascii_graphic() || c == '*' || c == '>') {
+        return invalid("only printable ASCII without spaces or wildcards");
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! Small constructors for the envelopes every role builds, so that the `oneof` nesting is written once.
+
+use crate::v1::{self, server_envelope::Body};
+
+/// A server envelope answering `request_id` with `body`.
+pub fn reply(request_id: u32, body: Body) -> v1::ServerEnvelope {
+    v1::ServerEnvelope { request_id, body: Some(body) }
+}
+
+/// An error answer: a code and a reason that says what was wrong and where.
+pub fn error(request_id: u32, code: v1::ErrorCode, reason: impl Into<String>) -> v1::ServerEnvelope {
+    reply(request_id, Body::Error(v1::Error { code: code as i32, reason: reason.into() }))
+}
+
+/// The short name of a client envelope's body, for logs and metrics ("chat", "warp_to", …; "empty" when the
+/// body is missing).
+pub fn command_name(envelope: &v1::ClientEnvelope) -> &'static str {
+    use v1::client_envelope::Body as B;
+    match &envelope.body {
+        None => "empty",
+        Some(B::Register(_)) => "register",
+        Some(B::Login(_)) => "login",
+        Some(B::Resume(_)) => "resume",
+        Some(B::CreateCharacter(_)) => "create_character",
+        Some(B::Undock(_)) => "undock",
+        Some(B::Approach(_)) => "approach",
+        Some(B::Stop(_)) => "stop",
+        Some(B::WarpTo(_)) => "warp_to",
+        Some(B::Jump(_)) => "jump",
+        Some(B::Chat(_)) => "chat",
+        Some(B::Logout(_)) => "logout",
+        Some(B::Ping(_)) => "ping",
+    }
+}
+
+/// The bus subject of a system's inbox.
+pub fn system_subject(system_id: u32) -> String {
+    format!("system.{system_id}")
+}
+
+/// The bus subject of a system's per-tick deltas.
+pub fn delta_subject(system_id: u32) -> String {
+    format!("system.{system_id}.delta")
+}
+
+/// The bus subject of a proxy's inbox.
+pub fn proxy_subject(proxy_id: u32) -> String {
+    format!("proxy.{proxy_id}")
+}
+
+/// The bus subject of cluster-wide broadcasts.
+pub const CLUSTER_SUBJECT: &str = "cluster";
