@@ -1,0 +1,150 @@
+//! What a pilot can ask of the sim, what can go wrong, and the checks on every argument. Commands carry
+//! intents, never positions: the server decides where ships are.
+
+use crate::flight::DEFAULT_WARP_RANGE_M;
+use crate::ids::{ObjectId, ShipId};
+use crate::ship::Ship;
+use crate::space::{SYSTEM_RADIUS_M, Vec3, inside_system};
+
+/// Longest chat line, in bytes of UTF-8 after trimming.
+pub const MAX_CHAT_BYTES: usize = 500;
+/// Farthest drop-out distance a warp may ask for.
+pub const MAX_WARP_RANGE_M: f64 = 1.0e12;
+
+/// Where an approach goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// A fixed point, metres from the star.
+    Point(Vec3),
+    /// A ship or a celestial of the system; a ship is followed as it moves.
+    Object(ObjectId),
+}
+
+/// A pilot's command for their ship, applied at the start of a tick.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Fly to the target and stop there (within 50 m of a point, 500 m of an object).
+    Approach(Target),
+    /// Brake to a standstill.
+    Stop,
+    /// Align for 4 s, then warp to drop out `range_m` short of `object` (0 means 1,000 m), on the line from where
+    /// the warp starts. The drop-out point must be at least [`crate::MIN_WARP_M`] (150 km) away; nearer things are
+    /// approached instead.
+    WarpTo { object: ObjectId, range_m: f64 },
+    /// Jump through a stargate within [`crate::JUMP_RANGE_M`].
+    Jump { gate: ObjectId },
+    /// Say something in local chat.
+    Chat { text: String },
+}
+
+/// Why a command (or a ship entering the system) was refused. Each maps onto one error code of the client
+/// protocol; `InvalidArgument` texts name the field and say what is wrong with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("ship {0} is not in this system")]
+    UnknownShip(ShipId),
+    #[error("ship {0} is already in this system")]
+    DuplicateShip(ShipId),
+    #[error("object {0} is not in this system")]
+    NotInSystem(ObjectId),
+    #[error("stargate {gate} is {distance_m:.0} m away, at most {max_m:.0} m")]
+    OutOfRange { gate: ObjectId, distance_m: f64, max_m: f64 },
+    #[error("object {0} is not a stargate")]
+    NotAGate(ObjectId),
+    /// A ship in warp can only chat until it drops out (it can still change its mind while aligning).
+    #[error("ship {0} is in warp; wait until it drops out")]
+    WarpInProgress(ShipId),
+    #[error("{0}")]
+    InvalidArgument(String),
+}
+
+/// What an accepted command did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Accepted,
+    /// The ship left this system through a stargate. It is removed already (and reported as departed in the next
+    /// step); the caller hands it to `destination_system`, whose sim places it with
+    /// [`crate::SystemSim::arrive`] at its own gate back to this system. `handoff_seq` is already incremented.
+    /// (Boxed: a ship is much larger than the other outcome.)
+    JumpedOut {
+        ship: Box<Ship>,
+        destination_system: u32,
+    },
+}
+
+fn invalid(text: String) -> CommandError {
+    CommandError::InvalidArgument(text)
+}
+
+/// The chat line as it will be said (trimmed), if it is 1..=500 bytes with no control characters.
+pub(crate) fn chat_text(text: &str) -> Result<String, CommandError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("chat.text: empty".into()));
+    }
+    if trimmed.len() > MAX_CHAT_BYTES {
+        return Err(invalid(format!("chat.text: {} bytes, at most {MAX_CHAT_BYTES}", trimmed.len())));
+    }
+    if let Some((at, c)) = trimmed.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(invalid(format!("chat.text: control character U+{:04X} at byte {at}", u32::from(c))));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Checks that a point given by a client or the store is a usable position in the system.
+pub(crate) fn position(p: Vec3, field: &str) -> Result<Vec3, CommandError> {
+    if !p.is_finite() {
+        return Err(invalid(format!("{field}: not finite")));
+    }
+    if !inside_system(p) {
+        return Err(invalid(format!("{field}: more than {SYSTEM_RADIUS_M:e} m from the star")));
+    }
+    Ok(p)
+}
+
+/// The drop-out distance a warp command asks for, with 0 meaning the default.
+pub(crate) fn warp_range(range_m: f64) -> Result<f64, CommandError> {
+    if !range_m.is_finite() {
+        return Err(invalid("warp_to.range_m: not finite".into()));
+    }
+    if range_m < 0.0 {
+        return Err(invalid(format!("warp_to.range_m: {range_m} is negative")));
+    }
+    if range_m > MAX_WARP_RANGE_M {
+        return Err(invalid(format!("warp_to.range_m: {range_m} m, at most {MAX_WARP_RANGE_M:e}")));
+    }
+    Ok(if range_m == 0.0 { DEFAULT_WARP_RANGE_M } else { range_m })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(result: Result<impl std::fmt::Debug, CommandError>) -> String {
+        match result {
+            Err(CommandError::InvalidArgument(text)) => text,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn chat_is_trimmed_and_bounded() {
+        assert_eq!(chat_text("  o7  ").as_ref().map(String::as_str), Ok("o7"));
+        assert_eq!(reason(chat_text(" \t ")), "chat.text: empty");
+        assert_eq!(reason(chat_text(&"x".repeat(612))), "chat.text: 612 bytes, at most 500");
+        assert!(chat_text(&format!("  {}  ", "é".repeat(250))).is_ok(), "500 bytes after trimming is fine");
+        assert_eq!(reason(chat_text("a\u{7}b")), "chat.text: control character U+0007 at byte 1");
+        assert!(reason(chat_text("two\nlines")).contains("U+000A"));
+    }
+
+    #[test]
+    fn positions_and_ranges() {
+        assert_eq!(reason(position(Vec3::new(f64::NAN, 0.0, 0.0), "approach.point")), "approach.point: not finite");
+        assert!(reason(position(Vec3::new(2e14, 0.0, 0.0), "ship.position")).starts_with("ship.position: more"));
+        assert_eq!(warp_range(0.0), Ok(DEFAULT_WARP_RANGE_M));
+        assert_eq!(warp_range(20_000.0), Ok(20_000.0));
+        assert!(reason(warp_range(f64::INFINITY)).starts_with("warp_to.range_m"));
+        assert!(reason(warp_range(-1.0)).contains("negative"));
+        assert!(reason(warp_range(2e12)).contains("at most"));
+    }
+}

@@ -1,0 +1,102 @@
+//! A ship in space: its durable state (what a handoff carries) and the order it is flying.
+
+use crate::command::Target;
+use crate::flight::WarpPath;
+use crate::ids::{ObjectId, ShipId, is_celestial};
+use crate::space::Vec3;
+
+/// What a ship is doing, as clients are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Motion {
+    /// No order: standing still, or braking to a stop.
+    Idle,
+    /// Flying towards a point or an object.
+    Approaching,
+    /// Turning and accelerating towards a warp target; warp starts when alignment is done.
+    Aligning,
+    /// In warp: no command but chat is accepted until the ship drops out.
+    Warping,
+}
+
+/// The order a ship is flying; private so that only validated commands create one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Order {
+    Idle,
+    Approach(Target),
+    Align { target: ObjectId, range_m: f64, elapsed_ms: u64 },
+    Warp(WarpPath),
+}
+
+/// A ship and its pilot. The public fields are what the store keeps and a handoff carries; the order being
+/// flown is private and is reset whenever a ship enters a system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ship {
+    pub id: ShipId,
+    pub character_id: u64,
+    pub pilot: String,
+    /// Metres from the star of the system the ship is in.
+    pub position: Vec3,
+    /// Metres per second.
+    pub velocity: Vec3,
+    /// Increases by one at every jump, so a receiver can discard a duplicate or stale handoff.
+    pub handoff_seq: u64,
+    pub(crate) order: Order,
+}
+
+impl Ship {
+    /// A ship with no order, e.g. as loaded from the store before [`crate::SystemSim::add_ship`].
+    pub fn new(
+        id: ShipId,
+        character_id: u64,
+        pilot: impl Into<String>,
+        position: Vec3,
+        velocity: Vec3,
+        handoff_seq: u64,
+    ) -> Ship {
+        Ship { id, character_id, pilot: pilot.into(), position, velocity, handoff_seq, order: Order::Idle }
+    }
+
+    /// What the ship is doing.
+    pub fn motion(&self) -> Motion {
+        match self.order {
+            Order::Idle => Motion::Idle,
+            Order::Approach(_) => Motion::Approaching,
+            Order::Align { .. } => Motion::Aligning,
+            Order::Warp(_) => Motion::Warping,
+        }
+    }
+
+    /// The other ship the current order follows, if any: its position must be known during the next sub-step.
+    pub(crate) fn followed_ship(&self) -> Option<ShipId> {
+        match self.order {
+            Order::Approach(Target::Object(id)) | Order::Align { target: id, .. } => Some(id),
+            _ => None,
+        }
+        .filter(|&id| !is_celestial(id))
+    }
+}
+
+/// A ship as clients see it, for snapshots and deltas. Full precision: the runtime quantises (with
+/// [`crate::quantise`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShipView {
+    pub id: ShipId,
+    pub character_id: u64,
+    pub pilot: String,
+    pub position: Vec3,
+    pub velocity: Vec3,
+    pub motion: Motion,
+}
+
+impl From<&Ship> for ShipView {
+    fn from(ship: &Ship) -> Self {
+        ShipView {
+            id: ship.id,
+            character_id: ship.character_id,
+            pilot: ship.pilot.clone(),
+            position: ship.position,
+            velocity: ship.velocity,
+            motion: ship.motion(),
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! One solar system's live state — its ships, pending chat and departures — and the tick that advances it.
+
+use std::collections::BTreeMap;
+
+use crate::command::{self, Command, CommandError, Outcome, Target, chat_text, warp_range};
+use crate::flight::{MAX_SPEED_MS, MIN_WARP_M, SUB_STEP_MS, fly};
+use crate::hash::{Draws, Purpose};
+use crate::ids::{CELESTIAL_BIT, ObjectId, ShipId, is_celestial};
+use crate::layout::{CelestialKind, SystemLayout};
+use crate::ship::{Motion, Order, Ship, ShipView};
+use crate::space::{Vec3, inside_system, limit, on_circle, quantise};
+
+/// Farthest a ship may be from a stargate to jump through it.
+pub const JUMP_RANGE_M: f64 = 2_500.0;
+/// Longest step simulated at once; a longer `dt_ms` is cut to this, so a runaway caller cannot stall the node.
+pub const MAX_STEP_MS: u64 = 10_000;
+/// New ships (stored at the origin) and arrivals from a system without a gate back appear this far from the
+/// star.
+const SPAWN_DISTANCE_M: f64 = 50_000.0;
+/// Arrivals appear this far from the gate they came through.
+const GATE_ARRIVAL_M: (f64, f64) = (500.0, 1_500.0);
+
+/// A line of local chat, said since the previous step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatLine {
+    pub character_id: u64,
+    pub pilot: String,
+    pub text: String,
+}
+
+/// Everything clients in the system must learn from one step. A ship is in at most one of `moved`, `arrived`
+/// and `departed`; ship lists are in id order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TickOutput {
+    /// The tick just completed (the first step returns 1).
+    pub tick: u64,
+    /// Simulation time after the step.
+    pub sim_time_ms: u64,
+    /// Ships whose quantised position or velocity (see [`quantise`]), or whose motion, changed since the last
+    /// step.
+    pub moved: Vec<ShipView>,
+    /// Ships that entered since the last step (added or arrived), as they are after it.
+    pub arrived: Vec<ShipView>,
+    /// Ships that left since the last step (jumped out or removed). A ship that came and went between two steps
+    /// is reported in neither list.
+    pub departed: Vec<ShipId>,
+    pub chat: Vec<ChatLine>,
+}
+
+/// What clients were last told about a ship: quantised position, velocity and the motion.
+type Reported = ([i64; 3], [i64; 3], Motion);
+
+#[derive(Debug, Clone)]
+struct Slot {
+    ship: Ship,
+    /// `None` until the ship has been announced in a step's `arrived`.
+    reported: Option<Reported>,
+}
+
+/// The simulation of one solar system: a layout, the ships in it, and a clock that advances by the nominal tick
+/// length at every [`SystemSim::step`]. Deterministic: the same layout, ships, commands and steps give the same
+/// outputs, bit for bit.
+#[derive(Debug, Clone)]
+pub struct SystemSim {
+    layout: SystemLayout,
+    ships: BTreeMap<ShipId, Slot>,
+    tick: u64,
+    sim_time_ms: u64,
+    departed: Vec<ShipId>,
+    chat: Vec<ChatLine>,
+}
+
+impl SystemSim {
+    /// An empty system at tick 0, time 0.
+    pub fn new(layout: SystemLayout) -> SystemSim {
+        SystemSim { layout, ships: BTreeMap::new(), tick: 0, sim_time_ms: 0, departed: Vec::new(), chat: Vec::new() }
+    }
+
+    pub fn layout(&self) -> &SystemLayout {
+        &self.layout
+    }
+
+    /// Number of steps taken.
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    /// Simulation time: the sum of the steps' (nominal) lengths.
+    pub fn sim_time_ms(&self) -> u64 {
+        self.sim_time_ms
+    }
+
+    /// Puts a ship into space at its stored position (undock, login, failover). A ship stored at the origin
+    /// (a brand-new one) is placed 50 km from the star, in a direction hashed from its id. The ship starts with
+    /// no order; a stored velocity is kept (limited to sub-warp speed) and braked away. Announced in the next
+    /// step's `arrived`.
+    pub fn add_ship(&mut self, mut ship: Ship) -> Result<(), CommandError> {
+        self.check_entry(&ship)?;
+        ship.position = if ship.position == Vec3::ZERO {
+            let angle = Draws::new(Purpose::Spawn, &[ship.id]).unit();
+            on_circle(self.layout.star_position(), SPAWN_DISTANCE_M, angle, 0.0)
+        } else {
+            command::position(ship.position, "ship.position")?
+        };
+        if !ship.velocity.is_finite() {
+            return Err(CommandError::InvalidArgument("ship.velocity: not finite".into()));
+        }
+        ship.velocity = limit(ship.velocity, MAX_SPEED_MS);
+        self.insert(ship);
+        Ok(())
+    }
+
+    /// Places a ship that jumped in from `from_system`: 500..1,500 m from this system's gate back there (50 km
+    /// from the star if there is none), at rest, with no order. Announced in the next step's `arrived`.
+    pub fn arrive(&mut self, mut ship: Ship, from_system: u32) -> Result<(), CommandError> {
+        self.check_entry(&ship)?;
+        let mut draws = Draws::new(Purpose::Arrival, &[ship.id, ship.handoff_seq]);
+        let (anchor, distance) = match self.layout.gate_to(from_system) {
+            Some(gate) if inside_system(gate.position) => {
+                (gate.position, draws.between(GATE_ARRIVAL_M.0, GATE_ARRIVAL_M.1))
+            }
+            _ => (self.layout.star_position(), SPAWN_DISTANCE_M),
+        };
+        ship.position = on_circle(anchor, distance, draws.unit(), 0.0);
+        ship.velocity = Vec3::ZERO;
+        self.insert(ship);
+        Ok(())
+    }
+
+    /// Takes a ship out of space (logout, disconnect); reported in the next step's `departed`.
+    pub fn remove_ship(&mut self, id: ShipId) -> Option<Ship> {
+        let slot = self.ships.remove(&id)?;
+        if slot.reported.is_some() {
+            self.departed.push(id);
+        }
+        Some(slot.ship)
+    }
+
+    pub fn ship(&self, id: ShipId) -> Option<&Ship> {
+        self.ships.get(&id).map(|slot| &slot.ship)
+    }
+
+    /// All ships, in id order.
+    pub fn ships(&self) -> impl Iterator<Item = &Ship> {
+        self.ships.values().map(|slot| &slot.ship)
+    }
+
+    pub fn ship_count(&self) -> usize {
+        self.ships.len()
+    }
+
+    /// Every ship as clients see it, in id order: the ship list of a snapshot.
+    pub fn views(&self) -> Vec<ShipView> {
+        self.ships().map(ShipView::from).collect()
+    }
+
+    /// Applies a pilot's command to their ship. Movement orders replace the current one (an alignment can be
+    /// cancelled, a warp cannot); a jump removes the ship at once.
+    pub fn apply(&mut self, ship_id: ShipId, command: Command) -> Result<Outcome, CommandError> {
+        let Some(slot) = self.ships.get(&ship_id) else {
+            return Err(CommandError::UnknownShip(ship_id));
+        };
+        let (position, warping) = (slot.ship.position, slot.ship.motion() == Motion::Warping);
+        let order = match command {
+            Command::Chat { text } => {
+                let line = ChatLine {
+                    character_id: slot.ship.character_id,
+                    pilot: slot.ship.pilot.clone(),
+                    text: chat_text(&text)?,
+                };
+                self.chat.push(line);
+                return Ok(Outcome::Accepted);
+            }
+            _ if warping => return Err(CommandError::WarpInProgress(ship_id)),
+            Command::Approach(Target::Point(point)) => {
+                Order::Approach(Target::Point(command::position(point, "approach.point")?))
+            }
+            Command::Approach(Target::Object(object)) => {
+                self.locate_other(ship_id, object, "approach.object_id")?;
+                Order::Approach(Target::Object(object))
+            }
+            Command::Stop => Order::Idle,
+            Command::WarpTo { object, range_m } => {
+                let range_m = warp_range(range_m)?;
+                let travel = position.distance(self.locate_other(ship_id, object, "warp_to.object_id")?) - range_m;
+                if travel.is_nan() || travel < MIN_WARP_M {
+                    return Err(CommandError::InvalidArgument(format!(
+                        "warp_to.object_id: drop-out point {travel:.0} m away, less than {MIN_WARP_M} m; approach instead"
+                    )));
+                }
+                Order::Align { target: object, range_m, elapsed_ms: 0 }
+            }
+            Command::Jump { gate } => return self.jump(ship_id, position, gate),
+        };
+        if let Some(slot) = self.ships.get_mut(&ship_id) {
+            slot.ship.order = order;
+        }
+        Ok(Outcome::Accepted)
+    }
+
+    /// Advances the system by `dt_ms` of simulation time (the nominal tick length, at most [`MAX_STEP_MS`]) in
+    /// sub-steps of at most [`SUB_STEP_MS`], and reports what clients must learn. Increments the tick.
+    pub fn step(&mut self, dt_ms: u64) -> TickOutput {
+        let dt_ms = dt_ms.min(MAX_STEP_MS);
+        let mut left = dt_ms;
+        while left > 0 {
+            let sub = left.min(SUB_STEP_MS);
+            self.sub_step(sub);
+            left -= sub;
+        }
+        self.tick = self.tick.saturating_add(1);
+        self.sim_time_ms = self.sim_time_ms.saturating_add(dt_ms);
+
+        let mut out = TickOutput {
+            tick: self.tick,
+            sim_time_ms: self.sim_time_ms,
+            departed: std::mem::take(&mut self.departed),
+            chat: std::mem::take(&mut self.chat),
+            ..TickOutput::default()
+        };
+        for slot in self.ships.values_mut() {
+            let view = ShipView::from(&slot.ship);
+            let now = (quantise(view.position), quantise(view.velocity), view.motion);
+            match slot.reported.replace(now) {
+                None => out.arrived.push(view),
+                Some(before) if before != now => out.moved.push(view),
+                Some(_) => {}
+            }
+        }
+        out
+    }
+
+    /// Moves every ship by one sub-step. Ships being followed are seen where they were at the start of the
+    /// sub-step, so the result does not depend on the order ships are updated in.
+    fn sub_step(&mut self, dt_ms: u64) {
+        let followed: BTreeMap<ShipId, Vec3> = self
+            .ships
+            .values()
+            .filter_map(|slot| slot.ship.followed_ship())
+            .filter_map(|id| self.ships.get(&id).map(|slot| (id, slot.ship.position)))
+            .collect();
+        let layout = &self.layout;
+        let locate = |id: ObjectId| {
+            if is_celestial(id) { celestial_position(layout, id) } else { followed.get(&id).copied() }
+        };
+        for slot in self.ships.values_mut() {
+            fly(&mut slot.ship, dt_ms, &locate);
+        }
+    }
+
+    /// Where an object other than the commanding ship is, or why it cannot be a target.
+    fn locate_other(&self, ship_id: ShipId, object: ObjectId, field: &str) -> Result<Vec3, CommandError> {
+        if object == ship_id {
+            return Err(CommandError::InvalidArgument(format!("{field}: the ship itself")));
+        }
+        let position = if is_celestial(object) {
+            celestial_position(&self.layout, object)
+        } else {
+            self.ships.get(&object).map(|slot| slot.ship.position)
+        };
+        position.ok_or(CommandError::NotInSystem(object))
+    }
+
+    fn jump(&mut self, ship_id: ShipId, position: Vec3, gate: ObjectId) -> Result<Outcome, CommandError> {
+        let Some(celestial) = self.layout.celestial(gate) else {
+            let is_ship = self.ships.contains_key(&gate);
+            return Err(if is_ship { CommandError::NotAGate(gate) } else { CommandError::NotInSystem(gate) });
+        };
+        let (CelestialKind::Stargate, Some(destination_system)) = (celestial.kind, celestial.destination) else {
+            return Err(CommandError::NotAGate(gate));
+        };
+        let distance_m = position.distance(celestial.position);
+        if distance_m.is_nan() || distance_m > JUMP_RANGE_M {
+            return Err(CommandError::OutOfRange { gate, distance_m, max_m: JUMP_RANGE_M });
+        }
+        let Some(mut ship) = self.remove_ship(ship_id) else {
+            return Err(CommandError::UnknownShip(ship_id));
+        };
+        ship.handoff_seq = ship.handoff_seq.saturating_add(1);
+        ship.velocity = Vec3::ZERO;
+        ship.order = Order::Idle;
+        Ok(Outcome::JumpedOut { ship: Box::new(ship), destination_system })
+    }
+
+    /// Refuses a ship that cannot enter: an id in the celestial range, or one already here.
+    fn check_entry(&self, ship: &Ship) -> Result<(), CommandError> {
+        if ship.id & CELESTIAL_BIT != 0 {
+            return Err(CommandError::InvalidArgument(format!(
+                "ship.id: {} has bit 63 set, which marks celestial ids",
+                ship.id
+            )));
+        }
+        if self.ships.contains_key(&ship.id) {
+            return Err(CommandError::DuplicateShip(ship.id));
+        }
+        Ok(())
+    }
+
+    /// Adds a checked ship with no order. If it left since the last step, it is now simply announced again.
+    fn insert(&mut self, mut ship: Ship) {
+        ship.order = Order::Idle;
+        self.departed.retain(|&id| id != ship.id);
+        self.ships.insert(ship.id, Slot { ship, reported: None });
+    }
+}
+
+/// A celestial's position, if it is in the layout and inside the system (a hand-made layout could hold a
+/// position no ship can fly to).
+fn celestial_position(layout: &SystemLayout, id: ObjectId) -> Option<Vec3> {
+    layout.celestial(id).map(|c| c.position).filter(|&p| inside_system(p))
+}
