@@ -1,0 +1,184 @@
+//! The records that cross the [`Store`](crate::Store) seam, and the checked conversions between their Rust
+//! types and the database's signed 64-bit integers.
+
+use std::fmt;
+
+use crate::StoreError;
+
+/// A player account as stored: what login needs to check a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub account_id: u64,
+    /// As the player typed it at creation (lookups ignore case).
+    pub username: String,
+    /// The password hash as the caller produced it (a PHC string such as argon2's); the store never sees
+    /// the password.
+    pub password_hash: String,
+}
+
+impl fmt::Debug for AccountRecord {
+    /// Leaves the hash out: records end up in logs, and a hash there only helps an offline guesser.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountRecord")
+            .field("account_id", &self.account_id)
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where a new character's first ship starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NewShip {
+    pub system_id: u32,
+    /// Metres, in the system's frame.
+    pub position: [f64; 3],
+    /// Metres per second.
+    pub velocity: [f64; 3],
+}
+
+/// A ship's durable state: what a checkpoint writes and a restore reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShipRow {
+    pub ship_id: u64,
+    pub character_id: u64,
+    pub system_id: u32,
+    /// Metres, in the system's frame.
+    pub position: [f64; 3],
+    /// Metres per second.
+    pub velocity: [f64; 3],
+    /// Grows by one at every handoff between systems. A checkpoint only lands when its sequence is at least
+    /// the stored one, so a late checkpoint from the system the ship left cannot move it back.
+    pub handoff_seq: u64,
+    /// The ship is live in a system's simulation (undocked, its pilot logged in or its hull still there).
+    /// New ships start `false`; checkpoints set it.
+    pub in_space: bool,
+}
+
+/// A character with its active ship.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CharacterRecord {
+    pub character_id: u64,
+    pub account_id: u64,
+    pub name: String,
+    pub ship: ShipRow,
+}
+
+/// The system → node mapping as last saved, with its epoch (which grows on every change, so that a
+/// message routed by an older mapping can be recognised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingRecord {
+    pub epoch: u64,
+    /// `(system_id, node_id)`, sorted by system id, each system once.
+    pub assignments: Vec<(u32, u32)>,
+}
+
+/// One operator setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingRow {
+    pub key: String,
+    /// JSON text; its owner parses it.
+    pub value: String,
+    /// When it was last written, in milliseconds since the Unix epoch.
+    pub updated_at_ms: u64,
+}
+
+// ---- checked conversions -------------------------------------------------------------------------------
+
+/// An id as the database holds it, or `None` if no row can have it (0, or above `i64::MAX`).
+pub(crate) fn id_to_db(id: u64) -> Option<i64> {
+    i64::try_from(id).ok().filter(|&v| v >= 1)
+}
+
+/// An id the caller passed for a write: out of range is the caller's mistake.
+pub(crate) fn id_arg(id: u64, what: &str) -> Result<i64, StoreError> {
+    id_to_db(id).ok_or_else(|| StoreError::invalid(format!("{what} {id} is out of range (1..=2^63-1)")))
+}
+
+/// A counter (sequence, epoch) the caller passed for a write.
+pub(crate) fn count_arg(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::invalid(format!("{what} {value} is above 2^63-1")))
+}
+
+/// An id read back: anything below 1 is corruption.
+pub(crate) fn id_from_db(value: i64, what: &str) -> Result<u64, StoreError> {
+    if value >= 1 {
+        Ok(value as u64)
+    } else {
+        Err(StoreError::corrupt(format!("{what} is {value}, not a positive id")))
+    }
+}
+
+/// A counter or timestamp read back: negative is corruption.
+pub(crate) fn count_from_db(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("{what} is {value}, below 0")))
+}
+
+/// A 32-bit id (system, node) read back.
+pub(crate) fn u32_from_db(value: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::corrupt(format!("{what} is {value}, outside 0..=2^32-1")))
+}
+
+/// A boolean stored as 0/1.
+pub(crate) fn bool_from_db(value: i64, what: &str) -> Result<bool, StoreError> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(StoreError::corrupt(format!("{what} is {other}, not 0 or 1"))),
+    }
+}
+
+/// A position or velocity component read back.
+pub(crate) fn finite_from_db(value: f64, what: &str) -> Result<f64, StoreError> {
+    if value.is_finite() { Ok(value) } else { Err(StoreError::corrupt(format!("{what} is {value}, not finite"))) }
+}
+
+/// A vector the caller passed for a write. SQLite would store NaN as NULL, and no simulation can resume
+/// from an infinite position, so both are refused before they reach the database.
+pub(crate) fn vector_arg(v: [f64; 3], what: &str) -> Result<[f64; 3], StoreError> {
+    if v.iter().all(|c| c.is_finite()) {
+        Ok(v)
+    } else {
+        Err(StoreError::invalid(format!("{what} {v:?} is not finite")))
+    }
+}
+
+/// The key a name is unique under: Unicode lowercase, so "Jita" and "JITA" collide.
+pub(crate) fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Now, in milliseconds since the Unix epoch (0 for a clock set before 1970).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_convert_with_checks() {
+        assert_eq!(id_to_db(0), None);
+        assert_eq!(id_to_db(1), Some(1));
+        assert_eq!(id_to_db(i64::MAX as u64), Some(i64::MAX));
+        assert_eq!(id_to_db(i64::MAX as u64 + 1), None);
+        assert!(matches!(id_from_db(-3, "x"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(id_from_db(0, "x"), Err(StoreError::Corrupt { .. })));
+        assert_eq!(id_from_db(i64::MAX, "x").ok(), Some(i64::MAX as u64));
+        assert!(matches!(u32_from_db(1 << 32, "x"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(bool_from_db(2, "x"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(finite_from_db(f64::NAN, "x"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(vector_arg([0.0, f64::INFINITY, 0.0], "x"), Err(StoreError::Invalid { .. })));
+        assert!(matches!(count_arg(u64::MAX, "x"), Err(StoreError::Invalid { .. })));
+    }
+
+    #[test]
+    fn debug_hides_the_password_hash() {
+        let account = AccountRecord { account_id: 1, username: "a".into(), password_hash: "$argon2id$secret".into() };
+        assert!(!format!("{account:?}").contains("secret"));
+    }
+}
