@@ -1,0 +1,499 @@
+//! A client of orrery's game protocol over TCP or WebSocket, with one API for both.
+//!
+//! The client owns its socket and reads only when asked (`request`, `wait_reply`, `next_event`): there is no
+//! background task per connection, which keeps ten thousand clients in one process cheap. Envelopes that arrive
+//! while the caller waits for a particular answer are kept in a bounded queue and handed out by
+//! [`Client::next_event`] in arrival order, so nothing the server sends is lost unless the caller lets more than
+//! [`ClientOptions::max_queued`] envelopes pile up (then the oldest are dropped and counted, see
+//! [`Client::dropped_events`]).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::{SinkExt, StreamExt};
+use orrery_proto::frame::{self, FrameError};
+use orrery_proto::v1::{self, client_envelope::Body as Cmd, server_envelope::Body as Msg};
+use prost::Message as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::error::ClientError;
+
+/// Tunables of one connection. The defaults suit both an interactive tool and a load generator.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// How long to wait for the TCP connection (and the WebSocket handshake).
+    pub connect_timeout: Duration,
+    /// How long the convenience methods (`register_or_login`, `undock`, …) wait for their answer.
+    pub request_timeout: Duration,
+    /// How long one write may take before the connection is declared dead (a server that stopped reading).
+    pub write_timeout: Duration,
+    /// Largest envelope accepted from the server, in bytes. Snapshots of crowded systems can exceed the
+    /// 64 KiB the server accepts from clients, so the default is generous.
+    pub max_frame: usize,
+    /// How many envelopes may wait in the queue of unread events before the oldest are dropped.
+    pub max_queued: usize,
+    /// Initial capacity of the read buffer (TCP) or the WebSocket read buffer, in bytes: small by default so
+    /// that thousands of idle connections stay light; it grows for larger frames.
+    pub read_buffer: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(10),
+            max_frame: 16 * 1024 * 1024,
+            max_queued: 1024,
+            read_buffer: 4 * 1024,
+        }
+    }
+}
+
+/// The two transports. Boxed WebSocket because its state is much larger than a TCP stream's.
+enum Transport {
+    Tcp { stream: TcpStream, buffer: BytesMut },
+    Ws(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
+}
+
+/// One connection to an orrery proxy.
+///
+/// Request ids are allocated by the client, starting at 1 and never 0 (0 marks unsolicited messages).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), orrery_bots::ClientError> {
+/// use orrery_bots::Client;
+/// let mut client = Client::connect("127.0.0.1:7777").await?;
+/// let session = client.register_or_login("pilot01", "correct horse").await?;
+/// let character = match session.characters.first() {
+///     Some(character) => character.clone(),
+///     None => client.create_character("Pilot One").await?,
+/// };
+/// let snapshot = client.undock(character.character_id).await?;
+/// println!("in {} with {} ships", snapshot.system_name, snapshot.ships.len());
+/// client.logout().await?;
+/// # Ok(()) }
+/// ```
+pub struct Client {
+    transport: Transport,
+    options: ClientOptions,
+    queue: VecDeque<v1::ServerEnvelope>,
+    next_request_id: u32,
+    dropped: u64,
+    /// Set after a write timed out half-way: the stream may hold half a frame, so it must not be used again.
+    broken: bool,
+}
+
+impl Client {
+    /// Connects to `target`: a `ws://` (or `wss://`, if the server offers it through a front) URL selects
+    /// WebSocket, anything else is a TCP `host:port`.
+    pub async fn connect(target: &str) -> Result<Client, ClientError> {
+        Client::connect_with(target, ClientOptions::default()).await
+    }
+
+    /// [`Client::connect`] with explicit options.
+    pub async fn connect_with(target: &str, options: ClientOptions) -> Result<Client, ClientError> {
+        if is_websocket_url(target) {
+            Client::connect_ws_with(target, options).await
+        } else {
+            Client::connect_tcp_with(target, options).await
+        }
+    }
+
+    /// Connects over TCP (length-prefixed frames).
+    pub async fn connect_tcp(addr: impl ToSocketAddrs) -> Result<Client, ClientError> {
+        Client::connect_tcp_with(addr, ClientOptions::default()).await
+    }
+
+    /// [`Client::connect_tcp`] with explicit options.
+    pub async fn connect_tcp_with(addr: impl ToSocketAddrs, options: ClientOptions) -> Result<Client, ClientError> {
+        let stream = tokio::time::timeout(options.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| ClientError::Timeout { after: options.connect_timeout })??;
+        // Commands are tiny and latency is what the bots measure: do not let Nagle hold them back.
+        stream.set_nodelay(true)?;
+        let buffer = BytesMut::with_capacity(options.read_buffer);
+        Ok(Client::new(Transport::Tcp { stream, buffer }, options))
+    }
+
+    /// Connects over WebSocket (`ws://host:port/`; one binary message per envelope).
+    pub async fn connect_ws(url: &str) -> Result<Client, ClientError> {
+        Client::connect_ws_with(url, ClientOptions::default()).await
+    }
+
+    /// [`Client::connect_ws`] with explicit options.
+    pub async fn connect_ws_with(url: &str, options: ClientOptions) -> Result<Client, ClientError> {
+        let config = WebSocketConfig::default()
+            .read_buffer_size(options.read_buffer)
+            // Write each message through at once: commands are small and latency matters.
+            .write_buffer_size(0)
+            .max_message_size(Some(options.max_frame))
+            .max_frame_size(Some(options.max_frame));
+        let connecting = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+        let (stream, _response) = tokio::time::timeout(options.connect_timeout, connecting)
+            .await
+            .map_err(|_| ClientError::Timeout { after: options.connect_timeout })??;
+        Ok(Client::new(Transport::Ws(Box::new(stream)), options))
+    }
+
+    fn new(transport: Transport, options: ClientOptions) -> Client {
+        Client { transport, options, queue: VecDeque::new(), next_request_id: 1, dropped: 0, broken: false }
+    }
+
+    /// The options this client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// Whether this client speaks WebSocket (else TCP).
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.transport, Transport::Ws(_))
+    }
+
+    /// How many unread envelopes were dropped because the queue was full.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped
+    }
+
+    /// How many envelopes wait in the queue (received while waiting for an answer, not yet taken by
+    /// [`Client::next_event`]).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Sends a command with a fresh request id and returns that id, without waiting for an answer. Use it for
+    /// commands whose effect shows in later deltas (movement, chat); an error answer, if any, arrives through
+    /// [`Client::next_event`] with this id.
+    pub async fn send(&mut self, body: Cmd) -> Result<u32, ClientError> {
+        let request_id = self.allocate_request_id();
+        self.send_envelope(&v1::ClientEnvelope { request_id, body: Some(body) }).await?;
+        Ok(request_id)
+    }
+
+    /// Sends an envelope exactly as given (its request id included). For tests and tools that need control
+    /// over ids; games use [`Client::send`].
+    pub async fn send_envelope(&mut self, envelope: &v1::ClientEnvelope) -> Result<(), ClientError> {
+        if self.broken {
+            return Err(ClientError::Closed);
+        }
+        let after = self.options.write_timeout;
+        let result = match &mut self.transport {
+            Transport::Tcp { stream, .. } => {
+                let framed = frame::encode(envelope);
+                tokio::time::timeout(after, stream.write_all(&framed)).await.map(|r| r.map_err(ClientError::from))
+            }
+            Transport::Ws(stream) => {
+                let payload = Bytes::from(envelope.encode_to_vec());
+                tokio::time::timeout(after, stream.send(WsMessage::Binary(payload)))
+                    .await
+                    .map(|r| r.map_err(ClientError::from))
+            }
+        };
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
+                self.broken = true;
+                Err(error)
+            }
+            Err(_) => {
+                self.broken = true;
+                Err(ClientError::Timeout { after })
+            }
+        }
+    }
+
+    /// Sends a command and waits up to `timeout` for the envelope answering it. An `Error` answer becomes
+    /// [`ClientError::Server`]; any other answer is returned whole. Envelopes that arrive meanwhile are queued
+    /// for [`Client::next_event`].
+    pub async fn request(&mut self, body: Cmd, timeout: Duration) -> Result<v1::ServerEnvelope, ClientError> {
+        let request_id = self.send(body).await?;
+        self.wait_reply(request_id, timeout).await
+    }
+
+    /// Waits up to `timeout` for the answer to an earlier [`Client::send`] (looking in the queue first), with
+    /// the same rules as [`Client::request`].
+    pub async fn wait_reply(&mut self, request_id: u32, timeout: Duration) -> Result<v1::ServerEnvelope, ClientError> {
+        if let Some(position) = self.queue.iter().position(|e| e.request_id == request_id)
+            && let Some(envelope) = self.queue.remove(position)
+        {
+            return answer(envelope);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let envelope = match tokio::time::timeout_at(deadline, self.read_envelope()).await {
+                Ok(result) => result?,
+                Err(_) => return Err(ClientError::Timeout { after: timeout }),
+            };
+            if envelope.request_id == request_id {
+                return answer(envelope);
+            }
+            self.enqueue(envelope);
+        }
+    }
+
+    /// The next envelope not yet handed out — queued ones first, then from the socket — waiting at most
+    /// `timeout`. `Ok(None)` means nothing arrived in time; an error means the connection is unusable.
+    pub async fn next_event(&mut self, timeout: Duration) -> Result<Option<v1::ServerEnvelope>, ClientError> {
+        self.next_event_until(Instant::now() + timeout).await
+    }
+
+    /// [`Client::next_event`] with a deadline instead of a timeout (what an event loop with timers wants).
+    /// Cancel-safe: dropping the future loses no data.
+    pub async fn next_event_until(&mut self, deadline: Instant) -> Result<Option<v1::ServerEnvelope>, ClientError> {
+        if let Some(envelope) = self.queue.pop_front() {
+            return Ok(Some(envelope));
+        }
+        match tokio::time::timeout_at(deadline, self.read_envelope()).await {
+            Ok(result) => result.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// `Register`, falling back to `Login` when the name is taken: an idempotent way in for scripted users.
+    pub async fn register_or_login(&mut self, username: &str, password: &str) -> Result<v1::LoggedIn, ClientError> {
+        let register = Cmd::Register(v1::Register { username: username.into(), password: password.into() });
+        match self.request(register, self.options.request_timeout).await {
+            Ok(envelope) => logged_in(envelope),
+            Err(ClientError::Server { code: v1::ErrorCode::NameTaken, .. }) => self.login(username, password).await,
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `Login` with a username and password.
+    pub async fn login(&mut self, username: &str, password: &str) -> Result<v1::LoggedIn, ClientError> {
+        let login = Cmd::Login(v1::Login { username: username.into(), password: password.into() });
+        logged_in(self.request(login, self.options.request_timeout).await?)
+    }
+
+    /// `Resume` a session with the token of an earlier `LoggedIn` (after a dropped connection or a restart).
+    pub async fn resume(&mut self, token: &str) -> Result<v1::LoggedIn, ClientError> {
+        let resume = Cmd::Resume(v1::Resume { token: token.into() });
+        logged_in(self.request(resume, self.options.request_timeout).await?)
+    }
+
+    /// `CreateCharacter`; returns the new character (its ship in a starting system, docked).
+    pub async fn create_character(&mut self, name: &str) -> Result<v1::Character, ClientError> {
+        let create = Cmd::CreateCharacter(v1::CreateCharacter { name: name.into() });
+        let envelope = self.request(create, self.options.request_timeout).await?;
+        match envelope.body {
+            Some(Msg::CharacterCreated(v1::CharacterCreated { character: Some(character) })) => Ok(character),
+            other => Err(unexpected("CharacterCreated", &other)),
+        }
+    }
+
+    /// `Undock` a character; returns the snapshot of the system its ship is in. Deltas follow through
+    /// [`Client::next_event`]; skip those at or below the snapshot's tick (see [`crate::delta_is_new`]).
+    pub async fn undock(&mut self, character_id: u64) -> Result<v1::SystemSnapshot, ClientError> {
+        let undock = Cmd::Undock(v1::Undock { character_id });
+        let envelope = self.request(undock, self.options.request_timeout).await?;
+        match envelope.body {
+            Some(Msg::Snapshot(snapshot)) => Ok(snapshot),
+            other => Err(unexpected("SystemSnapshot", &other)),
+        }
+    }
+
+    /// `Ping`; returns the round-trip time.
+    pub async fn ping(&mut self) -> Result<Duration, ClientError> {
+        let start = Instant::now();
+        let nonce = u64::from(self.next_request_id);
+        let envelope = self.request(Cmd::Ping(v1::Ping { nonce }), self.options.request_timeout).await?;
+        match envelope.body {
+            Some(Msg::Pong(pong)) if pong.nonce == nonce => Ok(start.elapsed()),
+            other => Err(unexpected("Pong", &other)),
+        }
+    }
+
+    /// `Logout` and wait for its `Ok` (the ship is then persisted and the server closes the connection).
+    pub async fn logout(&mut self) -> Result<(), ClientError> {
+        let envelope = self.request(Cmd::Logout(v1::Logout {}), self.options.request_timeout).await?;
+        match envelope.body {
+            Some(Msg::Ok(_)) => Ok(()),
+            other => Err(unexpected("Ok", &other)),
+        }
+    }
+
+    /// Closes the connection from this side (TCP shutdown or a WebSocket close frame). The server treats a
+    /// close without `Logout` as a dropped connection.
+    pub async fn close(self) -> Result<(), ClientError> {
+        match self.transport {
+            Transport::Tcp { mut stream, .. } => {
+                stream.shutdown().await?;
+                Ok(())
+            }
+            Transport::Ws(mut stream) => match WebSocketStream::close(&mut stream, None).await {
+                Ok(()) => Ok(()),
+                Err(error) => match ClientError::from(error) {
+                    ClientError::Closed => Ok(()),
+                    other => Err(other),
+                },
+            },
+        }
+    }
+
+    fn allocate_request_id(&mut self) -> u32 {
+        let id = self.next_request_id;
+        self.next_request_id = self.next_request_id.checked_add(1).unwrap_or(1);
+        id
+    }
+
+    fn enqueue(&mut self, envelope: v1::ServerEnvelope) {
+        if self.queue.len() >= self.options.max_queued.max(1) {
+            self.queue.pop_front();
+            self.dropped += 1;
+            if self.dropped == 1 {
+                tracing::debug!(max = self.options.max_queued, "event queue full: dropping the oldest envelopes");
+            }
+        }
+        self.queue.push_back(envelope);
+    }
+
+    /// Reads one envelope from the socket. Cancel-safe: the only await points are reads into the client's own
+    /// buffer (TCP) or the WebSocket stream's own state.
+    async fn read_envelope(&mut self) -> Result<v1::ServerEnvelope, ClientError> {
+        if self.broken {
+            return Err(ClientError::Closed);
+        }
+        let max = self.options.max_frame;
+        let result = match &mut self.transport {
+            Transport::Tcp { stream, buffer } => read_tcp(stream, buffer, max, self.options.read_buffer).await,
+            Transport::Ws(stream) => read_ws(stream, max).await,
+        };
+        if result.as_ref().is_err_and(ClientError::is_disconnect) {
+            self.broken = true;
+        }
+        result
+    }
+}
+
+async fn read_tcp(
+    stream: &mut TcpStream,
+    buffer: &mut BytesMut,
+    max: usize,
+    chunk: usize,
+) -> Result<v1::ServerEnvelope, ClientError> {
+    loop {
+        if let Some(payload) = frame::split(buffer, max)? {
+            return Ok(frame::decode(&payload)?);
+        }
+        if buffer.capacity() - buffer.len() < 512 {
+            buffer.reserve(chunk.max(512));
+        }
+        if stream.read_buf(buffer).await? == 0 {
+            return Err(if buffer.is_empty() {
+                ClientError::Closed
+            } else {
+                ClientError::Io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed mid-frame"))
+            });
+        }
+    }
+}
+
+async fn read_ws(
+    stream: &mut WebSocketStream<MaybeTlsStream<TcpStream>>,
+    max: usize,
+) -> Result<v1::ServerEnvelope, ClientError> {
+    loop {
+        match stream.next().await {
+            None => return Err(ClientError::Closed),
+            Some(Err(error)) => return Err(error.into()),
+            Some(Ok(WsMessage::Binary(payload))) => {
+                if payload.len() > max {
+                    return Err(FrameError::TooLarge { len: payload.len(), max }.into());
+                }
+                return Ok(frame::decode(&payload)?);
+            }
+            Some(Ok(WsMessage::Close(_))) => return Err(ClientError::Closed),
+            Some(Ok(WsMessage::Text(_))) => {
+                return Err(FrameError::Decode("a text message (envelopes are binary messages)".into()).into());
+            }
+            // Pings are answered by tungstenite itself; pongs and raw frames carry nothing for us.
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {}
+        }
+    }
+}
+
+/// Whether a connect target names a WebSocket URL rather than a TCP address.
+pub fn is_websocket_url(target: &str) -> bool {
+    let has_prefix = |prefix: &str| {
+        target.as_bytes().get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    has_prefix("ws://") || has_prefix("wss://")
+}
+
+/// Turns an `Error` answer into [`ClientError::Server`].
+fn answer(envelope: v1::ServerEnvelope) -> Result<v1::ServerEnvelope, ClientError> {
+    match envelope.body {
+        Some(Msg::Error(error)) => Err(server_error(&error)),
+        _ => Ok(envelope),
+    }
+}
+
+/// The typed form of an `Error` message.
+pub(crate) fn server_error(error: &v1::Error) -> ClientError {
+    ClientError::Server {
+        code: v1::ErrorCode::try_from(error.code).unwrap_or(v1::ErrorCode::Unspecified),
+        reason: error.reason.clone(),
+    }
+}
+
+fn logged_in(envelope: v1::ServerEnvelope) -> Result<v1::LoggedIn, ClientError> {
+    match envelope.body {
+        Some(Msg::LoggedIn(session)) => Ok(session),
+        other => Err(unexpected("LoggedIn", &other)),
+    }
+}
+
+fn unexpected(expected: &'static str, got: &Option<Msg>) -> ClientError {
+    ClientError::UnexpectedReply { expected, got: body_name(got) }
+}
+
+/// The short name of a server envelope's body, for logs and errors ("snapshot", "delta", …).
+pub fn body_name(body: &Option<Msg>) -> &'static str {
+    match body {
+        None => "empty",
+        Some(Msg::Error(_)) => "error",
+        Some(Msg::LoggedIn(_)) => "logged_in",
+        Some(Msg::CharacterCreated(_)) => "character_created",
+        Some(Msg::Snapshot(_)) => "snapshot",
+        Some(Msg::Delta(_)) => "delta",
+        Some(Msg::Pong(_)) => "pong",
+        Some(Msg::Ok(_)) => "ok",
+        Some(Msg::Notice(_)) => "notice",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websocket_urls_are_recognised_case_insensitively() {
+        assert!(is_websocket_url("ws://127.0.0.1:7778/"));
+        assert!(is_websocket_url("WS://host:1"));
+        assert!(is_websocket_url("wss://host/"));
+        assert!(!is_websocket_url("127.0.0.1:7777"));
+        assert!(!is_websocket_url("ws"));
+        assert!(!is_websocket_url("localhost:80"));
+    }
+
+    /// The byte-level example of docs/protocol.md, kept true by this test.
+    #[test]
+    fn the_documented_ping_and_pong_bytes() {
+        let ping = v1::ClientEnvelope { request_id: 7, body: Some(Cmd::Ping(v1::Ping { nonce: 1 })) };
+        assert_eq!(&frame::encode(&ping)[..], [0, 0, 0, 7, 0x08, 0x07, 0xd2, 0x01, 0x02, 0x08, 0x01]);
+        let pong = v1::ServerEnvelope { request_id: 7, body: Some(Msg::Pong(v1::Pong { nonce: 1 })) };
+        assert_eq!(&frame::encode(&pong)[..], [0, 0, 0, 6, 0x08, 0x07, 0x7a, 0x02, 0x08, 0x01]);
+    }
+
+    #[test]
+    fn unknown_error_codes_become_unspecified() {
+        let error = server_error(&v1::Error { code: 9999, reason: "future".into() });
+        assert_eq!(error.server_code(), Some(v1::ErrorCode::Unspecified));
+    }
+}
