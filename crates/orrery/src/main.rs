@@ -16,15 +16,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a whole cluster in one process: coordinator, sol nodes, proxy, in-process bus, SQLite store.
+    Run(cmd::run::RunArgs),
+    /// Connect simulated players to a running cluster over real sockets and report what they saw.
+    Bots(cmd::bots::BotsArgs),
     /// Place solar systems on sol nodes, compare strategies, write the mapping and a picture of it.
     Premap(cmd::premap::PremapArgs),
     /// Turn an activity snapshot (jumps and kills per system) into a load fingerprint CSV.
     Fingerprint(cmd::fingerprint::FingerprintArgs),
 }
 
+/// Structured logs on stderr; `RUST_LOG` picks the level (default: info for orrery, warn for the rest).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,orrery=info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
+        Command::Run(args) => cmd::run::run(args),
+        Command::Bots(args) => cmd::bots::run(args),
         Command::Premap(args) => cmd::premap::run(args),
         Command::Fingerprint(args) => cmd::fingerprint::run(args),
     };

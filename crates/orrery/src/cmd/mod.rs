@@ -1,2 +1,4 @@
+pub mod bots;
 pub mod fingerprint;
 pub mod premap;
+pub mod run;

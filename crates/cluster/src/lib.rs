@@ -1,0 +1,220 @@
+//! A whole cluster in one process — the embedded default behind `orrery run`: the coordinator premaps the
+//! universe onto the sol nodes with `best`, stores the mapping under a new epoch, starts every node thread
+//! with its systems, the persistence worker and a proxy, all talking through the in-process bus and one
+//! store. Shutdown runs in the order that loses nothing: the proxy stops accepting and closes its sessions
+//! (their ships leave space), the nodes write a last checkpoint, the persistence worker drains.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), orrery_cluster::ClusterError> {
+//! use orrery_cluster::{Cluster, ClusterConfig};
+//! let universe = orrery_universe::generate(&orrery_universe::GeneratorConfig::default());
+//! let mut config = ClusterConfig::new(universe, "sqlite://orrery-data/orrery.db");
+//! config.nodes = 2;
+//! let cluster = Cluster::start(config).await?;
+//! println!("clients connect to {}", cluster.tcp_addr());
+//! cluster.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use orrery_bus::{Bus, InProcessBus};
+use orrery_node::{NodeConfig, NodeHandle, NodeReport, PersistStats};
+use orrery_premap::{Mapping, Strategy};
+use orrery_proxy::{PasswordPolicy, ProxyConfig, ProxyHandle, World};
+use orrery_sim::SystemLayout;
+use orrery_store::Store;
+use orrery_universe::{LoadProfile, Universe};
+
+/// Everything `orrery run` can set.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub universe: Universe,
+    /// Estimated load per system; synthesised from the universe when `None`.
+    pub load: Option<LoadProfile>,
+    pub nodes: usize,
+    pub tick_ms: u32,
+    /// `sqlite://path` or a plain path.
+    pub db_url: String,
+    pub tcp_listen: SocketAddr,
+    pub ws_listen: Option<SocketAddr>,
+    pub checkpoint_every: Duration,
+    pub password_policy: PasswordPolicy,
+    pub rate_limit_per_s: u32,
+    pub idle_timeout: Duration,
+    pub max_frame_bytes: usize,
+    pub outbound_queue: usize,
+    /// Let test clusters make a system's tick panic or burn CPU on request.
+    pub allow_fault_injection: bool,
+    /// Simulation seconds per wall second at full speed: 1.0 except in tests and demos.
+    pub sim_speed: f64,
+    /// Kernel send buffer per client socket (bytes); `None` keeps the OS default.
+    pub socket_send_buffer: Option<usize>,
+}
+
+impl ClusterConfig {
+    /// Defaults of `orrery run`: two nodes, 1 s ticks, TCP on 127.0.0.1:7777, WebSocket on 127.0.0.1:7778.
+    pub fn new(universe: Universe, db_url: impl Into<String>) -> ClusterConfig {
+        ClusterConfig {
+            universe,
+            load: None,
+            nodes: 2,
+            tick_ms: 1000,
+            db_url: db_url.into(),
+            tcp_listen: SocketAddr::from(([127, 0, 0, 1], 7777)),
+            ws_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7778))),
+            checkpoint_every: Duration::from_secs(10),
+            password_policy: PasswordPolicy::default(),
+            rate_limit_per_s: 20,
+            idle_timeout: Duration::from_secs(300),
+            max_frame_bytes: 64 * 1024,
+            outbound_queue: 1024,
+            allow_fault_injection: false,
+            sim_speed: 1.0,
+            socket_send_buffer: None,
+        }
+    }
+}
+
+/// Why a cluster could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("opening the store: {0}")]
+    Store(#[from] orrery_store::StoreError),
+    #[error("premapping the universe: {0}")]
+    Premap(#[from] orrery_premap::PremapError),
+    #[error("generating system layouts: {0}")]
+    Layout(#[from] orrery_sim::LayoutError),
+    #[error("starting a sol node: {0}")]
+    Node(#[from] orrery_node::NodeError),
+    #[error("starting the proxy: {0}")]
+    Proxy(#[from] orrery_proxy::ProxyError),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A running cluster.
+pub struct Cluster {
+    proxy: ProxyHandle,
+    nodes: Vec<NodeHandle>,
+    persister: orrery_node::Persister,
+    persist_worker: tokio::task::JoinHandle<()>,
+    persist_stats: Arc<PersistStats>,
+    store: Arc<dyn Store>,
+    bus: Arc<InProcessBus>,
+    epoch: u64,
+    node_of_system: Vec<(u32, u32)>,
+}
+
+impl Cluster {
+    /// Premap, store the mapping, start nodes, persistence and the proxy.
+    pub async fn start(config: ClusterConfig) -> Result<Cluster, ClusterError> {
+        let universe = &config.universe;
+        if config.nodes == 0 {
+            return Err(ClusterError::Config("--nodes must be at least 1".into()));
+        }
+        let store = orrery_store::open(&config.db_url).await?;
+        let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
+        let mapping = orrery_premap::premap(universe, &load.cpu(universe), config.nodes, Strategy::Best)?;
+        let epoch = store.load_mapping().await?.map_or(0, |previous| previous.epoch) + 1;
+        let node_of_system: Vec<(u32, u32)> =
+            (0..universe.len()).map(|index| (universe.system(index).id.0, mapping.node_of(index) as u32)).collect();
+        store.save_mapping(epoch, &node_of_system).await?;
+        tracing::info!(epoch, nodes = config.nodes, systems = universe.len(), "mapping stored");
+
+        let bus = Arc::new(InProcessBus::new(65_536));
+        let dyn_bus: Arc<dyn Bus> = bus.clone();
+        let persist_stats = Arc::new(PersistStats::default());
+        let (persister, persist_worker) =
+            orrery_node::spawn_worker(store.clone(), dyn_bus.clone(), persist_stats.clone());
+
+        let mut nodes = Vec::with_capacity(config.nodes);
+        for (node, layouts) in layouts_by_node(universe, &mapping)?.into_iter().enumerate() {
+            let mut node_config = NodeConfig::new(node as u32, config.tick_ms);
+            node_config.checkpoint_every = config.checkpoint_every;
+            node_config.allow_fault_injection = config.allow_fault_injection;
+            node_config.sim_speed = config.sim_speed;
+            nodes.push(orrery_node::start(node_config, dyn_bus.clone(), layouts, persister.clone()).await?);
+        }
+
+        let world = World::new(universe.systems().iter().map(|s| s.id.0), &starting_systems(universe))
+            .ok_or_else(|| ClusterError::Config("the universe has no system to start in".into()))?;
+        let mut proxy_config = ProxyConfig::new(1, config.tcp_listen, config.ws_listen);
+        proxy_config.password_policy = config.password_policy;
+        proxy_config.rate_limit_per_s = config.rate_limit_per_s;
+        proxy_config.idle_timeout = config.idle_timeout;
+        proxy_config.max_frame_bytes = config.max_frame_bytes;
+        proxy_config.outbound_queue = config.outbound_queue;
+        proxy_config.socket_send_buffer = config.socket_send_buffer;
+        let proxy = orrery_proxy::start(proxy_config, dyn_bus, store.clone(), world).await?;
+        Ok(Cluster { proxy, nodes, persister, persist_worker, persist_stats, store, bus, epoch, node_of_system })
+    }
+
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.proxy.tcp_addr()
+    }
+
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.proxy.ws_addr()
+    }
+
+    /// The mapping's epoch: one more than the previous start's.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Which node hosts a system.
+    pub fn node_of(&self, system_id: u32) -> Option<u32> {
+        self.node_of_system.iter().find(|(id, _)| *id == system_id).map(|(_, node)| *node)
+    }
+
+    pub fn node_reports(&self) -> Vec<NodeReport> {
+        self.nodes.iter().map(NodeHandle::report).collect()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn bus(&self) -> &Arc<InProcessBus> {
+        &self.bus
+    }
+
+    pub fn proxy(&self) -> &ProxyHandle {
+        &self.proxy
+    }
+
+    pub fn persist_stats(&self) -> &PersistStats {
+        &self.persist_stats
+    }
+
+    /// Stop in the order that loses nothing, and return once everything is stored.
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down: closing sessions");
+        self.proxy.shutdown().await;
+        tracing::info!("stopping sol nodes");
+        for node in self.nodes {
+            node.stop().await;
+        }
+        drop(self.persister);
+        let _ = self.persist_worker.await;
+        tracing::info!("everything stored");
+    }
+}
+
+/// Each node's system layouts, from the mapping.
+fn layouts_by_node(universe: &Universe, mapping: &Mapping) -> Result<Vec<Vec<SystemLayout>>, ClusterError> {
+    let mut by_node: Vec<Vec<SystemLayout>> = (0..mapping.nodes()).map(|_| Vec::new()).collect();
+    for index in 0..universe.len() {
+        by_node[mapping.node_of(index)].push(SystemLayout::generate(universe, index)?);
+    }
+    Ok(by_node)
+}
+
+/// Where new characters start: the high-security systems (all systems if there are none).
+pub fn starting_systems(universe: &Universe) -> Vec<u32> {
+    let high: Vec<u32> = universe.systems().iter().filter(|s| s.is_high_sec()).map(|s| s.id.0).collect();
+    if high.is_empty() { universe.systems().iter().map(|s| s.id.0).collect() } else { high }
+}

@@ -1,0 +1,341 @@
+//! One system hosted by a sol node: its sim, its inbox, and the work of one tick — apply the queued messages
+//! in arrival order, step the sim, and produce the messages to send. Sending is left to the caller (it is
+//! async); this part is synchronous so that a panic in it can be caught and confined to the system.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use orrery_proto::v1::{self, server_envelope::Body as S, system_inbox::Body as In};
+use orrery_proto::{error, frame, reply};
+use orrery_sim::{CommandError, Outcome, SystemSim, tidi::permille};
+use prost::Message;
+
+use crate::convert;
+use crate::persist::PersistJob;
+
+/// Everything one tick wants sent: bus messages and store writes.
+#[derive(Default)]
+pub struct TickEffects {
+    pub publish: Vec<(String, Bytes)>,
+    pub persist: Vec<PersistJob>,
+}
+
+pub struct Hosted {
+    pub sim: SystemSim,
+    pub system_id: u32,
+    pub tick_ms: u32,
+    pub inbox: VecDeque<Bytes>,
+    pub failed: bool,
+    pub delta_subject: String,
+    /// Simulation time one tick advances (the nominal tick length times the cluster's speed-up).
+    pub step_ms: u64,
+    /// Injected extra work per tick (test clusters only).
+    burn: std::time::Duration,
+    /// Ships that jumped out recently, with their destination and the tick they left: commands and logouts
+    /// that were already on their way here follow the ship instead of failing (the client could not know).
+    jumped: HashMap<u64, (u32, u64)>,
+}
+
+/// How many ticks a jumped ship's forwarding address is kept.
+const FORWARD_TICKS: u64 = 600;
+
+/// A ship that entered during this tick, to be sent its snapshot once the tick is done.
+struct Entered {
+    route: v1::SessionRoute,
+    request_id: u32,
+    ship_id: u64,
+    handoff_seq: u64,
+}
+
+/// What a node needs to know while ticking.
+pub struct TickContext {
+    pub node_id: u32,
+    pub factor: f64,
+    pub allow_fault_injection: bool,
+}
+
+impl Hosted {
+    pub fn new(sim: SystemSim, tick_ms: u32, step_ms: u64) -> Hosted {
+        let system_id = sim.layout().system_id;
+        Hosted {
+            sim,
+            system_id,
+            tick_ms,
+            inbox: VecDeque::new(),
+            failed: false,
+            delta_subject: orrery_proto::delta_subject(system_id),
+            step_ms,
+            burn: std::time::Duration::ZERO,
+            jumped: HashMap::new(),
+        }
+    }
+
+    /// One tick. Panics are the caller's to catch.
+    pub fn tick(&mut self, context: &TickContext, effects: &mut TickEffects) {
+        let mut entered = Vec::new();
+        while let Some(message) = self.inbox.pop_front() {
+            match frame::decode::<v1::SystemInbox>(&message) {
+                Ok(v1::SystemInbox { body: Some(body) }) => self.apply(body, context, &mut entered, effects),
+                Ok(_) => tracing::warn!(system = self.system_id, "empty system inbox message"),
+                Err(problem) => tracing::error!(system = self.system_id, %problem, "undecodable system inbox message"),
+            }
+        }
+        if !self.burn.is_zero() {
+            let started = std::time::Instant::now();
+            while started.elapsed() < self.burn {
+                std::hint::spin_loop();
+            }
+        }
+        let output = self.sim.step(self.step_ms);
+        let now = output.tick;
+        self.jumped.retain(|_, (_, left_at)| now.saturating_sub(*left_at) <= FORWARD_TICKS);
+        let tidi_permille = permille(context.factor);
+        let chat: Vec<v1::ChatLine> = output
+            .chat
+            .into_iter()
+            .map(|line| v1::ChatLine { character_id: line.character_id, pilot: line.pilot, text: line.text })
+            .collect();
+        if self.sim.ship_count() > 0 || !output.departed.is_empty() || !chat.is_empty() {
+            let delta = v1::SystemDelta {
+                system_id: self.system_id,
+                tick: output.tick,
+                sim_time_ms: output.sim_time_ms,
+                tidi_permille,
+                moved: output.moved.iter().map(convert::ship_state).collect(),
+                arrived: output.arrived.iter().map(convert::ship_state).collect(),
+                departed: output.departed,
+                chat: chat.clone(),
+            };
+            effects.publish.push((self.delta_subject.clone(), frame::encode(&reply(0, S::Delta(delta)))));
+        }
+        for entry in entered {
+            let mut snapshot = self.snapshot(entry.request_id, entry.ship_id, context.node_id, tidi_permille);
+            if let Some(S::Snapshot(body)) = &mut snapshot.body {
+                body.chat = chat.clone();
+            }
+            let message = v1::ProxyInbox {
+                session_id: entry.route.session_id,
+                body: Some(v1::proxy_inbox::Body::Entered(v1::Entered {
+                    system_id: self.system_id,
+                    snapshot: Bytes::from(snapshot.encode_to_vec()),
+                    handoff_seq: entry.handoff_seq,
+                    ship_id: entry.ship_id,
+                })),
+            };
+            effects.publish.push(proxy_message(entry.route.proxy_id, &message));
+        }
+    }
+
+    fn apply(&mut self, body: In, context: &TickContext, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
+        match body {
+            In::Command(command) => {
+                let route = command.route.unwrap_or_default();
+                let envelope = command.envelope.unwrap_or_default();
+                let request_id = envelope.request_id;
+                if self.sim.ship(command.ship_id).is_none()
+                    && let Some(&(destination, _)) = self.jumped.get(&command.ship_id)
+                {
+                    let ship_id = command.ship_id;
+                    let message = v1::SystemInbox {
+                        body: Some(In::Command(v1::SessionCommand {
+                            route: Some(route),
+                            ship_id,
+                            envelope: Some(envelope),
+                        })),
+                    };
+                    effects
+                        .publish
+                        .push((orrery_proto::system_subject(destination), Bytes::from(message.encode_to_vec())));
+                    return;
+                }
+                let outcome = match convert::command(&envelope) {
+                    Ok(cmd) => self.sim.apply(command.ship_id, cmd),
+                    Err(reason) => Err(CommandError::InvalidArgument(reason)),
+                };
+                match outcome {
+                    Ok(Outcome::Accepted) => {}
+                    Ok(Outcome::JumpedOut { ship, destination_system }) => {
+                        self.jumped.insert(ship.id, (destination_system, self.sim.tick()));
+                        let handoff = v1::SystemInbox {
+                            body: Some(In::Handoff(v1::Handoff {
+                                route: Some(route),
+                                request_id,
+                                ship: Some(convert::ship_record(&ship, destination_system)),
+                                from_system_id: self.system_id,
+                                arrival_gate_id: 0,
+                            })),
+                        };
+                        // The ship belongs to the destination from now on, in the store too: a crash before
+                        // it arrives leaves it there (next to the star), never in two systems.
+                        let mut in_transit = ship.clone();
+                        in_transit.position = orrery_sim::Vec3::ZERO;
+                        in_transit.velocity = orrery_sim::Vec3::ZERO;
+                        effects.persist.push(PersistJob::rows(vec![convert::ship_row(
+                            &in_transit,
+                            destination_system,
+                            true,
+                        )]));
+                        effects.publish.push((
+                            orrery_proto::system_subject(destination_system),
+                            Bytes::from(handoff.encode_to_vec()),
+                        ));
+                    }
+                    Err(problem) => effects.publish.push(forward(route, &self.command_error(request_id, &problem))),
+                }
+            }
+            In::Enter(enter) => {
+                let route = enter.route.unwrap_or_default();
+                let Some(record) = enter.ship else { return };
+                let ship = convert::ship(&record);
+                let (ship_id, handoff_seq) = (ship.id, ship.handoff_seq);
+                match self.sim.add_ship(ship) {
+                    Ok(()) => {
+                        self.jumped.remove(&ship_id);
+                        if let Some(ship) = self.sim.ship(ship_id) {
+                            effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
+                        }
+                        entered.push(Entered { route, request_id: enter.request_id, ship_id, handoff_seq });
+                    }
+                    Err(problem) => {
+                        let answer = error(enter.request_id, v1::ErrorCode::AlreadyInSpace, problem.to_string());
+                        effects.publish.push(left(route, &answer));
+                    }
+                }
+            }
+            In::Handoff(handoff) => {
+                let route = handoff.route.unwrap_or_default();
+                let Some(record) = handoff.ship else { return };
+                let ship = convert::ship(&record);
+                let (ship_id, handoff_seq) = (ship.id, ship.handoff_seq);
+                if self.sim.ship(ship_id).is_some() {
+                    // A duplicate delivery of a handoff already applied: the ship is here once.
+                    tracing::warn!(system = self.system_id, ship = ship_id, "duplicate handoff ignored");
+                    return;
+                }
+                match self.sim.arrive(ship, handoff.from_system_id) {
+                    Ok(()) => {
+                        self.jumped.remove(&ship_id);
+                        if let Some(ship) = self.sim.ship(ship_id) {
+                            effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
+                        }
+                        entered.push(Entered { route, request_id: handoff.request_id, ship_id, handoff_seq });
+                    }
+                    Err(problem) => {
+                        tracing::error!(system = self.system_id, ship = ship_id, %problem, "handoff refused")
+                    }
+                }
+            }
+            In::Leave(leave) => {
+                if self.sim.ship(leave.ship_id).is_none()
+                    && let Some(&(destination, _)) = self.jumped.get(&leave.ship_id)
+                {
+                    let message = v1::SystemInbox { body: Some(In::Leave(leave)) };
+                    effects
+                        .publish
+                        .push((orrery_proto::system_subject(destination), Bytes::from(message.encode_to_vec())));
+                    return;
+                }
+                let answer = leave.route.map(|route| {
+                    let ok = reply(leave.request_id, S::Ok(v1::Ok {}));
+                    left(route, &ok)
+                });
+                match self.sim.remove_ship(leave.ship_id) {
+                    Some(ship) => {
+                        let row = convert::ship_row(&ship, self.system_id, false);
+                        effects.persist.push(PersistJob { rows: vec![row], then_publish: answer, done: None });
+                    }
+                    None => effects.publish.extend(answer),
+                }
+            }
+            In::InjectFault(fault) => {
+                if !context.allow_fault_injection {
+                    tracing::warn!(system = self.system_id, "fault injection refused: not enabled on this node");
+                    return;
+                }
+                self.burn = std::time::Duration::from_millis(u64::from(fault.burn_ms_per_tick));
+                if fault.panic {
+                    panic!("fault injected into system {}", self.system_id);
+                }
+            }
+        }
+    }
+
+    fn command_error(&self, request_id: u32, problem: &CommandError) -> v1::ServerEnvelope {
+        use v1::ErrorCode as E;
+        let code = match problem {
+            CommandError::UnknownShip(_) => E::NotInSystem,
+            CommandError::DuplicateShip(_) => E::AlreadyInSpace,
+            CommandError::NotInSystem(_) | CommandError::NotAGate(_) => E::NotInSystem,
+            CommandError::OutOfRange { .. } => E::OutOfRange,
+            CommandError::WarpInProgress(_) | CommandError::InvalidArgument(_) => E::InvalidArgument,
+        };
+        let reason = match problem {
+            CommandError::UnknownShip(ship) => {
+                format!("ship {ship} is not in system {} (it may have just jumped)", self.system_id)
+            }
+            other => other.to_string(),
+        };
+        error(request_id, code, reason)
+    }
+
+    /// The snapshot a session gets on entering, as an encoded ServerEnvelope.
+    pub fn snapshot(&self, request_id: u32, your_ship_id: u64, node_id: u32, tidi_permille: u32) -> v1::ServerEnvelope {
+        let layout = self.sim.layout();
+        reply(
+            request_id,
+            S::Snapshot(v1::SystemSnapshot {
+                system_id: self.system_id,
+                system_name: layout.name.clone(),
+                sim_time_ms: self.sim.sim_time_ms(),
+                your_ship_id,
+                celestials: convert::celestials(layout),
+                ships: self.sim.views().iter().map(convert::ship_state).collect(),
+                tidi_permille,
+                tick_ms: self.tick_ms,
+                tick: self.sim.tick(),
+                node_id,
+                chat: Vec::new(),
+            }),
+        )
+    }
+
+    /// Answer everything queued for a failed system with UNAVAILABLE, so clients are not left waiting.
+    pub fn refuse_inbox(&mut self, effects: &mut TickEffects) {
+        while let Some(message) = self.inbox.pop_front() {
+            let Ok(v1::SystemInbox { body: Some(body) }) = frame::decode::<v1::SystemInbox>(&message) else { continue };
+            let reason = format!("system {} is unavailable (its simulation failed)", self.system_id);
+            let (route, request_id, entering) = match body {
+                In::Command(command) => {
+                    (command.route, command.envelope.map_or(0, |envelope| envelope.request_id), false)
+                }
+                In::Enter(enter) => (enter.route, enter.request_id, true),
+                In::Leave(leave) => (leave.route, leave.request_id, true),
+                In::Handoff(_) | In::InjectFault(_) => (None, 0, false),
+            };
+            if let Some(route) = route {
+                let answer = error(request_id, v1::ErrorCode::Unavailable, reason);
+                effects.publish.push(if entering { left(route, &answer) } else { forward(route, &answer) });
+            }
+        }
+    }
+}
+
+fn proxy_message(proxy_id: u32, message: &v1::ProxyInbox) -> (String, Bytes) {
+    (orrery_proto::proxy_subject(proxy_id), Bytes::from(message.encode_to_vec()))
+}
+
+fn forward(route: v1::SessionRoute, answer: &v1::ServerEnvelope) -> (String, Bytes) {
+    let message = v1::ProxyInbox {
+        session_id: route.session_id,
+        body: Some(v1::proxy_inbox::Body::Forward(Bytes::from(answer.encode_to_vec()))),
+    };
+    proxy_message(route.proxy_id, &message)
+}
+
+fn left(route: v1::SessionRoute, answer: &v1::ServerEnvelope) -> (String, Bytes) {
+    let message = v1::ProxyInbox {
+        session_id: route.session_id,
+        body: Some(v1::proxy_inbox::Body::Left(Bytes::from(answer.encode_to_vec()))),
+    };
+    proxy_message(route.proxy_id, &message)
+}

@@ -1,0 +1,352 @@
+//! A sol node: one OS thread, one core, hosting a set of solar systems. Each system has an inbox on the bus
+//! (`system.<id>`) and a tick: apply the queued messages in arrival order, step the simulation by the
+//! nominal tick length, publish one delta. Slow work — writing to the store — is handed to a worker on
+//! another runtime; the tick thread never waits for a database.
+//!
+//! Time Dilation: the node measures every tick's work. While its systems fit its CPU budget every system
+//! ticks at full speed; when they don't, [`orrery_sim::tidi::TidiController`] gives each system a fair share
+//! and a system that needs more than its share ticks less often in wall time (its clock runs at the factor,
+//! never below the floor), while quiet systems keep 1.0. No command is dropped: they wait for the next tick.
+//!
+//! A panic in one system's tick is caught: the system is marked failed (its commands are answered
+//! UNAVAILABLE), the panic is logged, and the node's other systems keep ticking.
+
+mod convert;
+mod hosted;
+pub mod persist;
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use orrery_bus::Bus;
+use orrery_sim::tidi::{TidiConfig, TidiController};
+use orrery_sim::{SystemLayout, SystemSim};
+use tokio::sync::oneshot;
+
+use hosted::{Hosted, TickContext, TickEffects};
+pub use persist::{PersistJob, PersistStats, Persister, spawn_worker};
+
+/// How a node runs.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub node_id: u32,
+    /// Nominal tick length of every system (wall time at factor 1.0).
+    pub tick_ms: u32,
+    pub tidi: TidiConfig,
+    /// How often every ship is checkpointed to the store.
+    pub checkpoint_every: Duration,
+    /// How often Time Dilation factors are recomputed.
+    pub tidi_every: Duration,
+    /// Honour `InjectFault` messages (test clusters only).
+    pub allow_fault_injection: bool,
+    /// Simulation time per tick relative to the tick length: 1.0 in production; tests and demos may
+    /// fast-forward (10.0 makes a 100 ms tick advance 1 s of simulation).
+    pub sim_speed: f64,
+}
+
+impl NodeConfig {
+    pub fn new(node_id: u32, tick_ms: u32) -> NodeConfig {
+        NodeConfig {
+            node_id,
+            tick_ms: tick_ms.max(1),
+            tidi: TidiConfig::default(),
+            checkpoint_every: Duration::from_secs(10),
+            tidi_every: Duration::from_millis(250),
+            allow_fault_injection: false,
+            sim_speed: 1.0,
+        }
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot start the node thread: {0}")]
+    Thread(#[from] std::io::Error),
+    #[error("node {node}: {reason}")]
+    Startup { node: u32, reason: String },
+}
+
+/// One hosted system as the operators see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SystemReport {
+    pub system_id: u32,
+    pub ships: usize,
+    pub factor: f64,
+    /// Smoothed work per tick, milliseconds.
+    pub tick_work_ms: f64,
+    pub failed: bool,
+}
+
+/// What a node last reported (refreshed with every Time Dilation update).
+#[derive(Debug, Clone, Default)]
+pub struct NodeReport {
+    pub node_id: u32,
+    pub systems: Vec<SystemReport>,
+    pub ticks: u64,
+    /// Ticks that started more than one nominal tick late.
+    pub late_ticks: u64,
+}
+
+/// A running node.
+pub struct NodeHandle {
+    node_id: u32,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    report: Arc<Mutex<NodeReport>>,
+}
+
+impl NodeHandle {
+    pub fn node_id(&self) -> u32 {
+        self.node_id
+    }
+
+    pub fn report(&self) -> NodeReport {
+        self.report.lock().map(|report| report.clone()).unwrap_or_default()
+    }
+
+    /// Stop ticking, checkpoint every ship still in space as out of space, wait for the store to confirm, and
+    /// end the thread.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// Start a node thread hosting `layouts`; returns once it is subscribed to every system's inbox.
+pub async fn start(
+    config: NodeConfig,
+    bus: Arc<dyn Bus>,
+    layouts: Vec<SystemLayout>,
+    persister: Persister,
+) -> Result<NodeHandle, NodeError> {
+    let tidi = TidiController::new(config.tidi)
+        .map_err(|problem| NodeError::Startup { node: config.node_id, reason: problem.to_string() })?;
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let report = Arc::new(Mutex::new(NodeReport { node_id: config.node_id, ..NodeReport::default() }));
+    let node_id = config.node_id;
+    let thread_report = report.clone();
+    let thread = std::thread::Builder::new().name(format!("sol-node-{node_id}")).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(problem) => {
+                let _ = ready_tx.send(Err(problem.to_string()));
+                return;
+            }
+        };
+        let local = tokio::task::LocalSet::new();
+        let node = Node { config, bus, persister, tidi, report: thread_report };
+        local.block_on(&runtime, node.run(layouts, ready_tx, stop_rx));
+    })?;
+    match ready_rx.await {
+        Ok(Ok(())) => Ok(NodeHandle { node_id, stop: Some(stop_tx), thread: Some(thread), report }),
+        Ok(Err(reason)) => Err(NodeError::Startup { node: node_id, reason }),
+        Err(_) => Err(NodeError::Startup { node: node_id, reason: "the node thread ended during startup".into() }),
+    }
+}
+
+struct Node {
+    config: NodeConfig,
+    bus: Arc<dyn Bus>,
+    persister: Persister,
+    tidi: TidiController,
+    report: Arc<Mutex<NodeReport>>,
+}
+
+type Systems = Rc<RefCell<Vec<Hosted>>>;
+
+impl Node {
+    async fn run(
+        mut self,
+        layouts: Vec<SystemLayout>,
+        ready: oneshot::Sender<Result<(), String>>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let systems: Systems = Rc::new(RefCell::new(Vec::with_capacity(layouts.len())));
+        let mut subscriptions = Vec::with_capacity(layouts.len());
+        for layout in layouts {
+            match self.bus.subscribe(&orrery_proto::system_subject(layout.system_id)).await {
+                Ok(subscription) => subscriptions.push(subscription),
+                Err(problem) => {
+                    let _ = ready.send(Err(format!("subscribing to system {}: {problem}", layout.system_id)));
+                    return;
+                }
+            }
+            let speed = if self.config.sim_speed.is_finite() && self.config.sim_speed > 0.0 {
+                self.config.sim_speed
+            } else {
+                1.0
+            };
+            let step_ms = (f64::from(self.config.tick_ms) * speed).round().max(1.0) as u64;
+            systems.borrow_mut().push(Hosted::new(SystemSim::new(layout), self.config.tick_ms, step_ms));
+        }
+        for (index, subscription) in subscriptions.into_iter().enumerate() {
+            tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription));
+        }
+        let count = systems.borrow().len();
+        tracing::info!(node = self.config.node_id, systems = count, "sol node ticking");
+        let _ = ready.send(Ok(()));
+
+        let start = Instant::now();
+        let nominal = Duration::from_millis(u64::from(self.config.tick_ms));
+        // Spread the systems' first ticks over one tick so that they do not all tick at the same instant.
+        let mut schedule: BinaryHeap<Reverse<(Instant, usize)>> = (0..count)
+            .map(|index| Reverse((start + nominal.mul_f64(index as f64 / count.max(1) as f64), index)))
+            .collect();
+        let mut next_tidi = start + self.config.tidi_every;
+        let mut next_checkpoint = start + self.config.checkpoint_every;
+        let mut ticks = 0u64;
+        let mut late_ticks = 0u64;
+        loop {
+            let next_tick = schedule.peek().map_or(next_tidi, |Reverse((at, _))| *at);
+            let wake = next_tick.min(next_tidi).min(next_checkpoint);
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            let now = Instant::now();
+            while let Some(&Reverse((due, index))) = schedule.peek() {
+                if due > now {
+                    break;
+                }
+                schedule.pop();
+                if now.duration_since(due) > nominal {
+                    late_ticks += 1;
+                }
+                if !self.tick(&systems, index).await {
+                    continue; // failed: not scheduled again
+                }
+                ticks += 1;
+                let factor = self.tidi.factor(systems.borrow()[index].system_id);
+                let interval = nominal.div_f64(factor.max(0.01));
+                // Never try to catch up a backlog of ticks: a late tick is followed by a full interval.
+                let next = (due + interval).max(Instant::now());
+                schedule.push(Reverse((next, index)));
+            }
+            if now >= next_tidi {
+                self.tidi.update();
+                self.refuse_failed(&systems).await;
+                self.publish_report(&systems, ticks, late_ticks);
+                next_tidi = now + self.config.tidi_every;
+            }
+            if now >= next_checkpoint {
+                self.checkpoint(&systems, true, None);
+                next_checkpoint = now + self.config.checkpoint_every;
+            }
+        }
+        // Shutdown: whatever is still in space is stored as out of space; wait until it is written.
+        let (done_tx, done_rx) = oneshot::channel();
+        self.checkpoint(&systems, false, Some(done_tx));
+        let _ = tokio::time::timeout(Duration::from_secs(10), done_rx).await;
+        tracing::info!(node = self.config.node_id, ticks, "sol node stopped");
+    }
+
+    /// Tick one system; false if it failed (now or before).
+    async fn tick(&mut self, systems: &Systems, index: usize) -> bool {
+        let started = Instant::now();
+        let mut effects = TickEffects::default();
+        let (system_id, tick_ms, healthy) = {
+            let mut systems = systems.borrow_mut();
+            let hosted = &mut systems[index];
+            if hosted.failed {
+                return false;
+            }
+            let context = TickContext {
+                node_id: self.config.node_id,
+                factor: self.tidi.factor(hosted.system_id),
+                allow_fault_injection: self.config.allow_fault_injection,
+            };
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| hosted.tick(&context, &mut effects)));
+            if let Err(panic) = result {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(node = self.config.node_id, system = hosted.system_id, %message, "system tick panicked: system marked failed, the node goes on");
+                hosted.failed = true;
+                // Effects of a half-done tick are not trusted; ships stay as last checkpointed.
+                effects = TickEffects::default();
+            }
+            (hosted.system_id, hosted.tick_ms, !hosted.failed)
+        };
+        for job in effects.persist {
+            let _ = self.persister.send(job);
+        }
+        for (subject, payload) in effects.publish {
+            if let Err(problem) = self.bus.publish(&subject, payload).await {
+                tracing::error!(subject, %problem, "publish failed");
+            }
+        }
+        if healthy {
+            let work = started.elapsed().as_secs_f64();
+            self.tidi.observe(system_id, work, f64::from(tick_ms) / 1000.0);
+        } else {
+            self.tidi.remove(system_id);
+        }
+        healthy
+    }
+
+    async fn refuse_failed(&self, systems: &Systems) {
+        let mut effects = TickEffects::default();
+        for hosted in systems.borrow_mut().iter_mut().filter(|hosted| hosted.failed) {
+            hosted.refuse_inbox(&mut effects);
+        }
+        for (subject, payload) in effects.publish {
+            let _ = self.bus.publish(&subject, payload).await;
+        }
+    }
+
+    fn checkpoint(&self, systems: &Systems, in_space: bool, done: Option<oneshot::Sender<()>>) {
+        let rows: Vec<_> = systems
+            .borrow()
+            .iter()
+            .filter(|hosted| !hosted.failed)
+            .flat_map(|hosted| hosted.sim.ships().map(|ship| convert::ship_row(ship, hosted.system_id, in_space)))
+            .collect();
+        if rows.is_empty() && done.is_none() {
+            return;
+        }
+        let _ = self.persister.send(PersistJob { rows, then_publish: None, done });
+    }
+
+    fn publish_report(&self, systems: &Systems, ticks: u64, late_ticks: u64) {
+        let systems = systems.borrow();
+        let report = NodeReport {
+            node_id: self.config.node_id,
+            systems: systems
+                .iter()
+                .map(|hosted| SystemReport {
+                    system_id: hosted.system_id,
+                    ships: hosted.sim.ship_count(),
+                    factor: self.tidi.factor(hosted.system_id),
+                    tick_work_ms: self.tidi.demand(hosted.system_id).unwrap_or(0.0) * f64::from(hosted.tick_ms),
+                    failed: hosted.failed,
+                })
+                .collect(),
+            ticks,
+            late_ticks,
+        };
+        if let Ok(mut shared) = self.report.lock() {
+            *shared = report;
+        }
+    }
+}
+
+/// Move a system's bus messages into its inbox as they arrive; the tick drains it.
+async fn fill_inbox(systems: Systems, index: usize, mut subscription: orrery_bus::Subscription) {
+    while let Some(message) = subscription.next().await {
+        systems.borrow_mut()[index].inbox.push_back(message);
+    }
+}

@@ -1,0 +1,93 @@
+//! Checkpoints leave the tick thread: sol nodes queue ship rows here, and one worker on the multi-threaded
+//! runtime writes everything queued in one store transaction, then sends the answers that waited for it
+//! (a logout is confirmed only once the ship is stored).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use orrery_bus::Bus;
+use orrery_store::{ShipRow, Store};
+use tokio::sync::{mpsc, oneshot};
+
+/// Rows to store, and a bus message to publish once they are.
+#[derive(Debug, Default)]
+pub struct PersistJob {
+    pub rows: Vec<ShipRow>,
+    pub then_publish: Option<(String, Bytes)>,
+    /// Completed once written (used by shutdown to wait for the last checkpoint).
+    pub done: Option<oneshot::Sender<()>>,
+}
+
+impl PersistJob {
+    pub fn rows(rows: Vec<ShipRow>) -> PersistJob {
+        PersistJob { rows, ..PersistJob::default() }
+    }
+}
+
+/// Where nodes send their checkpoints. Unbounded on purpose: a checkpoint is never dropped; its size is
+/// bounded by the ships in the cluster.
+pub type Persister = mpsc::UnboundedSender<PersistJob>;
+
+/// Counters of the persistence worker.
+#[derive(Debug, Default)]
+pub struct PersistStats {
+    pub batches: std::sync::atomic::AtomicU64,
+    pub rows: std::sync::atomic::AtomicU64,
+    pub failures: std::sync::atomic::AtomicU64,
+    /// Duration of the last batch, microseconds.
+    pub last_batch_us: std::sync::atomic::AtomicU64,
+}
+
+/// Start the worker; it ends when every [`Persister`] is dropped and the queue is drained.
+pub fn spawn_worker(
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    stats: Arc<PersistStats>,
+) -> (Persister, tokio::task::JoinHandle<()>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (sender, tokio::spawn(worker(store, bus, receiver, stats)))
+}
+
+async fn worker(
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    mut queue: mpsc::UnboundedReceiver<PersistJob>,
+    stats: Arc<PersistStats>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut jobs = Vec::new();
+    while queue.recv_many(&mut jobs, 4096).await > 0 {
+        let rows: Vec<ShipRow> = jobs.iter().flat_map(|job| job.rows.iter().cloned()).collect();
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            match store.save_ships(&rows).await {
+                Ok(_) => break,
+                Err(problem) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::warn!(%problem, attempt, rows = rows.len(), "checkpoint failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+                Err(problem) => {
+                    stats.failures.fetch_add(1, Relaxed);
+                    tracing::error!(%problem, rows = rows.len(), "checkpoint failed; giving up on this batch");
+                    break;
+                }
+            }
+        }
+        stats.batches.fetch_add(1, Relaxed);
+        stats.rows.fetch_add(rows.len() as u64, Relaxed);
+        stats.last_batch_us.store(started.elapsed().as_micros() as u64, Relaxed);
+        for job in jobs.drain(..) {
+            if let Some((subject, payload)) = job.then_publish
+                && let Err(problem) = bus.publish(&subject, payload).await
+            {
+                tracing::error!(%problem, subject, "could not send a checkpoint answer");
+            }
+            if let Some(done) = job.done {
+                let _ = done.send(());
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `orrery run`: the whole cluster in one process — coordinator, sol nodes, proxy, in-process bus, SQLite
+//! store — on a generated universe unless files are given. Ctrl-C or SIGTERM stops it gracefully: no new
+//! connections, every ship stored, exit 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use orrery_cluster::{Cluster, ClusterConfig};
+use orrery_proxy::PasswordPolicy;
+
+use crate::universe_args::UniverseArgs;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// TCP listener for game clients (4-byte big-endian length + protobuf envelope).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7777")]
+    pub listen: SocketAddr,
+    /// WebSocket listener for game clients (one binary message per envelope).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7778")]
+    pub ws_listen: SocketAddr,
+    /// Database URL (`sqlite://PATH`). Default: a SQLite file in --data-dir.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Directory for the default database.
+    #[arg(long, value_name = "DIR", default_value = "orrery-data")]
+    pub data_dir: PathBuf,
+    /// Number of sol nodes (one thread each). Default: the number of CPU cores, at least 2.
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<usize>,
+    /// Nominal tick length of every system, in milliseconds (1000 = 1 Hz, 100 = 10 Hz).
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=60_000))]
+    pub tick_ms: u32,
+    #[command(flatten)]
+    pub universe: UniverseArgs,
+    /// Load fingerprint CSV (system_id,cpu[,mem]) for the premap; synthesised when absent.
+    #[arg(long, value_name = "FILE")]
+    pub load: Option<PathBuf>,
+    /// Commands per second a client session may send.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub rate_limit: u32,
+    /// Seconds without a message after which a client is disconnected.
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    pub idle_timeout: u64,
+    /// Largest envelope accepted from a client, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 65_536)]
+    pub max_frame: usize,
+    /// Seconds between checkpoints of every ship in space.
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub checkpoint_s: u64,
+    /// argon2id memory cost in KiB (default: OWASP's 19 MiB). Lower only for load tests.
+    #[arg(long, value_name = "KIB", default_value_t = PasswordPolicy::default().memory_kib)]
+    pub argon2_memory_kib: u32,
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: RunArgs) -> Result<()> {
+    let (universe, full) = args.universe.load()?;
+    let load = args.universe.load_profile(args.load.as_ref(), &full)?;
+    let db_url = match &args.db {
+        Some(url) => url.clone(),
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+            format!("sqlite://{}", args.data_dir.join("orrery.db").display())
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut config = ClusterConfig::new(universe, db_url.clone());
+    config.load = Some(load);
+    config.nodes = args.nodes.unwrap_or(cores.max(2));
+    config.tick_ms = args.tick_ms;
+    config.tcp_listen = args.listen;
+    config.ws_listen = Some(args.ws_listen);
+    config.rate_limit_per_s = args.rate_limit;
+    config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    config.max_frame_bytes = args.max_frame;
+    config.checkpoint_every = Duration::from_secs(args.checkpoint_s.max(1));
+    config.password_policy = PasswordPolicy { memory_kib: args.argon2_memory_kib, ..PasswordPolicy::default() };
+    let systems = config.universe.len();
+    let nodes = config.nodes;
+    let cluster = Cluster::start(config).await.context("starting the cluster")?;
+    println!(
+        "orrery running: {systems} systems on {nodes} sol nodes (mapping epoch {}), store {db_url}",
+        cluster.epoch()
+    );
+    println!("clients: tcp://{}  ws://{}", cluster.tcp_addr(), cluster.ws_addr().map_or("-".into(), |a| a.to_string()));
+    println!("bots:    orrery bots --connect {} --count 100 --scenario mixed --duration 60", cluster.tcp_addr());
+    wait_for_signal().await;
+    println!("shutting down: storing every ship");
+    cluster.shutdown().await;
+    println!("stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,83 @@
+//! `orrery run` as a newcomer starts it: the real binary, real sockets, a SIGTERM, and a restart on the same
+//! data directory that brings the character back.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use orrery_bots::Client;
+
+struct Server {
+    child: Child,
+    addr: String,
+    output: std::sync::mpsc::Receiver<String>,
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orrery"))
+        .args(["run", "--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(["--generate-systems", "200", "--nodes", "2", "--tick-ms", "100", "--argon2-memory-kib", "64"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("orrery run starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let addr = loop {
+        let line = output.recv_timeout(Duration::from_secs(60)).expect("orrery run prints its addresses");
+        if let Some(rest) = line.strip_prefix("clients: tcp://") {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    Server { child, addr, output }
+}
+
+impl Server {
+    /// SIGTERM, then the exit status and everything printed after it.
+    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(std::time::Instant::now() < deadline, "orrery run did not stop within 30 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (status, self.output.try_iter().collect())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stores_everyone_exits_zero_and_a_restart_brings_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let mut client = Client::connect(&server.addr).await.expect("connect");
+    client.register_or_login("newcomer", "correct horse battery").await.expect("register");
+    let character = client.create_character("New Comer").await.expect("character");
+    let snapshot = client.undock(character.character_id).await.expect("undock");
+    assert_eq!(snapshot.your_ship_id, character.ship_id);
+
+    let (status, printed) = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(printed.iter().any(|line| line.contains("stopped cleanly")), "{printed:?}");
+
+    let server = start(dir.path());
+    let mut client = Client::connect(&server.addr).await.expect("reconnect");
+    let session = client.login("newcomer", "correct horse battery").await.expect("login after restart");
+    let back = session.characters.first().expect("the character survived");
+    assert_eq!(back.system_id, snapshot.system_id);
+    assert!(!back.in_space, "stored out of space at shutdown");
+    let again = client.undock(back.character_id).await.expect("undock after restart");
+    assert_eq!(again.system_id, snapshot.system_id);
+    let (status, _) = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert!(status.success());
+}

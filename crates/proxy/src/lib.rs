@@ -1,0 +1,212 @@
+//! The proxy: the only role clients talk to. It owns their connections (TCP with a 4-byte length prefix, or
+//! WebSocket with one binary message per envelope), logs them in against the store, forwards each command to
+//! the bus subject of the system the session's ship is in — never to a node it would have to know — and fans
+//! every system delta out to the sessions there.
+//!
+//! Fan-out costs one copy per delta, not per receiver: a sol node publishes each delta already framed, the
+//! proxy hands the same `Bytes` to every session's bounded outbound queue, and each session's writer sends
+//! everything queued in one write (TCP) or one flush (WebSocket). A session whose queue is full — a client
+//! that stopped reading — is dropped, so server memory stays bounded whatever clients do.
+
+mod auth;
+mod inbox;
+mod outbound;
+mod rate;
+mod rooms;
+mod session;
+mod transport;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orrery_bus::Bus;
+use orrery_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use auth::PasswordPolicy;
+
+/// How a proxy behaves; every limit that protects the server from its clients is here.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// This proxy's id on the bus (`proxy.<id>`).
+    pub proxy_id: u32,
+    pub tcp_listen: SocketAddr,
+    /// WebSocket listener; `None` to serve TCP only.
+    pub ws_listen: Option<SocketAddr>,
+    /// Largest envelope accepted from a client, in bytes.
+    pub max_frame_bytes: usize,
+    /// Commands per second a session may send (token bucket; bursts up to the same number).
+    pub rate_limit_per_s: u32,
+    /// A session that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// Frames queued for one client before it counts as not reading and is dropped.
+    pub outbound_queue: usize,
+    /// Kernel send buffer per client socket in bytes (`None`: the OS default). A small buffer bounds kernel
+    /// memory per client and lets a client that stopped reading be noticed sooner.
+    pub socket_send_buffer: Option<usize>,
+    /// How long a logout waits for the sol node to confirm the ship is stored.
+    pub logout_timeout: Duration,
+    pub password_policy: PasswordPolicy,
+}
+
+impl ProxyConfig {
+    /// Defaults for a local cluster, listening on the given addresses.
+    pub fn new(proxy_id: u32, tcp_listen: SocketAddr, ws_listen: Option<SocketAddr>) -> ProxyConfig {
+        ProxyConfig {
+            proxy_id,
+            tcp_listen,
+            ws_listen,
+            max_frame_bytes: orrery_proto::frame::DEFAULT_MAX_FRAME,
+            rate_limit_per_s: 20,
+            idle_timeout: Duration::from_secs(300),
+            outbound_queue: 1024,
+            socket_send_buffer: None,
+            logout_timeout: Duration::from_secs(5),
+            password_policy: PasswordPolicy::default(),
+        }
+    }
+}
+
+/// What the proxy must know of the universe: which systems exist, and where new characters start.
+#[derive(Debug, Clone)]
+pub struct World {
+    systems: HashSet<u32>,
+    starting_systems: Vec<u32>,
+}
+
+impl World {
+    /// `starting_systems` must be non-empty and part of `systems`; the others are ignored.
+    pub fn new(systems: impl IntoIterator<Item = u32>, starting_systems: &[u32]) -> Option<World> {
+        let systems: HashSet<u32> = systems.into_iter().collect();
+        let starting_systems: Vec<u32> = starting_systems.iter().copied().filter(|id| systems.contains(id)).collect();
+        (!starting_systems.is_empty()).then_some(World { systems, starting_systems })
+    }
+
+    /// Where a new character called `name` starts: spread over the starting systems by a stable hash of the
+    /// name, so that a crowd of new players does not all land in one system.
+    pub fn starting_system(&self, name: &str) -> u32 {
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        self.starting_systems[(hash % self.starting_systems.len() as u64) as usize]
+    }
+
+    pub fn contains(&self, system_id: u32) -> bool {
+        self.systems.contains(&system_id)
+    }
+}
+
+/// Counters for metrics and tests.
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    pub sessions_opened: AtomicU64,
+    pub sessions_open: AtomicU64,
+    pub slow_clients_dropped: AtomicU64,
+    pub frames_in: AtomicU64,
+    pub frames_out: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot subscribe to the proxy's bus inbox: {0}")]
+    Bus(#[from] orrery_bus::BusError),
+}
+
+/// State shared by the proxy's tasks.
+pub(crate) struct Shared {
+    pub config: ProxyConfig,
+    pub bus: Arc<dyn Bus>,
+    pub store: Arc<dyn Store>,
+    pub world: World,
+    pub sessions: Mutex<HashMap<u64, session::SessionLink>>,
+    pub rooms: rooms::Rooms,
+    pub next_session: AtomicU64,
+    pub stats: ProxyStats,
+    pub hashing: tokio::sync::Semaphore,
+    /// Cancelled when the proxy stops: sessions close, listeners stop accepting.
+    pub shutdown: CancellationToken,
+}
+
+/// A running proxy.
+pub struct ProxyHandle {
+    shared: Arc<Shared>,
+    tcp_addr: SocketAddr,
+    ws_addr: Option<SocketAddr>,
+    tasks: TaskTracker,
+}
+
+impl ProxyHandle {
+    /// The bound TCP address (useful with port 0).
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_addr
+    }
+
+    pub fn stats(&self) -> &ProxyStats {
+        &self.shared.stats
+    }
+
+    pub fn open_sessions(&self) -> u64 {
+        self.shared.stats.sessions_open.load(Ordering::Relaxed)
+    }
+
+    /// Stop accepting, close every session (each in-space ship is sent out of space so its node stores it),
+    /// and wait until every session task has finished.
+    pub async fn shutdown(self) {
+        self.shared.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// Bind the listeners, subscribe to the proxy's inbox, and serve until [`ProxyHandle::shutdown`].
+pub async fn start(
+    config: ProxyConfig,
+    bus: Arc<dyn Bus>,
+    store: Arc<dyn Store>,
+    world: World,
+) -> Result<ProxyHandle, ProxyError> {
+    let tcp = TcpListener::bind(config.tcp_listen)
+        .await
+        .map_err(|source| ProxyError::Listen { addr: config.tcp_listen, source })?;
+    let tcp_addr = tcp.local_addr().map_err(|source| ProxyError::Listen { addr: config.tcp_listen, source })?;
+    let ws = match config.ws_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| ProxyError::Listen { addr, source })?),
+        None => None,
+    };
+    let ws_addr = ws.as_ref().and_then(|listener| listener.local_addr().ok());
+    let inbox = bus.subscribe(&orrery_proto::proxy_subject(config.proxy_id)).await?;
+    let hashers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let shared = Arc::new(Shared {
+        rooms: rooms::Rooms::default(),
+        config,
+        bus,
+        store,
+        world,
+        sessions: Mutex::new(HashMap::new()),
+        next_session: AtomicU64::new(1),
+        stats: ProxyStats::default(),
+        hashing: tokio::sync::Semaphore::new(hashers),
+        shutdown: CancellationToken::new(),
+    });
+    let tasks = TaskTracker::new();
+    tasks.spawn(inbox::serve(shared.clone(), inbox));
+    tasks.spawn(transport::accept(shared.clone(), tcp, transport::Listener::Tcp, tasks.clone()));
+    if let Some(ws) = ws {
+        tasks.spawn(transport::accept(shared.clone(), ws, transport::Listener::WebSocket, tasks.clone()));
+    }
+    tracing::info!(%tcp_addr, ?ws_addr, proxy = shared.config.proxy_id, "proxy listening");
+    Ok(ProxyHandle { shared, tcp_addr, ws_addr, tasks })
+}

@@ -1,0 +1,73 @@
+//! Rooms: the sessions of this proxy that are in one system. The first session to enter a system subscribes
+//! the proxy to that system's deltas; the last to leave unsubscribes. Each delta arrives already framed and
+//! is queued to every member as the same shared `Bytes`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::task::JoinHandle;
+
+use crate::Shared;
+use crate::outbound::Outbound;
+
+#[derive(Default)]
+pub struct Rooms {
+    rooms: Mutex<HashMap<u32, Room>>,
+}
+
+struct Room {
+    members: HashMap<u64, Outbound>,
+    forwarder: JoinHandle<()>,
+}
+
+impl Rooms {
+    /// Add a session to a system's room, subscribing to its deltas if it is the first.
+    pub async fn join(&self, shared: &Arc<Shared>, system: u32, session: u64, outbound: Outbound) {
+        if let Ok(mut rooms) = self.rooms.lock()
+            && let Some(room) = rooms.get_mut(&system)
+        {
+            room.members.insert(session, outbound);
+            return;
+        }
+        let subscription = match shared.bus.subscribe(&orrery_proto::delta_subject(system)).await {
+            Ok(subscription) => subscription,
+            Err(error) => {
+                tracing::error!(system, %error, "cannot subscribe to system deltas");
+                return;
+            }
+        };
+        let Ok(mut rooms) = self.rooms.lock() else { return };
+        // Another session may have created the room while we subscribed; then ours is simply dropped.
+        let room = rooms.entry(system).or_insert_with(|| Room {
+            members: HashMap::new(),
+            forwarder: tokio::spawn(forward(shared.clone(), system, subscription)),
+        });
+        room.members.insert(session, outbound);
+    }
+
+    /// Remove a session from a room; the last one out closes the room and its subscription.
+    pub fn leave(&self, system: u32, session: u64) {
+        let Ok(mut rooms) = self.rooms.lock() else { return };
+        if let Some(room) = rooms.get_mut(&system) {
+            room.members.remove(&session);
+            if room.members.is_empty()
+                && let Some(room) = rooms.remove(&system)
+            {
+                room.forwarder.abort();
+            }
+        }
+    }
+
+    fn fan_out(&self, system: u32, frame: &bytes::Bytes) -> u64 {
+        let Ok(rooms) = self.rooms.lock() else { return 0 };
+        let Some(room) = rooms.get(&system) else { return 0 };
+        room.members.values().filter(|member| member.push(frame.clone())).count() as u64
+    }
+}
+
+async fn forward(shared: Arc<Shared>, system: u32, mut subscription: orrery_bus::Subscription) {
+    while let Some(frame) = subscription.next().await {
+        let delivered = shared.rooms.fan_out(system, &frame);
+        shared.stats.frames_out.fetch_add(delivered, std::sync::atomic::Ordering::Relaxed);
+    }
+}
