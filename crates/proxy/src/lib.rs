@@ -117,6 +117,8 @@ pub struct ProxyStats {
 pub enum ProxyError {
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start the password hashing threads: {0}")]
+    Threads(std::io::Error),
     #[error("cannot subscribe to the proxy's bus inbox: {0}")]
     Bus(#[from] orrery_bus::BusError),
 }
@@ -131,7 +133,7 @@ pub(crate) struct Shared {
     pub rooms: rooms::Rooms,
     pub next_session: AtomicU64,
     pub stats: ProxyStats,
-    pub hashing: tokio::sync::Semaphore,
+    pub hashing: auth::HashPool,
     /// Cancelled when the proxy stops: sessions close, listeners stop accepting.
     pub shutdown: CancellationToken,
 }
@@ -189,6 +191,7 @@ pub async fn start(
     let ws_addr = ws.as_ref().and_then(|listener| listener.local_addr().ok());
     let inbox = bus.subscribe(&orrery_proto::proxy_subject(config.proxy_id)).await?;
     let hashers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let config_policy = config.password_policy;
     let shared = Arc::new(Shared {
         rooms: rooms::Rooms::default(),
         config,
@@ -198,7 +201,7 @@ pub async fn start(
         sessions: Mutex::new(HashMap::new()),
         next_session: AtomicU64::new(1),
         stats: ProxyStats::default(),
-        hashing: tokio::sync::Semaphore::new(hashers),
+        hashing: auth::HashPool::new(config_policy, hashers).map_err(ProxyError::Threads)?,
         shutdown: CancellationToken::new(),
     });
     let tasks = TaskTracker::new();

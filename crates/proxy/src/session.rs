@@ -271,15 +271,11 @@ impl Session {
     }
 
     async fn hash(&self, password: String) -> Option<String> {
-        let _permit = self.shared.hashing.acquire().await.ok()?;
-        let policy = self.shared.config.password_policy;
-        tokio::task::spawn_blocking(move || policy.hash(&password)).await.ok()?.ok()
+        self.shared.hashing.hash(password).await
     }
 
     async fn verify(&self, password: String, stored: String) -> bool {
-        let Ok(_permit) = self.shared.hashing.acquire().await else { return false };
-        let policy = self.shared.config.password_policy;
-        tokio::task::spawn_blocking(move || policy.verify(&password, &stored)).await.unwrap_or(false)
+        self.shared.hashing.verify(password, stored).await
     }
 
     async fn register(&mut self, request_id: u32, register: &v1::Register) {
