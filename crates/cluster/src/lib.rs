@@ -36,6 +36,8 @@ pub struct ClusterConfig {
     pub load: Option<LoadProfile>,
     pub nodes: usize,
     pub tick_ms: u32,
+    /// Per-system tick lengths in milliseconds, by system id (others use `tick_ms`).
+    pub system_tick_ms: std::collections::HashMap<u32, u32>,
     /// `sqlite://path` or a plain path.
     pub db_url: String,
     pub tcp_listen: SocketAddr,
@@ -62,6 +64,7 @@ impl ClusterConfig {
             load: None,
             nodes: 2,
             tick_ms: 1000,
+            system_tick_ms: std::collections::HashMap::new(),
             db_url: db_url.into(),
             tcp_listen: SocketAddr::from(([127, 0, 0, 1], 7777)),
             ws_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7778))),
@@ -136,6 +139,7 @@ impl Cluster {
             node_config.checkpoint_every = config.checkpoint_every;
             node_config.allow_fault_injection = config.allow_fault_injection;
             node_config.sim_speed = config.sim_speed;
+            node_config.system_tick_ms = config.system_tick_ms.clone();
             nodes.push(orrery_node::start(node_config, dyn_bus.clone(), layouts, persister.clone()).await?);
         }
 

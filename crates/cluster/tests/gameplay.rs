@@ -111,3 +111,37 @@ async fn warp_and_jumps_carry_a_ship_to_a_system_on_another_node_exactly_once() 
     assert_eq!(stored.handoff_seq, (path.len() - 1) as u64, "one handoff per jump");
     test.cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tick_length_is_configurable_per_system() {
+    let universe = common::universe();
+    let world = orrery_proxy::World::new(
+        universe.systems().iter().map(|s| s.id.0),
+        &orrery_cluster::starting_systems(&universe),
+    )
+    .expect("world");
+    let fast_system = world.starting_system("fast_one pilot");
+    let test = TestCluster::start_with(|config| {
+        config.system_tick_ms.insert(fast_system, 50);
+    })
+    .await;
+    let mut fast = pilot(&test.addr(), "fast_one").await;
+    assert_eq!(fast.system(), fast_system);
+    assert_eq!(fast.snapshot.tick_ms, 50);
+    let slow_name = common::name_starting_elsewhere(&test, fast_system, "slow_one_");
+    let mut slow = pilot(&test.addr(), &slow_name).await;
+    assert_eq!(slow.snapshot.tick_ms, 100);
+    // Over the same wall time the 20 Hz system ticks about twice as often as the 10 Hz one.
+    let (fast_start, slow_start) = (fast.last_tick, slow.last_tick);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        for pilot in [&mut fast, &mut slow] {
+            while let Ok(Some(envelope)) = pilot.client.next_event(Duration::from_millis(5)).await {
+                pilot.absorb(&envelope);
+            }
+        }
+    }
+    let (fast_ticks, slow_ticks) = (fast.last_tick - fast_start, slow.last_tick - slow_start);
+    assert!(fast_ticks as f64 > 1.6 * slow_ticks as f64, "20 Hz: {fast_ticks} ticks, 10 Hz: {slow_ticks} ticks");
+    test.cluster.shutdown().await;
+}

@@ -35,8 +35,10 @@ pub use persist::{PersistJob, PersistStats, Persister, spawn_worker};
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub node_id: u32,
-    /// Nominal tick length of every system (wall time at factor 1.0).
+    /// Nominal tick length of every system (wall time at factor 1.0), unless `system_tick_ms` names it.
     pub tick_ms: u32,
+    /// Per-system tick lengths (e.g. 100 ms for an arena that needs 10 Hz), by system id.
+    pub system_tick_ms: std::collections::HashMap<u32, u32>,
     pub tidi: TidiConfig,
     /// How often every ship is checkpointed to the store.
     pub checkpoint_every: Duration,
@@ -54,6 +56,7 @@ impl NodeConfig {
         NodeConfig {
             node_id,
             tick_ms: tick_ms.max(1),
+            system_tick_ms: std::collections::HashMap::new(),
             tidi: TidiConfig::default(),
             checkpoint_every: Duration::from_secs(10),
             tidi_every: Duration::from_millis(250),
@@ -187,8 +190,10 @@ impl Node {
             } else {
                 1.0
             };
-            let step_ms = (f64::from(self.config.tick_ms) * speed).round().max(1.0) as u64;
-            systems.borrow_mut().push(Hosted::new(SystemSim::new(layout), self.config.tick_ms, step_ms));
+            let tick_ms =
+                self.config.system_tick_ms.get(&layout.system_id).copied().unwrap_or(self.config.tick_ms).max(1);
+            let step_ms = (f64::from(tick_ms) * speed).round().max(1.0) as u64;
+            systems.borrow_mut().push(Hosted::new(SystemSim::new(layout), tick_ms, step_ms));
         }
         for (index, subscription) in subscriptions.into_iter().enumerate() {
             tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription));
@@ -198,10 +203,13 @@ impl Node {
         let _ = ready.send(Ok(()));
 
         let start = Instant::now();
-        let nominal = Duration::from_millis(u64::from(self.config.tick_ms));
+        let nominal_of =
+            |systems: &Systems, index: usize| Duration::from_millis(u64::from(systems.borrow()[index].tick_ms));
         // Spread the systems' first ticks over one tick so that they do not all tick at the same instant.
         let mut schedule: BinaryHeap<Reverse<(Instant, usize)>> = (0..count)
-            .map(|index| Reverse((start + nominal.mul_f64(index as f64 / count.max(1) as f64), index)))
+            .map(|index| {
+                Reverse((start + nominal_of(&systems, index).mul_f64(index as f64 / count.max(1) as f64), index))
+            })
             .collect();
         let mut next_tidi = start + self.config.tidi_every;
         let mut next_checkpoint = start + self.config.checkpoint_every;
@@ -221,6 +229,7 @@ impl Node {
                     break;
                 }
                 schedule.pop();
+                let nominal = nominal_of(&systems, index);
                 if now.duration_since(due) > nominal {
                     late_ticks += 1;
                 }

@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// Nominal tick length of every system, in milliseconds (1000 = 1 Hz, 100 = 10 Hz).
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=60_000))]
     pub tick_ms: u32,
+    /// A tick length for one system, as SYSTEM_ID=MS (repeatable), e.g. `--system-tick 30000142=100` for 10 Hz.
+    #[arg(long, value_name = "ID=MS", value_parser = parse_system_tick)]
+    pub system_tick: Vec<(u32, u32)>,
     #[command(flatten)]
     pub universe: UniverseArgs,
     /// Load fingerprint CSV (system_id,cpu[,mem]) for the premap; synthesised when absent.
@@ -53,6 +56,16 @@ pub struct RunArgs {
     /// argon2id memory cost in KiB (default: OWASP's 19 MiB). Lower only for load tests.
     #[arg(long, value_name = "KIB", default_value_t = PasswordPolicy::default().memory_kib)]
     pub argon2_memory_kib: u32,
+}
+
+fn parse_system_tick(text: &str) -> Result<(u32, u32), String> {
+    let (system, ms) = text.split_once('=').ok_or_else(|| format!("`{text}`: expected SYSTEM_ID=MS"))?;
+    let system = system.trim().parse().map_err(|_| format!("`{system}`: not a system id"))?;
+    let ms: u32 = ms.trim().parse().map_err(|_| format!("`{ms}`: not a number of milliseconds"))?;
+    if !(10..=60_000).contains(&ms) {
+        return Err(format!("{ms} ms: a tick must last 10 to 60000 ms"));
+    }
+    Ok((system, ms))
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -76,6 +89,12 @@ async fn serve(args: RunArgs) -> Result<()> {
     config.load = Some(load);
     config.nodes = args.nodes.unwrap_or(cores.max(2));
     config.tick_ms = args.tick_ms;
+    for &(system, tick_ms) in &args.system_tick {
+        if config.universe.index_of(orrery_universe::SystemId(system)).is_none() {
+            anyhow::bail!("--system-tick {system}={tick_ms}: no system {system} in the universe");
+        }
+        config.system_tick_ms.insert(system, tick_ms);
+    }
     config.tcp_listen = args.listen;
     config.ws_listen = Some(args.ws_listen);
     config.rate_limit_per_s = args.rate_limit;
