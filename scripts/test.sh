@@ -20,6 +20,37 @@ if ! command -v cc >/dev/null 2>&1; then
         exit 1
     fi
 fi
+# The dashboard's browser test (crates/orrery/tests/dashboard.rs) drives Debian's headless Chromium through its
+# chromedriver (packages chromium, chromium-driver). It fails rather than skip without them, so install them here.
+ensure_browser() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing chromium and chromium-driver for the dashboard's browser test"
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "scripts/test.sh: chromium or chromedriver is missing, and the dashboard's browser test needs both;" >&2
+        echo "scripts/test.sh: as root run: apt-get update && apt-get install -y chromium chromium-driver" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }; then
+        # An interrupted earlier install can leave dpkg half done ("unmet dependencies"): finish it, try again.
+        echo "scripts/test.sh: installing chromium failed; repairing dpkg's state and trying once more" >&2
+        dpkg --configure -a || true
+        apt-get install -y -qq -f >/dev/null || true
+        if ! apt-get install -y -qq chromium chromium-driver >/dev/null; then
+            echo "scripts/test.sh: could not install chromium and chromium-driver with apt-get (see above);" >&2
+            echo "scripts/test.sh: the dashboard's browser test cannot run without them" >&2
+            exit 1
+        fi
+    fi
+    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+        echo "scripts/test.sh: apt-get installed chromium and chromium-driver, yet chromium or chromedriver is" >&2
+        echo "scripts/test.sh: still not on PATH ($PATH); the dashboard's browser test cannot run" >&2
+        exit 1
+    fi
+}
+ensure_browser
 # Tests that check the premapper on the real EVE map read it from ../shared/data/eve; they fail loudly if it
 # is missing rather than skip.
 if [ ! -f ../shared/data/eve/systems.csv ]; then

@@ -291,10 +291,15 @@ impl Client {
     /// [`Client::next_event`]; skip those at or below the snapshot's tick (see [`crate::delta_is_new`]).
     pub async fn undock(&mut self, character_id: u64) -> Result<v1::SystemSnapshot, ClientError> {
         let undock = Cmd::Undock(v1::Undock { character_id });
-        let envelope = self.request(undock, self.options.request_timeout).await?;
-        match envelope.body {
-            Some(Msg::Snapshot(snapshot)) => Ok(snapshot),
-            other => Err(unexpected("SystemSnapshot", &other)),
+        let request_id = self.send(undock).await?;
+        // A full system answers `Queued` (again whenever the place in line changes) before the snapshot.
+        loop {
+            let envelope = self.wait_reply(request_id, self.options.request_timeout).await?;
+            match envelope.body {
+                Some(Msg::Snapshot(snapshot)) => return Ok(snapshot),
+                Some(Msg::Queued(_)) => continue,
+                other => return Err(unexpected("SystemSnapshot", &other)),
+            }
         }
     }
 
@@ -465,6 +470,7 @@ pub fn body_name(body: &Option<Msg>) -> &'static str {
         Some(Msg::Pong(_)) => "pong",
         Some(Msg::Ok(_)) => "ok",
         Some(Msg::Notice(_)) => "notice",
+        Some(Msg::Queued(_)) => "queued",
     }
 }
 

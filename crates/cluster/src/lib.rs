@@ -16,9 +16,19 @@
 //! # Ok(()) }
 //! ```
 
+mod control;
+pub mod emergency;
+pub mod live_settings;
+pub mod runtime_systems;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+pub use control::LogControl;
+pub use emergency::EmergencyShutdown;
+use orrery_telemetry::{Metrics, Profiler};
+use tokio_util::sync::CancellationToken;
 
 use orrery_bus::{Bus, InProcessBus};
 use orrery_node::{NodeConfig, NodeHandle, NodeReport, PersistStats};
@@ -29,7 +39,7 @@ use orrery_store::Store;
 use orrery_universe::{LoadProfile, Universe};
 
 /// Everything `orrery run` can set.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClusterConfig {
     pub universe: Universe,
     /// Estimated load per system; synthesised from the universe when `None`.
@@ -54,6 +64,16 @@ pub struct ClusterConfig {
     pub sim_speed: f64,
     /// Kernel send buffer per client socket (bytes); `None` keeps the OS default.
     pub socket_send_buffer: Option<usize>,
+    /// The name operators must type to confirm an emergency shutdown (shown big on the dashboard).
+    pub cluster_name: String,
+    /// The admin API and dashboard; `None` serves neither.
+    pub admin_listen: Option<SocketAddr>,
+    /// The admin bearer token (required when `admin_listen` is set).
+    pub admin_token: Option<String>,
+    /// How often the settings table is read.
+    pub settings_poll: Duration,
+    /// Runtime log level control for the admin API (the binary's tracing reload handle).
+    pub log_control: Option<Arc<dyn LogControl>>,
 }
 
 impl ClusterConfig {
@@ -77,6 +97,11 @@ impl ClusterConfig {
             allow_fault_injection: false,
             sim_speed: 1.0,
             socket_send_buffer: None,
+            cluster_name: "orrery-local".into(),
+            admin_listen: None,
+            admin_token: None,
+            settings_poll: Duration::from_millis(500),
+            log_control: None,
         }
     }
 }
@@ -94,6 +119,8 @@ pub enum ClusterError {
     Node(#[from] orrery_node::NodeError),
     #[error("starting the proxy: {0}")]
     Proxy(#[from] orrery_proxy::ProxyError),
+    #[error("starting the admin API: {0}")]
+    Admin(#[from] orrery_admin::AdminError),
     #[error("{0}")]
     Config(String),
 }
@@ -108,7 +135,27 @@ pub struct Cluster {
     store: Arc<dyn Store>,
     bus: Arc<InProcessBus>,
     epoch: u64,
-    node_of_system: Vec<(u32, u32)>,
+    node_of_system: runtime_systems::SharedMapping,
+    universe: runtime_systems::SharedUniverse,
+    emergency: Arc<EmergencyShutdown>,
+    settings: live_settings::SharedSettings,
+    stop_watchers: CancellationToken,
+    admin: Option<orrery_admin::AdminHandle>,
+    admin_url: Option<String>,
+    metrics: Arc<Metrics>,
+    profiler: Arc<Profiler>,
+}
+
+/// The command line's values as settings: the base that rows in the settings table override.
+fn base_settings(config: &ClusterConfig) -> orrery_settings::Settings {
+    orrery_settings::Settings {
+        idle_timeout_s: config.idle_timeout.as_secs().max(1),
+        rate_limit_per_s: config.rate_limit_per_s,
+        tick_ms: config.tick_ms,
+        system_tick_ms: config.system_tick_ms.iter().map(|(k, v)| (*k, *v)).collect(),
+        max_frame_bytes: config.max_frame_bytes,
+        ..orrery_settings::Settings::default()
+    }
 }
 
 impl Cluster {
@@ -122,16 +169,20 @@ impl Cluster {
         let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
         let mapping = orrery_premap::premap(universe, &load.cpu(universe), config.nodes, Strategy::Best)?;
         let epoch = store.load_mapping().await?.map_or(0, |previous| previous.epoch) + 1;
-        let node_of_system: Vec<(u32, u32)> =
+        let assignments: Vec<(u32, u32)> =
             (0..universe.len()).map(|index| (universe.system(index).id.0, mapping.node_of(index) as u32)).collect();
-        store.save_mapping(epoch, &node_of_system).await?;
+        store.save_mapping(epoch, &assignments).await?;
+        let node_of_system: runtime_systems::SharedMapping =
+            Arc::new(std::sync::RwLock::new(assignments.into_iter().collect()));
         tracing::info!(epoch, nodes = config.nodes, systems = universe.len(), "mapping stored");
 
         let bus = Arc::new(InProcessBus::new(65_536));
         let dyn_bus: Arc<dyn Bus> = bus.clone();
         let persist_stats = Arc::new(PersistStats::default());
+        let metrics = Arc::new(Metrics::new());
+        let profiler = Arc::new(Profiler::new());
         let (persister, persist_worker) =
-            orrery_node::spawn_worker(store.clone(), dyn_bus.clone(), persist_stats.clone());
+            orrery_node::spawn_worker(store.clone(), dyn_bus.clone(), persist_stats.clone(), Some(metrics.clone()));
 
         let mut nodes = Vec::with_capacity(config.nodes);
         for (node, layouts) in layouts_by_node(universe, &mapping)?.into_iter().enumerate() {
@@ -140,6 +191,8 @@ impl Cluster {
             node_config.allow_fault_injection = config.allow_fault_injection;
             node_config.sim_speed = config.sim_speed;
             node_config.system_tick_ms = config.system_tick_ms.clone();
+            node_config.profiler = Some(profiler.clone());
+            node_config.metrics = Some(metrics.clone());
             nodes.push(orrery_node::start(node_config, dyn_bus.clone(), layouts, persister.clone()).await?);
         }
 
@@ -152,8 +205,149 @@ impl Cluster {
         proxy_config.max_frame_bytes = config.max_frame_bytes;
         proxy_config.outbound_queue = config.outbound_queue;
         proxy_config.socket_send_buffer = config.socket_send_buffer;
-        let proxy = orrery_proxy::start(proxy_config, dyn_bus, store.clone(), world).await?;
-        Ok(Cluster { proxy, nodes, persister, persist_worker, persist_stats, store, bus, epoch, node_of_system })
+        let proxy = orrery_proxy::start(proxy_config, dyn_bus.clone(), store.clone(), world).await?;
+
+        // Live settings: the command line's values, overridden by rows of the settings table.
+        let base = base_settings(&config);
+        let settings: live_settings::SharedSettings = Arc::new(Mutex::new(base.clone()));
+        let stop_watchers = CancellationToken::new();
+        live_settings::broadcast(dyn_bus.as_ref(), &base).await;
+        tokio::spawn(live_settings::watch(
+            store.clone(),
+            dyn_bus.clone(),
+            base,
+            settings.clone(),
+            config.settings_poll,
+            stop_watchers.clone(),
+        ));
+        let emergency = EmergencyShutdown::new(config.cluster_name.clone(), dyn_bus.clone());
+
+        let mut cluster = Cluster {
+            proxy,
+            nodes,
+            persister,
+            persist_worker,
+            persist_stats,
+            store,
+            bus,
+            epoch,
+            node_of_system,
+            universe: Arc::new(std::sync::RwLock::new(Arc::new(config.universe.clone()))),
+            emergency,
+            settings,
+            stop_watchers,
+            admin: None,
+            admin_url: None,
+            metrics,
+            profiler,
+        };
+        let reports: Vec<Arc<Mutex<NodeReport>>> = cluster.nodes.iter().map(NodeHandle::shared_report).collect();
+        let watcher = runtime_systems::Watcher {
+            store: cluster.store.clone(),
+            bus: dyn_bus.clone(),
+            universe: cluster.universe.clone(),
+            node_of: cluster.node_of_system.clone(),
+            reports: Arc::new(move || reports.iter().filter_map(|r| r.lock().ok().map(|r| r.clone())).collect()),
+            every: config.settings_poll,
+        };
+        tokio::spawn(watcher.run(cluster.stop_watchers.clone()));
+        if let Some(listen) = config.admin_listen {
+            let token =
+                config.admin_token.clone().ok_or_else(|| ClusterError::Config("the admin API needs a token".into()))?;
+            let control = cluster.control(config.log_control.clone());
+            let stop = cluster.stop_watchers.clone();
+            let handle =
+                orrery_admin::serve(orrery_admin::AdminConfig { listen, token: token.clone() }, control, async move {
+                    stop.cancelled().await
+                })
+                .await?;
+            cluster.admin_url = Some(handle.dashboard_url(&token));
+            cluster.admin = Some(handle);
+        }
+        Ok(cluster)
+    }
+
+    /// The admin API's view of this cluster.
+    fn control(&self, log: Option<Arc<dyn LogControl>>) -> Arc<dyn orrery_admin::ClusterControl> {
+        let reports: Vec<Arc<Mutex<NodeReport>>> = self.nodes.iter().map(NodeHandle::shared_report).collect();
+        let proxy_stats = self.proxy.shared_stats();
+        let slow_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let metrics = self.metrics.clone();
+        let read_reports = move || reports.iter().filter_map(|r| r.lock().ok().map(|r| r.clone())).collect::<Vec<_>>();
+        let read_reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync> = Arc::new(read_reports);
+        let sessions_stats = proxy_stats.clone();
+        let refresh_reports = read_reports.clone();
+        let refresh = move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            metrics.set_sessions(sessions_stats.sessions_open.load(Relaxed));
+            metrics.set_bytes_in_total(sessions_stats.bytes_in.load(Relaxed));
+            metrics.set_bytes_out_total(sessions_stats.bytes_out.load(Relaxed));
+            let dropped = sessions_stats.slow_clients_dropped.load(Relaxed);
+            for _ in slow_seen.swap(dropped, Relaxed)..dropped {
+                metrics.count_slow_client_dropped();
+            }
+            let reports = refresh_reports();
+            let mut players = Vec::new();
+            let mut tidi = Vec::new();
+            for report in &reports {
+                metrics.set_node_players(report.node_id, report.systems.iter().map(|s| s.ships as u64).sum());
+                for system in &report.systems {
+                    if system.ships > 0 {
+                        players.push((system.system_id, system.ships as u64));
+                    }
+                    if system.factor < 1.0 {
+                        tidi.push((system.system_id, system.factor));
+                    }
+                }
+            }
+            metrics.set_system_players(&players);
+            metrics.set_tidi(&tidi);
+        };
+        Arc::new(control::Control {
+            universe: self.universe.clone(),
+            node_of: self.node_of_system.clone(),
+            epoch: self.epoch,
+            reports: read_reports,
+            sessions: Arc::new(move || proxy_stats.sessions_open.load(std::sync::atomic::Ordering::Relaxed)),
+            store: self.store.clone(),
+            settings: self.settings.clone(),
+            emergency: self.emergency.clone(),
+            profiler: self.profiler.clone(),
+            metrics: self.metrics.clone(),
+            refresh_metrics: Arc::new(refresh),
+            log,
+        })
+    }
+
+    /// Completes when an emergency shutdown fires; the owner then calls [`Cluster::shutdown`].
+    pub fn shutdown_fired(&self) -> CancellationToken {
+        self.emergency.fired()
+    }
+
+    pub fn emergency(&self) -> &Arc<EmergencyShutdown> {
+        &self.emergency
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> orrery_settings::Settings {
+        self.settings.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The dashboard's address with the token in its fragment, when the admin API is served.
+    pub fn admin_url(&self) -> Option<&str> {
+        self.admin_url.as_deref()
+    }
+
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(orrery_admin::AdminHandle::local_addr)
+    }
+
+    pub fn profiler(&self) -> &Arc<Profiler> {
+        &self.profiler
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn tcp_addr(&self) -> SocketAddr {
@@ -171,7 +365,7 @@ impl Cluster {
 
     /// Which node hosts a system.
     pub fn node_of(&self, system_id: u32) -> Option<u32> {
-        self.node_of_system.iter().find(|(id, _)| *id == system_id).map(|(_, node)| *node)
+        self.node_of_system.read().ok().and_then(|map| map.get(&system_id).copied())
     }
 
     pub fn node_reports(&self) -> Vec<NodeReport> {
@@ -197,6 +391,7 @@ impl Cluster {
     /// Stop in the order that loses nothing, and return once everything is stored.
     pub async fn shutdown(self) {
         tracing::info!("shutting down: closing sessions");
+        self.stop_watchers.cancel();
         self.proxy.shutdown().await;
         tracing::info!("stopping sol nodes");
         for node in self.nodes {

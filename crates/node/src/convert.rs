@@ -112,3 +112,29 @@ pub fn ship_row(ship: &Ship, system_id: u32, in_space: bool) -> orrery_store::Sh
 pub fn celestials(layout: &SystemLayout) -> Vec<v1::Celestial> {
     layout.celestials.iter().map(celestial).collect()
 }
+
+/// A celestial from the bus (a system or gate added at runtime); unknown kinds count as planets.
+pub fn celestial_from(message: &v1::Celestial) -> orrery_sim::Celestial {
+    let position = message.position.map_or(Vec3::ZERO, |p| Vec3::new(p.x as f64, p.y as f64, p.z as f64));
+    let kind = match v1::CelestialKind::try_from(message.kind) {
+        Ok(v1::CelestialKind::Star) => CelestialKind::Star,
+        Ok(v1::CelestialKind::Stargate) => CelestialKind::Stargate,
+        _ => CelestialKind::Planet,
+    };
+    orrery_sim::Celestial {
+        id: message.id,
+        kind,
+        name: message.name.clone(),
+        position,
+        destination: (kind == CelestialKind::Stargate).then_some(message.destination_system_id),
+    }
+}
+
+/// A layout from a `HostSystem` message.
+pub fn layout_from(host: &v1::HostSystem) -> SystemLayout {
+    SystemLayout {
+        system_id: host.system_id,
+        name: host.name.clone(),
+        celestials: host.celestials.iter().map(celestial_from).collect(),
+    }
+}

@@ -31,6 +31,12 @@ pub struct Hosted {
     pub step_ms: u64,
     /// Injected extra work per tick (test clusters only).
     burn: std::time::Duration,
+    /// Celestials added since the last delta.
+    new_celestials: Vec<v1::Celestial>,
+    /// Player cap: ships beyond it wait in `queue` (entering) or are refused (jumping in).
+    pub max_players: u32,
+    /// Ships waiting to enter space here, in arrival order.
+    queue: VecDeque<Waiting>,
     /// Ships that jumped out recently, with their destination and the tick they left: commands and logouts
     /// that were already on their way here follow the ship instead of failing (the client could not know).
     jumped: HashMap<u64, (u32, u64)>,
@@ -38,6 +44,15 @@ pub struct Hosted {
 
 /// How many ticks a jumped ship's forwarding address is kept.
 const FORWARD_TICKS: u64 = 600;
+
+/// A ship waiting for a place in a full system.
+struct Waiting {
+    route: v1::SessionRoute,
+    request_id: u32,
+    ship: v1::ShipRecord,
+    /// The position the session was last told.
+    told: u32,
+}
 
 /// A ship that entered during this tick, to be sent its snapshot once the tick is done.
 struct Entered {
@@ -48,7 +63,10 @@ struct Entered {
 }
 
 /// What a node needs to know while ticking.
-pub struct TickContext {
+pub struct TickContext<'a> {
+    /// Present only while the profiler runs.
+    pub profiler: Option<&'a orrery_telemetry::Profiler>,
+    pub metrics: Option<&'a orrery_telemetry::Metrics>,
     pub node_id: u32,
     pub factor: f64,
     pub allow_fault_injection: bool,
@@ -67,19 +85,33 @@ impl Hosted {
             step_ms,
             burn: std::time::Duration::ZERO,
             jumped: HashMap::new(),
+            max_players: u32::MAX,
+            queue: VecDeque::new(),
+            new_celestials: Vec::new(),
         }
     }
 
     /// One tick. Panics are the caller's to catch.
-    pub fn tick(&mut self, context: &TickContext, effects: &mut TickEffects) {
+    pub fn tick(&mut self, context: &TickContext<'_>, effects: &mut TickEffects) {
         let mut entered = Vec::new();
         while let Some(message) = self.inbox.pop_front() {
             match frame::decode::<v1::SystemInbox>(&message) {
-                Ok(v1::SystemInbox { body: Some(body) }) => self.apply(body, context, &mut entered, effects),
+                Ok(v1::SystemInbox { body: Some(body) }) => {
+                    let kind = message_kind(&body);
+                    if let Some(metrics) = context.metrics {
+                        metrics.count_command(kind);
+                    }
+                    let started = context.profiler.map(|_| std::time::Instant::now());
+                    self.apply(body, context, &mut entered, effects);
+                    if let (Some(profiler), Some(started)) = (context.profiler, started) {
+                        profiler.record_message(kind, started.elapsed());
+                    }
+                }
                 Ok(_) => tracing::warn!(system = self.system_id, "empty system inbox message"),
                 Err(problem) => tracing::error!(system = self.system_id, %problem, "undecodable system inbox message"),
             }
         }
+        self.admit_waiting(&mut entered, effects);
         if !self.burn.is_zero() {
             let started = std::time::Instant::now();
             while started.elapsed() < self.burn {
@@ -95,6 +127,7 @@ impl Hosted {
             .into_iter()
             .map(|line| v1::ChatLine { character_id: line.character_id, pilot: line.pilot, text: line.text })
             .collect();
+        let new_celestials = std::mem::take(&mut self.new_celestials);
         if self.sim.ship_count() > 0 || !output.departed.is_empty() || !chat.is_empty() {
             let delta = v1::SystemDelta {
                 system_id: self.system_id,
@@ -105,6 +138,7 @@ impl Hosted {
                 arrived: output.arrived.iter().map(convert::ship_state).collect(),
                 departed: output.departed,
                 chat: chat.clone(),
+                new_celestials,
             };
             effects.publish.push((self.delta_subject.clone(), frame::encode(&reply(0, S::Delta(delta)))));
         }
@@ -126,7 +160,7 @@ impl Hosted {
         }
     }
 
-    fn apply(&mut self, body: In, context: &TickContext, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
+    fn apply(&mut self, body: In, context: &TickContext<'_>, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
         match body {
             In::Command(command) => {
                 let route = command.route.unwrap_or_default();
@@ -155,6 +189,9 @@ impl Hosted {
                 match outcome {
                     Ok(Outcome::Accepted) => {}
                     Ok(Outcome::JumpedOut { ship, destination_system }) => {
+                        if let Some(metrics) = context.metrics {
+                            metrics.count_jump();
+                        }
                         self.jumped.insert(ship.id, (destination_system, self.sim.tick()));
                         let handoff = v1::SystemInbox {
                             body: Some(In::Handoff(v1::Handoff {
@@ -186,21 +223,19 @@ impl Hosted {
             In::Enter(enter) => {
                 let route = enter.route.unwrap_or_default();
                 let Some(record) = enter.ship else { return };
-                let ship = convert::ship(&record);
-                let (ship_id, handoff_seq) = (ship.id, ship.handoff_seq);
-                match self.sim.add_ship(ship) {
-                    Ok(()) => {
-                        self.jumped.remove(&ship_id);
-                        if let Some(ship) = self.sim.ship(ship_id) {
-                            effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
-                        }
-                        entered.push(Entered { route, request_id: enter.request_id, ship_id, handoff_seq });
-                    }
-                    Err(problem) => {
-                        let answer = error(enter.request_id, v1::ErrorCode::AlreadyInSpace, problem.to_string());
+                if self.is_full() || !self.queue.is_empty() {
+                    if self.sim.ship(record.ship_id).is_some()
+                        || self.queue.iter().any(|w| w.ship.ship_id == record.ship_id)
+                    {
+                        let answer =
+                            error(enter.request_id, v1::ErrorCode::AlreadyInSpace, "this ship is already here");
                         effects.publish.push(left(route, &answer));
+                        return;
                     }
+                    self.queue.push_back(Waiting { route, request_id: enter.request_id, ship: record, told: 0 });
+                    return;
                 }
+                self.enter(route, enter.request_id, &record, entered, effects);
             }
             In::Handoff(handoff) => {
                 let route = handoff.route.unwrap_or_default();
@@ -212,8 +247,38 @@ impl Hosted {
                     tracing::warn!(system = self.system_id, ship = ship_id, "duplicate handoff ignored");
                     return;
                 }
+                if self.is_full() {
+                    // Full: the ship goes back through the gate it came from, and the pilot is told why.
+                    let mut back = record.clone();
+                    back.system_id = handoff.from_system_id;
+                    back.handoff_seq += 1;
+                    let bounce = v1::SystemInbox {
+                        body: Some(In::Handoff(v1::Handoff {
+                            route: Some(route),
+                            request_id: 0,
+                            ship: Some(back),
+                            from_system_id: self.system_id,
+                            arrival_gate_id: 0,
+                        })),
+                    };
+                    effects.publish.push((
+                        orrery_proto::system_subject(handoff.from_system_id),
+                        Bytes::from(bounce.encode_to_vec()),
+                    ));
+                    let reason = format!(
+                        "system {} is full ({} of {} players): the ship stays at its gate",
+                        self.system_id,
+                        self.sim.ship_count(),
+                        self.max_players
+                    );
+                    effects.publish.push(forward(route, &error(handoff.request_id, v1::ErrorCode::SystemFull, reason)));
+                    return;
+                }
                 match self.sim.arrive(ship, handoff.from_system_id) {
                     Ok(()) => {
+                        if let Some(metrics) = context.metrics {
+                            metrics.count_handoff();
+                        }
                         self.jumped.remove(&ship_id);
                         if let Some(ship) = self.sim.ship(ship_id) {
                             effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
@@ -226,6 +291,13 @@ impl Hosted {
                 }
             }
             In::Leave(leave) => {
+                if let Some(at) = self.queue.iter().position(|w| w.ship.ship_id == leave.ship_id) {
+                    self.queue.remove(at);
+                    if let Some(route) = leave.route {
+                        effects.publish.push(left(route, &reply(leave.request_id, S::Ok(v1::Ok {}))));
+                    }
+                    return;
+                }
                 if self.sim.ship(leave.ship_id).is_none()
                     && let Some(&(destination, _)) = self.jumped.get(&leave.ship_id)
                 {
@@ -247,6 +319,14 @@ impl Hosted {
                     None => effects.publish.extend(answer),
                 }
             }
+            In::AddCelestial(celestial) => {
+                if let Err(problem) = self.sim.add_celestial(convert::celestial_from(&celestial)) {
+                    tracing::warn!(system = self.system_id, %problem, "celestial not added");
+                } else {
+                    tracing::info!(system = self.system_id, name = %celestial.name, "celestial added");
+                    self.new_celestials.push(celestial);
+                }
+            }
             In::InjectFault(fault) => {
                 if !context.allow_fault_injection {
                     tracing::warn!(system = self.system_id, "fault injection refused: not enabled on this node");
@@ -256,6 +336,60 @@ impl Hosted {
                 if fault.panic {
                     panic!("fault injected into system {}", self.system_id);
                 }
+            }
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.sim.ship_count() >= self.max_players as usize
+    }
+
+    /// Players waiting for a place in this system.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Let waiting ships in while there is room (a raised cap admits them at the next tick), and tell the rest
+    /// their new place in line.
+    fn admit_waiting(&mut self, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
+        while !self.is_full()
+            && let Some(waiting) = self.queue.pop_front()
+        {
+            self.enter(waiting.route, waiting.request_id, &waiting.ship, entered, effects);
+        }
+        let (system_id, cap) = (self.system_id, self.max_players);
+        for (index, waiting) in self.queue.iter_mut().enumerate() {
+            let position = index as u32 + 1;
+            if waiting.told != position {
+                waiting.told = position;
+                let queued = reply(waiting.request_id, S::Queued(v1::Queued { system_id, position, cap }));
+                effects.publish.push(forward(waiting.route, &queued));
+            }
+        }
+    }
+
+    /// Put a ship into space here (undock or login), or answer why not.
+    fn enter(
+        &mut self,
+        route: v1::SessionRoute,
+        request_id: u32,
+        record: &v1::ShipRecord,
+        entered: &mut Vec<Entered>,
+        effects: &mut TickEffects,
+    ) {
+        let ship = convert::ship(record);
+        let (ship_id, handoff_seq) = (ship.id, ship.handoff_seq);
+        match self.sim.add_ship(ship) {
+            Ok(()) => {
+                self.jumped.remove(&ship_id);
+                if let Some(ship) = self.sim.ship(ship_id) {
+                    effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
+                }
+                entered.push(Entered { route, request_id, ship_id, handoff_seq });
+            }
+            Err(problem) => {
+                let answer = error(request_id, v1::ErrorCode::AlreadyInSpace, problem.to_string());
+                effects.publish.push(left(route, &answer));
             }
         }
     }
@@ -310,13 +444,25 @@ impl Hosted {
                 }
                 In::Enter(enter) => (enter.route, enter.request_id, true),
                 In::Leave(leave) => (leave.route, leave.request_id, true),
-                In::Handoff(_) | In::InjectFault(_) => (None, 0, false),
+                In::Handoff(_) | In::InjectFault(_) | In::AddCelestial(_) => (None, 0, false),
             };
             if let Some(route) = route {
                 let answer = error(request_id, v1::ErrorCode::Unavailable, reason);
                 effects.publish.push(if entering { left(route, &answer) } else { forward(route, &answer) });
             }
         }
+    }
+}
+
+/// The name a message is counted and profiled under.
+fn message_kind(body: &In) -> &'static str {
+    match body {
+        In::Command(command) => command.envelope.as_ref().map_or("empty", orrery_proto::command_name),
+        In::Enter(_) => "enter_space",
+        In::Handoff(_) => "handoff",
+        In::Leave(_) => "leave_space",
+        In::InjectFault(_) => "inject_fault",
+        In::AddCelestial(_) => "add_celestial",
     }
 }
 

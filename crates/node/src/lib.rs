@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use orrery_bus::Bus;
+use orrery_proto::v1;
 use orrery_sim::tidi::{TidiConfig, TidiController};
 use orrery_sim::{SystemLayout, SystemSim};
 use tokio::sync::oneshot;
@@ -31,8 +32,14 @@ use tokio::sync::oneshot;
 use hosted::{Hosted, TickContext, TickEffects};
 pub use persist::{PersistJob, PersistStats, Persister, spawn_worker};
 
+/// A celestial as clients and the bus see it (positions rounded to metres): the coordinator sends the scenery
+/// of systems added at runtime in this form.
+pub fn celestial_message(celestial: &orrery_sim::Celestial) -> v1::Celestial {
+    convert::celestial(celestial)
+}
+
 /// How a node runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NodeConfig {
     pub node_id: u32,
     /// Nominal tick length of every system (wall time at factor 1.0), unless `system_tick_ms` names it.
@@ -49,6 +56,10 @@ pub struct NodeConfig {
     /// Simulation time per tick relative to the tick length: 1.0 in production; tests and demos may
     /// fast-forward (10.0 makes a 100 ms tick advance 1 s of simulation).
     pub sim_speed: f64,
+    /// Timing tables (when switched on) per system and per message type.
+    pub profiler: Option<Arc<orrery_telemetry::Profiler>>,
+    /// Tick counts, durations and lateness.
+    pub metrics: Option<Arc<orrery_telemetry::Metrics>>,
 }
 
 impl NodeConfig {
@@ -62,6 +73,8 @@ impl NodeConfig {
             tidi_every: Duration::from_millis(250),
             allow_fault_injection: false,
             sim_speed: 1.0,
+            profiler: None,
+            metrics: None,
         }
     }
 }
@@ -84,6 +97,10 @@ pub struct SystemReport {
     /// Smoothed work per tick, milliseconds.
     pub tick_work_ms: f64,
     pub failed: bool,
+    pub tick_ms: u32,
+    pub max_players: u32,
+    /// Players waiting for a place.
+    pub queued: usize,
 }
 
 /// What a node last reported (refreshed with every Time Dilation update).
@@ -107,6 +124,11 @@ pub struct NodeHandle {
 impl NodeHandle {
     pub fn node_id(&self) -> u32 {
         self.node_id
+    }
+
+    /// The report cell itself, for readers that outlive borrowing the handle (the admin API).
+    pub fn shared_report(&self) -> Arc<Mutex<NodeReport>> {
+        self.report.clone()
     }
 
     pub fn report(&self) -> NodeReport {
@@ -148,7 +170,7 @@ pub async fn start(
             }
         };
         let local = tokio::task::LocalSet::new();
-        let node = Node { config, bus, persister, tidi, report: thread_report };
+        let node = Node { config, bus, persister, tidi, report: thread_report, default_max_players: u32::MAX };
         local.block_on(&runtime, node.run(layouts, ready_tx, stop_rx));
     })?;
     match ready_rx.await {
@@ -159,6 +181,8 @@ pub async fn start(
 }
 
 struct Node {
+    /// The player cap of systems without their own (from the live settings).
+    default_max_players: u32,
     config: NodeConfig,
     bus: Arc<dyn Bus>,
     persister: Persister,
@@ -185,19 +209,28 @@ impl Node {
                     return;
                 }
             }
-            let speed = if self.config.sim_speed.is_finite() && self.config.sim_speed > 0.0 {
-                self.config.sim_speed
-            } else {
-                1.0
-            };
             let tick_ms =
                 self.config.system_tick_ms.get(&layout.system_id).copied().unwrap_or(self.config.tick_ms).max(1);
-            let step_ms = (f64::from(tick_ms) * speed).round().max(1.0) as u64;
+            let step_ms = self.step_ms(tick_ms);
             systems.borrow_mut().push(Hosted::new(SystemSim::new(layout), tick_ms, step_ms));
         }
         for (index, subscription) in subscriptions.into_iter().enumerate() {
             tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription));
         }
+        let mut node_inbox = match self.bus.subscribe(&orrery_proto::node_subject(self.config.node_id)).await {
+            Ok(subscription) => subscription,
+            Err(problem) => {
+                let _ = ready.send(Err(format!("subscribing to the node inbox: {problem}")));
+                return;
+            }
+        };
+        let mut cluster_events = match self.bus.subscribe(orrery_proto::CLUSTER_SUBJECT).await {
+            Ok(subscription) => subscription,
+            Err(problem) => {
+                let _ = ready.send(Err(format!("subscribing to cluster events: {problem}")));
+                return;
+            }
+        };
         let count = systems.borrow().len();
         tracing::info!(node = self.config.node_id, systems = count, "sol node ticking");
         let _ = ready.send(Ok(()));
@@ -221,6 +254,16 @@ impl Node {
             tokio::select! {
                 biased;
                 _ = &mut stop => break,
+                Some(event) = cluster_events.next() => {
+                    self.on_cluster_event(&systems, &event);
+                    continue;
+                }
+                Some(message) = node_inbox.next() => {
+                    if let Some(index) = self.host(&systems, &message).await {
+                        schedule.push(Reverse((Instant::now(), index)));
+                    }
+                    continue;
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
             let now = Instant::now();
@@ -233,7 +276,7 @@ impl Node {
                 if now.duration_since(due) > nominal {
                     late_ticks += 1;
                 }
-                if !self.tick(&systems, index).await {
+                if !self.tick(&systems, index, now.saturating_duration_since(due)).await {
                     continue; // failed: not scheduled again
                 }
                 ticks += 1;
@@ -262,7 +305,7 @@ impl Node {
     }
 
     /// Tick one system; false if it failed (now or before).
-    async fn tick(&mut self, systems: &Systems, index: usize) -> bool {
+    async fn tick(&mut self, systems: &Systems, index: usize, lateness: Duration) -> bool {
         let started = Instant::now();
         let mut effects = TickEffects::default();
         let (system_id, tick_ms, healthy) = {
@@ -272,6 +315,8 @@ impl Node {
                 return false;
             }
             let context = TickContext {
+                profiler: self.config.profiler.as_deref().filter(|p| p.is_running()),
+                metrics: self.config.metrics.as_deref(),
                 node_id: self.config.node_id,
                 factor: self.tidi.factor(hosted.system_id),
                 allow_fault_injection: self.config.allow_fault_injection,
@@ -299,12 +344,79 @@ impl Node {
             }
         }
         if healthy {
-            let work = started.elapsed().as_secs_f64();
+            let elapsed = started.elapsed();
+            if let Some(profiler) = &self.config.profiler {
+                profiler.record_system(system_id, elapsed);
+            }
+            if let Some(metrics) = &self.config.metrics {
+                metrics.observe_tick(self.config.node_id, elapsed, lateness);
+            }
+            let work = elapsed.as_secs_f64();
             self.tidi.observe(system_id, work, f64::from(tick_ms) / 1000.0);
         } else {
             self.tidi.remove(system_id);
         }
         healthy
+    }
+
+    /// Live settings from the coordinator: tick lengths, player caps, the Time Dilation floor. A tick length
+    /// change takes effect from each system's next tick.
+    fn on_cluster_event(&mut self, systems: &Systems, event: &[u8]) {
+        let Ok(v1::ClusterEvent { body: Some(v1::cluster_event::Body::Settings(settings)) }) =
+            orrery_proto::frame::decode::<v1::ClusterEvent>(event)
+        else {
+            return;
+        };
+        if let Err(problem) = self.tidi.set_floor(settings.tidi_floor) {
+            tracing::error!(node = self.config.node_id, %problem, "tidi floor refused");
+        }
+        for hosted in systems.borrow_mut().iter_mut() {
+            let id = hosted.system_id;
+            let tick_ms = settings.system_tick_ms.get(&id).copied().unwrap_or(settings.tick_ms).max(1);
+            if tick_ms != hosted.tick_ms {
+                hosted.tick_ms = tick_ms;
+                hosted.step_ms = self.step_ms(tick_ms);
+            }
+            hosted.max_players = settings.system_max_players.get(&id).copied().unwrap_or(settings.max_players);
+        }
+        self.default_max_players = settings.max_players;
+    }
+
+    /// Start hosting a system added at runtime; returns its index to schedule.
+    async fn host(&mut self, systems: &Systems, message: &[u8]) -> Option<usize> {
+        let Ok(v1::NodeInbox { body: Some(v1::node_inbox::Body::Host(host)) }) =
+            orrery_proto::frame::decode::<v1::NodeInbox>(message)
+        else {
+            tracing::error!(node = self.config.node_id, "undecodable node inbox message");
+            return None;
+        };
+        if systems.borrow().iter().any(|hosted| hosted.system_id == host.system_id) {
+            return None;
+        }
+        let subscription = match self.bus.subscribe(&orrery_proto::system_subject(host.system_id)).await {
+            Ok(subscription) => subscription,
+            Err(problem) => {
+                tracing::error!(node = self.config.node_id, system = host.system_id, %problem, "cannot host system");
+                return None;
+            }
+        };
+        let tick_ms = self.config.tick_ms;
+        let mut hosted = Hosted::new(SystemSim::new(convert::layout_from(&host)), tick_ms, self.step_ms(tick_ms));
+        hosted.max_players = self.default_max_players;
+        let index = {
+            let mut systems = systems.borrow_mut();
+            systems.push(hosted);
+            systems.len() - 1
+        };
+        tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription));
+        tracing::info!(node = self.config.node_id, system = host.system_id, name = %host.name, "system online");
+        Some(index)
+    }
+
+    fn step_ms(&self, tick_ms: u32) -> u64 {
+        let speed =
+            if self.config.sim_speed.is_finite() && self.config.sim_speed > 0.0 { self.config.sim_speed } else { 1.0 };
+        (f64::from(tick_ms) * speed).round().max(1.0) as u64
     }
 
     async fn refuse_failed(&self, systems: &Systems) {
@@ -342,6 +454,9 @@ impl Node {
                     factor: self.tidi.factor(hosted.system_id),
                     tick_work_ms: self.tidi.demand(hosted.system_id).unwrap_or(0.0) * f64::from(hosted.tick_ms),
                     failed: hosted.failed,
+                    tick_ms: hosted.tick_ms,
+                    max_players: hosted.max_players,
+                    queued: hosted.queue_len(),
                 })
                 .collect(),
             ticks,

@@ -44,9 +44,10 @@ pub fn spawn_worker(
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     stats: Arc<PersistStats>,
+    metrics: Option<Arc<orrery_telemetry::Metrics>>,
 ) -> (Persister, tokio::task::JoinHandle<()>) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    (sender, tokio::spawn(worker(store, bus, receiver, stats)))
+    (sender, tokio::spawn(worker(store, bus, receiver, stats, metrics)))
 }
 
 async fn worker(
@@ -54,6 +55,7 @@ async fn worker(
     bus: Arc<dyn Bus>,
     mut queue: mpsc::UnboundedReceiver<PersistJob>,
     stats: Arc<PersistStats>,
+    metrics: Option<Arc<orrery_telemetry::Metrics>>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut jobs = Vec::new();
@@ -79,6 +81,9 @@ async fn worker(
         stats.batches.fetch_add(1, Relaxed);
         stats.rows.fetch_add(rows.len() as u64, Relaxed);
         stats.last_batch_us.store(started.elapsed().as_micros() as u64, Relaxed);
+        if let Some(metrics) = &metrics {
+            metrics.observe_checkpoint(started.elapsed(), rows.len() as u64);
+        }
         for job in jobs.drain(..) {
             if let Some((subject, payload)) = job.then_publish
                 && let Err(problem) = bus.publish(&subject, payload).await

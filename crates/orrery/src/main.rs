@@ -26,11 +26,20 @@ enum Command {
     Fingerprint(cmd::fingerprint::FingerprintArgs),
 }
 
-/// Structured logs on stderr; `RUST_LOG` picks the level (default: info for orrery, warn for the rest).
+/// Structured logs on stderr; `RUST_LOG` picks the level (default: info for orrery, warn for the rest), and
+/// the admin API can change it while running (through a reload handle).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,orrery=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    use tracing_subscriber::{EnvFilter, layer::SubscriberExt, reload, util::SubscriberInitExt};
+    let initial = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,orrery=info".to_owned());
+    let filter = EnvFilter::try_new(&initial).unwrap_or_else(|_| EnvFilter::new("warn,orrery=info"));
+    let (filter, handle) = reload::Layer::new(filter);
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .try_init();
+    if installed.is_ok() {
+        let _ = cmd::run::LOG_CONTROL.set(std::sync::Arc::new(cmd::run::ReloadableLog::new(handle, initial)));
+    }
 }
 
 fn main() -> std::process::ExitCode {

@@ -15,7 +15,16 @@ struct Server {
 
 fn start(data_dir: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orrery"))
-        .args(["run", "--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--ws-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .args(["--generate-systems", "200", "--nodes", "2", "--tick-ms", "100", "--argon2-memory-kib", "64"])
         .stdout(Stdio::piped())

@@ -48,5 +48,10 @@ pub fn proxy_subject(proxy_id: u32) -> String {
     format!("proxy.{proxy_id}")
 }
 
+/// The bus subject of a sol node's inbox.
+pub fn node_subject(node_id: u32) -> String {
+    format!("node.{node_id}")
+}
+
 /// The bus subject of cluster-wide broadcasts.
 pub const CLUSTER_SUBJECT: &str = "cluster";

@@ -45,3 +45,52 @@ pub async fn serve(shared: Arc<Shared>, mut inbox: orrery_bus::Subscription) {
         }
     }
 }
+
+/// Cluster-wide events (`cluster`): live settings, notices for everyone, the final shutdown.
+pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscription) {
+    use std::sync::atomic::Ordering::Relaxed;
+    use v1::cluster_event::Body as E;
+    loop {
+        let message = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            message = events.next() => message,
+        };
+        let Some(message) = message else { return };
+        let event: v1::ClusterEvent = match orrery_proto::frame::decode(&message) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(%error, "undecodable cluster event");
+                continue;
+            }
+        };
+        match event.body {
+            Some(E::Settings(settings)) => {
+                let live = &shared.live;
+                live.idle_timeout_ms.store(settings.idle_timeout_s.saturating_mul(1000), Relaxed);
+                live.rate_limit_per_s.store(u64::from(settings.rate_limit_per_s), Relaxed);
+                live.max_frame_bytes.store(settings.max_frame_bytes, Relaxed);
+                if let Ok(mut motd) = live.motd.lock() {
+                    *motd = settings.motd;
+                }
+            }
+            Some(E::Notice(notice)) => tell_everyone(&shared, Control::Notice(notice.text)),
+            Some(E::SystemAdded(system)) => {
+                if let Ok(mut world) = shared.world.write() {
+                    world.add(system);
+                }
+            }
+            Some(E::ShuttingDown(notice)) => {
+                shared.closing.store(true, Relaxed);
+                tell_everyone(&shared, Control::Close(notice.text));
+            }
+            None => {}
+        }
+    }
+}
+
+fn tell_everyone(shared: &Shared, control: Control) {
+    let Ok(sessions) = shared.sessions.lock() else { return };
+    for link in sessions.values() {
+        let _ = link.control.send(control.clone());
+    }
+}

@@ -97,6 +97,11 @@ impl World {
     pub fn contains(&self, system_id: u32) -> bool {
         self.systems.contains(&system_id)
     }
+
+    /// A system added at runtime.
+    pub fn add(&mut self, system_id: u32) {
+        self.systems.insert(system_id);
+    }
 }
 
 /// Counters for metrics and tests.
@@ -123,17 +128,57 @@ pub enum ProxyError {
     Bus(#[from] orrery_bus::BusError),
 }
 
+/// The limits an operator can change while the proxy runs (from the settings in the database); sessions read
+/// them at every use, so a change applies to every session at once.
+#[derive(Debug)]
+pub struct LiveLimits {
+    pub idle_timeout_ms: AtomicU64,
+    pub rate_limit_per_s: AtomicU64,
+    pub max_frame_bytes: AtomicU64,
+    pub motd: Mutex<String>,
+}
+
+impl LiveLimits {
+    fn from_config(config: &ProxyConfig) -> LiveLimits {
+        LiveLimits {
+            idle_timeout_ms: AtomicU64::new(config.idle_timeout.as_millis() as u64),
+            rate_limit_per_s: AtomicU64::new(u64::from(config.rate_limit_per_s)),
+            max_frame_bytes: AtomicU64::new(config.max_frame_bytes as u64),
+            motd: Mutex::new(String::new()),
+        }
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms.load(Ordering::Relaxed).max(1))
+    }
+
+    pub fn rate_limit_per_s(&self) -> u32 {
+        self.rate_limit_per_s.load(Ordering::Relaxed).clamp(1, u64::from(u32::MAX)) as u32
+    }
+
+    pub fn max_frame_bytes(&self) -> usize {
+        self.max_frame_bytes.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn motd(&self) -> String {
+        self.motd.lock().map(|motd| motd.clone()).unwrap_or_default()
+    }
+}
+
 /// State shared by the proxy's tasks.
 pub(crate) struct Shared {
     pub config: ProxyConfig,
     pub bus: Arc<dyn Bus>,
     pub store: Arc<dyn Store>,
-    pub world: World,
+    pub world: std::sync::RwLock<World>,
     pub sessions: Mutex<HashMap<u64, session::SessionLink>>,
     pub rooms: rooms::Rooms,
     pub next_session: AtomicU64,
-    pub stats: ProxyStats,
+    pub stats: Arc<ProxyStats>,
     pub hashing: auth::HashPool,
+    pub live: LiveLimits,
+    /// Set when the cluster is going down: logins are refused.
+    pub closing: std::sync::atomic::AtomicBool,
     /// Cancelled when the proxy stops: sessions close, listeners stop accepting.
     pub shutdown: CancellationToken,
 }
@@ -158,6 +203,16 @@ impl ProxyHandle {
 
     pub fn stats(&self) -> &ProxyStats {
         &self.shared.stats
+    }
+
+    /// The counters, for readers that outlive the handle's borrow (metrics).
+    pub fn shared_stats(&self) -> Arc<ProxyStats> {
+        self.shared.stats.clone()
+    }
+
+    /// The limits in force (changed live by settings).
+    pub fn live(&self) -> &LiveLimits {
+        &self.shared.live
     }
 
     pub fn open_sessions(&self) -> u64 {
@@ -190,22 +245,27 @@ pub async fn start(
     };
     let ws_addr = ws.as_ref().and_then(|listener| listener.local_addr().ok());
     let inbox = bus.subscribe(&orrery_proto::proxy_subject(config.proxy_id)).await?;
+    let broadcasts = bus.subscribe(orrery_proto::CLUSTER_SUBJECT).await?;
     let hashers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let config_policy = config.password_policy;
+    let live = LiveLimits::from_config(&config);
     let shared = Arc::new(Shared {
         rooms: rooms::Rooms::default(),
         config,
         bus,
         store,
-        world,
+        world: std::sync::RwLock::new(world),
         sessions: Mutex::new(HashMap::new()),
         next_session: AtomicU64::new(1),
-        stats: ProxyStats::default(),
+        stats: Arc::new(ProxyStats::default()),
         hashing: auth::HashPool::new(config_policy, hashers).map_err(ProxyError::Threads)?,
+        live,
+        closing: std::sync::atomic::AtomicBool::new(false),
         shutdown: CancellationToken::new(),
     });
     let tasks = TaskTracker::new();
     tasks.spawn(inbox::serve(shared.clone(), inbox));
+    tasks.spawn(inbox::broadcasts(shared.clone(), broadcasts));
     tasks.spawn(transport::accept(shared.clone(), tcp, transport::Listener::Tcp, tasks.clone()));
     if let Some(ws) = ws {
         tasks.spawn(transport::accept(shared.clone(), ws, transport::Listener::WebSocket, tasks.clone()));

@@ -16,6 +16,15 @@ impl TokenBucket {
         TokenBucket { rate, tokens: rate, last: now }
     }
 
+    /// Change the rate (a live setting); tokens already in the bucket are capped to the new burst.
+    pub fn set_rate(&mut self, rate: u32) {
+        let rate = f64::from(rate.max(1));
+        if rate != self.rate {
+            self.rate = rate;
+            self.tokens = self.tokens.min(rate);
+        }
+    }
+
     /// Take one token if there is one.
     pub fn try_take(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();

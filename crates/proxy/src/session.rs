@@ -22,8 +22,13 @@ use crate::outbound::Outbound;
 use crate::rate::TokenBucket;
 use crate::transport::{ReadError, Reader, Writer};
 
-/// What a sol node (through the proxy inbox) tells a session.
+/// What a sol node (through the proxy inbox) or the cluster tells a session.
+#[derive(Clone)]
 pub enum Control {
+    /// A notice for the client (shutdown countdown, message of the day).
+    Notice(String),
+    /// The cluster is going down: tell the client why and close.
+    Close(String),
     /// An encoded ServerEnvelope to pass on.
     Forward(Bytes),
     /// The ship is now in `system` (undock or jump); the snapshot is an encoded ServerEnvelope.
@@ -79,10 +84,11 @@ pub async fn run(shared: Arc<Shared>, mut reader: Reader, writer: Writer, peer: 
         account: None,
         token_digest: None,
         space: Space::Docked,
-        bucket: TokenBucket::new(shared.config.rate_limit_per_s, Instant::now()),
+        bucket: TokenBucket::new(shared.live.rate_limit_per_s(), Instant::now()),
     };
-    let max_frame = shared.config.max_frame_bytes;
     loop {
+        let max_frame = shared.live.max_frame_bytes();
+        let idle_timeout = shared.live.idle_timeout();
         let leave_deadline = match session.space {
             Space::Leaving { deadline, .. } => Some(deadline),
             _ => None,
@@ -105,7 +111,7 @@ pub async fn run(shared: Arc<Shared>, mut reader: Reader, writer: Writer, peer: 
                 session.send(&reply(request_id, S::Ok(v1::Ok {})));
                 Flow::Close
             }
-            read = tokio::time::timeout(shared.config.idle_timeout, reader.next(max_frame)) => match read {
+            read = tokio::time::timeout(idle_timeout, reader.next(max_frame)) => match read {
                 Err(_) => {
                     session.send(&error(0, ErrorCode::Unspecified, "idle timeout: no message received"));
                     Flow::Close
@@ -189,12 +195,24 @@ impl Session {
         self.outbound.push(frame::prefix(envelope));
     }
 
+    fn world<T>(&self, read: impl FnOnce(&crate::World) -> T) -> T {
+        match self.shared.world.read() {
+            Ok(world) => read(&world),
+            Err(poisoned) => read(&poisoned.into_inner()),
+        }
+    }
+
     fn route(&self) -> v1::SessionRoute {
         v1::SessionRoute { proxy_id: self.shared.config.proxy_id, session_id: self.id }
     }
 
     async fn on_control(&mut self, control: Control) -> Flow {
         match control {
+            Control::Notice(text) => self.send(&reply(0, S::Notice(v1::Notice { text }))),
+            Control::Close(reason) => {
+                self.send(&error(0, ErrorCode::ShuttingDown, reason));
+                return Flow::Close;
+            }
             Control::Forward(envelope) => self.send_encoded(&envelope),
             Control::Entered { system, ship_id, snapshot } => {
                 match self.space {
@@ -233,9 +251,10 @@ impl Session {
 
     async fn on_envelope(&mut self, envelope: v1::ClientEnvelope) -> Flow {
         let request_id = envelope.request_id;
+        let limit = self.shared.live.rate_limit_per_s();
+        self.bucket.set_rate(limit);
         if !self.bucket.try_take(Instant::now()) {
             self.shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-            let limit = self.shared.config.rate_limit_per_s;
             self.send(&error(request_id, ErrorCode::RateLimited, format!("more than {limit} commands per second")));
             return Flow::Continue;
         }
@@ -245,6 +264,9 @@ impl Session {
         };
         match body {
             C::Ping(ping) => self.send(&reply(request_id, S::Pong(v1::Pong { nonce: ping.nonce }))),
+            C::Register(_) | C::Login(_) | C::Resume(_) if self.shared.closing.load(Ordering::Relaxed) => {
+                self.send(&error(request_id, ErrorCode::ShuttingDown, "the server is shutting down: no new logins"));
+            }
             C::Register(register) => self.register(request_id, register).await,
             C::Login(login) => self.login(request_id, login).await,
             C::Resume(resume) => self.resume(request_id, resume).await,
@@ -340,6 +362,10 @@ impl Session {
             Ok(characters) => {
                 let characters = characters.iter().map(character_message).collect();
                 self.send(&reply(request_id, S::LoggedIn(v1::LoggedIn { account_id, token, characters })));
+                let motd = self.shared.live.motd();
+                if !motd.is_empty() {
+                    self.send(&reply(0, S::Notice(v1::Notice { text: motd })));
+                }
             }
             Err(problem) => self.internal(request_id, "listing characters", problem),
         }
@@ -351,7 +377,7 @@ impl Session {
             return self.send(&error(request_id, ErrorCode::InvalidArgument, reason));
         }
         let ship = orrery_store::NewShip {
-            system_id: self.shared.world.starting_system(&create.name),
+            system_id: self.world(|world| world.starting_system(&create.name)),
             position: [0.0; 3],
             velocity: [0.0; 3],
         };
@@ -385,10 +411,22 @@ impl Session {
             Err(problem) => return self.internal(request_id, "loading the character", problem),
         };
         let mut ship = record.ship;
-        if !self.shared.world.contains(ship.system_id) {
+        // An invitation to an arena takes the ship there (an instanced system without stargates).
+        match self.shared.store.take_invite(character_id).await {
+            Ok(Some(arena)) if self.world(|world| world.contains(arena)) => {
+                tracing::info!(ship = ship.ship_id, arena, "invited into an arena");
+                ship.system_id = arena;
+                ship.position = [0.0; 3];
+                ship.velocity = [0.0; 3];
+            }
+            Ok(Some(arena)) => tracing::warn!(arena, "invitation to an arena that is not online: ignored"),
+            Ok(None) => {}
+            Err(problem) => tracing::error!(%problem, "cannot read arena invitations"),
+        }
+        if !self.world(|world| world.contains(ship.system_id)) {
             // The universe changed under a stored ship: bring it to a starting system rather than lose it.
             tracing::warn!(ship = ship.ship_id, system = ship.system_id, "ship in an unknown system: relocated");
-            ship.system_id = self.shared.world.starting_system(&record.name);
+            ship.system_id = self.world(|world| world.starting_system(&record.name));
             ship.position = [0.0; 3];
             ship.velocity = [0.0; 3];
         }

@@ -76,6 +76,16 @@ impl SystemSim {
         SystemSim { layout, ships: BTreeMap::new(), tick: 0, sim_time_ms: 0, departed: Vec::new(), chat: Vec::new() }
     }
 
+    /// Add a celestial to the scenery while running (a stargate to a system added at runtime). Refused when
+    /// its id is already taken.
+    pub fn add_celestial(&mut self, celestial: crate::Celestial) -> Result<(), CommandError> {
+        if self.layout.celestial(celestial.id).is_some() {
+            return Err(CommandError::InvalidArgument(format!("celestial {}: already in this system", celestial.id)));
+        }
+        self.layout.celestials.push(celestial);
+        Ok(())
+    }
+
     pub fn layout(&self) -> &SystemLayout {
         &self.layout
     }

@@ -105,6 +105,15 @@ impl TidiController {
 
     /// Recomputes every factor from the current demands: falls to the target at once, rises by at most
     /// `recovery_per_update`.
+    /// Change the floor while running (an operator's live setting). Refused, leaving the old floor, when the new
+    /// one is out of range.
+    pub fn set_floor(&mut self, floor: f64) -> Result<(), TidiConfigError> {
+        let config = TidiConfig { floor, ..self.config };
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
     pub fn update(&mut self) {
         let share = fair_share(self.systems.values().map(|load| load.demand), self.config.budget);
         for load in self.systems.values_mut() {

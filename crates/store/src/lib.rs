@@ -54,7 +54,7 @@ mod store;
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use model::{AccountRecord, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow};
+pub use model::{AccountRecord, AddedSystem, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow};
 pub use sqlite::{BUSY_TIMEOUT, SqliteStore};
 pub use store::Store;
 

@@ -182,3 +182,14 @@ mod tests {
         assert!(!format!("{account:?}").contains("secret"));
     }
 }
+
+/// A solar system added at runtime (`added_systems`): positions in metres, as in the universe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddedSystem {
+    pub system_id: u32,
+    pub name: String,
+    pub position: [f64; 3],
+    pub security: f64,
+    /// An instanced arena: no stargates, entered by invitation.
+    pub arena: bool,
+}

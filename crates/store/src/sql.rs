@@ -85,3 +85,9 @@ pub(crate) const SETTING: &str = "SELECT key, value, updated_at_ms FROM settings
 
 pub(crate) const PUT_SETTING: &str = "INSERT INTO settings (key, value, updated_at_ms) VALUES ($1, $2, $3) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms";
+
+pub(crate) const ADDED_SYSTEMS: &str =
+    "SELECT system_id, name, x, y, z, security, arena FROM added_systems ORDER BY system_id";
+pub(crate) const ADDED_STARGATES: &str =
+    "SELECT from_system, to_system FROM added_stargates ORDER BY from_system, to_system";
+pub(crate) const TAKE_INVITE: &str = "DELETE FROM arena_invites WHERE rowid = (SELECT rowid FROM arena_invites WHERE character_id = $1 ORDER BY system_id LIMIT 1) RETURNING system_id";

@@ -17,7 +17,9 @@ use crate::model::{
     bool_from_db, count_arg, count_from_db, finite_from_db, id_arg, id_from_db, id_to_db, name_key, now_ms,
     u32_from_db, vector_arg,
 };
-use crate::{AccountRecord, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow, Store, StoreError, sql};
+use crate::{
+    AccountRecord, AddedSystem, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow, Store, StoreError, sql,
+};
 
 /// How long a writer waits for another to finish before giving up with "database is locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -395,6 +397,44 @@ impl Store for SqliteStore {
         sqlx::query(sql::PUT_SETTING).bind(key).bind(value).bind(now_ms()).execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn added_systems(&self) -> Result<Vec<Result<AddedSystem, StoreError>>, StoreError> {
+        let rows = sqlx::query(sql::ADDED_SYSTEMS).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(decode_added_system).collect())
+    }
+
+    async fn added_stargates(&self) -> Result<Vec<(u32, u32)>, StoreError> {
+        let rows = sqlx::query(sql::ADDED_STARGATES).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let from = u32_from_db(column(row, 0, "added stargate")?, "added stargate: from_system")?;
+                let to = u32_from_db(column(row, 1, "added stargate")?, "added stargate: to_system")?;
+                Ok((from, to))
+            })
+            .collect()
+    }
+
+    async fn take_invite(&self, character_id: u64) -> Result<Option<u32>, StoreError> {
+        let Some(id) = id_to_db(character_id) else { return Ok(None) };
+        let row = sqlx::query(sql::TAKE_INVITE).bind(id).fetch_optional(&self.pool).await?;
+        row.map(|row| u32_from_db(column(&row, 0, "arena invite")?, "arena invite: system_id")).transpose()
+    }
+}
+
+fn decode_added_system(row: &SqliteRow) -> Result<AddedSystem, StoreError> {
+    let system_id = u32_from_db(column(row, 0, "added system")?, "added system: system_id")?;
+    let what = format!("added system {system_id}");
+    let name: String = column(row, 1, &what)?;
+    if name.trim().is_empty() {
+        return Err(StoreError::corrupt(format!("{what}: empty name")));
+    }
+    let coordinate = |index: usize, axis: &str| -> Result<f64, StoreError> {
+        finite_from_db(column(row, index, &what)?, &format!("{what}: {axis}"))
+    };
+    let position = [coordinate(2, "x")?, coordinate(3, "y")?, coordinate(4, "z")?];
+    let security = coordinate(5, "security")?;
+    let arena = bool_from_db(column(row, 6, &what)?, &format!("{what}: arena"))?;
+    Ok(AddedSystem { system_id, name, position, security, arena })
 }
 
 // ---- row decoding --------------------------------------------------------------------------------------

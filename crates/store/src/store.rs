@@ -1,6 +1,6 @@
 //! The seam itself.
 
-use crate::{AccountRecord, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow, StoreError};
+use crate::{AccountRecord, AddedSystem, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow, StoreError};
 
 /// The cluster's durable state, as every role sees it.
 ///
@@ -75,4 +75,14 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces a setting (`value` is JSON text; the store does not parse it) and stamps it with
     /// the current time.
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Systems added at runtime. Each row is decoded on its own, so one bad row (an operator's typo) is
+    /// reported without hiding the others.
+    async fn added_systems(&self) -> Result<Vec<Result<AddedSystem, StoreError>>, StoreError>;
+
+    /// Stargates added at runtime, as (from, to) system ids (a gate is usable both ways).
+    async fn added_stargates(&self) -> Result<Vec<(u32, u32)>, StoreError>;
+
+    /// The arena a character is invited to, consuming the invitation.
+    async fn take_invite(&self, character_id: u64) -> Result<Option<u32>, StoreError>;
 }

@@ -53,7 +53,8 @@ async fn migrations_are_applied_once() {
         .fetch_all(third.pool())
         .await
         .unwrap();
-    assert_eq!(applied, vec![(1, true)]);
+    // Every migration exactly once (0001 initial, 0002 runtime systems).
+    assert_eq!(applied, vec![(1, true), (2, true)]);
     assert_eq!(count(&third, "accounts").await, 1);
 }
 

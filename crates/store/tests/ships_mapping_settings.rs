@@ -211,3 +211,33 @@ async fn concurrent_writers_wait_instead_of_failing() {
         assert_eq!((stored.handoff_seq, stored.position[0]), (last, last as f64));
     }
 }
+
+#[tokio::test]
+async fn added_systems_stargates_and_invites_round_trip_and_bad_rows_are_reported_alone() {
+    let store = orrery_store::SqliteStore::in_memory().await.unwrap();
+    let pool = store.pool().clone();
+    sqlx::query("INSERT INTO added_systems (system_id, name, x, y, z, security, arena) VALUES (7, 'Seven', 1.5, 0, -2, 0.4, 0), (8, 'Arena', 0, 0, 0, 0, 1), (9, '  ', 0, 0, 0, 0, 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO added_stargates (from_system, to_system) VALUES (7, 30000142)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO arena_invites (system_id, character_id) VALUES (8, 5)").execute(&pool).await.unwrap();
+    let store: std::sync::Arc<dyn orrery_store::Store> = std::sync::Arc::new(store);
+    let rows = store.added_systems().await.unwrap();
+    assert_eq!(rows.len(), 3);
+    let seven = rows[0].as_ref().unwrap();
+    assert_eq!(
+        (seven.system_id, seven.name.as_str(), seven.position, seven.arena),
+        (7, "Seven", [1.5, 0.0, -2.0], false)
+    );
+    assert!(rows[1].as_ref().unwrap().arena);
+    let bad = rows[2].as_ref().unwrap_err().to_string();
+    assert!(bad.contains("added system 9") && bad.contains("empty name"), "{bad}");
+    assert_eq!(store.added_stargates().await.unwrap(), vec![(7, 30000142)]);
+    assert_eq!(store.take_invite(5).await.unwrap(), Some(8));
+    assert_eq!(store.take_invite(5).await.unwrap(), None, "an invitation is used once");
+    assert_eq!(store.take_invite(6).await.unwrap(), None);
+}

@@ -280,6 +280,7 @@ fn tick(session: &mut Session) -> Option<v1::ServerEnvelope> {
             arrived: Vec::new(),
             departed: Vec::new(),
             chat: std::mem::take(&mut session.chat),
+            new_celestials: Vec::new(),
         }),
     ))
 }

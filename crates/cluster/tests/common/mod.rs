@@ -153,6 +153,7 @@ impl Pilot {
                     self.ships.remove(gone);
                 }
                 self.chat.extend(delta.chat.iter().cloned());
+                self.snapshot.celestials.extend(delta.new_celestials.iter().cloned());
             }
             Some(Msg::Snapshot(snapshot)) => self.enter(snapshot.clone()),
             _ => {}

@@ -53,9 +53,52 @@ pub struct RunArgs {
     /// Seconds between checkpoints of every ship in space.
     #[arg(long, value_name = "S", default_value_t = 10)]
     pub checkpoint_s: u64,
+    /// The cluster's name: shown on the dashboard, and typed by operators to confirm an emergency shutdown.
+    #[arg(long, value_name = "NAME", default_value = "orrery-local")]
+    pub cluster_name: String,
+    /// Admin API and dashboard listener.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7780")]
+    pub admin_listen: SocketAddr,
+    /// Admin bearer token. Default: generated at first start into <data-dir>/admin-token and printed once.
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
     /// argon2id memory cost in KiB (default: OWASP's 19 MiB). Lower only for load tests.
     #[arg(long, value_name = "KIB", default_value_t = PasswordPolicy::default().memory_kib)]
     pub argon2_memory_kib: u32,
+}
+
+/// The log filter, changeable at runtime through the admin API.
+pub static LOG_CONTROL: std::sync::OnceLock<std::sync::Arc<dyn orrery_cluster::LogControl>> =
+    std::sync::OnceLock::new();
+
+type FilterHandle = tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// A `tracing_subscriber` reload handle as the cluster's [`orrery_cluster::LogControl`].
+pub struct ReloadableLog {
+    handle: FilterHandle,
+    current: std::sync::Mutex<String>,
+}
+
+impl ReloadableLog {
+    pub fn new(handle: FilterHandle, initial: String) -> ReloadableLog {
+        ReloadableLog { handle, current: std::sync::Mutex::new(initial) }
+    }
+}
+
+impl orrery_cluster::LogControl for ReloadableLog {
+    fn current(&self) -> String {
+        self.current.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, filter: &str) -> Result<(), String> {
+        let parsed = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("`{filter}`: {e}"))?;
+        self.handle.reload(parsed).map_err(|e| e.to_string())?;
+        if let Ok(mut current) = self.current.lock() {
+            tracing::info!(old = %current, new = filter, "log level changed");
+            *current = filter.to_owned();
+        }
+        Ok(())
+    }
 }
 
 fn parse_system_tick(text: &str) -> Result<(u32, u32), String> {
@@ -102,6 +145,23 @@ async fn serve(args: RunArgs) -> Result<()> {
     config.max_frame_bytes = args.max_frame;
     config.checkpoint_every = Duration::from_secs(args.checkpoint_s.max(1));
     config.password_policy = PasswordPolicy { memory_kib: args.argon2_memory_kib, ..PasswordPolicy::default() };
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    let token = match &args.admin_token {
+        Some(token) => token.clone(),
+        None => {
+            let (token, created) = orrery_admin::load_or_create_token(&args.data_dir)
+                .with_context(|| format!("reading or creating {}/admin-token", args.data_dir.display()))?;
+            if created {
+                println!("admin token (stored in {}/admin-token): {token}", args.data_dir.display());
+            }
+            token
+        }
+    };
+    config.cluster_name = args.cluster_name.clone();
+    config.admin_listen = Some(args.admin_listen);
+    config.admin_token = Some(token);
+    config.log_control = LOG_CONTROL.get().cloned();
     let systems = config.universe.len();
     let nodes = config.nodes;
     let cluster = Cluster::start(config).await.context("starting the cluster")?;
@@ -111,7 +171,14 @@ async fn serve(args: RunArgs) -> Result<()> {
     );
     println!("clients: tcp://{}  ws://{}", cluster.tcp_addr(), cluster.ws_addr().map_or("-".into(), |a| a.to_string()));
     println!("bots:    orrery bots --connect {} --count 100 --scenario mixed --duration 60", cluster.tcp_addr());
-    wait_for_signal().await;
+    if let Some(url) = cluster.admin_url() {
+        println!("admin: {url}");
+    }
+    let fired = cluster.shutdown_fired();
+    tokio::select! {
+        _ = wait_for_signal() => println!("signal received"),
+        _ = fired.cancelled() => println!("emergency shutdown fired"),
+    }
     println!("shutting down: storing every ship");
     cluster.shutdown().await;
     println!("stopped cleanly");

@@ -1,0 +1,176 @@
+//! Solar systems added while the cluster runs. An operator inserts a row into `added_systems` (and its
+//! stargates into `added_stargates`) with any SQL client; this watcher notices it, places the system on the
+//! least-loaded sol node (fewest players, then fewest systems), sends that node the system's scenery, gives
+//! every existing neighbour its new stargate, and tells the proxies — no restart. An arena is a system with
+//! no stargates, entered by invitation (`arena_invites`).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use orrery_bus::Bus;
+use orrery_node::NodeReport;
+use orrery_proto::v1;
+use orrery_node::celestial_message;
+use orrery_sim::SystemLayout;
+use orrery_store::{AddedSystem, Store};
+use orrery_universe::{ConstellationId, RegionId, SolarSystem, SystemId, SystemKind, Universe, Vec3};
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+
+pub type SharedUniverse = Arc<RwLock<Arc<Universe>>>;
+pub type SharedMapping = Arc<RwLock<HashMap<u32, u32>>>;
+
+pub struct Watcher {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub universe: SharedUniverse,
+    pub node_of: SharedMapping,
+    pub reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync>,
+    pub every: Duration,
+}
+
+impl Watcher {
+    pub async fn run(self, stop: CancellationToken) {
+        let mut reported: HashSet<String> = HashSet::new();
+        loop {
+            if let Err(problem) = self.poll(&mut reported).await
+                && reported.insert(problem.clone())
+            {
+                tracing::error!(%problem, "added systems not brought online");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(self.every) => {}
+            }
+        }
+    }
+
+    async fn poll(&self, reported: &mut HashSet<String>) -> Result<(), String> {
+        let rows = self.store.added_systems().await.map_err(|e| e.to_string())?;
+        let current = self.universe.read().map_err(|_| "universe lock poisoned".to_owned())?.clone();
+        let mut fresh: Vec<AddedSystem> = Vec::new();
+        for row in rows {
+            match row {
+                Ok(system) if current.index_of(SystemId(system.system_id)).is_none() => fresh.push(system),
+                Ok(_) => {}
+                Err(problem) => {
+                    if reported.insert(problem.to_string()) {
+                        tracing::error!(%problem, "added system refused");
+                    }
+                }
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let fresh_ids: HashSet<u32> = fresh.iter().map(|s| s.system_id).collect();
+        let known = |id: u32| current.index_of(SystemId(id)).is_some() || fresh_ids.contains(&id);
+        let added_gates: BTreeSet<(u32, u32)> = self
+            .store
+            .added_stargates()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|&(a, b)| a != b && known(a) && known(b) && (fresh_ids.contains(&a) || fresh_ids.contains(&b)))
+            .map(|(a, b)| (a.min(b), a.max(b)))
+            .collect();
+        let arena_with_gates: Vec<u32> = fresh
+            .iter()
+            .filter(|s| s.arena && added_gates.iter().any(|&(a, b)| a == s.system_id || b == s.system_id))
+            .map(|s| s.system_id)
+            .collect();
+        if let Some(arena) = arena_with_gates.first() {
+            return Err(format!("arena {arena} has stargates: an arena is entered by invitation only"));
+        }
+
+        // The universe with the new systems appended: existing systems keep their indices, so their existing
+        // gates keep their ids and a new gate takes the next one.
+        let mut systems: Vec<SolarSystem> = current.systems().to_vec();
+        for system in &fresh {
+            let neighbour = added_gates
+                .iter()
+                .find_map(|&(a, b)| {
+                    if a == system.system_id {
+                        Some(b)
+                    } else if b == system.system_id {
+                        Some(a)
+                    } else {
+                        None
+                    }
+                })
+                .and_then(|n| current.by_id(SystemId(n)));
+            systems.push(SolarSystem {
+                id: SystemId(system.system_id),
+                name: system.name.clone(),
+                position: Vec3::new(system.position[0], system.position[1], system.position[2]),
+                security: system.security,
+                constellation: neighbour.map_or(ConstellationId(system.system_id), |n| n.constellation),
+                region: neighbour.map_or(RegionId(system.system_id), |n| n.region),
+                kind: if system.arena { SystemKind::Other } else { SystemKind::KSpace },
+            });
+        }
+        let mut gates: Vec<(SystemId, SystemId)> =
+            current.gates().map(|(a, b)| (current.system(a).id, current.system(b).id)).collect();
+        gates.extend(added_gates.iter().map(|&(a, b)| (SystemId(a), SystemId(b))));
+        let extended = Universe::new(systems, &gates, current.constellations().to_vec(), current.regions().to_vec())
+            .map_err(|e| e.to_string())?;
+
+        let mut load: HashMap<u32, (u64, usize)> = HashMap::new();
+        for report in (self.reports)() {
+            load.insert(report.node_id, (report.systems.iter().map(|s| s.ships as u64).sum(), report.systems.len()));
+        }
+        for system in &fresh {
+            let index = extended.index_of(SystemId(system.system_id)).ok_or("added system vanished")?;
+            let layout = SystemLayout::generate(&extended, index).map_err(|e| e.to_string())?;
+            let Some((&node, entry)) =
+                load.iter_mut().min_by_key(|(node, (players, count))| (*players, *count, **node))
+            else {
+                return Err("no sol node to host the system".into());
+            };
+            entry.1 += 1;
+            let host = v1::NodeInbox {
+                body: Some(v1::node_inbox::Body::Host(v1::HostSystem {
+                    system_id: system.system_id,
+                    name: system.name.clone(),
+                    celestials: layout.celestials.iter().map(celestial_message).collect(),
+                })),
+            };
+            self.publish(&orrery_proto::node_subject(node), host.encode_to_vec()).await;
+            if let Ok(mut node_of) = self.node_of.write() {
+                node_of.insert(system.system_id, node);
+            }
+            tracing::info!(system = system.system_id, name = %system.name, node, arena = system.arena, "added system placed");
+        }
+        // Existing neighbours get their stargate to each new system.
+        for &(a, b) in &added_gates {
+            for (existing, new) in [(a, b), (b, a)] {
+                if fresh_ids.contains(&existing) || !fresh_ids.contains(&new) {
+                    continue;
+                }
+                let index = extended.index_of(SystemId(existing)).ok_or("neighbour vanished")?;
+                let layout = SystemLayout::generate(&extended, index).map_err(|e| e.to_string())?;
+                if let Some(gate) = layout.gate_to(new) {
+                    let message =
+                        v1::SystemInbox { body: Some(v1::system_inbox::Body::AddCelestial(celestial_message(gate))) };
+                    self.publish(&orrery_proto::system_subject(existing), message.encode_to_vec()).await;
+                }
+            }
+        }
+        if let Ok(mut universe) = self.universe.write() {
+            *universe = Arc::new(extended);
+        }
+        for system in &fresh {
+            let event = v1::ClusterEvent { body: Some(v1::cluster_event::Body::SystemAdded(system.system_id)) };
+            self.publish(orrery_proto::CLUSTER_SUBJECT, event.encode_to_vec()).await;
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, subject: &str, payload: Vec<u8>) {
+        if let Err(problem) = self.bus.publish(subject, Bytes::from(payload)).await {
+            tracing::error!(subject, %problem, "publish failed");
+        }
+    }
+}
