@@ -10,6 +10,8 @@ use orrery_bots::Client;
 struct Server {
     child: Child,
     addr: String,
+    /// The admin API's address and token, from the `admin: http://ADDR/#token=TOKEN` line.
+    admin: (String, String),
     output: std::sync::mpsc::Receiver<String>,
 }
 
@@ -38,13 +40,18 @@ fn start(data_dir: &std::path::Path) -> Server {
             let _ = lines.send(line);
         }
     });
-    let addr = loop {
+    let mut addr = None;
+    let admin = loop {
         let line = output.recv_timeout(Duration::from_secs(60)).expect("orrery run prints its addresses");
         if let Some(rest) = line.strip_prefix("clients: tcp://") {
-            break rest.split_whitespace().next().expect("address").to_owned();
+            addr = Some(rest.split_whitespace().next().expect("address").to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("admin: http://") {
+            let (host, token) = rest.split_once("/#token=").expect("admin url with token");
+            break (host.to_owned(), token.to_owned());
         }
     };
-    Server { child, addr, output }
+    Server { child, addr: addr.expect("clients line before the admin line"), admin, output }
 }
 
 impl Server {
@@ -63,6 +70,39 @@ impl Server {
         };
         (status, self.output.try_iter().collect())
     }
+}
+
+/// One HTTP/1.1 request (Connection: close); returns the status and the body.
+async fn http(server: &Server, method: &str, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (host, token) = &server.admin;
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("admin connect");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, response.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_level_changes_at_runtime_through_the_admin_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let (status, body) = http(&server, "PUT", "/api/v1/log-level", r#"{"filter": "warn,orrery=debug"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(&server, "GET", "/api/v1/log-level", "").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("warn,orrery=debug"), "{body}");
+    let (status, body) = http(&server, "PUT", "/api/v1/log-level", r#"{"filter": "orrery=loud"}"#).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("filter"), "{body}");
+    let (status, _) = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
