@@ -1,6 +1,8 @@
 //! Passwords and session tokens. Passwords are hashed with argon2id (salted, memory-hard); session tokens are
-//! 256 random bits given to the client once and stored only as their SHA-256, so a leaked database holds no
-//! usable token.
+//! 256 random bits followed by their issue time (`<64 hex digits>.<unix seconds>`), given to the client once
+//! and stored only as the SHA-256 of the whole string, so a leaked database holds no usable token, and the
+//! issue time cannot be changed by the client without the token becoming unknown. Tokens older than the
+//! proxy's `token_ttl` are refused.
 //!
 //! Hashing runs on a small pool of dedicated threads ([`HashPool`], one per core), each keeping its argon2
 //! work memory (19 MiB by default) for good: allocating and freeing that much per login fragments the heap
@@ -8,6 +10,7 @@
 //! memory reused), and a pool also bounds how much CPU a login storm can take from the sol nodes.
 
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -111,8 +114,20 @@ impl Hasher {
 }
 
 enum Job {
-    Hash { password: String, reply: oneshot::Sender<Option<String>> },
-    Verify { password: String, stored: String, reply: oneshot::Sender<bool> },
+    Hash {
+        password: String,
+        reply: oneshot::Sender<Option<String>>,
+    },
+    Verify {
+        password: String,
+        stored: String,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Verify against a hash of a random password: the same work as a real verification, for unknown names.
+    VerifyDummy {
+        password: String,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// Dedicated hashing threads; dropping the pool ends them.
@@ -129,6 +144,7 @@ impl HashPool {
             let queue = queue.clone();
             std::thread::Builder::new().name(format!("argon2-{index}")).spawn(move || {
                 let mut hasher = Hasher::new(policy);
+                let dummy = hasher.hash(&new_token(std::time::SystemTime::now())).ok();
                 loop {
                     let job = match queue.lock() {
                         Ok(queue) => queue.recv(),
@@ -140,6 +156,12 @@ impl HashPool {
                         }
                         Ok(Job::Verify { password, stored, reply }) => {
                             let _ = reply.send(hasher.verify(&password, &stored));
+                        }
+                        Ok(Job::VerifyDummy { password, reply }) => {
+                            if let Some(dummy) = &dummy {
+                                let _ = hasher.verify(&password, dummy);
+                            }
+                            let _ = reply.send(false);
                         }
                         Err(_) => return,
                     }
@@ -163,13 +185,45 @@ impl HashPool {
         }
         answer.await.unwrap_or(false)
     }
+
+    /// Spend the time of a verification and answer false (a login of an unknown name).
+    pub async fn verify_dummy(&self, password: String) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job::VerifyDummy { password, reply }).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
 }
 
-/// A new session token (64 hex characters) for the client.
-pub fn new_token() -> String {
+/// Longest token `Resume` looks at (64 hex digits, a dot, a 20-digit number).
+pub const MAX_TOKEN_LEN: usize = 85;
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
+/// A new session token for the client: 64 hex characters of randomness, a dot, the issue time in Unix
+/// seconds.
+pub fn new_token(now: SystemTime) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    format!("{}.{}", hex::encode(bytes), unix_seconds(now))
+}
+
+/// How old a token is, from the issue time it carries; `None` if it is not of the form [`new_token`] makes
+/// (tokens of older versions, without an issue time, are refused: they would never expire). A token issued
+/// in the future (clock stepped back) counts as new.
+pub fn token_age(token: &str, now: SystemTime) -> Option<Duration> {
+    let (random, issued) = token.split_once('.')?;
+    if random.len() != 64 || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    if issued.is_empty() || !issued.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let issued: u64 = issued.parse().ok()?;
+    Some(Duration::from_secs(unix_seconds(now).saturating_sub(issued)))
 }
 
 /// What the store keeps of a token.
@@ -264,11 +318,44 @@ mod tests {
 
     #[test]
     fn tokens_are_random_and_digests_stable() {
-        let (a, b) = (new_token(), new_token());
-        assert_eq!(a.len(), 64);
+        let now = SystemTime::now();
+        let (a, b) = (new_token(now), new_token(now));
+        assert_eq!(a.find('.'), Some(64));
+        assert!(a.len() <= MAX_TOKEN_LEN);
         assert_ne!(a, b);
         assert_eq!(token_digest(&a), token_digest(&a));
         assert_ne!(token_digest(&a), a);
+    }
+
+    #[test]
+    fn tokens_carry_their_issue_time() {
+        let issued = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = new_token(issued);
+        assert!(token.ends_with(".1700000000"), "{token}");
+        assert_eq!(token_age(&token, issued + Duration::from_secs(90)), Some(Duration::from_secs(90)));
+        assert_eq!(token_age(&token, issued - Duration::from_secs(5)), Some(Duration::ZERO));
+        let longest = format!("{}.{}", "a".repeat(64), u64::MAX);
+        assert_eq!(longest.len(), MAX_TOKEN_LEN);
+        assert!(token_age(&longest, issued).is_some());
+        // Old-style tokens and anything malformed carry no age.
+        for bad in [
+            "a".repeat(64),
+            format!("{}.", "a".repeat(64)),
+            format!("{}.12x", "a".repeat(64)),
+            format!("{}.+12", "a".repeat(64)),
+            format!("{}.12", "g".repeat(64)),
+            format!("{}.12", "a".repeat(63)),
+            format!("{}.1{}", "a".repeat(64), "0".repeat(20)),
+            String::new(),
+        ] {
+            assert_eq!(token_age(&bad, issued), None, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_names_cost_a_verification_too() {
+        let pool = HashPool::new(PasswordPolicy { memory_kib: 64, iterations: 1 }, 1).unwrap();
+        assert!(!pool.verify_dummy("anything at all".into()).await);
     }
 
     #[test]

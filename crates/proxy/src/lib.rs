@@ -9,6 +9,7 @@
 //! that stopped reading — is dropped, so server memory stays bounded whatever clients do.
 
 mod auth;
+mod guard;
 mod inbox;
 mod outbound;
 mod rate;
@@ -52,6 +53,28 @@ pub struct ProxyConfig {
     /// How long a logout waits for the sol node to confirm the ship is stored.
     pub logout_timeout: Duration,
     pub password_policy: PasswordPolicy,
+    /// A frame whose first byte has arrived must be complete within this time (TCP: header and body; WebSocket:
+    /// the message), or the connection is closed with `BAD_FRAME` (slowloris). A session with no partial frame
+    /// is governed by `idle_timeout` instead.
+    pub frame_deadline: Duration,
+    /// A session whose commands are refused for the rate limit this many times within `flood_window` is
+    /// disconnected (`RATE_LIMITED`, then close). 0: never. With the defaults (100 in 1 s) a client sending a
+    /// little over its rate is only throttled; one sending 100 commands a second more than it may (100
+    /// refusals in a row included) is dropped.
+    pub flood_kick_after: u32,
+    pub flood_window: Duration,
+    /// Concurrent connections (TCP and WebSocket together) from one IP address; more are answered with an
+    /// `Error{RATE_LIMITED}` and closed. 0: no limit. The default is high enough for loopback load tests.
+    pub max_connections_per_ip: usize,
+    /// Failed logins per username within `login_failure_window` after which logins of that name are refused
+    /// (`RATE_LIMITED`, even with the right password) until the window ends. 0: no limit.
+    pub login_failures_per_account: u32,
+    /// Failed logins per client IP address within `login_failure_window` after which every login from that
+    /// address is refused until the window ends. 0: no limit.
+    pub login_failures_per_ip: u32,
+    pub login_failure_window: Duration,
+    /// Session tokens older than this are refused by `Resume` (the issue time is part of the token).
+    pub token_ttl: Duration,
 }
 
 impl ProxyConfig {
@@ -68,6 +91,14 @@ impl ProxyConfig {
             socket_send_buffer: None,
             logout_timeout: Duration::from_secs(5),
             password_policy: PasswordPolicy::default(),
+            frame_deadline: Duration::from_secs(10),
+            flood_kick_after: 100,
+            flood_window: Duration::from_secs(1),
+            max_connections_per_ip: 5_000,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 20,
+            login_failure_window: Duration::from_secs(60),
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -115,6 +146,14 @@ pub struct ProxyStats {
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Sessions disconnected for flooding past the rate limit.
+    pub flooders_kicked: AtomicU64,
+    /// Connections closed because a frame was not completed within the frame deadline.
+    pub incomplete_frames: AtomicU64,
+    /// Connections refused by the per-IP connection limit.
+    pub connections_refused: AtomicU64,
+    /// Logins refused because of too many failed attempts (per username or per address).
+    pub logins_throttled: AtomicU64,
 }
 
 /// Why the proxy could not start.
@@ -177,6 +216,10 @@ pub(crate) struct Shared {
     pub stats: Arc<ProxyStats>,
     pub hashing: auth::HashPool,
     pub live: LiveLimits,
+    /// Open connections per client address.
+    pub connections: guard::ConnectionCounts,
+    /// Failed logins per username and per address.
+    pub login_failures: guard::LoginFailures,
     /// Set when the cluster is going down: logins are refused.
     pub closing: std::sync::atomic::AtomicBool,
     /// Cancelled when the proxy stops: sessions close, listeners stop accepting.
@@ -249,6 +292,7 @@ pub async fn start(
     let hashers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let config_policy = config.password_policy;
     let live = LiveLimits::from_config(&config);
+    let login_failures = guard::LoginFailures::new(&config);
     let shared = Arc::new(Shared {
         rooms: rooms::Rooms::default(),
         config,
@@ -260,6 +304,8 @@ pub async fn start(
         stats: Arc::new(ProxyStats::default()),
         hashing: auth::HashPool::new(config_policy, hashers).map_err(ProxyError::Threads)?,
         live,
+        connections: guard::ConnectionCounts::default(),
+        login_failures,
         closing: std::sync::atomic::AtomicBool::new(false),
         shutdown: CancellationToken::new(),
     });

@@ -63,6 +63,10 @@ struct Session {
     token_digest: Option<String>,
     space: Space,
     bucket: TokenBucket,
+    peer: SocketAddr,
+    /// Commands refused for the rate limit since `flood_since` (the current flood window's start).
+    refused: u32,
+    flood_since: Instant,
 }
 
 /// Serve one connection until it closes, then make sure its ship leaves space and is stored.
@@ -85,7 +89,11 @@ pub async fn run(shared: Arc<Shared>, mut reader: Reader, writer: Writer, peer: 
         token_digest: None,
         space: Space::Docked,
         bucket: TokenBucket::new(shared.live.rate_limit_per_s(), Instant::now()),
+        peer,
+        refused: 0,
+        flood_since: Instant::now(),
     };
+    let frame_deadline = shared.config.frame_deadline;
     loop {
         let max_frame = shared.live.max_frame_bytes();
         let idle_timeout = shared.live.idle_timeout();
@@ -111,7 +119,7 @@ pub async fn run(shared: Arc<Shared>, mut reader: Reader, writer: Writer, peer: 
                 session.send(&reply(request_id, S::Ok(v1::Ok {})));
                 Flow::Close
             }
-            read = tokio::time::timeout(idle_timeout, reader.next(max_frame)) => match read {
+            read = tokio::time::timeout(idle_timeout, reader.next(max_frame, frame_deadline)) => match read {
                 Err(_) => {
                     session.send(&error(0, ErrorCode::Unspecified, "idle timeout: no message received"));
                     Flow::Close
@@ -129,6 +137,13 @@ pub async fn run(shared: Arc<Shared>, mut reader: Reader, writer: Writer, peer: 
                 }
                 Ok(Err(ReadError::Frame(problem))) => {
                     session.send(&error(0, ErrorCode::BadFrame, problem.to_string()));
+                    Flow::Close
+                }
+                Ok(Err(ReadError::Incomplete(deadline))) => {
+                    shared.stats.incomplete_frames.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(session = id, %peer, "partial frame held past the deadline: disconnected");
+                    let reason = format!("incomplete frame: not completed within {} ms", deadline.as_millis());
+                    session.send(&error(0, ErrorCode::BadFrame, reason));
                     Flow::Close
                 }
                 Ok(Err(ReadError::Protocol(problem))) => {
@@ -253,8 +268,20 @@ impl Session {
         let request_id = envelope.request_id;
         let limit = self.shared.live.rate_limit_per_s();
         self.bucket.set_rate(limit);
-        if !self.bucket.try_take(Instant::now()) {
+        let now = Instant::now();
+        if !self.bucket.try_take(now) {
             self.shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+            if self.flooding(now) {
+                self.shared.stats.flooders_kicked.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(session = self.id, peer = %self.peer, "flooding past the rate limit: disconnected");
+                let reason = format!(
+                    "disconnected: {} commands over the rate limit ({limit} per second) within {} s",
+                    self.refused,
+                    self.shared.config.flood_window.as_secs_f64()
+                );
+                self.send(&error(0, ErrorCode::RateLimited, reason));
+                return Flow::Close;
+            }
             self.send(&error(request_id, ErrorCode::RateLimited, format!("more than {limit} commands per second")));
             return Flow::Continue;
         }
@@ -278,6 +305,18 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+
+    /// Count one refused command; true when the session has been refused `flood_kick_after` times within the
+    /// flood window and must go.
+    fn flooding(&mut self, now: Instant) -> bool {
+        let config = &self.shared.config;
+        if now.saturating_duration_since(self.flood_since) >= config.flood_window {
+            self.flood_since = now;
+            self.refused = 0;
+        }
+        self.refused = self.refused.saturating_add(1);
+        config.flood_kick_after > 0 && self.refused >= config.flood_kick_after
     }
 
     fn logged_in(&self, request_id: u32) -> Option<u64> {
@@ -316,38 +355,74 @@ impl Session {
         }
     }
 
+    /// An unknown name and a wrong password get the same answer after the same work (a password hash is
+    /// verified either way: a dummy one for an unknown name), so logins do not tell which names exist. Failed
+    /// logins are counted per name and per address; past the limits, logins are refused without looking at
+    /// the password until the window ends — for unknown names too, so the refusal tells nothing either.
     async fn login(&mut self, request_id: u32, login: &v1::Login) {
         let bad = || error(request_id, ErrorCode::BadCredentials, "unknown username or wrong password");
+        let ip = self.peer.ip();
+        let failures = &self.shared.login_failures;
+        if failures.locked(&login.username, ip, Instant::now()) {
+            self.shared.stats.logins_throttled.fetch_add(1, Ordering::Relaxed);
+            let reason = "too many failed logins: try again later";
+            return self.send(&error(request_id, ErrorCode::RateLimited, reason));
+        }
         if login.username.len() > 64 || login.password.len() > 128 {
+            self.shared.login_failures.failed(&login.username, ip, Instant::now());
             return self.send(&bad());
         }
         let account = match self.shared.store.account_by_name(&login.username).await {
             Ok(account) => account,
             Err(problem) => return self.internal(request_id, "looking up the account", problem),
         };
+        let matched = match &account {
+            Some(account) => self.verify(login.password.clone(), account.password_hash.clone()).await,
+            None => self.shared.hashing.verify_dummy(login.password.clone()).await,
+        };
         match account {
-            Some(account) if self.verify(login.password.clone(), account.password_hash.clone()).await => {
+            Some(account) if matched => {
+                self.shared.login_failures.succeeded(&login.username);
                 self.logged_in_as(request_id, account.account_id).await;
             }
-            _ => self.send(&bad()),
+            _ => {
+                self.shared.login_failures.failed(&login.username, ip, Instant::now());
+                self.send(&bad());
+            }
         }
     }
 
     async fn resume(&mut self, request_id: u32, resume: &v1::Resume) {
+        let unknown = || error(request_id, ErrorCode::BadCredentials, "resume.token: unknown or expired");
+        if resume.token.len() > auth::MAX_TOKEN_LEN {
+            return self.send(&unknown());
+        }
         let digest = auth::token_digest(&resume.token);
+        match auth::token_age(&resume.token, std::time::SystemTime::now()) {
+            Some(age) if age <= self.shared.config.token_ttl => {}
+            expired => {
+                if expired.is_some() {
+                    // Expired: forget it for good (a token without an issue time is not ours to delete).
+                    if let Err(problem) = self.shared.store.delete_session_token(&digest).await {
+                        tracing::error!(session = self.id, %problem, "could not delete an expired session token");
+                    }
+                }
+                return self.send(&unknown());
+            }
+        }
         match self.shared.store.account_for_token(&digest).await {
             Ok(Some(account_id)) => {
                 self.account = Some(account_id);
                 self.token_digest = Some(digest);
                 self.send_logged_in(request_id, account_id, resume.token.clone()).await;
             }
-            Ok(None) => self.send(&error(request_id, ErrorCode::BadCredentials, "resume.token: unknown or expired")),
+            Ok(None) => self.send(&unknown()),
             Err(problem) => self.internal(request_id, "looking up the session token", problem),
         }
     }
 
     async fn logged_in_as(&mut self, request_id: u32, account_id: u64) {
-        let token = auth::new_token();
+        let token = auth::new_token(std::time::SystemTime::now());
         let digest = auth::token_digest(&token);
         if let Err(problem) = self.shared.store.put_session_token(&digest, account_id).await {
             return self.internal(request_id, "storing the session token", problem);
