@@ -1,0 +1,321 @@
+//! One connection: login (IRC or orrery), then a reader task that accounts every received message and a writer
+//! task that batches queued outbound bytes into one write.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bytes::{Bytes, BytesMut};
+use orrery_proto::frame;
+use orrery_proto::v1::{self, client_envelope::Body as Cmd, server_envelope::Body as Msg};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::{Receiver, Shared, Target, Tx, message_text};
+
+const MAX_FRAME: usize = 16 * 1024 * 1024;
+pub const PASSWORD: &str = "chat-race-password";
+
+async fn connect_from(addr: SocketAddr, source: IpAddr) -> anyhow::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0)).with_context(|| format!("binding {source}"))?;
+    let stream = socket.connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+fn take_line(buffer: &mut BytesMut) -> Option<BytesMut> {
+    let end = buffer.iter().position(|b| *b == b'\n')?;
+    Some(buffer.split_to(end + 1))
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && (line[end - 1] == b'\n' || line[end - 1] == b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// Registers with an IRC server (NICK/USER, waits for 001) and, unless idle, joins `channel` (waits for the
+/// end of its NAMES list, 366).
+pub async fn irc_connect(
+    addr: SocketAddr,
+    source: IpAddr,
+    index: usize,
+    nick: &str,
+    channel: &str,
+    idle: bool,
+    shared: Arc<Shared>,
+) -> anyhow::Result<Tx> {
+    let mut stream = connect_from(addr, source).await?;
+    stream.write_all(format!("NICK {nick}\r\nUSER {nick} 0 * :chat race {index}\r\n").as_bytes()).await?;
+    let mut buffer = BytesMut::with_capacity(4096);
+    let mut joined = false;
+    loop {
+        if stream.read_buf(&mut buffer).await? == 0 {
+            bail!("server closed during registration");
+        }
+        while let Some(line) = take_line(&mut buffer) {
+            let line = trim_line(&line);
+            if line.starts_with(b"PING") {
+                let mut pong = b"PONG".to_vec();
+                pong.extend_from_slice(&line[4..]);
+                pong.extend_from_slice(b"\r\n");
+                stream.write_all(&pong).await?;
+            } else if line.starts_with(b"ERROR") {
+                bail!("server: {}", String::from_utf8_lossy(line));
+            } else if let Some(code) = numeric(line) {
+                match code {
+                    b"001" if idle => return Ok(spawn_tasks(Target::Irc, stream, buffer, index, shared)),
+                    b"001" => stream.write_all(format!("JOIN {channel}\r\n").as_bytes()).await?,
+                    b"366" => joined = true,
+                    // Refusals that would leave this client out of the race.
+                    b"432" | b"433" | b"436" | b"437" | b"451" | b"461" | b"465" | b"471" | b"473" | b"474"
+                    | b"475" => bail!("refused: {}", String::from_utf8_lossy(line)),
+                    _ => {}
+                }
+            }
+        }
+        if joined {
+            return Ok(spawn_tasks(Target::Irc, stream, buffer, index, shared));
+        }
+    }
+}
+
+/// The numeric of a server reply (`:server 001 nick …`).
+fn numeric(line: &[u8]) -> Option<&[u8]> {
+    let mut parts = line.split(|b| *b == b' ');
+    let prefix = parts.next()?;
+    if !prefix.starts_with(b":") {
+        return None;
+    }
+    let code = parts.next()?;
+    (code.len() == 3 && code.iter().all(u8::is_ascii_digit)).then_some(code)
+}
+
+/// Logs in to orrery (`Register`), and unless idle creates the character and undocks it; checks that it is in
+/// `system`.
+pub async fn orrery_connect(
+    addr: SocketAddr,
+    source: IpAddr,
+    index: usize,
+    name: &str,
+    system: Option<u32>,
+    idle: bool,
+    shared: Arc<Shared>,
+) -> anyhow::Result<Tx> {
+    let mut stream = connect_from(addr, source).await?;
+    let mut buffer = BytesMut::with_capacity(4096);
+    let register = Cmd::Register(v1::Register { username: name.into(), password: PASSWORD.into() });
+    match request(&mut stream, &mut buffer, 1, register).await? {
+        Msg::LoggedIn(_) => {}
+        other => bail!("Register answered {other:?}"),
+    }
+    if !idle {
+        let character =
+            match request(&mut stream, &mut buffer, 2, Cmd::CreateCharacter(v1::CreateCharacter { name: name.into() }))
+                .await?
+            {
+                Msg::CharacterCreated(created) => created.character.context("CharacterCreated without character")?,
+                other => bail!("CreateCharacter answered {other:?}"),
+            };
+        if let Some(system) = system
+            && character.system_id != system
+        {
+            bail!(
+                "{name} starts in system {}, not {system}: the universe does not match the server's",
+                character.system_id
+            );
+        }
+        let undock = Cmd::Undock(v1::Undock { character_id: character.character_id });
+        match request(&mut stream, &mut buffer, 3, undock).await? {
+            Msg::Snapshot(_) => {}
+            Msg::Queued(queued) => bail!("system full (cap {}): raise system.max_players", queued.cap),
+            other => bail!("Undock answered {other:?}"),
+        }
+    }
+    Ok(spawn_tasks(Target::Orrery, stream, buffer, index, shared))
+}
+
+async fn request(stream: &mut TcpStream, buffer: &mut BytesMut, request_id: u32, body: Cmd) -> anyhow::Result<Msg> {
+    stream.write_all(&frame::encode(&v1::ClientEnvelope { request_id, body: Some(body) })).await?;
+    loop {
+        while let Some(payload) = frame::split(buffer, MAX_FRAME)? {
+            let envelope: v1::ServerEnvelope = frame::decode(&payload)?;
+            if envelope.request_id != request_id {
+                continue;
+            }
+            return match envelope.body {
+                Some(Msg::Error(error)) => bail!("error {}: {}", error.code, error.reason),
+                Some(body) => Ok(body),
+                None => bail!("empty answer"),
+            };
+        }
+        if stream.read_buf(buffer).await? == 0 {
+            bail!("server closed the connection");
+        }
+    }
+}
+
+fn spawn_tasks(target: Target, stream: TcpStream, buffer: BytesMut, index: usize, shared: Arc<Shared>) -> Tx {
+    let (read, write) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    shared.alive.fetch_add(1, Ordering::Relaxed);
+    tokio::spawn(writer(write, rx));
+    let receiver = Receiver { me: index, last_seq: vec![0; shared.senders] };
+    tokio::spawn(reader(target, read, buffer, receiver, tx.clone(), shared));
+    tx
+}
+
+async fn writer(mut write: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+    let mut out = Vec::with_capacity(4096);
+    while let Some(first) = rx.recv().await {
+        out.clear();
+        out.extend_from_slice(&first);
+        while out.len() < 64 * 1024
+            && let Ok(more) = rx.try_recv()
+        {
+            out.extend_from_slice(&more);
+        }
+        if write.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn reader(
+    target: Target,
+    mut read: OwnedReadHalf,
+    mut buffer: BytesMut,
+    mut receiver: Receiver,
+    tx: Tx,
+    shared: Arc<Shared>,
+) {
+    loop {
+        if !buffer.is_empty() {
+            let now = shared.now_us();
+            let mut stats = shared.stats.lock().expect("stats");
+            match target {
+                Target::Irc => {
+                    while let Some(line) = take_line(&mut buffer) {
+                        let line = trim_line(&line);
+                        if line.starts_with(b"PING") {
+                            let mut pong = b"PONG".to_vec();
+                            pong.extend_from_slice(&line[4..]);
+                            pong.extend_from_slice(b"\r\n");
+                            let _ = tx.send(Bytes::from(pong));
+                        } else if let Some(text) = privmsg_text(line) {
+                            receiver.record(text, now, &mut stats);
+                        }
+                    }
+                }
+                Target::Orrery => loop {
+                    let payload = match frame::split(&mut buffer, MAX_FRAME) {
+                        Ok(Some(payload)) => payload,
+                        Ok(None) => break,
+                        Err(_) => {
+                            shared.alive.fetch_sub(1, Ordering::Relaxed);
+                            return;
+                        }
+                    };
+                    let Ok(envelope) = frame::decode::<v1::ServerEnvelope>(&payload) else { continue };
+                    match envelope.body {
+                        Some(Msg::Delta(delta)) => {
+                            for line in &delta.chat {
+                                receiver.record(line.text.as_bytes(), now, &mut stats);
+                            }
+                        }
+                        Some(Msg::Snapshot(snapshot)) => {
+                            for line in &snapshot.chat {
+                                receiver.record(line.text.as_bytes(), now, &mut stats);
+                            }
+                        }
+                        Some(Msg::Error(_)) => {
+                            shared.server_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {}
+                    }
+                },
+            }
+        }
+        match read.read_buf(&mut buffer).await {
+            Ok(0) | Err(_) => {
+                shared.alive.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The text of `:nick!user@host PRIVMSG #chan :text`.
+fn privmsg_text(line: &[u8]) -> Option<&[u8]> {
+    let at = find(line, b" PRIVMSG ")?;
+    let rest = &line[at + 9..];
+    let colon = find(rest, b" :")?;
+    Some(&rest[colon + 2..])
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Sends one sender's messages of a step: every 1/rate s from a random phase, from `start` until `end`.
+/// Returns the next sequence number.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_loop(
+    target: Target,
+    tx: Tx,
+    channel: &str,
+    sender: usize,
+    step: u32,
+    mut seq: u32,
+    rate: f64,
+    bytes: usize,
+    start: Instant,
+    end: Instant,
+    shared: Arc<Shared>,
+) -> u32 {
+    if rate <= 0.0 {
+        return seq;
+    }
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let mut at = start + period.mul_f64(rand::random::<f64>());
+    // Bounded: at most rate × duration messages (plus one).
+    while at < end {
+        tokio::time::sleep_until(at).await;
+        let text = message_text(step, sender, seq, shared.now_us(), bytes);
+        let wire = match target {
+            Target::Irc => Bytes::from(format!("PRIVMSG {channel} :{text}\r\n")),
+            Target::Orrery => {
+                frame::encode(&v1::ClientEnvelope { request_id: seq, body: Some(Cmd::Chat(v1::Chat { text })) })
+            }
+        };
+        if tx.send(wire).is_err() {
+            return seq;
+        }
+        shared.sent.fetch_add(1, Ordering::Relaxed);
+        seq += 1;
+        at += period;
+    }
+    seq
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_privmsg_and_numerics() {
+        let line = b":cr1!~cr1@127.0.0.1 PRIVMSG #race :1 2 3 4 xxxx";
+        assert_eq!(privmsg_text(line), Some(&b"1 2 3 4 xxxx"[..]));
+        assert_eq!(numeric(b":irc.local 001 cr1 :Welcome"), Some(&b"001"[..]));
+        assert_eq!(numeric(b"PING :x"), None);
+    }
+}
