@@ -63,10 +63,7 @@ pub async fn irc_connect(
         }
         while let Some(line) = take_line(&mut buffer) {
             let line = trim_line(&line);
-            if line.starts_with(b"PING") {
-                let mut pong = b"PONG".to_vec();
-                pong.extend_from_slice(&line[4..]);
-                pong.extend_from_slice(b"\r\n");
+            if let Some(pong) = pong_for(line) {
                 stream.write_all(&pong).await?;
             } else if line.starts_with(b"ERROR") {
                 bail!("server: {}", String::from_utf8_lossy(line));
@@ -205,10 +202,7 @@ async fn reader(
                 Target::Irc => {
                     while let Some(line) = take_line(&mut buffer) {
                         let line = trim_line(&line);
-                        if line.starts_with(b"PING") {
-                            let mut pong = b"PONG".to_vec();
-                            pong.extend_from_slice(&line[4..]);
-                            pong.extend_from_slice(b"\r\n");
+                        if let Some(pong) = pong_for(line) {
                             let _ = tx.send(Bytes::from(pong));
                         } else if let Some(text) = privmsg_text(line) {
                             receiver.record(text, now, &mut stats);
@@ -305,6 +299,15 @@ pub async fn send_loop(
         at += period;
     }
     seq
+}
+
+/// The answer to an IRC `PING` line (`PING :token` → `PONG :token`), or `None` for any other line.
+fn pong_for(line: &[u8]) -> Option<Vec<u8>> {
+    let rest = line.strip_prefix(b"PING")?;
+    let mut pong = b"PONG".to_vec();
+    pong.extend_from_slice(rest);
+    pong.extend_from_slice(b"\r\n");
+    Some(pong)
 }
 
 #[cfg(test)]
