@@ -312,6 +312,12 @@ fn pong_for(line: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ping_lines_are_answered_with_the_same_token_and_others_are_not() {
+        assert_eq!(super::pong_for(b"PING :irc.local").as_deref(), Some(&b"PONG :irc.local\r\n"[..]));
+        assert_eq!(super::pong_for(b":nick PRIVMSG #c :PING"), None);
+    }
+
     use super::*;
 
     #[test]
