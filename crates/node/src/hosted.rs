@@ -279,11 +279,8 @@ impl Hosted {
                         if let Some(metrics) = context.metrics {
                             metrics.count_handoff();
                         }
-                        self.jumped.remove(&ship_id);
-                        if let Some(ship) = self.sim.ship(ship_id) {
-                            effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
-                        }
-                        entered.push(Entered { route, request_id: handoff.request_id, ship_id, handoff_seq });
+                        let arrival = Entered { route, request_id: handoff.request_id, ship_id, handoff_seq };
+                        self.now_in_space(arrival, entered, effects);
                     }
                     Err(problem) => {
                         tracing::error!(system = self.system_id, ship = ship_id, %problem, "handoff refused")
@@ -380,18 +377,22 @@ impl Hosted {
         let ship = convert::ship(record);
         let (ship_id, handoff_seq) = (ship.id, ship.handoff_seq);
         match self.sim.add_ship(ship) {
-            Ok(()) => {
-                self.jumped.remove(&ship_id);
-                if let Some(ship) = self.sim.ship(ship_id) {
-                    effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
-                }
-                entered.push(Entered { route, request_id, ship_id, handoff_seq });
-            }
+            Ok(()) => self.now_in_space(Entered { route, request_id, ship_id, handoff_seq }, entered, effects),
             Err(problem) => {
                 let answer = error(request_id, v1::ErrorCode::AlreadyInSpace, problem.to_string());
                 effects.publish.push(left(route, &answer));
             }
         }
+    }
+
+    /// A ship just placed in this system (undock or jump): it is here for good, so forget any forwarding
+    /// address, store it, and send its session the snapshot once the tick is done.
+    fn now_in_space(&mut self, arrival: Entered, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
+        self.jumped.remove(&arrival.ship_id);
+        if let Some(ship) = self.sim.ship(arrival.ship_id) {
+            effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
+        }
+        entered.push(arrival);
     }
 
     fn command_error(&self, request_id: u32, problem: &CommandError) -> v1::ServerEnvelope {
