@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check a change must pass: formatting, lints, and all tests (unit, property, integration, doc).
+# Runs every check a change must pass: formatting, lints, all tests (unit, property, integration, doc), and a
+# short bounded run of every fuzz target (scripts/fuzz.sh).
 # Usage: scripts/test.sh        (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,3 +73,9 @@ else
     say "cargo test (cargo-nextest not installed)"
     cargo test --workspace --no-fail-fast
 fi
+
+# A short bounded run of every fuzz target (docs/fuzzing.md), from the kept corpus and regressions. It installs a
+# nightly toolchain and cargo-fuzz when missing (or fails saying why), builds in fuzz/target, and fails if a
+# target crashes, naming the input and how to reproduce it. ORRERY_FUZZ_SECONDS: seconds per target.
+say "scripts/fuzz.sh ${ORRERY_FUZZ_SECONDS:-20} (every fuzz target, bounded)"
+scripts/fuzz.sh "${ORRERY_FUZZ_SECONDS:-20}"

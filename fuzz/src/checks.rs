@@ -36,6 +36,9 @@ pub fn run(name: &str, data: &[u8]) -> bool {
 /// to 16 MiB for a server (`net.max_frame_bytes`), 16 MiB for the bots' client.
 const LARGE_LIMITS: [usize; 5] = [256, 4096, DEFAULT_MAX_FRAME, 1 << 20, 16 << 20];
 
+/// Capacity `frame_split` allows the read buffer beyond 4 × the bytes fed (see the check there).
+const ANNOUNCED_SLACK: usize = 128 * 1024;
+
 /// `frame_split` input layout: byte 0 picks the frame limit, byte 1 seeds the read sizes, the rest is the
 /// byte stream a peer sends. Missing header bytes count as 0.
 pub const FRAME_SPLIT_HEADER: usize = 2;
@@ -46,8 +49,8 @@ pub const FRAME_SPLIT_HEADER: usize = 2;
 /// Checked against a reference reading of the whole stream: every payload is the next frame's bytes in order
 /// and at most the limit long; `Ok(None)` only when the buffer holds less than one frame, and then it keeps
 /// exactly the bytes not consumed yet; `TooLarge` exactly when the next length exceeds the limit; consumed +
-/// buffered = fed at every step. Every payload then goes through the `client_envelope` checks, as a proxy
-/// decodes it.
+/// buffered = fed at every step; the buffer's capacity follows the bytes fed, not the lengths announced. Every
+/// payload then goes through the `client_envelope` checks, as a proxy decodes it.
 pub fn frame_split(data: &[u8]) {
     let selector = data.first().copied().unwrap_or(0);
     let seed = data.get(1).copied().unwrap_or(0);
@@ -99,6 +102,15 @@ pub fn frame_split(data: &[u8]) {
                 Err(other) => panic!("split failed with something other than TooLarge: {other}"),
             }
             assert_eq!(buffer.len(), fed - consumed, "buffered bytes != fed - consumed");
+            // split must not allocate for bytes a peer only announced: a header claiming 16 MiB, then silence,
+            // would hold 16 MiB per connection. The buffer grows with what arrives (doubling, and `BytesMut`
+            // may come back to its first allocation's size, at most 64 KiB), so its capacity stays within a
+            // few times the bytes fed; a reservation of a 1 MiB or 16 MiB announced frame does not.
+            assert!(
+                buffer.capacity() <= 4 * fed + ANNOUNCED_SLACK,
+                "split reserved {} bytes with {fed} bytes fed (limit {max}): memory for bytes not sent yet",
+                buffer.capacity()
+            );
             // The buffer's head after every call (a misplaced split shows there), all of it at the end below:
             // comparing everything at every call would make byte-by-byte reads quadratic.
             let head = buffer.len().min(2 * HEADER_LEN);

@@ -51,7 +51,8 @@ pub fn split(buffer: &mut BytesMut, max: usize) -> Result<Option<Bytes>, FrameEr
         return Err(FrameError::TooLarge { len, max });
     }
     if buffer.len() < HEADER_LEN + len {
-        buffer.reserve(HEADER_LEN + len - buffer.len());
+        // No reservation for the announced size: a client announcing a large frame and sending nothing more
+        // would otherwise hold that much memory. The caller's reads grow the buffer as bytes really arrive.
         return Ok(None);
     }
     let mut frame = buffer.split_to(HEADER_LEN + len);
