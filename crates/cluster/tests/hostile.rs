@@ -259,7 +259,7 @@ async fn a_flood_is_throttled_then_kicked_and_others_fly_on() {
             other => panic!("{other:?}"),
         }
     }
-    let kicked = kicked.expect("a final error before the close");
+    let kicked = kicked.unwrap_or_else(|| panic!("a final error before the close ({pongs} pongs, {refused} refused)"));
     assert_eq!(kicked.code, ErrorCode::RateLimited as i32);
     assert!(kicked.reason.contains("disconnected"), "{}", kicked.reason);
     assert_eq!(refused, 29, "refused answers before the kick ({pongs} pongs)");

@@ -226,9 +226,20 @@ pub fn token_age(token: &str, now: SystemTime) -> Option<Duration> {
     Some(Duration::from_secs(unix_seconds(now).saturating_sub(issued)))
 }
 
-/// What the store keeps of a token.
-pub fn token_digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+/// A token's SHA-256, which is what the store keeps of it (as hex), as a session keeps it: 32 bytes in place rather than a 64-character string on the heap
+/// for every logged-in session.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TokenDigest([u8; 32]);
+
+impl TokenDigest {
+    pub fn of(token: &str) -> TokenDigest {
+        TokenDigest(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// The form the store keeps.
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
 }
 
 /// Usernames: 3–32 characters of `[A-Za-z0-9_-]`.
@@ -323,8 +334,9 @@ mod tests {
         assert_eq!(a.find('.'), Some(64));
         assert!(a.len() <= MAX_TOKEN_LEN);
         assert_ne!(a, b);
-        assert_eq!(token_digest(&a), token_digest(&a));
-        assert_ne!(token_digest(&a), a);
+        assert_eq!(TokenDigest::of(&a), TokenDigest::of(&a));
+        assert_ne!(TokenDigest::of(&a).hex(), a);
+        assert_eq!(TokenDigest::of(&a).hex().len(), 64);
     }
 
     #[test]

@@ -30,17 +30,16 @@ pub async fn serve(shared: Arc<Shared>, mut inbox: orrery_bus::Subscription) {
             None => continue,
         };
         let link = shared.sessions.lock().ok().and_then(|sessions| sessions.get(&decoded.session_id).cloned());
-        match link {
-            Some(link) => {
-                let _ = link.control.send(control);
-            }
-            None => {
-                tracing::debug!(session = decoded.session_id, "message for a session that is gone");
-                if let Control::Entered { system, ship_id, .. } = control {
-                    // The client left while its ship was entering space: take the ship out again so that it
-                    // does not stay in space without a pilot.
-                    crate::session::send_out_of_space(&shared, system, ship_id, None).await;
-                }
+        let undelivered = match link {
+            Some(link) => link.control(control).err(),
+            None => Some(control),
+        };
+        if let Some(control) = undelivered {
+            tracing::debug!(session = decoded.session_id, "message for a session that is gone");
+            if let Control::Entered { system, ship_id, .. } = control {
+                // The client left while its ship was entering space: take the ship out again so that it
+                // does not stay in space without a pilot.
+                crate::session::send_out_of_space(&shared, system, ship_id, None).await;
             }
         }
     }
@@ -91,6 +90,6 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
 fn tell_everyone(shared: &Shared, control: Control) {
     let Ok(sessions) = shared.sessions.lock() else { return };
     for link in sessions.values() {
-        let _ = link.control.send(control.clone());
+        let _ = link.control(control.clone());
     }
 }

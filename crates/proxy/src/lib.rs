@@ -4,14 +4,14 @@
 //! every system delta out to the sessions there.
 //!
 //! Fan-out costs one copy per delta, not per receiver: a sol node publishes each delta already framed, the
-//! proxy hands the same `Bytes` to every session's bounded outbound queue, and each session's writer sends
+//! proxy hands the same `Bytes` to every session's bounded queue (its link), and each session's writer sends
 //! everything queued in one write (TCP) or one flush (WebSocket). A session whose queue is full — a client
 //! that stopped reading — is dropped, so server memory stays bounded whatever clients do.
 
 mod auth;
 mod guard;
 mod inbox;
-mod outbound;
+mod link;
 mod rate;
 mod rooms;
 mod session;
@@ -210,7 +210,7 @@ pub(crate) struct Shared {
     pub bus: Arc<dyn Bus>,
     pub store: Arc<dyn Store>,
     pub world: std::sync::RwLock<World>,
-    pub sessions: Mutex<HashMap<u64, session::SessionLink>>,
+    pub sessions: Mutex<HashMap<u64, Arc<link::Link>>>,
     pub rooms: rooms::Rooms,
     pub next_session: AtomicU64,
     pub stats: Arc<ProxyStats>,

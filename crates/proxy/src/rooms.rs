@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 use crate::Shared;
-use crate::outbound::Outbound;
+use crate::link::Link;
 
 #[derive(Default)]
 pub struct Rooms {
@@ -16,17 +16,17 @@ pub struct Rooms {
 }
 
 struct Room {
-    members: HashMap<u64, Outbound>,
+    members: HashMap<u64, Arc<Link>>,
     forwarder: JoinHandle<()>,
 }
 
 impl Rooms {
     /// Add a session to a system's room, subscribing to its deltas if it is the first.
-    pub async fn join(&self, shared: &Arc<Shared>, system: u32, session: u64, outbound: Outbound) {
+    pub async fn join(&self, shared: &Arc<Shared>, system: u32, session: u64, link: Arc<Link>) {
         if let Ok(mut rooms) = self.rooms.lock()
             && let Some(room) = rooms.get_mut(&system)
         {
-            room.members.insert(session, outbound);
+            room.members.insert(session, link);
             return;
         }
         let subscription = match shared.bus.subscribe(&orrery_proto::delta_subject(system)).await {
@@ -42,7 +42,7 @@ impl Rooms {
             members: HashMap::new(),
             forwarder: tokio::spawn(forward(shared.clone(), system, subscription)),
         });
-        room.members.insert(session, outbound);
+        room.members.insert(session, link);
     }
 
     /// Remove a session from a room; the last one out closes the room and its subscription.

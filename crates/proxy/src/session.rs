@@ -14,13 +14,13 @@ use bytes::Bytes;
 use orrery_proto::v1::{self, ErrorCode, client_envelope::Body as C, server_envelope::Body as S};
 use orrery_proto::{error, frame, reply};
 use prost::Message;
-use tokio::sync::mpsc;
 
 use crate::Shared;
 use crate::auth;
-use crate::outbound::Outbound;
+use crate::guard::ConnectionSlot;
+use crate::link::{Link, Sender};
 use crate::rate::TokenBucket;
-use crate::transport::{ReadError, Reader, Writer};
+use crate::transport::{Read, ReadError, Reader, TcpOut, Writer};
 
 /// What a sol node (through the proxy inbox) or the cluster tells a session.
 #[derive(Clone)]
@@ -35,12 +35,6 @@ pub enum Control {
     Entered { system: u32, ship_id: u64, snapshot: Bytes },
     /// The ship is out of space (logout done, or an undock refused); the answer is an encoded envelope.
     Left(Bytes),
-}
-
-/// How the proxy inbox reaches a session.
-#[derive(Clone)]
-pub struct SessionLink {
-    pub control: mpsc::UnboundedSender<Control>,
 }
 
 enum Space {
@@ -58,9 +52,9 @@ enum Flow {
 struct Session {
     shared: Arc<Shared>,
     id: u64,
-    outbound: Outbound,
+    link: Arc<Link>,
     account: Option<u64>,
-    token_digest: Option<String>,
+    token_digest: Option<auth::TokenDigest>,
     space: Space,
     bucket: TokenBucket,
     peer: SocketAddr,
@@ -70,21 +64,37 @@ struct Session {
 }
 
 /// Serve one connection until it closes, then make sure its ship leaves space and is stored.
-pub async fn run(shared: Arc<Shared>, mut reader: Reader, writer: Writer, peer: SocketAddr) {
+///
+/// `slot` is the connection's place under the per-address limit, given back when the session ends. The setup
+/// is done here, outside the future, so that the future holds only the [`Connection`] and the state of one
+/// [`Connection::turn`].
+pub fn run(
+    shared: Arc<Shared>,
+    reader: Reader,
+    writer: Writer,
+    peer: SocketAddr,
+    slot: ConnectionSlot,
+) -> impl std::future::Future<Output = ()> + Send {
     let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
     shared.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
     shared.stats.sessions_open.fetch_add(1, Ordering::Relaxed);
-    let (outbound, queue) = Outbound::new(shared.config.outbound_queue);
-    let writer_task = tokio::spawn(crate::transport::write_loop(writer, queue, shared.clone()));
-    let (control, mut controls) = mpsc::unbounded_channel();
+    // TCP: the session task writes too (an idle session is one task); WebSocket: a writer task of its own.
+    let (tcp_out, link, websocket_writer) = match writer {
+        Writer::Tcp(half) => (Some(TcpOut::new(half)), Link::new(shared.config.outbound_queue, Sender::Session), None),
+        Writer::Ws(sink) => {
+            let link = Link::new(shared.config.outbound_queue, Sender::Writer);
+            let task = tokio::spawn(crate::transport::write_websocket(sink, link.clone(), shared.clone()));
+            (None, link, Some(task))
+        }
+    };
     if let Ok(mut sessions) = shared.sessions.lock() {
-        sessions.insert(id, SessionLink { control });
+        sessions.insert(id, link.clone());
     }
     tracing::debug!(session = id, %peer, "session opened");
-    let mut session = Session {
+    let session = Session {
         shared: shared.clone(),
         id,
-        outbound: outbound.clone(),
+        link,
         account: None,
         token_digest: None,
         space: Space::Docked,
@@ -93,94 +103,157 @@ pub async fn run(shared: Arc<Shared>, mut reader: Reader, writer: Writer, peer: 
         refused: 0,
         flood_since: Instant::now(),
     };
-    let frame_deadline = shared.config.frame_deadline;
-    loop {
+    let mut connection =
+        Connection { session, reader, tcp_out, websocket_writer, _slot: slot, last_heard: tokio::time::Instant::now() };
+    // The connection is used in place, never moved into a local of the future (that would store it twice).
+    async move {
+        while let Flow::Continue = connection.turn().await {}
+        // Boxed, like the handlers: the state of closing is needed once, at the end.
+        Box::pin(connection.close()).await;
+    }
+}
+
+/// A session with the two ends of its connection.
+struct Connection {
+    session: Session,
+    reader: Reader,
+    /// TCP: frames are written by this task. `None` for WebSocket (a writer task of its own) and once closed.
+    tcp_out: Option<TcpOut>,
+    websocket_writer: Option<tokio::task::JoinHandle<()>>,
+    /// Held for its `Drop`: the place under the per-address limit is given back when the connection goes.
+    _slot: ConnectionSlot,
+    /// When the last frame arrived. The idle timeout counts from here, not from the last wake-up: deltas wake
+    /// a TCP session many times a second.
+    last_heard: tokio::time::Instant,
+}
+
+impl Connection {
+    /// Handle whatever is ready — control messages, queued frames, a frame from the client, a deadline — or
+    /// wait for the next of them.
+    async fn turn(&mut self) -> Flow {
+        let shared = self.session.shared.clone();
+        let link = self.session.link.clone();
+        let id = self.session.id;
+        // Whatever woke the task, look at the link first: a control message or an overflow may be waiting.
+        if link.overflowed() {
+            shared.stats.slow_clients_dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(session = id, "client does not read its messages: disconnected");
+            return Flow::Close;
+        }
+        while let Some(control) = link.next_control() {
+            // Boxed: the handlers' state exists only while they run, so an idle session's task stays small.
+            if let Flow::Close = Box::pin(self.session.on_control(control)).await {
+                return Flow::Close;
+            }
+        }
+        if let Some(out) = self.tcp_out.as_mut()
+            && let Err(problem) = out.flush(&link, &shared)
+        {
+            tracing::debug!(session = id, %problem, "connection error");
+            return Flow::Close;
+        }
+        let blocked = self.tcp_out.as_ref().is_some_and(TcpOut::blocked);
         let max_frame = shared.live.max_frame_bytes();
-        let idle_timeout = shared.live.idle_timeout();
-        let leave_deadline = match session.space {
-            Space::Leaving { deadline, .. } => Some(deadline),
+        let frame_deadline = shared.config.frame_deadline;
+        let leave_deadline = match self.session.space {
+            Space::Leaving { deadline, .. } => Some(tokio::time::Instant::from_std(deadline)),
             _ => None,
         };
-        let flow = tokio::select! {
+        let frame_due = self.reader.partial_since().map(|since| since + frame_deadline);
+        let idle_due = self.last_heard + shared.live.idle_timeout();
+        // One timer for every deadline: the earliest of them.
+        let due = [leave_deadline, frame_due].into_iter().flatten().fold(idle_due, std::cmp::min);
+        let session = &mut self.session;
+        tokio::select! {
             biased;
             _ = shared.shutdown.cancelled() => {
                 session.send(&reply(0, S::Notice(v1::Notice { text: "the server is shutting down".into() })));
                 Flow::Close
             }
-            _ = outbound.overflow.cancelled() => {
-                shared.stats.slow_clients_dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(session = id, "client does not read its messages: disconnected");
-                Flow::Close
-            }
-            Some(control) = controls.recv() => session.on_control(control).await,
-            _ = sleep_until_opt(leave_deadline) => {
-                // The node did not confirm in time; the ship is still sent out of space when we close.
-                let request_id = match session.space { Space::Leaving { request_id, .. } => request_id, _ => 0 };
-                session.send(&reply(request_id, S::Ok(v1::Ok {})));
-                Flow::Close
-            }
-            read = tokio::time::timeout(idle_timeout, reader.next(max_frame, frame_deadline)) => match read {
-                Err(_) => {
+            _ = link.session_woken() => Flow::Continue,
+            _ = tokio::time::sleep_until(due) => {
+                let now = tokio::time::Instant::now();
+                if leave_deadline.is_some_and(|deadline| deadline <= now) {
+                    // The node did not confirm in time; the ship is still sent out of space when we close.
+                    let request_id = match session.space { Space::Leaving { request_id, .. } => request_id, _ => 0 };
+                    session.send(&reply(request_id, S::Ok(v1::Ok {})));
+                    Flow::Close
+                } else if frame_due.is_some_and(|deadline| deadline <= now) {
+                    session.incomplete_frame(frame_deadline)
+                } else if idle_due <= now {
                     session.send(&error(0, ErrorCode::Unspecified, "idle timeout: no message received"));
                     Flow::Close
+                } else {
+                    Flow::Continue
                 }
-                Ok(Ok(payload)) => {
+            }
+            read = self.reader.next(max_frame, frame_deadline, blocked) => match read {
+                // A frame began (its deadline is set at the next turn), or queued frames can go out now.
+                Ok(Read::FrameBegun | Read::Writable) => Flow::Continue,
+                Ok(Read::Frame(payload)) => {
+                    self.last_heard = tokio::time::Instant::now();
                     shared.stats.frames_in.fetch_add(1, Ordering::Relaxed);
                     shared.stats.bytes_in.fetch_add(payload.len() as u64 + 4, Ordering::Relaxed);
                     match frame::decode::<v1::ClientEnvelope>(&payload) {
-                        Ok(envelope) => session.on_envelope(envelope).await,
+                        Ok(envelope) => Box::pin(session.on_envelope(envelope)).await,
                         Err(problem) => {
                             session.send(&error(0, ErrorCode::BadFrame, problem.to_string()));
                             Flow::Close
                         }
                     }
                 }
-                Ok(Err(ReadError::Frame(problem))) => {
+                Err(ReadError::Frame(problem)) => {
                     session.send(&error(0, ErrorCode::BadFrame, problem.to_string()));
                     Flow::Close
                 }
-                Ok(Err(ReadError::Incomplete(deadline))) => {
-                    shared.stats.incomplete_frames.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(session = id, %peer, "partial frame held past the deadline: disconnected");
-                    let reason = format!("incomplete frame: not completed within {} ms", deadline.as_millis());
-                    session.send(&error(0, ErrorCode::BadFrame, reason));
-                    Flow::Close
-                }
-                Ok(Err(ReadError::Protocol(problem))) => {
+                Err(ReadError::Incomplete(deadline)) => session.incomplete_frame(deadline),
+                Err(ReadError::Protocol(problem)) => {
                     session.send(&error(0, ErrorCode::BadFrame, problem));
                     Flow::Close
                 }
-                Ok(Err(ReadError::Io(problem))) => {
+                Err(ReadError::Io(problem)) => {
                     tracing::debug!(session = id, %problem, "connection error");
                     Flow::Close
                 }
-                Ok(Err(ReadError::Closed)) => Flow::Close,
+                Err(ReadError::Closed) => Flow::Close,
             },
-        };
-        if matches!(flow, Flow::Close) {
-            break;
         }
     }
-    session.finish().await;
-    drop(session);
-    let overflowed = outbound.overflow.is_cancelled();
-    drop(outbound);
-    // A client that stopped reading would keep its writer blocked on a full socket forever: don't wait for
-    // it. Others get a moment to receive what is queued (the logout answer, the shutdown notice).
-    let mut writer_task = writer_task;
-    if overflowed || tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
-        writer_task.abort();
+
+    /// The connection is closing: the ship leaves space, the client gets what is still queued (for a moment),
+    /// and the connection's place under the per-address limit is given back.
+    async fn close(mut self) {
+        self.session.finish().await;
+        let shared = self.session.shared.clone();
+        let link = self.session.link.clone();
+        let id = self.session.id;
+        let overflowed = link.overflowed();
+        link.close();
+        // A client that stopped reading would keep its writer blocked on a full socket forever: don't wait for
+        // it. Others get a moment to receive what is queued (the logout answer, the shutdown notice).
+        if let Some(out) = self.tcp_out.take()
+            && !overflowed
+        {
+            let reader = std::mem::replace(&mut self.reader, Reader::Closed);
+            let _ = tokio::time::timeout(FINAL_FLUSH, async {
+                out.finish(&link, &shared).await;
+                reader.linger().await;
+            })
+            .await;
+        }
+        if let Some(mut writer) = self.websocket_writer.take()
+            && (overflowed || tokio::time::timeout(FINAL_FLUSH, &mut writer).await.is_err())
+        {
+            writer.abort();
+        }
+        drop(self);
+        shared.stats.sessions_open.fetch_sub(1, Ordering::Relaxed);
+        tracing::debug!(session = id, "session closed");
     }
-    shared.stats.sessions_open.fetch_sub(1, Ordering::Relaxed);
-    tracing::debug!(session = id, "session closed");
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-        None => std::future::pending().await,
-    }
-}
+/// How long a closing session may take to send what is still queued for its client.
+const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
 /// Ask the owner of `system` to take a ship out of space (and store it); `answer_to` gets the confirmation.
 pub async fn send_out_of_space(shared: &Shared, system: u32, ship_id: u64, answer_to: Option<(u64, u32)>) {
@@ -202,12 +275,21 @@ async fn publish(shared: &Shared, subject: &str, message: &impl Message) {
 }
 
 impl Session {
+    /// A frame begun but not completed within `deadline` (slowloris): say so and close.
+    fn incomplete_frame(&self, deadline: Duration) -> Flow {
+        self.shared.stats.incomplete_frames.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(session = self.id, peer = %self.peer, "partial frame held past the deadline: disconnected");
+        let reason = format!("incomplete frame: not completed within {} ms", deadline.as_millis());
+        self.send(&error(0, ErrorCode::BadFrame, reason));
+        Flow::Close
+    }
+
     fn send(&self, envelope: &v1::ServerEnvelope) {
-        self.outbound.push(frame::encode(envelope));
+        self.link.push(frame::encode(envelope));
     }
 
     fn send_encoded(&self, envelope: &[u8]) {
-        self.outbound.push(frame::prefix(envelope));
+        self.link.push(frame::prefix(envelope));
     }
 
     fn world<T>(&self, read: impl FnOnce(&crate::World) -> T) -> T {
@@ -247,7 +329,7 @@ impl Session {
                 }
                 self.space = Space::Flying { ship_id, system };
                 self.send_encoded(&snapshot);
-                self.shared.rooms.join(&self.shared, system, self.id, self.outbound.clone()).await;
+                self.shared.rooms.join(&self.shared, system, self.id, self.link.clone()).await;
             }
             Control::Left(answer) => {
                 self.send_encoded(&answer);
@@ -397,20 +479,20 @@ impl Session {
         if resume.token.len() > auth::MAX_TOKEN_LEN {
             return self.send(&unknown());
         }
-        let digest = auth::token_digest(&resume.token);
+        let digest = auth::TokenDigest::of(&resume.token);
         match auth::token_age(&resume.token, std::time::SystemTime::now()) {
             Some(age) if age <= self.shared.config.token_ttl => {}
             expired => {
                 if expired.is_some() {
                     // Expired: forget it for good (a token without an issue time is not ours to delete).
-                    if let Err(problem) = self.shared.store.delete_session_token(&digest).await {
+                    if let Err(problem) = self.shared.store.delete_session_token(&digest.hex()).await {
                         tracing::error!(session = self.id, %problem, "could not delete an expired session token");
                     }
                 }
                 return self.send(&unknown());
             }
         }
-        match self.shared.store.account_for_token(&digest).await {
+        match self.shared.store.account_for_token(&digest.hex()).await {
             Ok(Some(account_id)) => {
                 self.account = Some(account_id);
                 self.token_digest = Some(digest);
@@ -423,8 +505,8 @@ impl Session {
 
     async fn logged_in_as(&mut self, request_id: u32, account_id: u64) {
         let token = auth::new_token(std::time::SystemTime::now());
-        let digest = auth::token_digest(&token);
-        if let Err(problem) = self.shared.store.put_session_token(&digest, account_id).await {
+        let digest = auth::TokenDigest::of(&token);
+        if let Err(problem) = self.shared.store.put_session_token(&digest.hex(), account_id).await {
             return self.internal(request_id, "storing the session token", problem);
         }
         self.account = Some(account_id);
@@ -537,7 +619,7 @@ impl Session {
 
     async fn logout(&mut self, request_id: u32) -> Flow {
         if let Some(digest) = self.token_digest.take()
-            && let Err(problem) = self.shared.store.delete_session_token(&digest).await
+            && let Err(problem) = self.shared.store.delete_session_token(&digest.hex()).await
         {
             tracing::error!(session = self.id, %problem, "could not delete the session token");
         }

@@ -13,15 +13,18 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use orrery_proto::frame::{self, FrameError, HEADER_LEN};
 use orrery_proto::v1::ErrorCode;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -30,8 +33,28 @@ use tokio_util::task::TaskTracker;
 
 use crate::Shared;
 use crate::guard::ConnectionSlot;
+use crate::link::{Batch, Link};
 
 type Ws = WebSocketStream<Tracked>;
+
+/// Bytes read at a time: enough for a burst of commands, small enough to be worth freeing between frames.
+const READ_CHUNK: usize = 4096;
+
+/// Bytes a closing TCP session reads and throws away, at most, while the client takes its last messages.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// Frames handed to one vectored write at most.
+const MAX_IOVECS: usize = 64;
+
+/// What [`Reader::next`] found.
+pub enum Read {
+    /// A complete envelope's bytes.
+    Frame(Bytes),
+    /// A TCP frame has begun to arrive without completing: the session starts its frame deadline.
+    FrameBegun,
+    /// The socket takes bytes again (asked for with `writable_too`).
+    Writable,
+}
 
 /// Why reading the next envelope failed.
 pub enum ReadError {
@@ -56,6 +79,8 @@ pub enum Reader {
         stream: SplitStream<Ws>,
         progress: Arc<Progress>,
     },
+    /// Taken apart by a closing session.
+    Closed,
 }
 
 pub enum Writer {
@@ -68,67 +93,128 @@ impl Reader {
         Reader::Tcp { half, buffer: BytesMut::new(), partial_since: None }
     }
 
-    /// The next envelope's bytes. Cancel-safe: bytes already read and the time a partial frame began are kept
-    /// in the reader.
-    pub async fn next(&mut self, max_frame: usize, frame_deadline: Duration) -> Result<Bytes, ReadError> {
+    /// The last step of a TCP close, after the final frames and the FIN have been sent: read and discard what
+    /// the client still sends, until it closes too (or `LINGER_BYTES` have come). Closing a socket with unread
+    /// bytes makes the kernel answer with a reset, and a reset makes the client's kernel throw away what it
+    /// has received but not yet read — the very error message that explains the close. The caller bounds
+    /// the time.
+    pub async fn linger(self) {
+        let Reader::Tcp { half, .. } = self else { return };
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            if half.readable().await.is_err() {
+                return;
+            }
+            // Not kept across the wait, so it does not enlarge the session's future.
+            let mut scratch = [0u8; 1024];
+            match half.try_read(&mut scratch) {
+                Ok(0) => return,
+                Ok(read) => discarded += read,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// When the first byte of the TCP frame now being received arrived (`None`: between frames, or WebSocket,
+    /// whose reader keeps its own deadline). The session closes the connection `frame_deadline` after it.
+    pub fn partial_since(&self) -> Option<Instant> {
+        match self {
+            Reader::Tcp { partial_since, .. } => *partial_since,
+            Reader::Ws { .. } | Reader::Closed => None,
+        }
+    }
+
+    /// The next envelope's bytes, or why the session should look again first. Cancel-safe: bytes already
+    /// read and the time a partial frame began are kept in the reader.
+    ///
+    /// A TCP reader waits without a buffer and without a timer of its own — the session's one timer covers
+    /// idle, frame and logout deadlines — and, with `writable_too`, also for the socket to take more bytes
+    /// (one readiness wait for both directions), so an idle session's task stays small.
+    pub async fn next(
+        &mut self,
+        max_frame: usize,
+        frame_deadline: Duration,
+        writable_too: bool,
+    ) -> Result<Read, ReadError> {
         match self {
             Reader::Tcp { half, buffer, partial_since } => loop {
                 if let Some(payload) = frame::split(buffer, max_frame).map_err(ReadError::Frame)? {
                     // Bytes of the next frame that came along start its deadline now.
                     *partial_since = (!buffer.is_empty()).then(Instant::now);
-                    return Ok(payload);
+                    return Ok(Read::Frame(payload));
                 }
                 if buffer.is_empty() {
                     *partial_since = None;
+                    // Between frames the buffer is given back, so an idle session holds no read memory; the
+                    // next one is allocated when bytes arrive.
+                    if buffer.capacity() > 0 {
+                        *buffer = BytesMut::new();
+                    }
                 } else if partial_since.is_none() {
                     *partial_since = Some(Instant::now());
+                    return Ok(Read::FrameBegun);
+                }
+                let interest = if writable_too { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+                let ready = half.ready(interest).await.map_err(ReadError::Io)?;
+                if writable_too && ready.is_writable() {
+                    return Ok(Read::Writable);
                 }
                 if buffer.capacity() - buffer.len() < 512 {
-                    buffer.reserve(4096);
+                    buffer.reserve(READ_CHUNK);
                 }
-                let read = match *partial_since {
-                    Some(since) => match tokio::time::timeout_at(since + frame_deadline, half.read_buf(buffer)).await {
-                        Ok(read) => read,
-                        Err(_) => return Err(ReadError::Incomplete(frame_deadline)),
-                    },
-                    None => half.read_buf(buffer).await,
-                };
-                match read {
+                match half.try_read_buf(buffer) {
                     Ok(0) => return Err(ReadError::Closed),
                     Ok(_) => {}
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(error) => return Err(ReadError::Io(error)),
                 }
             },
-            Reader::Ws { stream, progress } => loop {
-                let message = match progress.partial_since() {
-                    Some(since) => match tokio::time::timeout_at(since + frame_deadline, stream.next()).await {
-                        Ok(message) => message,
-                        Err(_) => return Err(ReadError::Incomplete(frame_deadline)),
-                    },
-                    None => tokio::select! {
-                        message = stream.next() => message,
-                        // Bytes arrived without completing a message: wait again, now with a deadline.
-                        _ = progress.started.notified() => continue,
-                    },
-                };
-                progress.message_done();
-                match message {
-                    None | Some(Ok(Message::Close(_))) => return Err(ReadError::Closed),
-                    Some(Err(error)) => {
-                        return Err(ReadError::Protocol(format!("websocket: {error}")));
-                    }
-                    Some(Ok(Message::Binary(payload))) => {
-                        if payload.len() > max_frame {
-                            return Err(ReadError::Frame(FrameError::TooLarge { len: payload.len(), max: max_frame }));
-                        }
-                        return Ok(payload);
-                    }
-                    Some(Ok(Message::Text(_))) => {
-                        return Err(ReadError::Protocol("websocket text message: envelopes are binary".into()));
-                    }
-                    Some(Ok(_)) => {} // ping/pong: answered by tungstenite
-                }
+            // Boxed: its state (with a timer) would otherwise enlarge every session's task, TCP ones too.
+            Reader::Ws { stream, progress } => {
+                Box::pin(next_websocket(stream, progress, max_frame, frame_deadline)).await.map(Read::Frame)
+            }
+            Reader::Closed => Err(ReadError::Closed),
+        }
+    }
+}
+
+/// The next envelope of a WebSocket connection, with the frame deadline kept here: the WebSocket library
+/// buffers partial messages itself, so only [`Tracked`] sees bytes arrive.
+async fn next_websocket(
+    stream: &mut SplitStream<Ws>,
+    progress: &Progress,
+    max_frame: usize,
+    frame_deadline: Duration,
+) -> Result<Bytes, ReadError> {
+    loop {
+        let message = match progress.partial_since() {
+            Some(since) => match tokio::time::timeout_at(since + frame_deadline, stream.next()).await {
+                Ok(message) => message,
+                Err(_) => return Err(ReadError::Incomplete(frame_deadline)),
             },
+            None => tokio::select! {
+                message = stream.next() => message,
+                // Bytes arrived without completing a message: wait again, now with a deadline.
+                _ = progress.started.notified() => continue,
+            },
+        };
+        progress.message_done();
+        match message {
+            None | Some(Ok(Message::Close(_))) => return Err(ReadError::Closed),
+            Some(Err(error)) => {
+                return Err(ReadError::Protocol(format!("websocket: {error}")));
+            }
+            Some(Ok(Message::Binary(payload))) => {
+                if payload.len() > max_frame {
+                    return Err(ReadError::Frame(FrameError::TooLarge { len: payload.len(), max: max_frame }));
+                }
+                return Ok(payload);
+            }
+            Some(Ok(Message::Text(_))) => {
+                return Err(ReadError::Protocol("websocket text message: envelopes are binary".into()));
+            }
+            Some(Ok(_)) => {} // ping/pong: answered by tungstenite
         }
     }
 }
@@ -205,47 +291,124 @@ impl AsyncWrite for Tracked {
     }
 }
 
-/// Send queued frames until the queue closes (the session ended), then close the connection.
-pub async fn write_loop(mut writer: Writer, mut queue: mpsc::Receiver<Bytes>, shared: Arc<Shared>) {
-    let mut batch = Vec::with_capacity(64);
-    let mut joined = BytesMut::new();
-    while queue.recv_many(&mut batch, 512).await > 0 {
-        let bytes: usize = batch.iter().map(Bytes::len).sum();
-        let sent = match &mut writer {
-            Writer::Tcp(half) => {
-                if let [single] = batch.as_slice() {
-                    half.write_all(single).await.is_ok()
-                } else {
-                    joined.clear();
-                    batch.iter().for_each(|frame| joined.extend_from_slice(frame));
-                    half.write_all(&joined).await.is_ok()
-                }
+/// The sending side of a TCP session, driven by the session task itself (no writer task: an idle session is
+/// one task). Frames taken from the link go out with non-blocking vectored writes straight from the shared
+/// buffers — a delta fanned out to thousands of sessions is never copied in user space; what the socket does
+/// not take waits in `pending` until it is writable again. Frames are taken from the link only once `pending`
+/// is empty, so a client that stops reading fills the link's bounded queue and is dropped.
+pub struct TcpOut {
+    half: OwnedWriteHalf,
+    pending: VecDeque<Bytes>,
+}
+
+impl TcpOut {
+    pub fn new(half: OwnedWriteHalf) -> TcpOut {
+        TcpOut { half, pending: VecDeque::new() }
+    }
+
+    /// Write whatever is queued, as far as the socket takes it without waiting. An error: the connection is
+    /// broken.
+    pub fn flush(&mut self, link: &Link, shared: &Shared) -> std::io::Result<()> {
+        loop {
+            if self.pending.is_empty() {
+                self.pending = match link.take_frames() {
+                    Batch::Frames(frames) => frames,
+                    Batch::Empty | Batch::Closed => return Ok(()),
+                };
+                let bytes: usize = self.pending.iter().map(Bytes::len).sum();
+                shared.stats.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
             }
-            Writer::Ws(sink) => {
-                let mut ok = true;
-                for frame in &batch {
-                    if sink.feed(Message::Binary(frame.slice(HEADER_LEN..))).await.is_err() {
-                        ok = false;
-                        break;
-                    }
-                }
-                ok && sink.flush().await.is_ok()
+            if !try_write_some(&self.half, &mut self.pending)? {
+                return Ok(());
             }
+            if self.pending.is_empty() {
+                // All sent: give the queue's memory back, an idle session keeps none.
+                self.pending = VecDeque::new();
+            }
+        }
+    }
+
+    /// True while frames wait for the socket to become writable.
+    pub fn blocked(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The session has ended (its link is closed): send everything still queued, then close the connection.
+    /// The caller bounds the time this may take.
+    pub async fn finish(mut self, link: &Link, shared: &Shared) {
+        loop {
+            if self.flush(link, shared).is_err() {
+                return;
+            }
+            if !self.blocked() {
+                break;
+            }
+            if self.half.writable().await.is_err() {
+                return;
+            }
+        }
+        let _ = self.half.shutdown().await;
+    }
+}
+
+/// One non-blocking vectored write of the front of `frames`; false if the socket would block.
+fn try_write_some(half: &OwnedWriteHalf, frames: &mut VecDeque<Bytes>) -> std::io::Result<bool> {
+    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+    let mut count = 0;
+    for (slot, frame) in slices.iter_mut().zip(frames.iter()) {
+        *slot = IoSlice::new(frame);
+        count += 1;
+    }
+    match half.try_write_vectored(&slices[..count]) {
+        Ok(0) => Err(std::io::ErrorKind::WriteZero.into()),
+        Ok(written) => {
+            consume(frames, written);
+            Ok(true)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Drop `written` bytes from the front of the queue: whole frames, then the start of a partly written one.
+fn consume(frames: &mut VecDeque<Bytes>, mut written: usize) {
+    while written > 0 {
+        let Some(front) = frames.front_mut() else { return };
+        if written >= front.len() {
+            written -= front.len();
+            frames.pop_front();
+        } else {
+            front.advance(written);
+            return;
+        }
+    }
+}
+
+/// A WebSocket session's writer task (the sink's writes are async, so they get a task of their own): feeds
+/// every queued frame to the sink without its length prefix and flushes once per batch, until the session
+/// ends; then closes the connection.
+pub async fn write_websocket(mut sink: SplitSink<Ws, Message>, link: Arc<Link>, shared: Arc<Shared>) {
+    loop {
+        let frames = match link.take_frames() {
+            Batch::Frames(frames) => frames,
+            Batch::Empty => {
+                link.frames_queued().await;
+                continue;
+            }
+            Batch::Closed => break,
         };
-        batch.clear();
-        if !sent {
+        let bytes: usize = frames.iter().map(Bytes::len).sum();
+        for frame in &frames {
+            if sink.feed(Message::Binary(frame.slice(HEADER_LEN..))).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
             return;
         }
         shared.stats.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
     }
-    match writer {
-        Writer::Tcp(mut half) => {
-            let _ = half.shutdown().await;
-        }
-        Writer::Ws(mut sink) => {
-            let _ = sink.close().await;
-        }
-    }
+    let _ = sink.close().await;
 }
 
 /// Socket options of every client connection: no Nagle delay (writes are already coalesced), and the
@@ -284,11 +447,14 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener, kind: Listener, 
                 match kind {
                     Listener::Tcp => {
                         let (read, write) = stream.into_split();
-                        let session = crate::session::run(shared.clone(), Reader::tcp(read), Writer::Tcp(write), peer);
-                        tasks.spawn(async move {
-                            session.await;
-                            drop(slot);
-                        });
+                        // Spawned as it is: a wrapping `async` block would hold the session's future twice.
+                        tasks.spawn(crate::session::run(
+                            shared.clone(),
+                            Reader::tcp(read),
+                            Writer::Tcp(write),
+                            peer,
+                            slot,
+                        ));
                     }
                     Listener::WebSocket => {
                         tasks.spawn(serve_websocket(shared.clone(), stream, peer, slot));
@@ -350,10 +516,9 @@ async fn serve_websocket(shared: Arc<Shared>, stream: TcpStream, peer: std::net:
             // The handshake's bytes are not a partial message.
             progress.message_done();
             let (sink, stream) = ws.split();
-            crate::session::run(shared, Reader::Ws { stream, progress }, Writer::Ws(sink), peer).await;
+            crate::session::run(shared, Reader::Ws { stream, progress }, Writer::Ws(sink), peer, slot).await;
         }
         Ok(Err(error)) => tracing::debug!(%peer, %error, "websocket handshake failed"),
         Err(_) => tracing::debug!(%peer, "websocket handshake timed out"),
     }
-    drop(slot);
 }
