@@ -87,7 +87,8 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
     }
 }
 
-fn tell_everyone(shared: &Shared, control: Control) {
+/// Pass a control message to every session of this proxy.
+pub(crate) fn tell_everyone(shared: &Shared, control: Control) {
     let Ok(sessions) = shared.sessions.lock() else { return };
     for link in sessions.values() {
         let _ = link.control(control.clone());

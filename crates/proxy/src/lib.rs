@@ -266,6 +266,9 @@ impl ProxyHandle {
     /// and wait until every session task has finished.
     pub async fn shutdown(self) {
         self.shared.shutdown.cancel();
+        // Sessions wait on their links, not on the token (one waiter less in every idle session); one that
+        // registers after this sees the cancelled token at its first turn.
+        inbox::tell_everyone(&self.shared, session::Control::Shutdown);
         self.tasks.close();
         self.tasks.wait().await;
     }

@@ -29,6 +29,8 @@ pub enum Control {
     Notice(String),
     /// The cluster is going down: tell the client why and close.
     Close(String),
+    /// This proxy is stopping: say so and close.
+    Shutdown,
     /// An encoded ServerEnvelope to pass on.
     Forward(Bytes),
     /// The ship is now in `system` (undock or jump); the snapshot is an encoded ServerEnvelope.
@@ -80,7 +82,7 @@ pub fn run(
     shared.stats.sessions_open.fetch_add(1, Ordering::Relaxed);
     // TCP: the session task writes too (an idle session is one task); WebSocket: a writer task of its own.
     let (tcp_out, link, websocket_writer) = match writer {
-        Writer::Tcp(half) => (Some(TcpOut::new(half)), Link::new(shared.config.outbound_queue, Sender::Session), None),
+        Writer::Tcp => (Some(TcpOut::default()), Link::new(shared.config.outbound_queue, Sender::Session), None),
         Writer::Ws(sink) => {
             let link = Link::new(shared.config.outbound_queue, Sender::Writer);
             let task = tokio::spawn(crate::transport::write_websocket(sink, link.clone(), shared.clone()));
@@ -113,6 +115,19 @@ pub fn run(
     }
 }
 
+/// A session's deadlines: the logout confirmation, the completion of a frame begun, the idle timeout.
+struct Deadlines {
+    leave: Option<tokio::time::Instant>,
+    frame: Option<tokio::time::Instant>,
+    idle: tokio::time::Instant,
+}
+
+impl Deadlines {
+    fn earliest(&self) -> tokio::time::Instant {
+        [self.leave, self.frame].into_iter().flatten().fold(self.idle, std::cmp::min)
+    }
+}
+
 /// A session with the two ends of its connection.
 struct Connection {
     session: Session,
@@ -134,6 +149,10 @@ impl Connection {
         let shared = self.session.shared.clone();
         let link = self.session.link.clone();
         let id = self.session.id;
+        if shared.shutdown.is_cancelled() {
+            // Registered after the proxy told every session to stop.
+            return Box::pin(self.session.on_control(Control::Shutdown)).await;
+        }
         // Whatever woke the task, look at the link first: a control message or an overflow may be waiting.
         if link.overflowed() {
             shared.stats.slow_clients_dropped.fetch_add(1, Ordering::Relaxed);
@@ -147,47 +166,23 @@ impl Connection {
             }
         }
         if let Some(out) = self.tcp_out.as_mut()
-            && let Err(problem) = out.flush(&link, &shared)
+            && let Some(stream) = self.reader.tcp_stream()
+            && let Err(problem) = out.flush(stream, &link, &shared)
         {
             tracing::debug!(session = id, %problem, "connection error");
             return Flow::Close;
         }
         let blocked = self.tcp_out.as_ref().is_some_and(TcpOut::blocked);
         let max_frame = shared.live.max_frame_bytes();
-        let frame_deadline = shared.config.frame_deadline;
-        let leave_deadline = match self.session.space {
-            Space::Leaving { deadline, .. } => Some(tokio::time::Instant::from_std(deadline)),
-            _ => None,
-        };
-        let frame_due = self.reader.partial_since().map(|since| since + frame_deadline);
-        let idle_due = self.last_heard + shared.live.idle_timeout();
-        // One timer for every deadline: the earliest of them.
-        let due = [leave_deadline, frame_due].into_iter().flatten().fold(idle_due, std::cmp::min);
+        let due = self.deadlines().earliest();
         let session = &mut self.session;
         tokio::select! {
             biased;
-            _ = shared.shutdown.cancelled() => {
-                session.send(&reply(0, S::Notice(v1::Notice { text: "the server is shutting down".into() })));
-                Flow::Close
-            }
             _ = link.session_woken() => Flow::Continue,
-            _ = tokio::time::sleep_until(due) => {
-                let now = tokio::time::Instant::now();
-                if leave_deadline.is_some_and(|deadline| deadline <= now) {
-                    // The node did not confirm in time; the ship is still sent out of space when we close.
-                    let request_id = match session.space { Space::Leaving { request_id, .. } => request_id, _ => 0 };
-                    session.send(&reply(request_id, S::Ok(v1::Ok {})));
-                    Flow::Close
-                } else if frame_due.is_some_and(|deadline| deadline <= now) {
-                    session.incomplete_frame(frame_deadline)
-                } else if idle_due <= now {
-                    session.send(&error(0, ErrorCode::Unspecified, "idle timeout: no message received"));
-                    Flow::Close
-                } else {
-                    Flow::Continue
-                }
-            }
-            read = self.reader.next(max_frame, frame_deadline, blocked) => match read {
+            // One timer for every deadline: the earliest of them. Which one passed is worked out after it
+            // fired, so that the deadlines are not kept in every session's task while it waits.
+            _ = tokio::time::sleep_until(due) => self.deadline_reached(),
+            read = self.reader.next(max_frame, shared.config.frame_deadline, blocked) => match read {
                 // A frame began (its deadline is set at the next turn), or queued frames can go out now.
                 Ok(Read::FrameBegun | Read::Writable) => Flow::Continue,
                 Ok(Read::Frame(payload)) => {
@@ -220,6 +215,42 @@ impl Connection {
         }
     }
 
+    /// When the session must act if nothing else happens first.
+    fn deadlines(&self) -> Deadlines {
+        let shared = &self.session.shared;
+        Deadlines {
+            leave: match self.session.space {
+                Space::Leaving { deadline, .. } => Some(tokio::time::Instant::from_std(deadline)),
+                _ => None,
+            },
+            frame: self.reader.partial_since().map(|since| since + shared.config.frame_deadline),
+            idle: self.last_heard + shared.live.idle_timeout(),
+        }
+    }
+
+    /// The timer fired: close for the deadline that passed, if one did (settings may have moved them).
+    fn deadline_reached(&mut self) -> Flow {
+        let deadlines = self.deadlines();
+        let now = tokio::time::Instant::now();
+        let session = &mut self.session;
+        if deadlines.leave.is_some_and(|deadline| deadline <= now) {
+            // The node did not confirm in time; the ship is still sent out of space when we close.
+            let request_id = match session.space {
+                Space::Leaving { request_id, .. } => request_id,
+                _ => 0,
+            };
+            session.send(&reply(request_id, S::Ok(v1::Ok {})));
+            Flow::Close
+        } else if deadlines.frame.is_some_and(|deadline| deadline <= now) {
+            session.incomplete_frame(session.shared.config.frame_deadline)
+        } else if deadlines.idle <= now {
+            session.send(&error(0, ErrorCode::Unspecified, "idle timeout: no message received"));
+            Flow::Close
+        } else {
+            Flow::Continue
+        }
+    }
+
     /// The connection is closing: the ship leaves space, the client gets what is still queued (for a moment),
     /// and the connection's place under the per-address limit is given back.
     async fn close(mut self) {
@@ -236,7 +267,9 @@ impl Connection {
         {
             let reader = std::mem::replace(&mut self.reader, Reader::Closed);
             let _ = tokio::time::timeout(FINAL_FLUSH, async {
-                out.finish(&link, &shared).await;
+                if let Some(stream) = reader.tcp_stream() {
+                    out.finish(stream, &link, &shared).await;
+                }
                 reader.linger().await;
             })
             .await;
@@ -308,6 +341,10 @@ impl Session {
             Control::Notice(text) => self.send(&reply(0, S::Notice(v1::Notice { text }))),
             Control::Close(reason) => {
                 self.send(&error(0, ErrorCode::ShuttingDown, reason));
+                return Flow::Close;
+            }
+            Control::Shutdown => {
+                self.send(&reply(0, S::Notice(v1::Notice { text: "the server is shutting down".into() })));
                 return Flow::Close;
             }
             Control::Forward(envelope) => self.send_encoded(&envelope),

@@ -22,7 +22,6 @@ use futures::{SinkExt, StreamExt};
 use orrery_proto::frame::{self, FrameError, HEADER_LEN};
 use orrery_proto::v1::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -70,7 +69,9 @@ pub enum ReadError {
 
 pub enum Reader {
     Tcp {
-        half: OwnedReadHalf,
+        /// The whole socket: the session's [`TcpOut`] writes through [`Reader::tcp_stream`] (not splitting it
+        /// saves an allocation per connection).
+        stream: TcpStream,
         buffer: BytesMut,
         /// When the first byte of the frame now in `buffer` arrived (`None`: no partial frame).
         partial_since: Option<Instant>,
@@ -84,13 +85,22 @@ pub enum Reader {
 }
 
 pub enum Writer {
-    Tcp(OwnedWriteHalf),
+    /// Written by the session task through its reader's socket.
+    Tcp,
     Ws(SplitSink<Ws, Message>),
 }
 
 impl Reader {
-    pub fn tcp(half: OwnedReadHalf) -> Reader {
-        Reader::Tcp { half, buffer: BytesMut::new(), partial_since: None }
+    pub fn tcp(stream: TcpStream) -> Reader {
+        Reader::Tcp { stream, buffer: BytesMut::new(), partial_since: None }
+    }
+
+    /// The TCP socket, for writing.
+    pub fn tcp_stream(&self) -> Option<&TcpStream> {
+        match self {
+            Reader::Tcp { stream, .. } => Some(stream),
+            Reader::Ws { .. } | Reader::Closed => None,
+        }
     }
 
     /// The last step of a TCP close, after the final frames and the FIN have been sent: read and discard what
@@ -99,7 +109,7 @@ impl Reader {
     /// has received but not yet read — the very error message that explains the close. The caller bounds
     /// the time.
     pub async fn linger(self) {
-        let Reader::Tcp { half, .. } = self else { return };
+        let Reader::Tcp { stream: half, .. } = self else { return };
         let mut discarded = 0;
         while discarded < LINGER_BYTES {
             if half.readable().await.is_err() {
@@ -138,7 +148,7 @@ impl Reader {
         writable_too: bool,
     ) -> Result<Read, ReadError> {
         match self {
-            Reader::Tcp { half, buffer, partial_since } => loop {
+            Reader::Tcp { stream: half, buffer, partial_since } => loop {
                 if let Some(payload) = frame::split(buffer, max_frame).map_err(ReadError::Frame)? {
                     // Bytes of the next frame that came along start its deadline now.
                     *partial_since = (!buffer.is_empty()).then(Instant::now);
@@ -296,19 +306,15 @@ impl AsyncWrite for Tracked {
 /// buffers — a delta fanned out to thousands of sessions is never copied in user space; what the socket does
 /// not take waits in `pending` until it is writable again. Frames are taken from the link only once `pending`
 /// is empty, so a client that stops reading fills the link's bounded queue and is dropped.
+#[derive(Default)]
 pub struct TcpOut {
-    half: OwnedWriteHalf,
     pending: VecDeque<Bytes>,
 }
 
 impl TcpOut {
-    pub fn new(half: OwnedWriteHalf) -> TcpOut {
-        TcpOut { half, pending: VecDeque::new() }
-    }
-
     /// Write whatever is queued, as far as the socket takes it without waiting. An error: the connection is
     /// broken.
-    pub fn flush(&mut self, link: &Link, shared: &Shared) -> std::io::Result<()> {
+    pub fn flush(&mut self, stream: &TcpStream, link: &Link, shared: &Shared) -> std::io::Result<()> {
         loop {
             if self.pending.is_empty() {
                 self.pending = match link.take_frames() {
@@ -318,7 +324,7 @@ impl TcpOut {
                 let bytes: usize = self.pending.iter().map(Bytes::len).sum();
                 shared.stats.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
             }
-            if !try_write_some(&self.half, &mut self.pending)? {
+            if !try_write_some(stream, &mut self.pending)? {
                 return Ok(());
             }
             if self.pending.is_empty() {
@@ -335,31 +341,31 @@ impl TcpOut {
 
     /// The session has ended (its link is closed): send everything still queued, then close the connection.
     /// The caller bounds the time this may take.
-    pub async fn finish(mut self, link: &Link, shared: &Shared) {
+    pub async fn finish(mut self, stream: &TcpStream, link: &Link, shared: &Shared) {
         loop {
-            if self.flush(link, shared).is_err() {
+            if self.flush(stream, link, shared).is_err() {
                 return;
             }
             if !self.blocked() {
                 break;
             }
-            if self.half.writable().await.is_err() {
+            if stream.writable().await.is_err() {
                 return;
             }
         }
-        let _ = self.half.shutdown().await;
+        let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
     }
 }
 
 /// One non-blocking vectored write of the front of `frames`; false if the socket would block.
-fn try_write_some(half: &OwnedWriteHalf, frames: &mut VecDeque<Bytes>) -> std::io::Result<bool> {
+fn try_write_some(stream: &TcpStream, frames: &mut VecDeque<Bytes>) -> std::io::Result<bool> {
     let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
     let mut count = 0;
     for (slot, frame) in slices.iter_mut().zip(frames.iter()) {
         *slot = IoSlice::new(frame);
         count += 1;
     }
-    match half.try_write_vectored(&slices[..count]) {
+    match stream.try_write_vectored(&slices[..count]) {
         Ok(0) => Err(std::io::ErrorKind::WriteZero.into()),
         Ok(written) => {
             consume(frames, written);
@@ -446,15 +452,8 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener, kind: Listener, 
                 tune(&shared, &stream);
                 match kind {
                     Listener::Tcp => {
-                        let (read, write) = stream.into_split();
                         // Spawned as it is: a wrapping `async` block would hold the session's future twice.
-                        tasks.spawn(crate::session::run(
-                            shared.clone(),
-                            Reader::tcp(read),
-                            Writer::Tcp(write),
-                            peer,
-                            slot,
-                        ));
+                        tasks.spawn(crate::session::run(shared.clone(), Reader::tcp(stream), Writer::Tcp, peer, slot));
                     }
                     Listener::WebSocket => {
                         tasks.spawn(serve_websocket(shared.clone(), stream, peer, slot));
