@@ -16,7 +16,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::{Receiver, Shared, Target, Tx, message_text};
+use crate::{Receiver, Shared, Target, Tx, message_text, wire};
 
 const MAX_FRAME: usize = 16 * 1024 * 1024;
 pub const PASSWORD: &str = "chat-race-password";
@@ -30,7 +30,7 @@ async fn connect_from(addr: SocketAddr, source: IpAddr) -> anyhow::Result<TcpStr
 }
 
 fn take_line(buffer: &mut BytesMut) -> Option<BytesMut> {
-    let end = buffer.iter().position(|b| *b == b'\n')?;
+    let end = memchr::memchr(b'\n', buffer)?;
     Some(buffer.split_to(end + 1))
 }
 
@@ -165,7 +165,7 @@ fn spawn_tasks(target: Target, stream: TcpStream, buffer: BytesMut, index: usize
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     shared.alive.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(writer(write, rx));
-    let receiver = Receiver { me: index, last_seq: vec![0; shared.senders] };
+    let receiver = Receiver { me: index, column: shared.joined.fetch_add(1, Ordering::Relaxed) };
     tokio::spawn(reader(target, read, buffer, receiver, tx.clone(), shared));
     tx
 }
@@ -186,78 +186,150 @@ async fn writer(mut write: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes
     }
 }
 
-async fn reader(
-    target: Target,
-    mut read: OwnedReadHalf,
-    mut buffer: BytesMut,
-    mut receiver: Receiver,
-    tx: Tx,
-    shared: Arc<Shared>,
-) {
-    loop {
-        if !buffer.is_empty() {
-            let now = shared.now_us();
-            let mut stats = shared.stats.lock().expect("stats");
-            match target {
-                Target::Irc => {
-                    while let Some(line) = take_line(&mut buffer) {
-                        let line = trim_line(&line);
-                        if let Some(pong) = pong_for(line) {
-                            let _ = tx.send(Bytes::from(pong));
-                        } else if let Some(text) = privmsg_text(line) {
-                            receiver.record(text, now, &mut stats);
-                        }
-                    }
-                }
-                Target::Orrery => loop {
-                    let payload = match frame::split(&mut buffer, MAX_FRAME) {
-                        Ok(Some(payload)) => payload,
-                        Ok(None) => break,
-                        Err(_) => {
-                            shared.alive.fetch_sub(1, Ordering::Relaxed);
-                            return;
-                        }
-                    };
-                    let Ok(envelope) = frame::decode::<v1::ServerEnvelope>(&payload) else { continue };
-                    match envelope.body {
-                        Some(Msg::Delta(delta)) => {
-                            for line in &delta.chat {
-                                receiver.record(line.text.as_bytes(), now, &mut stats);
-                            }
-                        }
-                        Some(Msg::Snapshot(snapshot)) => {
-                            for line in &snapshot.chat {
-                                receiver.record(line.text.as_bytes(), now, &mut stats);
-                            }
-                        }
-                        Some(Msg::Error(_)) => {
-                            shared.server_errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                        _ => {}
-                    }
-                },
-            }
+/// Bytes of a connection's receive buffer; it grows for a larger frame (a snapshot of many ships).
+const READ_BUFFER: usize = 64 * 1024;
+
+/// A connection's receive buffer: bytes `start..end` of `buf` are received and not yet consumed. A plain
+/// `Vec` reused for the connection's life (no per-frame `Bytes` splitting or reference counting).
+struct ReadBuffer {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuffer {
+    fn new(initial: &[u8]) -> ReadBuffer {
+        let mut buf = vec![0u8; READ_BUFFER.max(initial.len())];
+        buf[..initial.len()].copy_from_slice(initial);
+        ReadBuffer { buf, start: 0, end: initial.len() }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Makes room for at least `want` unconsumed bytes plus more to read: moves the unconsumed tail to the
+    /// front and grows the buffer if one frame needs more than it holds.
+    fn make_room(&mut self, want: usize) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
         }
-        match read.read_buf(&mut buffer).await {
-            Ok(0) | Err(_) => {
-                shared.alive.fetch_sub(1, Ordering::Relaxed);
-                return;
+        if want > self.buf.len() {
+            self.buf.resize(want, 0);
+        }
+        if self.end == self.buf.len() || self.start + want > self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        // Still full: one IRC line longer than the buffer. Grow (bounded); past the bound the next read gets
+        // no space, reads 0 bytes and the connection counts as closed.
+        if self.end == self.buf.len() && self.buf.len() < MAX_FRAME {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+    }
+
+    /// Reads once into the free space; `false` when the connection is closed or failed.
+    async fn fill(&mut self, read: &mut OwnedReadHalf) -> bool {
+        match read.read(&mut self.buf[self.end..]).await {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.end += n;
+                true
             }
-            Ok(_) => {}
         }
     }
 }
 
-/// The text of `:nick!user@host PRIVMSG #chan :text`.
-fn privmsg_text(line: &[u8]) -> Option<&[u8]> {
-    let at = find(line, b" PRIVMSG ")?;
-    let rest = &line[at + 9..];
-    let colon = find(rest, b" :")?;
-    Some(&rest[colon + 2..])
+/// Receives until the connection closes: accounts every chat line, answers IRC `PING`s.
+///
+/// Each read batch takes the clock and the stats lock once; the lines are found without allocating (orrery:
+/// [`wire::scan_envelope`] over the frame in place; IRC: `memchr` for line ends, then the command after the
+/// prefix).
+async fn reader(
+    target: Target,
+    mut read: OwnedReadHalf,
+    initial: BytesMut,
+    mut receiver: Receiver,
+    tx: Tx,
+    shared: Arc<Shared>,
+) {
+    let mut buffer = ReadBuffer::new(&initial);
+    drop(initial);
+    loop {
+        let mut want = 0;
+        if buffer.start < buffer.end {
+            let now = shared.now_us();
+            let Ok(mut stats) = shared.stats.lock() else { return };
+            let data = buffer.data();
+            let consumed = match target {
+                Target::Irc | Target::BlastIrc => {
+                    let mut at = 0;
+                    while let Some(nl) = memchr::memchr(b'\n', &data[at..]) {
+                        let line = trim_line(&data[at..at + nl]);
+                        at += nl + 1;
+                        if let Some(text) = privmsg_text(line) {
+                            receiver.record(text, now, &mut stats);
+                        } else if let Some(pong) = pong_for(line) {
+                            let _ = tx.send(Bytes::from(pong));
+                        }
+                    }
+                    at
+                }
+                Target::Orrery | Target::BlastOrrery => {
+                    let mut at = 0;
+                    loop {
+                        let rest = &data[at..];
+                        if rest.len() < frame::HEADER_LEN {
+                            want = frame::HEADER_LEN;
+                            break;
+                        }
+                        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                        if len > MAX_FRAME {
+                            drop(stats);
+                            shared.alive.fetch_sub(1, Ordering::Relaxed);
+                            return;
+                        }
+                        let total = frame::HEADER_LEN + len;
+                        if rest.len() < total {
+                            want = total;
+                            break;
+                        }
+                        let payload = &rest[frame::HEADER_LEN..total];
+                        match wire::scan_envelope(payload, |text| receiver.record(text, now, &mut stats)) {
+                            Ok(wire::Envelope::Error) => {
+                                shared.server_errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(_) => {}
+                            Err(wire::Malformed) => {
+                                stats.malformed += 1;
+                            }
+                        }
+                        at += total;
+                    }
+                    at
+                }
+            };
+            drop(stats);
+            buffer.start += consumed;
+        }
+        buffer.make_room(want);
+        if !buffer.fill(&mut read).await {
+            shared.alive.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+    }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// The text of `:nick!user@host PRIVMSG #chan :text`. The command is found right after the prefix (one
+/// `memchr` over the short prefix) rather than searched for in the whole line: this runs per delivered line.
+fn privmsg_text(line: &[u8]) -> Option<&[u8]> {
+    let command = if line.first() == Some(&b':') { &line[memchr::memchr(b' ', line)? + 1..] } else { line };
+    let rest = command.strip_prefix(b"PRIVMSG ")?;
+    // Channel names cannot hold ':' or ' ', so the first ':' after the target starts the text.
+    let colon = memchr::memchr(b':', rest)?;
+    Some(&rest[colon + 1..])
 }
 
 /// Sends one sender's messages of a step: every 1/rate s from a random phase, from `start` until `end`.
@@ -285,11 +357,10 @@ pub async fn send_loop(
     while at < end {
         tokio::time::sleep_until(at).await;
         let text = message_text(step, sender, seq, shared.now_us(), bytes);
-        let wire = match target {
-            Target::Irc => Bytes::from(format!("PRIVMSG {channel} :{text}\r\n")),
-            Target::Orrery => {
-                frame::encode(&v1::ClientEnvelope { request_id: seq, body: Some(Cmd::Chat(v1::Chat { text })) })
-            }
+        let wire = if target.is_orrery() {
+            frame::encode(&v1::ClientEnvelope { request_id: seq, body: Some(Cmd::Chat(v1::Chat { text })) })
+        } else {
+            Bytes::from(format!("PRIVMSG {channel} :{text}\r\n"))
         };
         if tx.send(wire).is_err() {
             return seq;
@@ -321,9 +392,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn read_buffer_compacts_and_grows_for_a_large_frame() {
+        let mut buffer = ReadBuffer::new(b"abc");
+        assert_eq!(buffer.data(), b"abc");
+        buffer.start = 2;
+        buffer.make_room(0);
+        assert_eq!((buffer.start, buffer.end, buffer.data()), (2, 3, &b"c"[..]));
+        // A frame larger than the buffer: the tail moves to the front and the buffer grows to hold it.
+        buffer.make_room(READ_BUFFER + 10);
+        assert_eq!((buffer.start, buffer.data()), (0, &b"c"[..]));
+        assert!(buffer.buf.len() >= READ_BUFFER + 10);
+        // Everything consumed: back to the front without copying.
+        buffer.start = buffer.end;
+        buffer.make_room(4);
+        assert_eq!((buffer.start, buffer.end), (0, 0));
+        // Full of one unterminated line: it grows (bounded by MAX_FRAME) so that a read has room.
+        let len = buffer.buf.len();
+        buffer.end = len;
+        buffer.make_room(0);
+        assert!(buffer.buf.len() > buffer.end);
+    }
+
+    #[test]
     fn parses_privmsg_and_numerics() {
         let line = b":cr1!~cr1@127.0.0.1 PRIVMSG #race :1 2 3 4 xxxx";
         assert_eq!(privmsg_text(line), Some(&b"1 2 3 4 xxxx"[..]));
+        assert_eq!(privmsg_text(b"PRIVMSG #race :no prefix"), Some(&b"no prefix"[..]));
+        assert_eq!(privmsg_text(b":irc.local NOTICE cr1 :PRIVMSG #race :fake"), None);
+        assert_eq!(privmsg_text(b":cr1!~cr1@h JOIN #race"), None);
+        assert_eq!(privmsg_text(b":cr1!~cr1@h PRIVMSG #race :a :b"), Some(&b"a :b"[..]));
         assert_eq!(numeric(b":irc.local 001 cr1 :Welcome"), Some(&b"001"[..]));
         assert_eq!(numeric(b"PING :x"), None);
     }

@@ -10,15 +10,20 @@
 //!   lost messages (expected deliveries minus received), the server's CPU (from `/proc/<pid>/stat` over the
 //!   step) and RSS. `--sweep` raises the offered delivery rate step by step (then bisects once it fails) and
 //!   reports the highest rate with p99 under `--p99-ms` and nothing lost.
-//! - **Idle-scale mode** (`--idle K`): K clients log in (IRC: registered; orrery: `Register` answered by
-//!   `LoggedIn`) and stay idle; reports the accept rate (logged-in clients per second) and server RSS per client.
+//! - **Idle-scale mode** (`--idle K[,K…|max]`): K clients log in (IRC: registered; orrery: `Register` answered
+//!   by `LoggedIn`) and stay idle; reports the accept rate (logged-in clients per second) and server RSS per
+//!   client. The soft fd limit is raised to the hard one and counts that cannot fit are refused up front.
+//! - **Blaster** (`--target blast-orrery|blast-irc`): the same generator against a fake server of its own
+//!   ([`fake`]) that relays chat with almost no work, to measure the generator's own ceiling.
 //!
 //! The generator is one tokio current-thread runtime (one core; `scripts/chat-race.sh` pins it with `taskset`),
 //! so its own CPU is reported too: a generator near 100% of its core means the figure is the generator's limit.
-//! Every loop is bounded in count and time, and all traffic goes to 127.0.0.1.
+//! Every loop is bounded in count and time, and all traffic goes to 127.0.0.x.
 
 mod conn;
+pub mod fake;
 mod server;
+mod wire;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -42,7 +47,37 @@ pub enum Target {
     Orrery,
     /// IRC (RFC 1459 subset: NICK, USER, JOIN, PRIVMSG, PING/PONG): one channel.
     Irc,
+    /// The generator's own ceiling: a fake orrery (this same binary in a child process, pinned to
+    /// `--server-cpu`) that relays chat in one `SystemDelta` per tick and does little else.
+    BlastOrrery,
+    /// The generator's own ceiling over IRC: a fake IRC relay that writes each tick's `PRIVMSG` lines at once.
+    BlastIrc,
 }
+
+impl Target {
+    /// Whether the generator speaks orrery's protocol (else IRC).
+    pub(crate) fn is_orrery(self) -> bool {
+        matches!(self, Target::Orrery | Target::BlastOrrery)
+    }
+}
+
+/// One `--idle` count: a number of clients, or as many as the file-descriptor limit allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleCount {
+    Clients(usize),
+    /// The largest count that fits in `RLIMIT_NOFILE` (hard limit minus [`FD_RESERVE`]).
+    Max,
+}
+
+fn parse_idle(value: &str) -> Result<IdleCount, String> {
+    if value == "max" {
+        return Ok(IdleCount::Max);
+    }
+    value.parse().map(IdleCount::Clients).map_err(|_| format!("{value:?} is neither a client count nor \"max\""))
+}
+
+/// File descriptors kept for everything but the idle clients' sockets (runtime, stdio, the server's pipes).
+pub const FD_RESERVE: u64 = 256;
 
 /// `orrery bench chat`: the chat fan-out race. Flatten into a clap subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -56,14 +91,16 @@ pub struct ChatArgs {
     /// Pid of an externally started server, for its CPU and RSS (`/proc/<pid>`).
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
-    /// The orrery binary to start when `--connect` is absent.
-    #[arg(long, value_name = "PATH", default_value = "target/release/orrery")]
-    pub orrery_bin: PathBuf,
-    /// Pin the orrery server this bench starts to this CPU (`taskset -c`).
+    /// The orrery binary to start when `--connect` is absent. Default: this binary under `orrery bench chat`,
+    /// `target/release/orrery` under `orrery-chatbench`.
+    #[arg(long, value_name = "PATH")]
+    pub orrery_bin: Option<PathBuf>,
+    /// Pin the server this bench starts (orrery, or the fake server of `blast-*`) to this CPU (`taskset -c`).
     #[arg(long, value_name = "CPU")]
     pub server_cpu: Option<u32>,
     /// Tick length of the chat system for the orrery this bench starts (`--system-tick ID=MS`): local chat is
-    /// delivered in each tick's delta, so the tick bounds latency from below (0–1 tick of waiting).
+    /// delivered in each tick's delta, so the tick bounds latency from below (0–1 tick of waiting). Also the
+    /// fake server's tick for `--target blast-orrery` / `blast-irc`.
     #[arg(long, value_name = "MS", default_value_t = 50)]
     pub tick_ms: u32,
     /// Size of the generated universe (orrery `--generate-systems`); must match the server's.
@@ -105,27 +142,52 @@ pub struct ChatArgs {
     /// Seconds to wait for late deliveries after a step's last send.
     #[arg(long, value_name = "S", default_value_t = 3)]
     pub drain_s: u64,
-    /// Idle-scale mode: log in K idle clients and report accept rate and RSS per client.
-    #[arg(long, value_name = "K")]
-    pub idle: Option<usize>,
-    /// Logins in flight at once. Default: 8 for IRC (ngIRCd's listen backlog is 10), 32 for orrery.
+    /// Idle-scale mode: log in K idle clients and report accept rate and RSS per client. A comma-separated list
+    /// runs each count in turn (a fresh orrery per count when this bench starts it); `max` is the largest count
+    /// the file-descriptor limit allows. The soft `RLIMIT_NOFILE` is raised to the hard limit first.
+    #[arg(long, value_name = "K[,K…|max]", value_delimiter = ',', value_parser = parse_idle)]
+    pub idle: Vec<IdleCount>,
+    /// Logins in flight at once. Default: 8 for IRC (ngIRCd's listen backlog is 10), 32 for orrery, 256 for
+    /// the fake servers.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Spread connections over source addresses 127.0.0.1 … 127.0.0.N (for more than ~28k ports).
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=250))]
-    pub source_addrs: u8,
+    /// Spread connections over source addresses 127.0.0.1 … 127.0.0.N (each has ~28k ephemeral ports).
+    /// Default: 4, or 32 in idle mode.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=250))]
+    pub source_addrs: Option<u8>,
     /// IRC channel to use.
     #[arg(long, value_name = "NAME", default_value = "#race")]
     pub channel: String,
     /// Name of the server in the output (e.g. ngircd, inspircd).
     #[arg(long, value_name = "NAME")]
     pub label: Option<String>,
+    /// Internal: be the fake server of `--target blast-*` (started by the bench itself).
+    #[arg(long, value_enum, value_name = "KIND", hide = true)]
+    pub fake_server: Option<fake::FakeKind>,
 }
 
-/// Runs the bench described by `args` on a fresh single-threaded runtime and prints its report.
+/// Runs the bench described by `args` on a fresh single-threaded runtime and prints its report
+/// (`orrery-chatbench`).
 pub fn run_cli(args: ChatArgs) -> anyhow::Result<()> {
+    run_cli_as(args, &[])
+}
+
+/// [`run_cli`] from a binary where the bench is a subcommand: `invocation` is the path to it (`["bench",
+/// "chat"]` in `orrery`), used to start this same binary as the fake server of `--target blast-*`.
+pub fn run_cli_as(args: ChatArgs, invocation: &[&str]) -> anyhow::Result<()> {
+    if let Some(kind) = args.fake_server {
+        return fake::serve(kind, args.tick_ms);
+    }
+    let mut args = args;
+    if args.orrery_bin.is_none() {
+        args.orrery_bin = Some(if invocation.is_empty() {
+            PathBuf::from("target/release/orrery")
+        } else {
+            std::env::current_exe().context("locating this binary (the orrery to start)")?
+        });
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(run(args))
+    runtime.block_on(run(args, invocation))
 }
 
 /// One fan-out step's figures.
@@ -150,6 +212,12 @@ pub struct StepReport {
     pub generator_cpu_cores: Option<f64>,
     pub alive: usize,
     pub server_errors: u64,
+    /// Received texts that were not the race's, and orrery frames that were not valid protobuf.
+    pub unparsed: u64,
+    pub malformed: u64,
+    /// Sequence gaps and duplicates seen by receivers (a loss or a repeat inside the step).
+    pub gaps: u64,
+    pub dups: u64,
 }
 
 impl StepReport {
@@ -162,10 +230,11 @@ impl StepReport {
 pub(crate) struct Shared {
     pub epoch: Instant,
     pub alive: AtomicUsize,
+    /// Receivers that finished logging in so far: the next one's [`Receiver::column`].
+    pub joined: AtomicUsize,
     pub sent: AtomicU64,
     pub server_errors: AtomicU64,
     pub stats: Mutex<StepStats>,
-    pub senders: usize,
 }
 
 pub(crate) struct StepStats {
@@ -175,29 +244,58 @@ pub(crate) struct StepStats {
     pub late: u64,
     pub gaps: u64,
     pub dups: u64,
+    /// Chat texts that do not start with the race's four numbers (not ours, or corrupted).
+    pub unparsed: u64,
+    /// orrery frames that are not well-formed protobuf.
+    pub malformed: u64,
     pub last_us: u64,
     pub hist: Histogram<u64>,
+    /// The last sequence number each receiver saw from each sender, at `sender * clients + column` (the
+    /// receiver's [`Receiver::column`]). Kept across steps (sequence numbers continue). Sender-major on purpose:
+    /// every receiver gets the same lines in the same order (one shared delta per tick in orrery, one channel
+    /// in IRC), and a server tends to serve its members in join order, so the receivers' tasks run in roughly
+    /// column order and neighbouring receivers update neighbouring entries of the same sender's row, mostly
+    /// in cache. Receiver-major, each line was a cache miss into a 16 MB table at N = 2,000 (profiled: 80% of
+    /// `record`, 15% of the generator).
+    pub last_seq: Vec<u32>,
+    /// Row length of `last_seq`.
+    pub clients: usize,
 }
 
 impl StepStats {
-    fn new(step: u32) -> StepStats {
+    pub(crate) fn new(step: u32) -> StepStats {
         StepStats {
+            last_seq: Vec::new(),
+            clients: 0,
             step,
             received: 0,
             payload: 0,
             late: 0,
             gaps: 0,
             dups: 0,
+            unparsed: 0,
+            malformed: 0,
             last_us: 0,
             hist: Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds"),
         }
     }
+
+    /// A new step's figures, keeping the sequence table (allocated for `senders` × `clients` on first use).
+    fn next_step(&mut self, step: u32, senders: usize, clients: usize) {
+        let mut last_seq = std::mem::take(&mut self.last_seq);
+        if last_seq.len() != senders * clients {
+            last_seq = vec![0; senders * clients];
+        }
+        *self = StepStats { last_seq, clients, ..StepStats::new(step) };
+    }
 }
 
-/// What one receiving connection remembers: its own index and the last sequence number seen per sender.
+/// A receiving connection.
 pub(crate) struct Receiver {
+    /// Its client index (its own lines, echoed by orrery, carry it as the sender).
     pub me: usize,
-    pub last_seq: Vec<u32>,
+    /// Its column in [`StepStats::last_seq`]: the order in which it finished logging in (and joined).
+    pub column: usize,
 }
 
 impl Shared {
@@ -207,31 +305,36 @@ impl Shared {
 }
 
 impl Receiver {
-    /// Accounts one received message text (`STEP SENDER SEQ SENT_US pad…`).
+    /// Accounts one received message text (`STEP SENDER SEQ SENT_US pad…`). Every delivery is accounted
+    /// (sequence check and a latency sample in the histogram), none is sampled: this runs millions of times per
+    /// second, so the four numbers are parsed in one pass without splitting.
+    #[inline]
     pub fn record(&mut self, text: &[u8], now_us: u64, stats: &mut StepStats) {
-        let mut fields = text.split(|b| *b == b' ');
-        let mut next = || fields.next().and_then(parse_u64);
-        let (Some(step), Some(sender), Some(seq), Some(sent_us)) = (next(), next(), next(), next()) else {
+        let Some([step, sender, seq, sent_us]) = leading_numbers(text) else {
+            stats.unparsed += 1;
             return;
         };
         let sender = sender as usize;
-        if sender == self.me || sender >= self.last_seq.len() {
+        if sender == self.me {
             return; // orrery's echo of our own line
         }
-        if step as u32 != stats.step {
+        let slot = sender * stats.clients + self.column;
+        let Some(last) = stats.last_seq.get(slot).copied() else {
+            return; // not a sender of this run
+        };
+        if step != u64::from(stats.step) {
             stats.late += 1;
             return;
         }
-        let last = &mut self.last_seq[sender];
         let seq = seq as u32;
-        if seq <= *last {
+        if seq <= last {
             stats.dups += 1;
             return;
         }
-        if *last != 0 && seq > *last + 1 {
-            stats.gaps += u64::from(seq - *last - 1);
+        if last != 0 && seq > last + 1 {
+            stats.gaps += u64::from(seq - last - 1);
         }
-        *last = seq;
+        stats.last_seq[slot] = seq;
         stats.received += 1;
         stats.payload += text.len() as u64;
         stats.last_us = stats.last_us.max(now_us);
@@ -239,11 +342,32 @@ impl Receiver {
     }
 }
 
-fn parse_u64(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() || bytes.len() > 19 {
-        return None;
+/// The first four space-terminated decimal numbers of a message text, or `None` if it does not start so.
+#[inline]
+fn leading_numbers(text: &[u8]) -> Option<[u64; 4]> {
+    let mut out = [0u64; 4];
+    let mut at = 0;
+    for slot in &mut out {
+        let mut value = 0u64;
+        let mut digits = 0;
+        loop {
+            let byte = *text.get(at)?;
+            at += 1;
+            if byte == b' ' {
+                break;
+            }
+            if !byte.is_ascii_digit() || digits == 19 {
+                return None;
+            }
+            value = value * 10 + u64::from(byte - b'0');
+            digits += 1;
+        }
+        if digits == 0 {
+            return None;
+        }
+        *slot = value;
     }
-    bytes.iter().try_fold(0u64, |n, b| b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0')))
+    Some(out)
 }
 
 /// The message text: `STEP SENDER SEQ SENT_US ` padded with `x` to `bytes`.
@@ -262,21 +386,80 @@ fn label(args: &ChatArgs) -> String {
     args.label.clone().unwrap_or_else(|| match args.target {
         Target::Orrery => "orrery".into(),
         Target::Irc => "irc".into(),
+        Target::BlastOrrery => "blast-orrery".into(),
+        Target::BlastIrc => "blast-irc".into(),
     })
 }
 
 fn source_addr(args: &ChatArgs, index: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % usize::from(args.source_addrs)) as u8))
+    let spread = args.source_addrs.unwrap_or(if args.idle.is_empty() { 4 } else { 32 });
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % usize::from(spread)) as u8))
 }
 
-async fn run(args: ChatArgs) -> anyhow::Result<()> {
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (an unprivileged process may; raising the hard limit
+/// needs `CAP_SYS_RESOURCE`). Returns the hard limit.
+fn raise_nofile_limit() -> anyhow::Result<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        bail!("getrlimit(RLIMIT_NOFILE): {}", std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            bail!("setrlimit(RLIMIT_NOFILE, {}): {}", limit.rlim_max, std::io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_max)
+}
+
+/// The idle counts to run, `max` resolved, each checked against the file-descriptor limit before anything
+/// connects (a run that would die of EMFILE at client 19,9xx wastes minutes and says little).
+fn idle_counts(counts: &[IdleCount], hard_limit: u64) -> anyhow::Result<Vec<usize>> {
+    let largest = hard_limit.saturating_sub(FD_RESERVE);
+    counts
+        .iter()
+        .map(|count| match *count {
+            IdleCount::Max => usize::try_from(largest.min(100_000)).context("fd limit"),
+            IdleCount::Clients(n) if n as u64 > largest => bail!(
+                "{n} idle clients need {n}+ file descriptors (plus {FD_RESERVE} for the generator itself); \
+                 RLIMIT_NOFILE hard limit is {hard_limit} (raise with ulimit -Hn as a privileged user; \
+                 `--idle max` = {largest} here)"
+            ),
+            IdleCount::Clients(n) => Ok(n),
+        })
+        .collect()
+}
+
+async fn run(args: ChatArgs, invocation: &[&str]) -> anyhow::Result<()> {
     if let Some(addr) = args.connect
         && !addr.ip().is_loopback()
     {
         bail!("--connect must be a loopback address (the race stays on 127.0.0.1)");
     }
-    let idle = args.idle.is_some();
-    let clients = args.idle.unwrap_or(args.clients);
+    if args.idle.is_empty() {
+        return run_once(&args, None, invocation).await;
+    }
+    let hard = raise_nofile_limit()?;
+    let counts = idle_counts(&args.idle, hard)?;
+    println!("idle: RLIMIT_NOFILE soft limit raised to the hard limit {hard}; counts {counts:?}");
+    for (i, count) in counts.iter().enumerate() {
+        if i > 0 && args.connect.is_some() {
+            println!(
+                "idle: note: the same external server again; its RSS before already holds the previous run's heap"
+            );
+        }
+        run_once(&args, Some(*count), invocation).await?;
+    }
+    Ok(())
+}
+
+/// One run: fan-out (`idle_count` `None`) or one idle count, against a server started here or at `--connect`.
+async fn run_once(args: &ChatArgs, idle_count: Option<usize>, invocation: &[&str]) -> anyhow::Result<()> {
+    let args = args.clone();
+    let idle = idle_count.is_some();
+    let clients = idle_count.unwrap_or(args.clients);
     if !(2..=100_000).contains(&clients) {
         bail!("clients must be 2..=100000");
     }
@@ -287,9 +470,12 @@ async fn run(args: ChatArgs) -> anyhow::Result<()> {
     let tag: u32 = rand::random::<u32>() % 1_000_000;
     let plan = match args.target {
         Target::Orrery => Some(server::orrery_names(&args, tag, clients, idle)?),
-        Target::Irc => None,
+        // The fake orrery puts everyone in its one system: plain names, nothing to check.
+        Target::BlastOrrery => Some(server::orrery_names(&args, tag, clients, true)?),
+        Target::Irc | Target::BlastIrc => None,
     };
     let mut own_server = None;
+    let mut fake_server = None;
     let (addr, pid) = match (args.target, args.connect) {
         (_, Some(addr)) => (addr, args.server_pid),
         (Target::Irc, None) => bail!("--target irc needs --connect ADDR (start the server with scripts/irc/)"),
@@ -298,6 +484,13 @@ async fn run(args: ChatArgs) -> anyhow::Result<()> {
             let started = server::OrreryServer::start(&args, system, clients).await?;
             let out = (started.addr, Some(started.pid));
             own_server = Some(started);
+            out
+        }
+        (Target::BlastOrrery | Target::BlastIrc, None) => {
+            let kind = if args.target.is_orrery() { fake::FakeKind::Orrery } else { fake::FakeKind::Irc };
+            let started = server::FakeServer::start(&args, kind, invocation)?;
+            let out = (started.addr, Some(started.pid));
+            fake_server = Some(started);
             out
         }
     };
@@ -316,10 +509,10 @@ async fn run(args: ChatArgs) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
         alive: AtomicUsize::new(0),
+        joined: AtomicUsize::new(0),
         sent: AtomicU64::new(0),
         server_errors: AtomicU64::new(0),
         stats: Mutex::new(StepStats::new(0)),
-        senders,
     });
 
     let rss_before = pid.and_then(rss_kib);
@@ -327,8 +520,20 @@ async fn run(args: ChatArgs) -> anyhow::Result<()> {
     let concurrency = args.concurrency.unwrap_or(match args.target {
         Target::Irc => 8,
         Target::Orrery => 32,
+        Target::BlastOrrery | Target::BlastIrc => 256,
     });
-    let txs = connect_all(&args, addr, clients, concurrency, idle, plan.as_ref(), &shared).await?;
+    let txs = match connect_all(&args, addr, clients, concurrency, idle, plan.as_ref(), &shared).await {
+        Ok(txs) => txs,
+        Err(error) => {
+            if let Some(server) = own_server {
+                server.stop().await;
+            }
+            if let Some(server) = fake_server {
+                server.stop().await;
+            }
+            return Err(error);
+        }
+    };
     let connect_s = connect_started.elapsed().as_secs_f64();
     println!(
         "{clients} clients logged in{} in {connect_s:.1} s ({:.0}/s, {concurrency} in flight)",
@@ -345,6 +550,16 @@ async fn run(args: ChatArgs) -> anyhow::Result<()> {
     drop(txs);
     if let Some(server) = own_server {
         server.stop().await;
+    }
+    if let Some(server) = fake_server {
+        server.stop().await;
+    }
+    if idle {
+        // Let the connections close before the next count (the server sees EOF and hangs up).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while shared.alive.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     outcome
 }
@@ -375,9 +590,10 @@ async fn connect_all(
         set.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore open");
             let setup = async {
-                match target {
-                    Target::Irc => conn::irc_connect(addr, source, index, &name, &channel, idle, shared).await,
-                    Target::Orrery => conn::orrery_connect(addr, source, index, &name, system, idle, shared).await,
+                if target.is_orrery() {
+                    conn::orrery_connect(addr, source, index, &name, system, idle, shared).await
+                } else {
+                    conn::irc_connect(addr, source, index, &name, &channel, idle, shared).await
                 }
             };
             let result = tokio::time::timeout(Duration::from_secs(60), setup)
@@ -547,7 +763,8 @@ fn table_row(name: &str, clients: usize, senders: usize, bytes: u64, r: &StepRep
 fn print_step(r: &StepReport) {
     println!(
         "step {}: offered {:.0}/s (R={:.3}/s per sender): sent {}, delivered {}/{} ({:.0}/s, {:.1} MB/s), lost {}, late {}, \
-         latency p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} ms, server CPU {} RSS {}, generator CPU {}, alive {}, server errors {}",
+         latency p50 {:.1} / p99 {:.1} / p99.9 {:.1} / max {:.1} ms, server CPU {} RSS {}, generator CPU {}{}, alive {}, server errors {}, \
+         gaps {} dups {} unparsed {} malformed {}",
         r.step,
         r.offered_per_s,
         r.rate_per_sender,
@@ -565,8 +782,17 @@ fn print_step(r: &StepReport) {
         r.server_cpu_cores.map_or("-".into(), |c| format!("{c:.2} cores")),
         r.server_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB")),
         r.generator_cpu_cores.map_or("-".into(), |c| format!("{c:.2} cores")),
+        // Robust on a shared machine, where the generator may not get its whole core: work per CPU-second.
+        r.generator_cpu_cores.filter(|c| *c > 0.0).map_or(String::new(), |c| format!(
+            " ({:.2}M deliveries per generator CPU-second)",
+            r.delivered_per_s / c / 1e6
+        )),
         r.alive,
         r.server_errors,
+        r.gaps,
+        r.dups,
+        r.unparsed,
+        r.malformed,
     );
 }
 
@@ -600,7 +826,7 @@ async fn run_step(
     let senders = seqs.len();
     let clients = txs.len();
     let rate = offered / (senders as f64 * (clients as f64 - 1.0));
-    *shared.stats.lock().expect("stats") = StepStats::new(step);
+    shared.stats.lock().expect("stats").next_step(step, senders, clients);
     let sent_before = shared.sent.load(Ordering::Relaxed);
     let errors_before = shared.server_errors.load(Ordering::Relaxed);
     let cpu0 = pid.and_then(cpu_ticks);
@@ -667,6 +893,10 @@ async fn run_step(
         generator_cpu_cores: generator_cpu,
         alive: shared.alive.load(Ordering::Relaxed),
         server_errors: shared.server_errors.load(Ordering::Relaxed) - errors_before,
+        unparsed: stats.unparsed,
+        malformed: stats.malformed,
+        gaps: stats.gaps,
+        dups: stats.dups,
     }
 }
 
@@ -675,11 +905,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn idle_counts_resolve_max_and_refuse_what_cannot_fit() {
+        let counts = [IdleCount::Clients(10_000), IdleCount::Max];
+        assert_eq!(idle_counts(&counts, 20_000).expect("fits"), [10_000, 20_000 - FD_RESERVE as usize]);
+        let error = idle_counts(&[IdleCount::Clients(50_000)], 20_000).expect_err("too many").to_string();
+        assert!(error.contains("50000 idle clients need 50000+ file descriptors"), "{error}");
+        assert!(error.contains("RLIMIT_NOFILE hard limit is 20000"), "{error}");
+        assert_eq!(parse_idle("max"), Ok(IdleCount::Max));
+        assert_eq!(parse_idle("12"), Ok(IdleCount::Clients(12)));
+        assert!(parse_idle("many").is_err());
+    }
+
+    #[test]
+    fn leading_numbers_need_four_space_terminated_numbers() {
+        assert_eq!(leading_numbers(b"1 22 333 4444 xx"), Some([1, 22, 333, 4444]));
+        assert_eq!(leading_numbers(b"1 22 333 4444"), None); // the fourth is not terminated
+        assert_eq!(leading_numbers(b"1  2 3 4 "), None);
+        assert_eq!(leading_numbers(b"1 2 x 4 "), None);
+        assert_eq!(leading_numbers(b"99999999999999999999 2 3 4 "), None); // 20 digits
+        assert_eq!(leading_numbers(b""), None);
+    }
+
+    #[test]
     fn message_round_trip() {
         let text = message_text(3, 7, 42, 123_456, 100);
         assert_eq!(text.len(), 100);
-        let mut stats = StepStats::new(3);
-        let mut receiver = Receiver { me: 0, last_seq: vec![0; 10] };
+        let mut stats = StepStats::new(0);
+        stats.next_step(3, 10, 10);
+        let mut receiver = Receiver { me: 0, column: 0 };
         receiver.record(text.as_bytes(), 223_456, &mut stats);
         assert_eq!(stats.received, 1);
         assert_eq!(stats.hist.max() / 1000, 100);

@@ -86,13 +86,14 @@ impl OrreryServer {
             std::env::temp_dir().join(format!("orrery-chatbench-{}-{}", std::process::id(), rand::random::<u32>()));
         std::fs::create_dir_all(&dir)?;
         let token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        let orrery_bin = args.orrery_bin.clone().unwrap_or_else(|| PathBuf::from("target/release/orrery"));
         let mut command = match args.server_cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
-                c.arg("-c").arg(cpu.to_string()).arg(&args.orrery_bin);
+                c.arg("-c").arg(cpu.to_string()).arg(&orrery_bin);
                 c
             }
-            None => Command::new(&args.orrery_bin),
+            None => Command::new(&orrery_bin),
         };
         command
             .arg("run")
@@ -108,7 +109,7 @@ impl OrreryServer {
         let log = std::fs::File::create(dir.join("orrery.log"))?;
         println!("starting: {command:?}");
         let mut child = command.stdout(Stdio::piped()).stderr(Stdio::from(log)).spawn().with_context(|| {
-            format!("starting {} (build it: cargo build --release -p orrery)", args.orrery_bin.display())
+            format!("starting {} (build it: cargo build --release -p orrery)", orrery_bin.display())
         })?;
         let pid = child.id();
         let stdout = child.stdout.take().context("stdout")?;
@@ -183,4 +184,73 @@ async fn put_setting(admin: SocketAddr, token: &str, key: &str, value: &str) -> 
     }
     println!("orrery: {key} = {value} (admin API)");
     Ok(())
+}
+
+/// The blaster ([`crate::fake`]) as a child process: this same binary with `--fake-server KIND`.
+pub struct FakeServer {
+    child: Child,
+    pub pid: u32,
+    pub addr: SocketAddr,
+}
+
+impl FakeServer {
+    /// Starts `<current exe> <invocation…> --fake-server KIND --tick-ms MS`, pinned with `taskset` to
+    /// `--server-cpu` if given, and waits (at most 30 s) for its `clients: tcp://ADDR` line. `invocation` is the
+    /// subcommand path that reaches the chat bench in this binary (`["bench", "chat"]` in `orrery`).
+    pub fn start(args: &ChatArgs, kind: crate::fake::FakeKind, invocation: &[&str]) -> anyhow::Result<FakeServer> {
+        let exe = std::env::current_exe().context("locating this binary to start the fake server")?;
+        let mut command = match args.server_cpu {
+            Some(cpu) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpu.to_string()).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let kind_arg = match kind {
+            crate::fake::FakeKind::Orrery => "orrery",
+            crate::fake::FakeKind::Irc => "irc",
+        };
+        command.args(invocation).args(["--fake-server", kind_arg, "--tick-ms", &args.tick_ms.to_string()]);
+        println!("starting: {command:?}");
+        // stdin stays a pipe held by us: the fake server exits when we do.
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting the fake server {}", exe.display()))?;
+        let pid = child.id();
+        let stdout = child.stdout.take().context("stdout")?;
+        let (found_tx, found_rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("clients: tcp://") {
+                    let _ = found_tx.send(rest.trim().to_string());
+                }
+            }
+        });
+        let addr = match found_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr.parse().with_context(|| format!("fake server address {addr:?}"))?,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the fake server did not print its address within 30 s");
+            }
+        };
+        Ok(FakeServer { child, pid, addr })
+    }
+
+    /// Closes its stdin (it exits by itself), then SIGKILL after 5 s.
+    pub async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

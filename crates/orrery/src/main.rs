@@ -24,6 +24,8 @@ enum Command {
     Premap(cmd::premap::PremapArgs),
     /// Turn an activity snapshot (jumps and kills per system) into a load fingerprint CSV.
     Fingerprint(cmd::fingerprint::FingerprintArgs),
+    /// Load generators that race orrery against other servers (`bench chat`: chat fan-out against IRC).
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// Structured logs on stderr; `RUST_LOG` picks the level (default: info for orrery, warn for the rest), and
@@ -50,6 +52,7 @@ fn main() -> std::process::ExitCode {
         Command::Bots(args) => cmd::bots::run(args),
         Command::Premap(args) => cmd::premap::run(args),
         Command::Fingerprint(args) => cmd::fingerprint::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -407,3 +407,25 @@ fn fingerprint_requires_an_activity_file() {
     let output = orrery(&["fingerprint", "--generate-systems", "50"]);
     assert_failure(&output, &["--activity"]);
 }
+
+#[test]
+fn bench_chat_help_lists_the_race_options() {
+    let output = orrery(&["bench", "chat", "--help"]);
+    assert_success(&output);
+    let help = stdout(&output);
+    for option in ["--target", "--clients", "--bytes", "--sweep", "--idle", "blast-orrery", "--server-cpu"] {
+        assert!(help.contains(option), "{option} missing from:\n{help}");
+    }
+    assert!(!help.contains("--fake-server"), "the internal flag is hidden:\n{help}");
+}
+
+#[test]
+fn bench_chat_refuses_bad_arguments_clearly() {
+    assert_failure(&orrery(&["bench", "chat", "--bytes", "5"]), &["--bytes", "5"]);
+    assert_failure(&orrery(&["bench", "chat", "--target", "telnet"]), &["telnet", "orrery", "irc"]);
+    assert_failure(&orrery(&["bench", "chat", "--idle", "lots"]), &["lots", "max"]);
+    // Checked before connecting to anything: more idle clients than file descriptors.
+    let output = orrery(&["bench", "chat", "--target", "irc", "--connect", "127.0.0.1:9", "--idle", "10000,5000000"]);
+    assert_failure(&output, &["5000000 idle clients need", "RLIMIT_NOFILE hard limit is", "ulimit -Hn"]);
+    assert_failure(&orrery(&["bench", "chat", "--target", "irc", "--connect", "10.0.0.1:6667"]), &["loopback"]);
+}

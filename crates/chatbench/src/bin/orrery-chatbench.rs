@@ -1,4 +1,5 @@
-//! Stand-alone shell over `orrery_chatbench::run_cli` until `orrery bench chat` is wired.
+//! Stand-alone shell over `orrery_chatbench::run_cli`: the same bench as `orrery bench chat`, without building
+//! the whole server binary.
 use clap::Parser;
 
 #[derive(Parser)]

@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod bots;
 pub mod fingerprint;
 pub mod premap;
