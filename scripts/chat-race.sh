@@ -5,7 +5,7 @@
 #   scripts/chat-race.sh --docs-from DIR        # rewrite the docs block from an earlier run's logs, run nothing
 #     --update-docs  after the run, replace the block between <!-- chat-race:begin --> and <!-- chat-race:end -->
 #                    in $DOCS (default docs/benchmarks.md) with this run's summary, machine, versions, commands
-#     N        clients in the channel / system (default 500); everyone talks
+#     N        clients in the channel / system (default 500); everyone talks; a list ("500 2000") sweeps each
 #     B        message bytes (default 100)
 #     SERVERS  any of "orrery ngircd inspircd" (default all three)
 #     MODES    any of "sweep idle blast" (default "sweep"); blast = the generator's own ceiling against its
@@ -230,12 +230,14 @@ for mode in $MODES; do
     for server in $servers; do
         case $mode in
             sweep|blast)
-                log="$OUT/$mode-$server-n$N-b$B.log"
-                start=$SWEEP_START
-                [[ $mode == blast ]] && start=$BLAST_START
-                echo "== $mode $server (N=$N B=$B) → $log"
-                run_one "$server" --clients "$N" --bytes "$B" --sweep --duration "$DURATION" \
-                    --sweep-start "$start" --max-steps 10 2>&1 | tee "$log" || true ;;
+                for n in $N; do
+                    log="$OUT/$mode-$server-n$n-b$B.log"
+                    start=$SWEEP_START
+                    [[ $mode == blast ]] && start=$BLAST_START
+                    echo "== $mode $server (N=$n B=$B) → $log"
+                    run_one "$server" --clients "$n" --bytes "$B" --sweep --duration "$DURATION" \
+                        --sweep-start "$start" --max-steps 10 2>&1 | tee "$log" || true
+                done ;;
             idle)
                 # A fresh server per count: RSS before/after must not include an earlier count's heap.
                 for count in ${IDLE//,/ }; do
