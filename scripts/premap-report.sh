@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 eve=${1:-../shared/data/eve}
 [ -f "$eve/systems.csv" ] || { echo "premap-report: no EVE map at $eve (systems.csv)" >&2; exit 1; }
 cargo build --release -q -p orrery
-bin=target/release/orrery
+bin=${CARGO_TARGET_DIR:-target}/release/orrery
 load=$(mktemp --suffix=.csv)
 trap 'rm -f "$load"' EXIT
 "$bin" fingerprint --systems "$eve/systems.csv" --jumps "$eve/jumps.csv" --activity "$eve/activity.csv" --out "$load"

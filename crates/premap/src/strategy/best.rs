@@ -20,6 +20,18 @@ const NEAR_DEDICATED_SHARE: f64 = 0.8;
 const REFINE_PASSES: usize = 8;
 /// Two runs whose heaviest nodes differ by less than this share of the cap are taken as equally balanced.
 const EQUAL_BALANCE: f64 = 0.0005;
+/// The variants after the first two are run only if the best run so far came this close to the cap (as a share
+/// of it). Measured: further off, they never balanced better (EVE map at 250 nodes: 1.242 × the cap for all four
+/// METIS-started variants, 1.243 and 1.280 for the coordinate-started ones; generated universe at 250 nodes:
+/// 1.148 for the first against 1.249–1.266; at 64 nodes 1.071 for the second and no better later), and each
+/// costs a run.
+const LATER_VARIANTS_WITHIN: f64 = 0.01;
+/// How far METIS's bisection may miss a side's share of the load: the loose start cuts fewer gates and leaves
+/// more to the balancing (EVE map: 43 instead of 44 cut gates at 3 nodes, 84 instead of 87 at 7, 407 instead of
+/// 398–499 at 64; generated universe at 250 nodes 1.148 × the cap instead of 1.179), the tight one is better
+/// elsewhere (EVE map at 24 nodes 217 instead of 241 cut gates, at 250 nodes 803 instead of 844).
+const LOOSE_START: f64 = 0.01;
+const TIGHT_START: f64 = 0.001;
 /// The part of a set's slack (what its nodes may carry beyond its load) that one split may use up.
 const SLACK_USE_PER_SPLIT: f64 = 0.5;
 /// A piece of the universe that no stargate joins to the rest can join any node whole without splitting it: a
@@ -43,8 +55,9 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 /// 6. Fillers, heaviest first, go to the node with the most room among the nodes nearest to them in space (or
 ///    the node with the most room anywhere, if none near has room for them): the small loads LPT uses to even
 ///    out its nodes, placed so they even out ours.
-/// 7. Steps 4–6 run in up to four [`Variant`]s until one keeps every node within the cap; else the best
-///    balanced run is kept, near-ties going to the fewer cut gates.
+/// 7. Steps 4–6 run in up to six [`Variant`]s until one keeps every node within the cap (the last four only if
+///    the first two came within [`LATER_VARIANTS_WITHIN`] of it); else the best balanced run is kept, near-ties
+///    going to the fewer cut gates. Variants reuse each other's bisections where the result cannot differ.
 pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
     if k <= 1 {
         return vec![0; subset.len()];
@@ -86,8 +99,15 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
     for (c, &global) in core.global.iter().enumerate() {
         core_local[global] = c;
     }
-    let run = |variant: Variant| -> Vec<u32> {
-        let rest_part = bisect_all(&rest, &load, rest_nodes, cap, variant);
+    // Variants share work: a bisection that never met a move overshooting its target comes out the same with
+    // or without `avoid_overshoot`, and the same bisections give the same result.
+    let mut memo = Memo::default();
+    let mut runs: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
+    let mut run = |variant: Variant| -> Vec<u32> {
+        let rest_part = bisect_all(&rest, &load, rest_nodes, cap, variant, &mut memo);
+        if let Some((_, part)) = runs.iter().find(|(r, _)| *r == rest_part) {
+            return part.clone();
+        }
         let mut core_part = vec![0u32; core.len()];
         for (r, &global) in rest.global.iter().enumerate() {
             core_part[core_local[global]] = rest_part[r];
@@ -106,6 +126,7 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
         }
         let mut node_load = refiner.part_load.clone();
         place_fillers(subset, &fillers, &mut part, &mut node_load, &refiner.part, &core, cap);
+        runs.push((rest_part, part.clone()));
         part
     };
     let max_of = |part: &[u32]| {
@@ -121,7 +142,10 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
             .sum::<usize>()
     };
     let mut best: Option<(f64, usize, Vec<u32>)> = None;
-    for variant in Variant::IN_ORDER {
+    for (i, variant) in Variant::IN_ORDER.into_iter().enumerate() {
+        if i >= 2 && best.as_ref().is_some_and(|(m, _, _)| *m > cap * (1.0 + LATER_VARIANTS_WITHIN)) {
+            break;
+        }
         let part = run(variant);
         let (max, cut) = (max_of(&part), cut_of(&part));
         if max <= cap * (1.0 + 1e-9) {
@@ -147,14 +171,18 @@ struct Variant {
     graph_start: bool,
     /// Balancing prefers moves that keep the receiving side within budget (see `Refiner::avoid_overshoot`).
     avoid_overshoot: bool,
+    /// METIS's bisection may miss the side's share by this much (fewer cut gates, more balancing after).
+    tolerance: f64,
 }
 
 impl Variant {
-    const IN_ORDER: [Variant; 4] = [
-        Variant { graph_start: true, avoid_overshoot: false },
-        Variant { graph_start: false, avoid_overshoot: false },
-        Variant { graph_start: true, avoid_overshoot: true },
-        Variant { graph_start: false, avoid_overshoot: true },
+    const IN_ORDER: [Variant; 6] = [
+        Variant { graph_start: true, avoid_overshoot: false, tolerance: LOOSE_START },
+        Variant { graph_start: true, avoid_overshoot: true, tolerance: LOOSE_START },
+        Variant { graph_start: true, avoid_overshoot: false, tolerance: TIGHT_START },
+        Variant { graph_start: true, avoid_overshoot: true, tolerance: TIGHT_START },
+        Variant { graph_start: false, avoid_overshoot: false, tolerance: TIGHT_START },
+        Variant { graph_start: false, avoid_overshoot: true, tolerance: TIGHT_START },
     ];
 }
 
@@ -232,12 +260,18 @@ fn place_fillers(
     for (w, piece) in order {
         let here = piece.iter().fold(orrery_universe::Vec3::ZERO, |acc, &v| acc + subset.position[v])
             * (1.0 / piece.len() as f64);
-        let mut by_distance: Vec<usize> = (0..k).filter(|&p| count[p] > 0).collect();
-        by_distance.sort_by(|&a, &b| centre[a].distance(here).total_cmp(&centre[b].distance(here)).then(a.cmp(&b)));
+        let mut by_distance: Vec<(f64, usize)> =
+            (0..k).filter(|&p| count[p] > 0).map(|p| (centre[p].distance(here), p)).collect();
+        let nearest = NEAREST_NODES.min(by_distance.len());
+        if nearest < by_distance.len() {
+            by_distance.select_nth_unstable_by(nearest, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        }
+        by_distance.truncate(nearest);
+        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let roomiest = |candidates: &mut dyn Iterator<Item = usize>| {
             candidates.min_by(|&a, &b| node_load[a].total_cmp(&node_load[b]).then(a.cmp(&b)))
         };
-        let near = roomiest(&mut by_distance.iter().copied().take(NEAREST_NODES).filter(|&p| node_load[p] + w <= cap));
+        let near = roomiest(&mut by_distance.iter().map(|&(_, p)| p).filter(|&p| node_load[p] + w <= cap));
         let node = near.or_else(|| roomiest(&mut (0..k))).unwrap_or(0);
         for &v in piece {
             part[v] = node as u32;
@@ -246,8 +280,12 @@ fn place_fillers(
     }
 }
 
+/// Bisections already made, by (graph start, members, nodes): the two sides, kept only for bisections whose
+/// result does not depend on `avoid_overshoot`.
+type Memo = std::collections::HashMap<(bool, u64, Vec<usize>, usize), (Vec<usize>, Vec<usize>)>;
+
 /// Recursive bisection of `core` into `k` parts; see [`partition`].
-fn bisect_all(core: &Subset<'_>, load: &[f64], k: usize, cap: f64, variant: Variant) -> Vec<u32> {
+fn bisect_all(core: &Subset<'_>, load: &[f64], k: usize, cap: f64, variant: Variant, memo: &mut Memo) -> Vec<u32> {
     let universe = core.universe;
     let mut local_of = vec![usize::MAX; universe.len()];
     for (local, &global) in core.global.iter().enumerate() {
@@ -262,7 +300,17 @@ fn bisect_all(core: &Subset<'_>, load: &[f64], k: usize, cap: f64, variant: Vari
             }
             continue;
         }
-        let (near, far) = bisect(core, load, &members, nodes, cap, variant);
+        let key = (variant.graph_start, variant.tolerance.to_bits(), members, nodes);
+        let (near, far) = match memo.get(&key) {
+            Some(sides) => sides.clone(),
+            None => {
+                let (near, far, overshoot_seen) = bisect(core, load, &key.2, nodes, cap, variant);
+                if !overshoot_seen {
+                    memo.insert(key, (near.clone(), far.clone()));
+                }
+                (near, far)
+            }
+        };
         let near_nodes = nodes / 2;
         pending.push((near, near_nodes, first));
         pending.push((far, nodes - near_nodes, first + near_nodes as u32));
@@ -278,7 +326,7 @@ fn bisect(
     nodes: usize,
     cap: f64,
     variant: Variant,
-) -> (Vec<usize>, Vec<usize>) {
+) -> (Vec<usize>, Vec<usize>, bool) {
     let universe = core.universe;
     let mut keep = vec![false; universe.len()];
     for &g in members {
@@ -287,7 +335,7 @@ fn bisect(
     let set = Subset::new(universe, load, &keep);
     let (near_nodes, far_nodes) = (nodes / 2, nodes - nodes / 2);
     let start = if variant.graph_start {
-        start_split(&set, near_nodes, far_nodes)
+        start_split(&set, near_nodes, far_nodes, variant.tolerance)
     } else {
         rcb_split(&set, near_nodes, far_nodes)
     };
@@ -304,6 +352,7 @@ fn bisect(
     refiner.balance(BALANCE_STEPS_PER_SYSTEM * set.len() + 16);
     refiner.cap_at_current_load();
     refiner.refine(REFINE_PASSES);
+    let overshoot_seen = refiner.overshoot_seen;
     let mut side = refiner.part;
     // Each side needs at least as many systems as nodes; the graph work could in principle starve one.
     let near_count = side.iter().filter(|&&p| p == 0).count();
@@ -312,13 +361,13 @@ fn bisect(
     }
     let near = (0..set.len()).filter(|&l| side[l] == 0).map(|l| set.global[l]).collect();
     let far = (0..set.len()).filter(|&l| side[l] == 1).map(|l| set.global[l]).collect();
-    (near, far)
+    (near, far, overshoot_seen)
 }
 
 /// The start of a bisection: METIS's multilevel bisection when it is built in, else the coordinate bisection.
-fn start_split(set: &Subset<'_>, near_nodes: usize, far_nodes: usize) -> Vec<u32> {
+fn start_split(set: &Subset<'_>, near_nodes: usize, far_nodes: usize, tolerance: f64) -> Vec<u32> {
     #[cfg(feature = "metis")]
-    if let Some(side) = super::metis::bisect(set, near_nodes as f64 / (near_nodes + far_nodes) as f64) {
+    if let Some(side) = super::metis::bisect(set, near_nodes as f64 / (near_nodes + far_nodes) as f64, tolerance) {
         return side;
     }
     rcb_split(set, near_nodes, far_nodes)

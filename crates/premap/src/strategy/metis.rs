@@ -55,14 +55,14 @@ fn kway(subset: &Subset<'_>, k: usize) -> Option<Vec<u32>> {
 
 /// A two-way split by METIS's multilevel bisection, the near side (0) aiming at `near_share` of the load with
 /// METIS's tightest tolerance; `None` if METIS refuses. `best` uses it as the start of each bisection.
-pub(crate) fn bisect(subset: &Subset<'_>, near_share: f64) -> Option<Vec<u32>> {
+pub(crate) fn bisect(subset: &Subset<'_>, near_share: f64, tolerance: f64) -> Option<Vec<u32>> {
     let n = subset.len();
     if n < 2 {
         return Some(vec![0; n]);
     }
     let input = input(subset);
     let tpwgts = [near_share as metis::Real, (1.0 - near_share) as metis::Real];
-    let ubvec = [1.001 as metis::Real];
+    let ubvec = [(1.0 + tolerance) as metis::Real];
     let mut part = vec![0 as Idx; n];
     let graph = Graph::new(1, 2, &input.xadj, &input.adjncy).ok()?;
     let _one_at_a_time = METIS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

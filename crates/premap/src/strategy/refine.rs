@@ -42,15 +42,31 @@ pub(crate) struct Refiner<'s, 'a> {
     /// by overloading the target (set for bisections, where overshooting a side with a big pocket can leave
     /// the split stuck on the other side).
     pub avoid_overshoot: bool,
+    /// Whether a balancing move was ever offered that would take its target above its cap: until one is,
+    /// `avoid_overshoot` has changed nothing.
+    pub overshoot_seen: bool,
+    /// Each part's version: a new value of `clock` whenever a system leaves or joins it, so a version names
+    /// one state of the part's membership.
+    version: Vec<u64>,
+    clock: u64,
+    /// Per part, the state in which its last exchange found nothing: the closed part and the versions of the
+    /// part and the parts touching it. An exchange depends on nothing else, so in the same state it would
+    /// find nothing again.
+    exchange_failed: Vec<Option<PartsState>>,
     /// While a kick is followed through: each part's excess before the kick; only parts above it may act.
     focus: Option<Vec<f64>>,
     /// A part nothing may move into (while a kick is being followed through).
     closed: Option<u32>,
     /// The parts touching each part, computed on demand and forgotten when a move may change them.
-    touching_cache: Vec<Option<Vec<u32>>>,
+    touching_cache: Vec<Vec<u32>>,
+    touching_known: Vec<bool>,
     /// Scratch for searches: `visited[v] == epoch` means seen in the current search.
     visited: Vec<u32>,
     epoch: u32,
+    /// Scratch marks for judging an exchange before making it (0 outside it).
+    mark: Vec<u8>,
+    /// Scratch queue for searches.
+    queue: Vec<usize>,
 }
 
 /// A candidate exchange with the touching part of offer `offer`: ball `ours` leaves, ball `theirs` comes back;
@@ -63,8 +79,23 @@ struct Exchange {
     theirs: usize,
 }
 
-/// A connected set of systems with its load.
-type Ball = (f64, Vec<usize>);
+/// Balls grown from the border of a part (see `Refiner::balls`): each is a prefix of one breadth-first order,
+/// listed as (load, start of the order in `order`, length).
+#[derive(Default)]
+struct Balls {
+    order: Vec<usize>,
+    list: Vec<(f64, u32, u32)>,
+}
+
+impl Balls {
+    fn ball(&self, i: usize) -> &[usize] {
+        let (_, start, len) = self.list[i];
+        &self.order[start as usize..(start + len) as usize]
+    }
+}
+
+/// The closed part and the versions of some parts: what an exchange out of a part depends on.
+type PartsState = (Option<u32>, Vec<(u32, u64)>);
 
 /// Pieces of parts grouped by (part, component), each with its load.
 type PiecesByPart = std::collections::BTreeMap<(u32, usize), Vec<(f64, Vec<usize>)>>;
@@ -99,9 +130,16 @@ impl<'s, 'a> Refiner<'s, 'a> {
             closed: None,
             focus: None,
             avoid_overshoot: false,
-            touching_cache: vec![None; k],
+            overshoot_seen: false,
+            version: vec![0; k],
+            clock: 0,
+            exchange_failed: vec![None; k],
+            touching_cache: vec![Vec::new(); k],
+            touching_known: vec![false; k],
             visited: vec![0; subset.len()],
             epoch: 0,
+            mark: vec![0; subset.len()],
+            queue: Vec::new(),
         }
     }
 
@@ -170,33 +208,43 @@ impl<'s, 'a> Refiner<'s, 'a> {
     }
 
     /// The parts that touch `part`, ascending.
+    ///
+    /// With two parts, the other one is listed without looking: every use of the list (exchanges, chains of
+    /// touching parts) finds nothing to do with a part that does not touch, and in a bisection finding out
+    /// would mean scanning half the set after every move.
     fn touching(&mut self, part: u32) -> Vec<u32> {
-        let mut parts = match &self.touching_cache[part as usize] {
-            Some(cached) => cached.clone(),
-            None => {
-                let mut parts: Vec<u32> = Vec::new();
-                for &v in &self.members[part as usize] {
-                    parts.extend(self.subset.neighbours(v).iter().map(|&w| self.part[w]).filter(|&p| p != part));
-                }
-                parts.sort_unstable();
-                parts.dedup();
-                self.touching_cache[part as usize] = Some(parts.clone());
-                parts
+        if self.parts() == 2 {
+            let other = 1 - part;
+            return if Some(other) == self.closed { Vec::new() } else { vec![other] };
+        }
+        if !self.touching_known[part as usize] {
+            let mut parts = std::mem::take(&mut self.touching_cache[part as usize]);
+            parts.clear();
+            for &v in &self.members[part as usize] {
+                parts.extend(self.subset.neighbours(v).iter().map(|&w| self.part[w]).filter(|&p| p != part));
             }
-        };
+            parts.sort_unstable();
+            parts.dedup();
+            self.touching_cache[part as usize] = parts;
+            self.touching_known[part as usize] = true;
+        }
+        let mut parts = self.touching_cache[part as usize].clone();
         parts.retain(|&p| Some(p) != self.closed);
         parts
     }
 
     fn move_to(&mut self, v: usize, to: u32) {
         let from = self.part[v] as usize;
-        self.touching_cache[from] = None;
-        self.touching_cache[to as usize] = None;
+        self.touching_known[from] = false;
+        self.touching_known[to as usize] = false;
         for &w in self.subset.neighbours(v) {
-            if let Some(slot) = self.touching_cache.get_mut(self.part[w] as usize) {
-                *slot = None;
+            if let Some(known) = self.touching_known.get_mut(self.part[w] as usize) {
+                *known = false;
             }
         }
+        self.clock += 1;
+        self.version[from] = self.clock;
+        self.version[to as usize] = self.clock;
         let w = self.subset.load[v];
         self.part_load[from] -= w;
         let at = self.slot[v];
@@ -492,7 +540,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
                     break;
                 }
                 kicks_left -= 1;
-                let snapshot = self.part.clone();
+                let snapshot = (self.part.clone(), self.version.clone());
                 // The descent after a kick works only on parts the kick has made worse.
                 self.focus = Some((0..k).map(|p| self.excess(p).max(0.0)).collect());
                 self.move_all(&bundle, to);
@@ -507,7 +555,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
                     parts_failed_in_a_row = 0;
                     break;
                 }
-                self.restore(snapshot);
+                self.restore(snapshot.0, snapshot.1);
             }
         }
         self.all_fit()
@@ -543,7 +591,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
             self.move_all(&m.bundle, m.to);
             true
         } else {
-            self.exchange(over) || self.transfer_along_chain(over)
+            self.exchange_unless_known_to_fail(over) || self.transfer_along_chain(over)
         }
     }
 
@@ -567,10 +615,11 @@ impl<'s, 'a> Refiner<'s, 'a> {
         kicks.into_iter().take(KICKS_PER_PART).map(|(_, bundle, to)| (bundle, to)).collect()
     }
 
-    /// Replaces the assignment, rebuilding loads and member lists.
-    fn restore(&mut self, part: Vec<u32>) {
+    /// Returns to an earlier assignment and the part versions it had, rebuilding loads and member lists.
+    fn restore(&mut self, part: Vec<u32>, version: Vec<u64>) {
+        self.version = version;
         self.part_load.fill(0.0);
-        self.touching_cache.fill(None);
+        self.touching_known.fill(false);
         for list in &mut self.members {
             list.clear();
         }
@@ -608,7 +657,9 @@ impl<'s, 'a> Refiner<'s, 'a> {
                         continue;
                     }
                     let change = self.overload_change(from, to, w);
-                    let score = (self.avoid_overshoot && self.fits(to, w), -change, 0, -w);
+                    let fits = self.fits(to, w);
+                    self.overshoot_seen |= change < 0.0 && !fits;
+                    let score = (self.avoid_overshoot && fits, -change, 0, -w);
                     if change < 0.0 && best.as_ref().is_none_or(|b| score > b.score) {
                         best = Some(Move { bundle: vec![v], to, score });
                     }
@@ -623,7 +674,9 @@ impl<'s, 'a> Refiner<'s, 'a> {
                 if change >= 0.0 {
                     continue;
                 }
-                let score = (self.avoid_overshoot && self.fits(to, w), -change, self.bundle_gain(&bundle, to), -w);
+                let fits = self.fits(to, w);
+                self.overshoot_seen |= !fits;
+                let score = (self.avoid_overshoot && fits, -change, self.bundle_gain(&bundle, to), -w);
                 if best.as_ref().is_none_or(|b| score > b.score) {
                     best = Some(Move { bundle: bundle.clone(), to, score });
                 }
@@ -634,58 +687,82 @@ impl<'s, 'a> Refiner<'s, 'a> {
 
     /// Balls of `part` towards `toward`: from each system of `part` that touches `toward`, the first
     /// 1, 2, … [`BALL_SIZE`] systems of a breadth-first search within `part`. Moving such a ball keeps it
-    /// attached to `toward`. Returned as (load, systems).
-    fn balls(&mut self, part: u32, toward: u32) -> Vec<Ball> {
-        let mut balls = Vec::new();
+    /// attached to `toward`. The searches' orders are kept once in `balls.order`; a ball is a prefix of one.
+    fn balls(&mut self, part: u32, toward: u32) -> Balls {
+        let mut balls = Balls::default();
+        let limit = BALL_SIZE.min(self.size(part).saturating_sub(1));
         for v in self.border(part) {
             if self.links(v, toward) == 0 {
                 continue;
             }
             let epoch = self.next_epoch();
             self.visited[v] = epoch;
-            let mut order = vec![v];
-            let mut head = 0;
-            while head < order.len() && order.len() < BALL_SIZE {
-                let x = order[head];
+            let first = balls.order.len();
+            balls.order.push(v);
+            let mut head = first;
+            while head < balls.order.len() && balls.order.len() - first < limit {
+                let x = balls.order[head];
                 head += 1;
                 for &y in self.subset.neighbours(x) {
-                    if self.part[y] == part && self.visited[y] != epoch && order.len() < BALL_SIZE {
+                    if self.part[y] == part && self.visited[y] != epoch && balls.order.len() - first < BALL_SIZE {
                         self.visited[y] = epoch;
-                        order.push(y);
+                        balls.order.push(y);
                     }
                 }
             }
             let mut load = 0.0;
-            for t in 0..order.len().min(self.size(part) - 1) {
-                load += self.subset.load[order[t]];
-                balls.push((load, order[..=t].to_vec()));
+            for t in 0..(balls.order.len() - first).min(limit) {
+                load += self.subset.load[balls.order[first + t]];
+                balls.list.push((load, first as u32, t as u32 + 1));
             }
         }
         balls
+    }
+
+    /// [`Self::exchange`], skipped when `from` and the parts touching it are as they were when it last failed.
+    fn exchange_unless_known_to_fail(&mut self, from: u32) -> bool {
+        if self.parts() == 2 {
+            // Every step changes both parts: the same state never comes back.
+            return self.exchange(from);
+        }
+        let state = |refiner: &mut Self| {
+            let mut parts = refiner.touching(from);
+            parts.push(from);
+            (refiner.closed, parts.into_iter().map(|p| (p, refiner.version[p as usize])).collect::<Vec<_>>())
+        };
+        let now = state(self);
+        if self.exchange_failed[from as usize].as_ref() == Some(&now) {
+            return false;
+        }
+        if self.exchange(from) {
+            return true;
+        }
+        self.exchange_failed[from as usize] = Some(state(self));
+        false
     }
 
     /// Exchanges a ball of `from` for a ball (or nothing) of a touching part so that the overload drops the
     /// most; the best few candidates are tried until one keeps both parts whole. Returns whether one was made.
     fn exchange(&mut self, from: u32) -> bool {
         // Balls per touching part, and candidates as indices into them (cheap to sort and de-duplicate).
-        let mut offers: Vec<(u32, Vec<Ball>, Vec<Ball>)> = Vec::new();
+        let mut offers: Vec<(u32, Balls, Balls)> = Vec::new();
         let mut candidates: Vec<Exchange> = Vec::new();
         for to in self.touching(from) {
             let ours = self.balls(from, to);
             let mut theirs = self.balls(to, from);
-            theirs.push((0.0, Vec::new()));
-            theirs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.len().cmp(&b.1.len())));
+            theirs.list.push((0.0, 0, 0));
+            theirs.list.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
             let (excess_from, excess_to) = (self.excess(from), self.excess(to));
             // Ideal net transfers: clear the excess, or even out two overloaded parts.
             let targets = [excess_from, (excess_from - excess_to) / 2.0];
-            for (ia, (wa, a)) in ours.iter().enumerate() {
+            for (ia, &(wa, _, la)) in ours.list.iter().enumerate() {
                 for target in targets {
-                    let at = theirs.partition_point(|(wb, _)| *wb < wa - target);
+                    let at = theirs.list.partition_point(|(wb, _, _)| *wb < wa - target);
                     let first = at.saturating_sub(2);
-                    for (ib, (wb, b)) in theirs.iter().enumerate().skip(first).take(at + 2 - first) {
+                    for (ib, &(wb, _, lb)) in theirs.list.iter().enumerate().skip(first).take(at + 2 - first) {
                         let change = self.overload_change(from, to, wa - wb);
                         if change < 0.0 {
-                            let size = a.len() + b.len();
+                            let size = (la + lb) as usize;
                             candidates.push(Exchange { change, size, offer: offers.len(), ours: ia, theirs: ib });
                         }
                     }
@@ -694,37 +771,77 @@ impl<'s, 'a> Refiner<'s, 'a> {
             offers.push((to, ours, theirs));
         }
         let identity = |x: &Exchange| (x.offer, x.ours, x.theirs);
-        candidates.sort_unstable_by_key(identity);
-        candidates.dedup_by_key(|x| identity(x));
-        candidates.sort_unstable_by(|x, y| {
+        let order = |x: &Exchange, y: &Exchange| {
             x.change.total_cmp(&y.change).then(x.size.cmp(&y.size)).then(identity(x).cmp(&identity(y)))
-        });
-        let from_pieces = self.piece_count(from);
+        };
+        // Each candidate appears at most once per target, so the best `EXCHANGE_TRIES` distinct ones are among
+        // the first `targets × EXCHANGE_TRIES` in order: select those, then sort and de-duplicate only them.
+        let enough = 2 * EXCHANGE_TRIES;
+        if candidates.len() > enough {
+            candidates.select_nth_unstable_by(enough, order);
+            candidates.truncate(enough);
+        }
+        candidates.sort_unstable_by(order);
+        candidates.dedup_by_key(|x| identity(x));
         for c in candidates.into_iter().take(EXCHANGE_TRIES) {
             let (to, ours, theirs) = &offers[c.offer];
-            let (a, b) = (ours[c.ours].1.clone(), theirs[c.theirs].1.clone());
-            if self.try_exchange(from, from_pieces, &a, *to, &b) {
+            let (a, b) = (ours.ball(c.ours).to_vec(), theirs.ball(c.theirs).to_vec());
+            if self.try_exchange(from, &a, *to, &b) {
                 return true;
             }
         }
         false
     }
 
-    /// Moves `a` from `from` (which has `from_pieces` pieces) to `to` and `b` the other way; undoes it and
-    /// returns false if either part would fall into more pieces or be emptied.
-    fn try_exchange(&mut self, from: u32, from_pieces: usize, a: &[usize], to: u32, b: &[usize]) -> bool {
+    /// Moves `a` (connected, in `from`) to `to` and `b` (connected or empty, in `to`) the other way, unless
+    /// either part would fall into more pieces or be emptied. Returns whether it did.
+    fn try_exchange(&mut self, from: u32, a: &[usize], to: u32, b: &[usize]) -> bool {
         if a.len() >= self.size(from) + b.len() || b.len() >= self.size(to) + a.len() {
             return false;
         }
-        let to_pieces = self.piece_count(to);
-        self.move_all(a, to);
-        self.move_all(b, from);
-        let ok = self.piece_count(from) <= from_pieces && self.piece_count(to) <= to_pieces;
-        if !ok {
-            self.move_all(b, to);
-            self.move_all(a, from);
+        // Judge the exchange before making it: `a` marked 1, `b` marked 2.
+        for &x in a {
+            self.mark[x] = 1;
         }
-        ok
+        for &x in b {
+            self.mark[x] = 2;
+        }
+        let (want, seen) = (self.next_epoch(), self.next_epoch());
+        let (part, mark) = (&self.part, &self.mark);
+        let in_from = |y: usize| (part[y] == from && mark[y] != 1) || mark[y] == 2;
+        let quick_from = joined_after(self.subset, &mut self.visited, (want, seen), &mut self.queue, in_from, a, b);
+        let quick_to = match quick_from {
+            Some(false) => Some(false),
+            _ => {
+                let (want, seen) = (self.next_epoch(), self.next_epoch());
+                let (part, mark) = (&self.part, &self.mark);
+                let in_to = |y: usize| (part[y] == to && mark[y] != 2) || mark[y] == 1;
+                joined_after(self.subset, &mut self.visited, (want, seen), &mut self.queue, in_to, b, a)
+            }
+        };
+        for &x in a.iter().chain(b) {
+            self.mark[x] = 0;
+        }
+        match (quick_from, quick_to) {
+            (Some(false), _) | (_, Some(false)) => false,
+            (Some(true), Some(true)) => {
+                self.move_all(a, to);
+                self.move_all(b, from);
+                true
+            }
+            _ => {
+                // The quick check could not tell: count the pieces before and after.
+                let (from_pieces, to_pieces) = (self.piece_count(from), self.piece_count(to));
+                self.move_all(a, to);
+                self.move_all(b, from);
+                let ok = self.piece_count(from) <= from_pieces && self.piece_count(to) <= to_pieces;
+                if !ok {
+                    self.move_all(b, to);
+                    self.move_all(a, from);
+                }
+                ok
+            }
+        }
     }
 
     /// Passes load from `from` to the nearest part with room along the shortest chain of touching parts, one
@@ -799,6 +916,9 @@ impl<'s, 'a> Refiner<'s, 'a> {
             let mut changed = false;
             for v in 0..self.subset.len() {
                 let from = self.part[v];
+                if self.subset.neighbours(v).iter().all(|&w| self.part[w] == from) {
+                    continue;
+                }
                 let adjacent = self.adjacent_parts(v);
                 if adjacent.is_empty() {
                     continue;
@@ -861,7 +981,63 @@ impl<'s, 'a> Refiner<'s, 'a> {
         if candidates.is_empty() {
             return false;
         }
-        let from_pieces = self.piece_count(from);
-        candidates.into_iter().any(|(_, to, u)| self.try_exchange(from, from_pieces, &[v], to, &[u]))
+        candidates.into_iter().any(|(_, to, u)| self.try_exchange(from, &[v], to, &[u]))
     }
+}
+
+/// Whether a part stays in no more pieces after `left` (connected) leaves it and `joined` joins it, judged on
+/// `member` (membership after the change): `Some(true)` if the members next to either set, and `joined`
+/// itself, all lie in one piece (then every piece that held `left` or touches `joined` became part of that one
+/// piece, so the part has no more pieces than before); `Some(false)` if they do not (conservatively taken as a
+/// split); `None` if a search bounded to a few hundred systems could not tell. `epochs` are two fresh marks for
+/// `visited` (wanted, seen); `queue` is scratch.
+fn joined_after(
+    subset: &Subset<'_>,
+    visited: &mut [u32],
+    (want, seen): (u32, u32),
+    queue: &mut Vec<usize>,
+    member: impl Fn(usize) -> bool,
+    left: &[usize],
+    joined: &[usize],
+) -> Option<bool> {
+    let mut wanted = 0usize;
+    let mut start = None;
+    for &x in left.iter().chain(joined) {
+        for &y in std::iter::once(&x).chain(subset.neighbours(x)) {
+            if visited[y] != want && member(y) {
+                visited[y] = want;
+                wanted += 1;
+                start.get_or_insert(y);
+            }
+        }
+    }
+    let Some(start) = start else { return Some(true) };
+    visited[start] = seen;
+    wanted -= 1;
+    if wanted == 0 {
+        return Some(true);
+    }
+    queue.clear();
+    queue.push(start);
+    let mut head = 0;
+    while head < queue.len() {
+        if head >= 2 * LOCAL_SEARCH_LIMIT {
+            return None;
+        }
+        let x = queue[head];
+        head += 1;
+        for &y in subset.neighbours(x) {
+            if visited[y] != seen && member(y) {
+                if visited[y] == want {
+                    wanted -= 1;
+                    if wanted == 0 {
+                        return Some(true);
+                    }
+                }
+                visited[y] = seen;
+                queue.push(y);
+            }
+        }
+    }
+    Some(false)
 }
