@@ -173,16 +173,22 @@ fn spawn_tasks(target: Target, stream: TcpStream, buffer: BytesMut, index: usize
 async fn writer(mut write: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>) {
     let mut out = Vec::with_capacity(4096);
     while let Some(first) = rx.recv().await {
-        out.clear();
-        out.extend_from_slice(&first);
-        while out.len() < 64 * 1024
-            && let Ok(more) = rx.try_recv()
-        {
-            out.extend_from_slice(&more);
-        }
+        coalesce(&mut out, &first, 64 * 1024, || rx.try_recv().ok());
         if write.write_all(&out).await.is_err() {
             return;
         }
+    }
+}
+
+/// `first` and whatever else is queued already (`more`), up to about `cap` bytes, in `out`: one write for a
+/// burst. Shared by the clients' writers and the fake servers'.
+pub(crate) fn coalesce(out: &mut Vec<u8>, first: &[u8], cap: usize, mut more: impl FnMut() -> Option<Bytes>) {
+    out.clear();
+    out.extend_from_slice(first);
+    while out.len() < cap
+        && let Some(next) = more()
+    {
+        out.extend_from_slice(&next);
     }
 }
 

@@ -138,13 +138,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn writer(mut write: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
     let mut out = Vec::with_capacity(64 * 1024);
     while let Some(first) = rx.recv().await {
-        out.clear();
-        out.extend_from_slice(&first);
-        while out.len() < 256 * 1024
-            && let Ok(more) = rx.try_recv()
-        {
-            out.extend_from_slice(&more);
-        }
+        crate::conn::coalesce(&mut out, &first, 256 * 1024, || rx.try_recv().ok());
         if write.write_all(&out).await.is_err() {
             return;
         }

@@ -154,14 +154,7 @@ impl OrreryServer {
     /// SIGTERM, up to 15 s for a clean stop, then SIGKILL; removes the data directory.
     pub async fn stop(mut self) {
         let _ = Command::new("kill").arg("-TERM").arg(self.pid.to_string()).status();
-        for _ in 0..150 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        wait_or_kill(&mut self.child, Duration::from_secs(15)).await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -244,13 +237,19 @@ impl FakeServer {
     /// Closes its stdin (it exits by itself), then SIGKILL after 5 s.
     pub async fn stop(mut self) {
         drop(self.child.stdin.take());
-        for _ in 0..50 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        wait_or_kill(&mut self.child, Duration::from_secs(5)).await;
     }
+}
+
+/// Give a child that was asked to stop up to `grace` to exit, then SIGKILL it; reaps it either way.
+async fn wait_or_kill(child: &mut Child, grace: Duration) {
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
