@@ -1,8 +1,13 @@
 //! Rooms: the sessions of this proxy that are in one system. The first session to enter a system subscribes
 //! the proxy to that system's deltas; the last to leave unsubscribes. Each delta arrives already framed and
 //! is queued to every member as the same shared `Bytes`.
+//!
+//! Members are kept in session-id order, which is the order in which they connected: every delta is handed
+//! out first-come first-served and in the same order each tick, so delivery order is deterministic (no hash
+//! order), and a client that keeps per-sender state for many sessions (the chat race's generator, a relay
+//! or a bot swarm) walks it in the same order every tick instead of at random.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinHandle;
@@ -16,7 +21,7 @@ pub struct Rooms {
 }
 
 struct Room {
-    members: HashMap<u64, Arc<Link>>,
+    members: BTreeMap<u64, Arc<Link>>,
     forwarder: JoinHandle<()>,
 }
 
@@ -39,7 +44,7 @@ impl Rooms {
         let Ok(mut rooms) = self.rooms.lock() else { return };
         // Another session may have created the room while we subscribed; then ours is simply dropped.
         let room = rooms.entry(system).or_insert_with(|| Room {
-            members: HashMap::new(),
+            members: BTreeMap::new(),
             forwarder: tokio::spawn(forward(shared.clone(), system, subscription)),
         });
         room.members.insert(session, link);
