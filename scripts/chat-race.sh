@@ -13,7 +13,11 @@
 #   env: DURATION (s per sweep step, default 8, at most 10), IDLE (idle counts, default "10000 max"; max = the
 #        largest that fits in the fd limit), SWEEP_START (first offered deliveries/s, default 50000),
 #        BLAST_START (first offered deliveries/s of the blast sweeps, default 500000), OUT (results dir,
-#        default a temp dir), DOCS (default docs/benchmarks.md), CARGO_TARGET_DIR (default /tmp/target-chat)
+#        default a temp dir), DOCS (default docs/benchmarks.md), CARGO_TARGET_DIR (default /tmp/target-chat),
+#        RT (a SCHED_FIFO priority, e.g. 10: the whole race — servers and generator — runs under `chrt -f RT`,
+#        so that other work on a shared machine, which stays at normal priority, cannot take the cores from
+#        it mid-step; every server gets the same treatment. Needs root; the kernel's RT throttling still
+#        leaves 5% of each core to everything else)
 #
 # Every server runs in the foreground from a temp dir with a generated config, on a random 127.0.0.1 port,
 # pinned to core 0 (taskset -c 0); the generator (`orrery bench chat`, one tokio thread) is pinned to core 1.
@@ -22,10 +26,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The command as given, with the settings that came from the environment, for the docs.
 ENV_GIVEN=""
-for var in DURATION IDLE SWEEP_START BLAST_START; do
+for var in DURATION IDLE SWEEP_START BLAST_START RT; do
     if [[ -n ${!var+x} ]]; then ENV_GIVEN+="$var=$(printf '%q' "${!var}") "; fi
 done
 INVOCATION="${ENV_GIVEN}scripts/chat-race.sh $*"
+if [[ -n ${RT:-} && -z ${CHAT_RACE_RT:-} ]]; then
+    exec env CHAT_RACE_RT="$INVOCATION" chrt -f "$RT" "$0" "$@"
+fi
+[[ -n ${CHAT_RACE_RT:-} ]] && INVOCATION=$CHAT_RACE_RT
 UPDATE_DOCS=0
 DOCS_FROM=""
 while [[ $# -gt 0 && $1 == --* ]]; do
@@ -165,6 +173,7 @@ ORRERY="$CARGO_TARGET_DIR/release/orrery"
     command -v ngircd >/dev/null && echo "ngircd: $(ngircd --version | head -1)"
     command -v inspircd >/dev/null && echo "inspircd: $(inspircd --version | head -1)"
     echo "ulimit -n: $(ulimit -n) (hard $(ulimit -Hn)); server on core 0, generator on core 1 (taskset)"
+    echo "scheduling: $(chrt -p $$ | sed -n 's/.*current scheduling policy: *//p') $(chrt -p $$ | sed -n 's/.*current scheduling priority: *//p' | sed 's/^/priority /')"
 } | tee "$OUT/machine.txt"
 
 free_port() {

@@ -253,9 +253,9 @@ pub(crate) struct StepStats {
     /// The last sequence number each receiver saw from each sender, at `sender * clients + column` (the
     /// receiver's [`Receiver::column`]). Kept across steps (sequence numbers continue). Sender-major on purpose:
     /// every receiver gets the same lines in the same order (one shared delta per tick in orrery, one channel
-    /// in IRC), and a server tends to serve its members in join order, so the receivers' tasks run in roughly
-    /// column order and neighbouring receivers update neighbouring entries of the same sender's row, mostly
-    /// in cache. Receiver-major, each line was a cache miss into a 16 MB table at N = 2,000 (profiled: 80% of
+    /// in IRC), and a server tends to serve its members in join order (IRC servers, the fake servers, orrery's
+    /// proxy rooms), so the receivers' tasks run in roughly column order and neighbouring receivers update
+    /// neighbouring entries of the same sender's row, mostly in cache. Receiver-major, each line was a cache miss into a 16 MB table at N = 2,000 (profiled: 80% of
     /// `record`, 15% of the generator).
     pub last_seq: Vec<u32>,
     /// Row length of `last_seq`.
