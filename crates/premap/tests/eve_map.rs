@@ -61,16 +61,20 @@ fn best_fragments_fewer_nodes_than_metis_and_rcb_at_250_nodes() {
     let (universe, load) = eve();
     let best = run(&universe, &load, 250, Strategy::Best);
     let rcb = run(&universe, &load, 250, Strategy::Rcb);
+    // Balance before wholeness gives up connectivity on at most one node in five (measured: 44 of 244 shared
+    // nodes in pieces, against rcb's 221 and METIS's 54) to bring the shared nodes from 1.25 to 1.034 × their
+    // mean (LPT: 1.0073, METIS 1.34).
     assert!(
-        best.fragmented_nodes * 10 < rcb.fragmented_nodes,
+        best.fragmented_nodes * 4 < rcb.fragmented_nodes,
         "best {} vs rcb {}",
         best.fragmented_nodes,
         rcb.fragmented_nodes
     );
+    assert!(best.shared_max_over_mean < 1.05, "best's shared-node balance {:.4}", best.shared_max_over_mean);
     if Strategy::Metis.is_available() {
         let metis = run(&universe, &load, 250, Strategy::Metis);
         assert!(
-            best.fragmented_nodes * 5 < metis.fragmented_nodes,
+            best.fragmented_nodes < metis.fragmented_nodes,
             "best {} vs metis {}",
             best.fragmented_nodes,
             metis.fragmented_nodes

@@ -316,3 +316,24 @@ fn dedicated_flag_and_shared_balance_by_hand() {
     shared.sort_by(f64::total_cmp);
     assert_eq!(shared, vec![3.0, 3.0], "best balances the shared nodes perfectly here");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// (e) Two adjacent heavy systems: balance before wholeness
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A path H1 – H2 – L1 – L2 with loads 10, 10, 1, 1 on two nodes. LPT reaches 11 on each node by pairing each
+/// heavy system with a light one. Every split of the path into two connected nodes has a node of at least 12
+/// ({H1} | {H2, L1, L2}), so `best` can meet LPT's cap only by giving up connectivity: H1 must share its node
+/// with a light system it does not touch.
+#[test]
+fn best_gives_up_connectivity_to_meet_the_cap_when_heavy_systems_touch() {
+    let positions: Vec<Vec3> = (0..4).map(|i| Vec3::new(i as f64 * 1e16, 0.0, 0.0)).collect();
+    let u = universe(&positions, &[(0, 1), (1, 2), (2, 3)]);
+    let load = vec![10.0, 10.0, 1.0, 1.0];
+    let best = evaluate(&u, &load, &premap(&u, &load, 2, Strategy::Best).unwrap());
+    let lpt = evaluate(&u, &load, &premap(&u, &load, 2, Strategy::Lpt).unwrap());
+    let max = |m: &orrery_premap::Metrics| m.node_loads.iter().copied().fold(0.0, f64::max);
+    assert_eq!(max(&lpt), 11.0);
+    assert!(max(&best) <= max(&lpt) + 1e-9, "best's heaviest node {} is above LPT's {}", max(&best), max(&lpt));
+    assert!(best.fragmented_nodes >= 1, "no connected split meets the cap, so a node must be in pieces");
+}
