@@ -299,33 +299,18 @@ fn place_fillers(
     const NEAREST_NODES: usize = 6;
     let k = node_load.len();
     // Node centres in space, from the core systems.
-    let mut centre = vec![orrery_universe::Vec3::ZERO; k];
-    let mut count = vec![0usize; k];
-    for (c, &p) in core_part.iter().enumerate() {
-        centre[p as usize] = centre[p as usize] + core.position[c];
-        count[p as usize] += 1;
-    }
-    for (c, n) in centre.iter_mut().zip(&count) {
-        *c = *c * (1.0 / (*n).max(1) as f64);
-    }
+    let (centre, count) = super::part_centres(&core.position, core_part, k);
     let mut order: Vec<(f64, &Vec<usize>)> =
         fillers.iter().map(|piece| (piece.iter().map(|&v| subset.load[v]).sum::<f64>(), piece)).collect();
     order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1[0].cmp(&b.1[0])));
     for (w, piece) in order {
         let here = piece.iter().fold(orrery_universe::Vec3::ZERO, |acc, &v| acc + subset.position[v])
             * (1.0 / piece.len() as f64);
-        let mut by_distance: Vec<(f64, usize)> =
-            (0..k).filter(|&p| count[p] > 0).map(|p| (centre[p].distance(here), p)).collect();
-        let nearest = NEAREST_NODES.min(by_distance.len());
-        if nearest < by_distance.len() {
-            by_distance.select_nth_unstable_by(nearest, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        }
-        by_distance.truncate(nearest);
-        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let near = super::nearest_parts(&centre, here, (0..k).filter(|&p| count[p] > 0), NEAREST_NODES);
         let roomiest = |candidates: &mut dyn Iterator<Item = usize>| {
             candidates.min_by(|&a, &b| node_load[a].total_cmp(&node_load[b]).then(a.cmp(&b)))
         };
-        let near = roomiest(&mut by_distance.iter().map(|&(_, p)| p).filter(|&p| node_load[p] + w <= cap));
+        let near = roomiest(&mut near.into_iter().filter(|&p| node_load[p] + w <= cap));
         let node = near.or_else(|| roomiest(&mut (0..k))).unwrap_or(0);
         for &v in piece {
             part[v] = node as u32;

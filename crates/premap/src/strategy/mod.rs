@@ -12,7 +12,7 @@ mod refine;
 use std::fmt;
 use std::str::FromStr;
 
-use orrery_universe::Universe;
+use orrery_universe::{Universe, Vec3};
 
 use crate::dedicated::{dedicated_systems, heavier_first};
 use crate::subset::Subset;
@@ -154,4 +154,37 @@ fn fill_empty_nodes(node_of: &mut [u32], load: &[f64], nodes: usize) {
         members[empty].push(system);
         node_of[system] = empty as u32;
     }
+}
+
+/// The mean position of each part's systems, and how many systems each part has (a part with none gets the
+/// origin): where "near a node" is judged from when a piece of the universe looks for a node to join.
+pub(crate) fn part_centres(position: &[Vec3], part: &[u32], k: usize) -> (Vec<Vec3>, Vec<usize>) {
+    let mut centre = vec![Vec3::ZERO; k];
+    let mut count = vec![0usize; k];
+    for (&p, &at) in part.iter().zip(position) {
+        centre[p as usize] = centre[p as usize] + at;
+        count[p as usize] += 1;
+    }
+    for (c, &n) in centre.iter_mut().zip(&count) {
+        *c = *c * (1.0 / n.max(1) as f64);
+    }
+    (centre, count)
+}
+
+/// The `count` parts among `candidates` whose centres lie nearest to `here`, nearest first (ties to the lower
+/// part, so the answer is deterministic).
+pub(crate) fn nearest_parts(
+    centre: &[Vec3],
+    here: Vec3,
+    candidates: impl Iterator<Item = usize>,
+    count: usize,
+) -> Vec<usize> {
+    let order = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    let mut by_distance: Vec<(f64, usize)> = candidates.map(|p| (centre[p].distance(here), p)).collect();
+    if count < by_distance.len() {
+        by_distance.select_nth_unstable_by(count, order);
+        by_distance.truncate(count);
+    }
+    by_distance.sort_by(order);
+    by_distance.into_iter().map(|(_, p)| p).collect()
 }

@@ -765,22 +765,13 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// centre of `part`, nearest first.
     fn nearest_parts(&mut self, part: u32, count: usize) -> Vec<u32> {
         if self.centre.is_empty() {
-            self.centre = (0..self.parts() as usize)
-                .map(|p| {
-                    let members = &self.members[p];
-                    members.iter().fold(orrery_universe::Vec3::ZERO, |acc, &v| acc + self.subset.position[v])
-                        * (1.0 / members.len().max(1) as f64)
-                })
-                .collect();
+            self.centre = super::part_centres(&self.subset.position, &self.part, self.parts() as usize).0;
         }
-        let here = self.centre[part as usize];
-        let mut by_distance: Vec<(f64, u32)> = (0..self.parts())
-            .filter(|&p| p != part && Some(p) != self.closed && self.excess(p) < 0.0)
-            .map(|p| (self.centre[p as usize].distance(here), p))
-            .collect();
-        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        by_distance.truncate(count);
-        by_distance.into_iter().map(|(_, p)| p).collect()
+        let candidates = (0..self.parts()).filter(|&p| p != part && Some(p) != self.closed && self.excess(p) < 0.0);
+        super::nearest_parts(&self.centre, self.centre[part as usize], candidates.map(|p| p as usize), count)
+            .into_iter()
+            .map(|p| p as u32)
+            .collect()
     }
 
     /// The total overload: the sum over parts of the squared excess above the cap.
