@@ -7,6 +7,7 @@ mod lpt;
 #[cfg(feature = "metis")]
 mod metis;
 mod rcb;
+mod recombine;
 mod refine;
 
 use std::fmt;

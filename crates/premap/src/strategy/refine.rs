@@ -64,6 +64,8 @@ pub(crate) struct Refiner<'s, 'a> {
     /// part and the parts touching it. An exchange depends on nothing else, so in the same state it would
     /// find nothing again.
     exchange_failed: Vec<Option<PartsState>>,
+    /// Per pair of parts, their versions when a recombination for the cut last looked at them.
+    recombined: std::collections::HashMap<(u32, u32), (u64, u64)>,
     /// While a kick is followed through: each part's excess before the kick; only parts above it may act.
     focus: Option<Vec<f64>>,
     /// A part nothing may move into (while a kick is being followed through).
@@ -173,6 +175,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
             version: vec![0; k],
             clock: 0,
             exchange_failed: vec![None; k],
+            recombined: std::collections::HashMap::new(),
             touching_cache: vec![Vec::new(); k],
             touching_known: vec![false; k],
             component: Vec::new(),
@@ -1125,6 +1128,60 @@ impl<'s, 'a> Refiner<'s, 'a> {
                 return;
             }
         }
+    }
+
+    /// Recombination for the cut (see `recombine`): each pair of touching parts, merged and cut again along
+    /// `trees` spanning trees of the union, takes the cut that keeps both within their caps and crosses the
+    /// fewest gates, if it crosses fewer than the border between them now. The parts stay whole (a part in
+    /// pieces whose pieces the union joins becomes whole; a union in pieces is left alone), no cap is passed,
+    /// and the gates cut elsewhere do not change. Returns the gates saved.
+    pub fn recombine_for_cut(&mut self, trees: usize) -> usize {
+        let mut saved = 0;
+        for a in 0..self.parts() {
+            for b in self.touching(a) {
+                // Each pair once, and not again while neither part has changed since it found nothing.
+                let state = (self.version[a as usize], self.version[b as usize]);
+                if b <= a || self.recombined.get(&(a, b)) == Some(&state) {
+                    continue;
+                }
+                self.recombined.insert((a, b), state);
+                let mut systems = self.members[a as usize].clone();
+                systems.extend_from_slice(&self.members[b as usize]);
+                systems.sort_unstable();
+                let in_a: Vec<bool> = systems.iter().map(|&v| self.part[v] == a).collect();
+                let border = |side: &dyn Fn(usize) -> bool| {
+                    systems
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, _)| side(i))
+                        .map(|(_, &v)| {
+                            let neighbours = self.subset.neighbours(v).iter();
+                            neighbours.filter(|&&w| systems.binary_search(&w).is_ok_and(|j| !side(j))).count()
+                        })
+                        .sum::<usize>()
+                };
+                let now = border(&|i| in_a[i]);
+                let (cap_a, cap_b) = (self.cap[a as usize], self.cap[b as usize]);
+                let within = |x: f64, y: f64| {
+                    let fits = x <= cap_a * (1.0 + CAP_TOLERANCE) && y <= cap_b * (1.0 + CAP_TOLERANCE);
+                    if fits { 0.0 } else { 1.0 }
+                };
+                let Some(to_a) = super::recombine::best_split(self.subset, &systems, &in_a, trees, 0.5, within) else {
+                    continue;
+                };
+                let after = border(&|i| to_a[i]);
+                if after < now {
+                    for (i, &v) in systems.iter().enumerate() {
+                        let target = if to_a[i] { a } else { b };
+                        if self.part[v] != target {
+                            self.move_to(v, target);
+                        }
+                    }
+                    saved += now - after;
+                }
+            }
+        }
+        saved
     }
 
     /// Swaps `v` with a system `u` of a touching part, near `v`, when that cuts fewer gates, keeps both parts

@@ -1,0 +1,348 @@
+//! Recombination: two touching nodes merged and cut again in two connected halves along a spanning tree.
+//!
+//! Redistricting has the premapper's problem: parts that must be connected, with loads (populations) equal to
+//! a fraction of a percent. Its standard step (*ReCom*: DeFord, Duchin and Solomon, "Recombination: a family of
+//! Markov chains for redistricting", 2019) merges two adjacent districts, draws a random spanning tree of the
+//! union and cuts one tree edge. Every edge of a spanning tree splits the union into two connected halves, so
+//! the step keeps both parts whole whatever the shape of the graph, and the many trees of a union offer splits
+//! that moving or swapping systems along the border one at a time never reaches — a border redrawn across a
+//! whole constellation at once. `best` uses it to cut fewer gates between two nodes without either leaving
+//! its cap (see `Refiner::recombine_for_cut`).
+//!
+//! Trees are minimum spanning trees under pseudo-random edge weights drawn from the systems' indices and the
+//! tree's number, so the same input gives the same trees on every machine.
+
+use crate::subset::Subset;
+
+/// The best split of `systems` (subset indices, a union of two parts; `first[i]` says whether system `i` is in
+/// the first part now) among the tree edges of `trees` spanning trees, by `score(first load, second load)`
+/// (lower is better), then the fewest gates cut between the halves.
+/// Systems with no gates at all stay where they are (their load counts for their part). Only splits scoring
+/// below `better_than` are taken. Returns, for each system of the union in the order given, whether it goes to
+/// the first part; `None` if no split qualifies or the gated systems are not connected.
+pub(crate) fn best_split(
+    subset: &Subset<'_>,
+    systems: &[usize],
+    first: &[bool],
+    trees: usize,
+    better_than: f64,
+    score: impl Fn(f64, f64) -> f64,
+) -> Option<Vec<bool>> {
+    let n = systems.len();
+    debug_assert!(systems.is_sorted(), "systems are looked up by binary search");
+    // Gated systems and the edges among them; loose ones are fixed to their part.
+    let gated: Vec<usize> = (0..n).filter(|&i| !subset.neighbours(systems[i]).is_empty()).collect();
+    let (mut fixed_first, mut fixed_second) = (0.0, 0.0);
+    for i in (0..n).filter(|&i| subset.neighbours(systems[i]).is_empty()) {
+        if first[i] {
+            fixed_first += subset.load[systems[i]];
+        } else {
+            fixed_second += subset.load[systems[i]];
+        }
+    }
+    if gated.len() < 2 {
+        return None;
+    }
+    let mut edges: Vec<(u32, u32)> = Vec::new();
+    for (i, &v) in systems.iter().enumerate() {
+        for &w in subset.neighbours(v) {
+            if w > v
+                && let Ok(j) = systems.binary_search(&w)
+            {
+                edges.push((i as u32, j as u32));
+            }
+        }
+    }
+    let total: f64 = gated.iter().map(|&i| subset.load[systems[i]]).sum();
+    let root = gated[0];
+    let mut best: Option<(f64, usize, Vec<bool>)> = None;
+    let mut degree = vec![0usize; n];
+    for &(i, j) in &edges {
+        degree[i as usize] += 1;
+        degree[j as usize] += 1;
+    }
+    let mut depth = vec![0usize; n];
+    let mut gates_below = vec![0usize; n];
+    let mut inner_below = vec![0usize; n];
+    let mut order = Vec::with_capacity(n);
+    let mut parent = vec![u32::MAX; n];
+    let mut below = vec![0.0f64; n];
+    // The tree's adjacency, flat: the neighbours of `x` are `tree_next[tree_start[x]..tree_start[x + 1]]`.
+    let mut tree_edges: Vec<(u32, u32)> = Vec::with_capacity(n);
+    let mut tree_start = vec![0usize; n + 1];
+    let mut tree_next = vec![0u32; 2 * n];
+    let mut weighted: Vec<(u64, u32, u32)> = Vec::with_capacity(edges.len());
+    let mut leader: Vec<u32> = (0..n as u32).collect();
+    for tree in 0..trees {
+        // Kruskal's algorithm under pseudo-random weights.
+        weighted.clear();
+        weighted.extend(
+            edges
+                .iter()
+                .map(|&(i, j)| (mix(systems[i as usize] as u64, systems[j as usize] as u64, tree as u64), i, j)),
+        );
+        weighted.sort_unstable();
+        for (i, l) in leader.iter_mut().enumerate() {
+            *l = i as u32;
+        }
+        tree_edges.clear();
+        for &(_, i, j) in &weighted {
+            let (ri, rj) = (find(&mut leader, i), find(&mut leader, j));
+            if ri != rj {
+                leader[ri as usize] = rj;
+                tree_edges.push((i, j));
+            }
+        }
+        let joined = tree_edges.len();
+        tree_start.fill(0);
+        for &(i, j) in &tree_edges {
+            tree_start[i as usize + 1] += 1;
+            tree_start[j as usize + 1] += 1;
+        }
+        for x in 0..n {
+            tree_start[x + 1] += tree_start[x];
+        }
+        let mut fill = tree_start.clone();
+        for &(i, j) in &tree_edges {
+            tree_next[fill[i as usize]] = j;
+            fill[i as usize] += 1;
+            tree_next[fill[j as usize]] = i;
+            fill[j as usize] += 1;
+        }
+        if joined + 1 < gated.len() {
+            return None;
+        }
+        // Root the tree; each system's subtree load, children after parents in `order`.
+        order.clear();
+        order.push(root as u32);
+        parent[root] = root as u32;
+        let mut head = 0;
+        while head < order.len() {
+            let x = order[head];
+            head += 1;
+            for &y in &tree_next[tree_start[x as usize]..tree_start[x as usize + 1]] {
+                if y != parent[x as usize] {
+                    parent[y as usize] = x;
+                    order.push(y);
+                }
+            }
+        }
+        // Per system: the load below it, its depth, and the gates leaving the subtree below it — the gates of
+        // its members (`gates_below`) minus twice the gates joining two members, each counted at the lowest
+        // common ancestor of its ends (`inner_below`).
+        for &x in &order {
+            below[x as usize] = subset.load[systems[x as usize]];
+            depth[x as usize] = if x as usize == root { 0 } else { depth[parent[x as usize] as usize] + 1 };
+            gates_below[x as usize] = degree[x as usize];
+            inner_below[x as usize] = 0;
+        }
+        for &(i, j) in &edges {
+            let (mut a, mut b) = (i, j);
+            while a != b {
+                if depth[a as usize] < depth[b as usize] {
+                    std::mem::swap(&mut a, &mut b);
+                }
+                a = parent[a as usize];
+            }
+            inner_below[a as usize] += 1;
+        }
+        for &x in order.iter().skip(1).rev() {
+            let up = parent[x as usize] as usize;
+            below[up] += below[x as usize];
+            gates_below[up] += gates_below[x as usize];
+            inner_below[up] += inner_below[x as usize];
+        }
+        // Every tree edge, the subtree below `x` going to either part: keep the best by (score, gates cut).
+        let mut found: Option<(f64, usize, u32, bool)> = None;
+        for &x in order.iter().skip(1) {
+            let s = below[x as usize];
+            let cut = gates_below[x as usize] - 2 * inner_below[x as usize];
+            for subtree_first in [true, false] {
+                let (a, b) = if subtree_first { (s, total - s) } else { (total - s, s) };
+                let value = score(fixed_first + a, fixed_second + b);
+                let better = |(v, c, ..): &(f64, usize, u32, bool)| value.total_cmp(v).then(cut.cmp(c)).is_lt();
+                if value < better_than && found.as_ref().is_none_or(better) {
+                    found = Some((value, cut, x, subtree_first));
+                }
+            }
+        }
+        let Some((value, cut, x, subtree_first)) = found else { continue };
+        if best.as_ref().is_some_and(|(v, c, ..)| value.total_cmp(v).then(cut.cmp(c)).is_ge()) {
+            continue;
+        }
+        // Which systems lie in the subtree below `x` (parents come before children in `order`).
+        let mut inside = vec![false; n];
+        for &y in &order {
+            inside[y as usize] = y == x || (y as usize != root && inside[parent[y as usize] as usize]);
+        }
+        let side: Vec<bool> = (0..n)
+            .map(|i| if subset.neighbours(systems[i]).is_empty() { first[i] } else { inside[i] == subtree_first })
+            .collect();
+        best = Some((value, cut, side));
+    }
+    best.map(|(.., first)| first)
+}
+
+fn find(leader: &mut [u32], mut i: u32) -> u32 {
+    while leader[i as usize] != i {
+        let up = leader[leader[i as usize] as usize];
+        leader[i as usize] = up;
+        i = up;
+    }
+    i
+}
+
+/// A pseudo-random 64-bit weight for the edge between systems `a` and `b` in tree `tree` (SplitMix64 finaliser).
+fn mix(a: u64, b: u64, tree: u64) -> u64 {
+    let mut z = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.rotate_left(32) ^ tree.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::best_split;
+    use crate::subset::Subset;
+    use orrery_universe::{ConstellationId, RegionId, SolarSystem, SystemId, SystemKind, Universe, Vec3};
+
+    /// A universe of systems at `positions` joined by `gates` (pairs of indices).
+    fn universe(positions: impl Iterator<Item = Vec3>, gates: &[(usize, usize)]) -> Universe {
+        let systems = positions
+            .enumerate()
+            .map(|(i, position)| SolarSystem {
+                id: SystemId(i as u32 + 1),
+                name: format!("S{i}"),
+                position,
+                security: 0.5,
+                constellation: ConstellationId(0),
+                region: RegionId(0),
+                kind: SystemKind::KSpace,
+            })
+            .collect();
+        let gates: Vec<(SystemId, SystemId)> =
+            gates.iter().map(|&(a, b)| (SystemId(a as u32 + 1), SystemId(b as u32 + 1))).collect();
+        Universe::new(systems, &gates, Vec::new(), Vec::new()).expect("a valid hand-made universe")
+    }
+
+    /// A `columns` × 2 ladder (system `2c` above `2c + 1`), plus `loose` systems with no gates.
+    fn ladder(columns: usize, loose: usize) -> Universe {
+        let mut gates = Vec::new();
+        for c in 0..columns {
+            gates.push((2 * c, 2 * c + 1));
+            if c + 1 < columns {
+                gates.push((2 * c, 2 * c + 2));
+                gates.push((2 * c + 1, 2 * c + 3));
+            }
+        }
+        universe((0..2 * columns + loose).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &gates)
+    }
+
+    /// A grid of `rows` × `columns` systems (row-major), gates between horizontal and vertical neighbours.
+    fn grid(rows: usize, columns: usize) -> Universe {
+        let mut gates = Vec::new();
+        for r in 0..rows {
+            for c in 0..columns {
+                let i = r * columns + c;
+                if c + 1 < columns {
+                    gates.push((i, i + 1));
+                }
+                if r + 1 < rows {
+                    gates.push((i, i + columns));
+                }
+            }
+        }
+        let positions = (0..rows * columns).map(|i| Vec3::new((i % columns) as f64, (i / columns) as f64, 0.0));
+        universe(positions, &gates)
+    }
+
+    fn connected(subset: &Subset<'_>, members: &[usize]) -> bool {
+        let Some(&start) = members.first() else { return true };
+        let mut seen = vec![start];
+        let mut stack = vec![start];
+        while let Some(v) = stack.pop() {
+            for &w in subset.neighbours(v) {
+                if members.contains(&w) && !seen.contains(&w) {
+                    seen.push(w);
+                    stack.push(w);
+                }
+            }
+        }
+        seen.len() == members.len()
+    }
+
+    fn over_caps(cap_first: f64, cap_second: f64) -> impl Fn(f64, f64) -> f64 {
+        move |a, b| (a - cap_first).max(0.0) + (b - cap_second).max(0.0)
+    }
+
+    #[test]
+    fn splits_an_overloaded_pair_into_two_connected_parts_within_their_caps() {
+        // Ten columns of load 1 and 2 alternating; the first part holds eight columns (too much for its cap).
+        let universe = ladder(10, 0);
+        let load: Vec<f64> = (0..20).map(|i| if (i / 2) % 2 == 0 { 1.0 } else { 2.0 }).collect();
+        let subset = Subset::new(&universe, &load, &[true; 20]);
+        let systems: Vec<usize> = (0..20).collect();
+        let now: Vec<bool> = (0..20).map(|i| i < 16).collect();
+        let (cap_first, cap_second) = (15.0, 15.0);
+        let side = best_split(&subset, &systems, &now, 16, f64::MIN_POSITIVE, over_caps(cap_first, cap_second))
+            .expect("a ladder of 30 load units splits into two connected parts of at most 15");
+        let first: Vec<usize> = (0..20).filter(|&i| side[i]).collect();
+        let second: Vec<usize> = (0..20).filter(|&i| !side[i]).collect();
+        let weight = |members: &[usize]| members.iter().map(|&i| load[i]).sum::<f64>();
+        assert_eq!(weight(&first), 15.0, "first part {first:?}");
+        assert_eq!(weight(&second), 15.0, "second part {second:?}");
+        assert!(connected(&subset, &first), "first part {first:?} is in pieces");
+        assert!(connected(&subset, &second), "second part {second:?} is in pieces");
+    }
+
+    #[test]
+    fn finds_nothing_when_the_caps_cannot_hold_the_pair() {
+        let universe = ladder(4, 0);
+        let load = vec![1.0; 8];
+        let subset = Subset::new(&universe, &load, &[true; 8]);
+        let systems: Vec<usize> = (0..8).collect();
+        let now: Vec<bool> = (0..8).map(|i| i < 6).collect();
+        assert!(best_split(&subset, &systems, &now, 16, f64::MIN_POSITIVE, over_caps(3.5, 3.5)).is_none());
+    }
+
+    #[test]
+    fn loose_systems_stay_and_count_for_their_part() {
+        // Systems 8 and 9 have no gates: 8 is in the first part, 9 in the second, each of load 3.
+        let universe = ladder(4, 2);
+        let load = vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0];
+        let subset = Subset::new(&universe, &load, &[true; 10]);
+        let systems: Vec<usize> = (0..10).collect();
+        let now: Vec<bool> = vec![true, true, true, true, true, true, false, false, true, false];
+        let side = best_split(&subset, &systems, &now, 16, f64::MIN_POSITIVE, over_caps(7.0, 7.0))
+            .expect("4 + 3 on each side fits");
+        assert!(side[8] && !side[9], "the loose systems moved: {side:?}");
+        assert_eq!((0..8).filter(|&i| side[i]).count(), 4, "{side:?}");
+    }
+
+    #[test]
+    fn a_union_in_two_pieces_is_not_recombined() {
+        // The first and last columns of a four-column ladder: two rungs, nothing between them.
+        let universe = ladder(4, 0);
+        let load = vec![1.0; 8];
+        let subset = Subset::new(&universe, &load, &[true, true, false, false, false, false, true, true]);
+        let systems: Vec<usize> = (0..4).collect();
+        let now = [true, true, false, false];
+        assert!(best_split(&subset, &systems, &now, 4, f64::INFINITY, |a, b| a.max(b)).is_none());
+    }
+
+    #[test]
+    fn among_the_splits_within_the_caps_takes_one_crossing_few_gates() {
+        // A 4 × 6 grid whose two parts alternate like a chessboard (every gate cut). Halves of twelve can be cut
+        // straight across in four gates; the other balanced cuts of these trees cross six.
+        let universe = grid(4, 6);
+        let load = vec![1.0; 24];
+        let subset = Subset::new(&universe, &load, &[true; 24]);
+        let systems: Vec<usize> = (0..24).collect();
+        let now: Vec<bool> = (0..24).map(|i| (i / 6 + i % 6) % 2 == 0).collect();
+        let within = |a: f64, b: f64| if a <= 12.0 && b <= 12.0 { 0.0 } else { 1.0 };
+        let side = best_split(&subset, &systems, &now, 8, 0.5, within).expect("halves of twelve exist");
+        let cut = universe.gates().filter(|&(a, b)| side[a] != side[b]).count();
+        assert_eq!((0..24).filter(|&i| side[i]).count(), 12, "{side:?}");
+        assert_eq!(cut, 4, "the redrawn border should cross the grid straight: {side:?}");
+    }
+}
