@@ -93,7 +93,9 @@ pub(crate) fn best_split(
                 tree_edges.push((i, j));
             }
         }
-        let joined = tree_edges.len();
+        if tree_edges.len() + 1 < gated.len() {
+            return None;
+        }
         tree_start.fill(0);
         for &(i, j) in &tree_edges {
             tree_start[i as usize + 1] += 1;
@@ -108,9 +110,6 @@ pub(crate) fn best_split(
             fill[i as usize] += 1;
             tree_next[fill[j as usize]] = i;
             fill[j as usize] += 1;
-        }
-        if joined + 1 < gated.len() {
-            return None;
         }
         // Root the tree; each system's subtree load, children after parents in `order`.
         order.clear();
