@@ -31,9 +31,10 @@ const SPILL_FROM: f64 = 0.001;
 const SPILL_BUDGET_DIVISOR: usize = 5;
 /// Recombination for the cut ([`cut_by_recombination`]): passes at most, and spanning trees drawn per pair of
 /// touching nodes in each — fewer beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes, where pairs are many and small.
-/// Measured on the EVE map at 250 nodes (single runs, 70 ms without the pass): 2 trees 960 cut gates instead of
-/// 967 in +5 ms, 8 trees 958 in +11 ms; at 64 nodes 4 trees 402, 8 trees 399, 32 trees (10 passes) 392 instead
-/// of 407; generated universe at 24 nodes 122 with 4–8 trees instead of 136.
+/// Measured on the EVE map at 250 nodes with the first version, which left out pairs holding fillers (single
+/// runs, 70 ms without the pass): 2 trees 960 cut gates instead of 967 in +5 ms, 8 trees 958 in +11 ms; at 64
+/// nodes 4 trees 402, 8 trees 399, 32 trees (10 passes) 392 instead of 407; generated universe at 24 nodes 122
+/// with 4–8 trees instead of 136.
 const CUT_RECOMBINATION_PASSES: usize = 3;
 const CUT_RECOMBINATION_TREES: usize = 8;
 const CUT_RECOMBINATION_TREES_MANY_NODES: usize = 2;
@@ -152,9 +153,9 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
         refiner.cap_at_current_load();
         refiner.refine(REFINE_PASSES);
         // Runs that come near the cap (the ones that may be kept as they are) redraw borders for the cut here
-        // already, so that the choice between runs sees it: measured on the EVE map, 82 instead of 83 cut gates
-        // at 7 nodes (METIS 82), 207 instead of 217 at 24, 391 instead of 399 at 64 (where a run 0.01% heavier
-        // and 8 gates lighter is now kept). Runs further off go on to balance before wholeness, whose outcome
+        // already, so that the choice between runs sees it: measured on the EVE map (first version, see
+        // CUT_RECOMBINATION_TREES), 82 instead of 83 cut gates at 7 nodes, 207 instead of 217 at 24, 391 instead
+        // of 399 at 64 (where a run 0.01% heavier and 8 gates lighter is now kept). Runs further off go on to balance before wholeness, whose outcome
         // this would change at random (measured: worse on the generated universe at 24 and 64 nodes).
         let heaviest = refiner.part_load.iter().copied().fold(0.0, f64::max);
         if k <= FINAL_BALANCE_NODES_COUNTED && heaviest <= cap * (1.0 + SPILL_FROM) {

@@ -17,9 +17,10 @@ use crate::subset::Subset;
 /// The best split of `systems` (subset indices, a union of two parts; `first[i]` says whether system `i` is in
 /// the first part now) among the tree edges of `trees` spanning trees, by `score(first load, second load)`
 /// (lower is better), then the fewest gates cut between the halves.
-/// Systems with no gates at all stay where they are (their load counts for their part). Only splits scoring
-/// below `better_than` are taken. Returns, for each system of the union in the order given, whether it goes to
-/// the first part; `None` if no split qualifies or the gated systems are not connected.
+/// Only the union's largest connected piece is cut; systems outside it (a part of the universe no gate joins
+/// to the rest, a stray piece of a node) stay where they are, their load counted for their part. Only splits
+/// scoring below `better_than` are taken. Returns, for each system of the union in the order given, whether
+/// it goes to the first part; `None` if no split qualifies.
 pub(crate) fn best_split(
     subset: &Subset<'_>,
     systems: &[usize],
@@ -30,10 +31,34 @@ pub(crate) fn best_split(
 ) -> Option<Vec<bool>> {
     let n = systems.len();
     debug_assert!(systems.is_sorted(), "systems are looked up by binary search");
-    // Gated systems and the edges among them; loose ones are fixed to their part.
-    let gated: Vec<usize> = (0..n).filter(|&i| !subset.neighbours(systems[i]).is_empty()).collect();
+    let mut all_edges: Vec<(u32, u32)> = Vec::new();
+    for (i, &v) in systems.iter().enumerate() {
+        for &w in subset.neighbours(v) {
+            if w > v
+                && let Ok(j) = systems.binary_search(&w)
+            {
+                all_edges.push((i as u32, j as u32));
+            }
+        }
+    }
+    // The union's largest connected piece is recombined; smaller pieces (systems of parts of the universe no
+    // gate joins to the rest, a node's stray piece) stay with their part, their load counted for it.
+    let mut leader: Vec<u32> = (0..n as u32).collect();
+    for &(i, j) in &all_edges {
+        let (ri, rj) = (find(&mut leader, i), find(&mut leader, j));
+        if ri != rj {
+            leader[ri as usize] = rj;
+        }
+    }
+    let mut size = vec![0usize; n];
+    for i in 0..n as u32 {
+        size[find(&mut leader, i) as usize] += 1;
+    }
+    let core_leader = (0..n).max_by_key(|&i| (size[i], std::cmp::Reverse(i)))? as u32;
+    let in_core: Vec<bool> = (0..n as u32).map(|i| find(&mut leader, i) == core_leader).collect();
+    let gated: Vec<usize> = (0..n).filter(|&i| in_core[i]).collect();
     let (mut fixed_first, mut fixed_second) = (0.0, 0.0);
-    for i in (0..n).filter(|&i| subset.neighbours(systems[i]).is_empty()) {
+    for i in (0..n).filter(|&i| !in_core[i]) {
         if first[i] {
             fixed_first += subset.load[systems[i]];
         } else {
@@ -43,16 +68,7 @@ pub(crate) fn best_split(
     if gated.len() < 2 {
         return None;
     }
-    let mut edges: Vec<(u32, u32)> = Vec::new();
-    for (i, &v) in systems.iter().enumerate() {
-        for &w in subset.neighbours(v) {
-            if w > v
-                && let Ok(j) = systems.binary_search(&w)
-            {
-                edges.push((i as u32, j as u32));
-            }
-        }
-    }
+    let edges: Vec<(u32, u32)> = all_edges.into_iter().filter(|&(i, _)| in_core[i as usize]).collect();
     let total: f64 = gated.iter().map(|&i| subset.load[systems[i]]).sum();
     let root = gated[0];
     let mut best: Option<(f64, usize, Vec<bool>)> = None;
@@ -72,7 +88,6 @@ pub(crate) fn best_split(
     let mut tree_start = vec![0usize; n + 1];
     let mut tree_next = vec![0u32; 2 * n];
     let mut weighted: Vec<(u64, u32, u32)> = Vec::with_capacity(edges.len());
-    let mut leader: Vec<u32> = (0..n as u32).collect();
     for tree in 0..trees {
         // Kruskal's algorithm under pseudo-random weights.
         weighted.clear();
@@ -174,9 +189,7 @@ pub(crate) fn best_split(
         for &y in &order {
             inside[y as usize] = y == x || (y as usize != root && inside[parent[y as usize] as usize]);
         }
-        let side: Vec<bool> = (0..n)
-            .map(|i| if subset.neighbours(systems[i]).is_empty() { first[i] } else { inside[i] == subtree_first })
-            .collect();
+        let side: Vec<bool> = (0..n).map(|i| if in_core[i] { inside[i] == subtree_first } else { first[i] }).collect();
         best = Some((value, cut, side));
     }
     best.map(|(.., first)| first)
@@ -319,14 +332,21 @@ mod tests {
     }
 
     #[test]
-    fn a_union_in_two_pieces_is_not_recombined() {
-        // The first and last columns of a four-column ladder: two rungs, nothing between them.
+    fn only_the_largest_piece_of_the_union_is_cut_again() {
+        // Columns 0–1 of a four-column ladder (four systems) and column 3 (two), nothing between them: the
+        // smaller piece stays where it is, system 6 in the first part and 7 in the second.
         let universe = ladder(4, 0);
         let load = vec![1.0; 8];
-        let subset = Subset::new(&universe, &load, &[true, true, false, false, false, false, true, true]);
-        let systems: Vec<usize> = (0..4).collect();
-        let now = [true, true, false, false];
-        assert!(best_split(&subset, &systems, &now, 4, f64::INFINITY, |a, b| a.max(b)).is_none());
+        let subset = Subset::new(&universe, &load, &[true, true, true, true, false, false, true, true]);
+        let systems: Vec<usize> = (0..6).collect();
+        let now = [true, true, true, true, true, false];
+        let side = best_split(&subset, &systems, &now, 4, 0.5, |a, b| if a <= 3.0 && b <= 3.0 { 0.0 } else { 1.0 })
+            .expect("the four-system piece splits 2 + 2 beside 1 + 1");
+        assert!(side[4] && !side[5], "the two-system piece moved: {side:?}");
+        assert_eq!((0..4).filter(|&i| side[i]).count(), 2, "{side:?}");
+        let first: Vec<usize> = (0..4).filter(|&i| side[i]).collect();
+        let second: Vec<usize> = (0..4).filter(|&i| !side[i]).collect();
+        assert!(connected(&subset, &first) && connected(&subset, &second), "{side:?}");
     }
 
     #[test]
