@@ -14,20 +14,18 @@
 
 use crate::subset::Subset;
 
-/// The best split of `systems` (subset indices, a union of two parts; `first[i]` says whether system `i` is in
-/// the first part now) among the tree edges of `trees` spanning trees, by `score(first load, second load)`
-/// (lower is better), then the fewest gates cut between the halves.
-/// Only the union's largest connected piece is cut; systems outside it (a part of the universe no gate joins
-/// to the rest, a stray piece of a node) stay where they are, their load counted for their part. Only splits
-/// scoring below `better_than` are taken. Returns, for each system of the union in the order given, whether
-/// it goes to the first part; `None` if no split qualifies.
+/// Among the cuts of the tree edges of `trees` spanning trees, the one that crosses the fewest gates with the
+/// first part within `caps.0` and the second within `caps.1`. `systems` are subset indices, ascending: the
+/// union of two parts, `first[i]` saying whether system `i` is in the first part now. Only the union's largest
+/// connected piece is cut; systems outside it (a part of the universe no gate joins to the rest, a stray piece
+/// of a node) stay where they are, their load counted for their part. Returns, for each system of the union in
+/// the order given, whether it goes to the first part; `None` if no cut fits.
 pub(crate) fn best_split(
     subset: &Subset<'_>,
     systems: &[usize],
     first: &[bool],
     trees: usize,
-    better_than: f64,
-    score: impl Fn(f64, f64) -> f64,
+    caps: (f64, f64),
 ) -> Option<Vec<bool>> {
     let n = systems.len();
     debug_assert!(systems.is_sorted(), "systems are looked up by binary search");
@@ -71,7 +69,7 @@ pub(crate) fn best_split(
     let edges: Vec<(u32, u32)> = all_edges.into_iter().filter(|&(i, _)| in_core[i as usize]).collect();
     let total: f64 = gated.iter().map(|&i| subset.load[systems[i]]).sum();
     let root = gated[0];
-    let mut best: Option<(f64, usize, Vec<bool>)> = None;
+    let mut best: Option<(usize, Vec<bool>)> = None;
     let mut degree = vec![0usize; n];
     for &(i, j) in &edges {
         degree[i as usize] += 1;
@@ -166,22 +164,21 @@ pub(crate) fn best_split(
             gates_below[up] += gates_below[x as usize];
             inner_below[up] += inner_below[x as usize];
         }
-        // Every tree edge, the subtree below `x` going to either part: keep the best by (score, gates cut).
-        let mut found: Option<(f64, usize, u32, bool)> = None;
+        // Every tree edge, the subtree below `x` going to either part: the fitting cut crossing fewest gates.
+        let mut found: Option<(usize, u32, bool)> = None;
         for &x in order.iter().skip(1) {
             let s = below[x as usize];
             let cut = gates_below[x as usize] - 2 * inner_below[x as usize];
             for subtree_first in [true, false] {
                 let (a, b) = if subtree_first { (s, total - s) } else { (total - s, s) };
-                let value = score(fixed_first + a, fixed_second + b);
-                let better = |(v, c, ..): &(f64, usize, u32, bool)| value.total_cmp(v).then(cut.cmp(c)).is_lt();
-                if value < better_than && found.as_ref().is_none_or(better) {
-                    found = Some((value, cut, x, subtree_first));
+                let fits = fixed_first + a <= caps.0 && fixed_second + b <= caps.1;
+                if fits && found.is_none_or(|(c, ..)| cut < c) {
+                    found = Some((cut, x, subtree_first));
                 }
             }
         }
-        let Some((value, cut, x, subtree_first)) = found else { continue };
-        if best.as_ref().is_some_and(|(v, c, ..)| value.total_cmp(v).then(cut.cmp(c)).is_ge()) {
+        let Some((cut, x, subtree_first)) = found else { continue };
+        if best.as_ref().is_some_and(|(c, _)| cut >= *c) {
             continue;
         }
         // Which systems lie in the subtree below `x` (parents come before children in `order`).
@@ -190,9 +187,9 @@ pub(crate) fn best_split(
             inside[y as usize] = y == x || (y as usize != root && inside[parent[y as usize] as usize]);
         }
         let side: Vec<bool> = (0..n).map(|i| if in_core[i] { inside[i] == subtree_first } else { first[i] }).collect();
-        best = Some((value, cut, side));
+        best = Some((cut, side));
     }
-    best.map(|(.., first)| first)
+    best.map(|(_, side)| side)
 }
 
 fn find(leader: &mut [u32], mut i: u32) -> u32 {
@@ -283,10 +280,6 @@ mod tests {
         seen.len() == members.len()
     }
 
-    fn over_caps(cap_first: f64, cap_second: f64) -> impl Fn(f64, f64) -> f64 {
-        move |a, b| (a - cap_first).max(0.0) + (b - cap_second).max(0.0)
-    }
-
     #[test]
     fn splits_an_overloaded_pair_into_two_connected_parts_within_their_caps() {
         // Ten columns of load 1 and 2 alternating; the first part holds eight columns (too much for its cap).
@@ -296,7 +289,7 @@ mod tests {
         let systems: Vec<usize> = (0..20).collect();
         let now: Vec<bool> = (0..20).map(|i| i < 16).collect();
         let (cap_first, cap_second) = (15.0, 15.0);
-        let side = best_split(&subset, &systems, &now, 16, f64::MIN_POSITIVE, over_caps(cap_first, cap_second))
+        let side = best_split(&subset, &systems, &now, 16, (cap_first, cap_second))
             .expect("a ladder of 30 load units splits into two connected parts of at most 15");
         let first: Vec<usize> = (0..20).filter(|&i| side[i]).collect();
         let second: Vec<usize> = (0..20).filter(|&i| !side[i]).collect();
@@ -314,7 +307,7 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true; 8]);
         let systems: Vec<usize> = (0..8).collect();
         let now: Vec<bool> = (0..8).map(|i| i < 6).collect();
-        assert!(best_split(&subset, &systems, &now, 16, f64::MIN_POSITIVE, over_caps(3.5, 3.5)).is_none());
+        assert!(best_split(&subset, &systems, &now, 16, (3.5, 3.5)).is_none());
     }
 
     #[test]
@@ -325,8 +318,7 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true; 10]);
         let systems: Vec<usize> = (0..10).collect();
         let now: Vec<bool> = vec![true, true, true, true, true, true, false, false, true, false];
-        let side = best_split(&subset, &systems, &now, 16, f64::MIN_POSITIVE, over_caps(7.0, 7.0))
-            .expect("4 + 3 on each side fits");
+        let side = best_split(&subset, &systems, &now, 16, (7.0, 7.0)).expect("4 + 3 on each side fits");
         assert!(side[8] && !side[9], "the loose systems moved: {side:?}");
         assert_eq!((0..8).filter(|&i| side[i]).count(), 4, "{side:?}");
     }
@@ -340,7 +332,7 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true, true, true, true, false, false, true, true]);
         let systems: Vec<usize> = (0..6).collect();
         let now = [true, true, true, true, true, false];
-        let side = best_split(&subset, &systems, &now, 4, 0.5, |a, b| if a <= 3.0 && b <= 3.0 { 0.0 } else { 1.0 })
+        let side = best_split(&subset, &systems, &now, 4, (3.0, 3.0))
             .expect("the four-system piece splits 2 + 2 beside 1 + 1");
         assert!(side[4] && !side[5], "the two-system piece moved: {side:?}");
         assert_eq!((0..4).filter(|&i| side[i]).count(), 2, "{side:?}");
@@ -358,8 +350,7 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true; 24]);
         let systems: Vec<usize> = (0..24).collect();
         let now: Vec<bool> = (0..24).map(|i| (i / 6 + i % 6) % 2 == 0).collect();
-        let within = |a: f64, b: f64| if a <= 12.0 && b <= 12.0 { 0.0 } else { 1.0 };
-        let side = best_split(&subset, &systems, &now, 8, 0.5, within).expect("halves of twelve exist");
+        let side = best_split(&subset, &systems, &now, 8, (12.0, 12.0)).expect("halves of twelve exist");
         let cut = universe.gates().filter(|&(a, b)| side[a] != side[b]).count();
         assert_eq!((0..24).filter(|&i| side[i]).count(), 12, "{side:?}");
         assert_eq!(cut, 4, "the redrawn border should cross the grid straight: {side:?}");

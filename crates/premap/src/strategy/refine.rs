@@ -1161,12 +1161,9 @@ impl<'s, 'a> Refiner<'s, 'a> {
                         .sum::<usize>()
                 };
                 let now = border(&|i| in_a[i]);
-                let (cap_a, cap_b) = (self.cap[a as usize], self.cap[b as usize]);
-                let within = |x: f64, y: f64| {
-                    let fits = x <= cap_a * (1.0 + CAP_TOLERANCE) && y <= cap_b * (1.0 + CAP_TOLERANCE);
-                    if fits { 0.0 } else { 1.0 }
-                };
-                let Some(to_a) = super::recombine::best_split(self.subset, &systems, &in_a, trees, 0.5, within) else {
+                let caps = (self.cap[a as usize], self.cap[b as usize]);
+                let caps = (caps.0 * (1.0 + CAP_TOLERANCE), caps.1 * (1.0 + CAP_TOLERANCE));
+                let Some(to_a) = super::recombine::best_split(self.subset, &systems, &in_a, trees, caps) else {
                     continue;
                 };
                 let after = border(&|i| to_a[i]);
