@@ -155,8 +155,9 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
         // Runs that come near the cap (the ones that may be kept as they are) redraw borders for the cut here
         // already, so that the choice between runs sees it: measured on the EVE map (first version, see
         // CUT_RECOMBINATION_TREES), 82 instead of 83 cut gates at 7 nodes, 207 instead of 217 at 24, 391 instead
-        // of 399 at 64 (where a run 0.01% heavier and 8 gates lighter is now kept). Runs further off go on to balance before wholeness, whose outcome
-        // this would change at random (measured: worse on the generated universe at 24 and 64 nodes).
+        // of 399 at 64 (where a run 0.01% heavier and 8 gates lighter is now kept). Runs further off go on to
+        // balance before wholeness, whose outcome this would change at random (measured: worse on the
+        // generated universe at 24 and 64 nodes).
         let heaviest = refiner.part_load.iter().copied().fold(0.0, f64::max);
         if k <= FINAL_BALANCE_NODES_COUNTED && heaviest <= cap * (1.0 + SPILL_FROM) {
             recombine_for_cut(&mut refiner, k);

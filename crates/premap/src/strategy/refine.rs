@@ -1132,9 +1132,10 @@ impl<'s, 'a> Refiner<'s, 'a> {
 
     /// Recombination for the cut (see `recombine`): each pair of touching parts, merged and cut again along
     /// `trees` spanning trees of the union, takes the cut that keeps both within their caps and crosses the
-    /// fewest gates, if it crosses fewer than the border between them now. The parts stay whole (a part in
-    /// pieces whose pieces the union joins becomes whole; a union in pieces is left alone), no cap is passed,
-    /// and the gates cut elsewhere do not change. Returns the gates saved.
+    /// fewest gates, if it crosses fewer than the border between them now. Only the union's largest connected
+    /// piece is cut again; its other pieces (fillers, a part's stray piece) stay where they are. So no part gets
+    /// more pieces (a part whose pieces the union's largest piece joins becomes whole), no cap is passed, and
+    /// the gates cut elsewhere do not change. Returns the gates saved.
     pub fn recombine_for_cut(&mut self, trees: usize) -> usize {
         let mut saved = 0;
         for a in 0..self.parts() {
