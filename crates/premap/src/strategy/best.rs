@@ -34,9 +34,14 @@ const SPILL_BUDGET_DIVISOR: usize = 5;
 /// Measured on the EVE map at 250 nodes with the first version, which left out pairs holding fillers (single
 /// runs, 70 ms without the pass): 2 trees 960 cut gates instead of 967 in +5 ms, 8 trees 958 in +11 ms; at 64
 /// nodes 4 trees 402, 8 trees 399, 32 trees (10 passes) 392 instead of 407; generated universe at 24 nodes 122
-/// with 4–8 trees instead of 136.
-const CUT_RECOMBINATION_PASSES: usize = 3;
-const CUT_RECOMBINATION_TREES: usize = 8;
+/// with 4–8 trees instead of 136. With the current version, 64 trees and 10 passes instead of 8 and 3
+/// (2026-12-03): EVE map 63 cut gates instead of 78 at 7 nodes, 191 instead of 204 at 24 (METIS 197), 378
+/// instead of 388 at 64, where the run kept also balances better (1.0014 instead of 1.0018, LPT 1.0015);
+/// generated universe 106 instead of 118 at 24 and 305 instead of 329 at 64 — for 0.5 s instead of 0.05 s at
+/// 7 nodes and 1.8 s instead of 0.25 s at 24 (all six runs there redraw their borders), where an operator
+/// plans a cluster once before it starts. 32 trees with 3 passes gave 196 at 24 and 374 at 64 (1.0017).
+const CUT_RECOMBINATION_PASSES: usize = 10;
+const CUT_RECOMBINATION_TREES: usize = 64;
 const CUT_RECOMBINATION_TREES_MANY_NODES: usize = 2;
 /// Refinement passes for each bisection and for the final k-way pass.
 const REFINE_PASSES: usize = 8;
