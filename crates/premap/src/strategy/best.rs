@@ -39,7 +39,8 @@ const SPILL_BUDGET_DIVISOR: usize = 5;
 /// instead of 388 at 64, where the run kept also balances better (1.0014 instead of 1.0018, LPT 1.0015);
 /// generated universe 106 instead of 118 at 24 and 305 instead of 329 at 64 — for 0.5 s instead of 0.05 s at
 /// 7 nodes and 1.8 s instead of 0.25 s at 24 (all six runs there redraw their borders), where an operator
-/// plans a cluster once before it starts. 32 trees with 3 passes gave 196 at 24 and 374 at 64 (1.0017).
+/// plans a cluster once before it starts. 32 trees with 3 passes gave 196 at 24 and 374 at 64 (1.0017); 128
+/// and 256 trees 377 and 375 at 64 in 2× and 4× the time: the tight cap, not the trees, bounds it there.
 const CUT_RECOMBINATION_PASSES: usize = 10;
 const CUT_RECOMBINATION_TREES: usize = 64;
 const CUT_RECOMBINATION_TREES_MANY_NODES: usize = 2;
