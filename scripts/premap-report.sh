@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the premapper comparison tables of docs/benchmarks.md on the EVE k-space map, with a load derived
-# from the activity snapshot, at 3, 7, 24, 64 and 250 nodes; also the generated default universe at 24 and 250,
+# from the activity snapshot, at 3, 7, 24, 64 and 250 nodes; also the generated default universe at 24, 64 and 250,
 # and the pictures docs/premap-eve-24.svg and docs/premap-generated-24.svg.
 # Usage: scripts/premap-report.sh [EVE_DIR]   (default ../shared/data/eve) — prints Markdown on stdout.
 set -euo pipefail
@@ -30,7 +30,7 @@ done
 
 echo "### Generated default universe (seed 1), synthesised load"
 echo
-for nodes in 24 250; do
+for nodes in 24 64 250; do
     echo "#### $nodes nodes"
     echo
     echo '```'

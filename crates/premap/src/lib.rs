@@ -34,6 +34,8 @@ mod metrics;
 mod strategy;
 mod subset;
 pub mod svg;
+#[cfg(test)]
+mod test_support;
 
 pub use dedicated::dedicated_systems;
 pub use mapping::Mapping;

@@ -213,26 +213,8 @@ fn mix(a: u64, b: u64, tree: u64) -> u64 {
 mod tests {
     use super::best_split;
     use crate::subset::Subset;
-    use orrery_universe::{ConstellationId, RegionId, SolarSystem, SystemId, SystemKind, Universe, Vec3};
-
-    /// A universe of systems at `positions` joined by `gates` (pairs of indices).
-    fn universe(positions: impl Iterator<Item = Vec3>, gates: &[(usize, usize)]) -> Universe {
-        let systems = positions
-            .enumerate()
-            .map(|(i, position)| SolarSystem {
-                id: SystemId(i as u32 + 1),
-                name: format!("S{i}"),
-                position,
-                security: 0.5,
-                constellation: ConstellationId(0),
-                region: RegionId(0),
-                kind: SystemKind::KSpace,
-            })
-            .collect();
-        let gates: Vec<(SystemId, SystemId)> =
-            gates.iter().map(|&(a, b)| (SystemId(a as u32 + 1), SystemId(b as u32 + 1))).collect();
-        Universe::new(systems, &gates, Vec::new(), Vec::new()).expect("a valid hand-made universe")
-    }
+    use crate::test_support::universe;
+    use orrery_universe::{Universe, Vec3};
 
     /// A `columns` × 2 ladder (system `2c` above `2c + 1`), plus `loose` systems with no gates.
     fn ladder(columns: usize, loose: usize) -> Universe {

@@ -6,13 +6,16 @@
 //! - no operation splits a part into more pieces of the stargate graph: a system leaves a part only together
 //!   with whatever would otherwise be cut off behind it, and joins only a part it touches (or, having no
 //!   stargates at all, any part); an exchange is checked and undone if it splits either side. The one
-//!   exception is the last resort [`Refiner::allow_pieces`] switches on (*spills*, see `Refiner::spill`),
-//!   which gives up wholeness for balance, on at most [`Refiner::spill_budget`] more parts;
+//!   exceptions are the last resorts that give up wholeness for balance: *spills*, which
+//!   [`Refiner::allow_pieces`] switches on (see `Refiner::spill`), on at most [`Refiner::spill_budget`] more
+//!   parts, and [`Refiner::repack`], whose caller judges the parts it leaves in pieces;
 //! - [`Refiner::balance`] only takes steps that lower the *overload* (the sum of squared excess over the
 //!   caps), so it cannot cycle;
 //! - [`Refiner::refine`] only takes steps that cut fewer stargates and keep every part within its cap.
 
 use crate::subset::Subset;
+
+mod repack;
 
 /// Relative slack when comparing loads against a cap, so that float summation order never decides.
 const CAP_TOLERANCE: f64 = 1e-9;
@@ -185,6 +188,41 @@ impl<'s, 'a> Refiner<'s, 'a> {
             mark: vec![0; subset.len()],
             queue: Vec::new(),
         }
+    }
+
+    /// Adds a part with cap `cap` (no systems yet), numbered after the others.
+    fn push_part(&mut self, cap: f64) {
+        self.part_load.push(0.0);
+        self.members.push(Vec::new());
+        self.cap.push(cap);
+        self.version.push(0);
+        self.exchange_failed.push(None);
+        self.touching_cache.push(Vec::new());
+        self.touching_known.push(false);
+        if !self.centre.is_empty() {
+            self.centre.push(orrery_universe::Vec3::ZERO);
+        }
+    }
+
+    /// Removes the last part, which must have no systems left.
+    fn pop_part(&mut self) {
+        debug_assert!(self.members.last().is_some_and(|m| m.is_empty()), "the part removed still has systems");
+        self.part_load.pop();
+        self.members.pop();
+        self.cap.pop();
+        self.version.pop();
+        self.exchange_failed.pop();
+        self.touching_cache.pop();
+        self.touching_known.pop();
+        if self.centre.len() > self.part_load.len() {
+            self.centre.pop();
+        }
+        self.touching_known.fill(false);
+    }
+
+    /// How many parts lie in more than one piece (see [`Self::fragmented`]).
+    pub fn parts_in_pieces(&mut self) -> usize {
+        (0..self.parts()).filter(|&p| self.fragmented(p)).count()
     }
 
     fn parts(&self) -> u32 {
