@@ -29,6 +29,11 @@ const SPILL_FROM: f64 = 0.001;
 /// Spills may leave at most one node in five in pieces ([`spill`]): measured, that keeps the nodes in pieces
 /// below METIS's on the EVE map and the generated universe; without a budget they reached 80–120 at 250 nodes.
 const SPILL_BUDGET_DIVISOR: usize = 5;
+/// Bisection steps for the lowest ceiling at which repacking stays within the budget of nodes in pieces
+/// ([`repack`]). Measured: 3 steps instead of 4 gave 1.0307 instead of 1.0291 at 250 EVE nodes, 1.0322 instead
+/// of 1.0253 at 180, and 1.0277 instead of 1.0187 at 180 generated nodes; each step costs a repacking (0.5–3 ms
+/// at 250 nodes).
+const REPACK_CEILING_STEPS: usize = 4;
 /// Recombination for the cut ([`cut_by_recombination`]): passes at most, and spanning trees drawn per pair of
 /// touching nodes in each — fewer beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes, where pairs are many and small.
 /// Measured on the EVE map at 250 nodes with the first version, which left out pairs holding fillers (single
@@ -294,17 +299,49 @@ fn spill(subset: &Subset<'_>, part: &[u32], k: usize, cap: f64) -> Vec<u32> {
 
 /// Balance before wholeness by repacking (see `Refiner::repack`): an overloaded node sheds border systems,
 /// which are placed back heaviest first the way LPT places its systems. Where spills move excess one step at a
-/// time and stop where every way out runs through full nodes, the pool carries it anywhere at once; measured,
-/// it meets LPT's balance on the generated universe at 64 nodes (1.0035 instead of 1.0061 after spills, with
-/// 13 nodes in pieces against METIS's 23 and 270 cut gates instead of 305) and brings the EVE map at 100 nodes
-/// from 1.0088 to 1.0041. `None` if it leaves more than `budget` nodes in pieces: at 250 EVE nodes it reaches
-/// LPT's 1.0073, but with 92–100 nodes in pieces against METIS's 54.
+/// time and stop where every way out runs through full nodes, the pool carries it anywhere at once. It first
+/// aims at the cap; if that leaves more than `budget` nodes in pieces, at the lowest ceiling between the cap and
+/// the heaviest node that does not, found by bisection in [`REPACK_CEILING_STEPS`] steps (a lower heaviest node
+/// is all the balance asks for). `None` if no ceiling tried stays within the budget.
+///
+/// Measured on 2026-12-03: it meets LPT's balance on the generated universe at 48 and 64 nodes (1.0028 and
+/// 1.0035; spills alone 1.0034 and 1.0061) and on the EVE map at 100 (1.0041 against 1.0088); at 250 nodes,
+/// where aiming at the cap leaves 90–100 nodes in pieces, the ceiling brings the EVE map from 1.0342 to 1.0291
+/// and the generated universe from 1.0340 to 1.0221.
 fn repack(subset: &Subset<'_>, part: &[u32], k: usize, cap: f64, budget: usize) -> Option<Vec<u32>> {
-    let mut refiner = Refiner::new(subset, part.to_vec(), vec![cap; k]);
-    refiner.repack();
-    if refiner.parts_in_pieces() > budget {
-        return None;
+    let heaviest = |loads: &[f64]| loads.iter().copied().fold(0.0, f64::max);
+    let mut start = Refiner::new(subset, part.to_vec(), vec![cap; k]);
+    let max = heaviest(&start.part_load);
+    let in_pieces = start.fragmented_parts();
+    let component = start.components().to_vec();
+    let attempt = |ceiling: f64| {
+        let mut refiner = Refiner::new(subset, part.to_vec(), vec![ceiling; k]).with_components(component.clone());
+        refiner.repack(in_pieces.clone());
+        let pieces = refiner.parts_in_pieces();
+        (pieces <= budget).then_some(refiner)
+    };
+    let mut kept = attempt(cap);
+    if kept.is_none() {
+        // Too many nodes in pieces: the lowest ceiling between the cap and the heaviest node that stays within
+        // the budget, by bisection.
+        let (mut low, mut high) = (0.0, 1.0);
+        for _ in 0..REPACK_CEILING_STEPS {
+            let share = (low + high) / 2.0;
+            match attempt(cap + share * (max - cap)) {
+                Some(refiner) => {
+                    high = share;
+                    if kept.as_ref().is_none_or(|k| heaviest(&refiner.part_load) < heaviest(&k.part_load)) {
+                        kept = Some(refiner);
+                    }
+                }
+                None => low = share,
+            }
+        }
     }
+    // The refinement keeps every node within the ceiling aimed at (or its own load, if above it): no node passes
+    // the heaviest, and the room up to the ceiling is there to cut fewer gates (measured at 250 EVE nodes: 954
+    // cut gates and 44 nodes in pieces, against 966 and 46 with the cap itself).
+    let mut refiner = kept?;
     refiner.cap_at_current_load();
     refiner.refine(REFINE_PASSES);
     Some(refiner.part)

@@ -220,9 +220,28 @@ impl<'s, 'a> Refiner<'s, 'a> {
         self.touching_known.fill(false);
     }
 
+    /// Which parts lie in more than one piece (see [`Self::fragmented`]).
+    pub fn fragmented_parts(&mut self) -> Vec<bool> {
+        (0..self.parts()).map(|p| self.fragmented(p)).collect()
+    }
+
     /// How many parts lie in more than one piece (see [`Self::fragmented`]).
     pub fn parts_in_pieces(&mut self) -> usize {
-        (0..self.parts()).filter(|&p| self.fragmented(p)).count()
+        self.fragmented_parts().into_iter().filter(|&f| f).count()
+    }
+
+    /// The connected-component label of every system (computed on first use).
+    pub fn components(&mut self) -> &[usize] {
+        if self.component.is_empty() {
+            self.component = self.subset.component_labels();
+        }
+        &self.component
+    }
+
+    /// Takes the component labels another refiner of the same subset computed, so they are not computed again.
+    pub fn with_components(mut self, component: Vec<usize>) -> Self {
+        self.component = component;
+        self
     }
 
     fn parts(&self) -> u32 {
@@ -782,9 +801,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// Whether `part` lies in more than one piece within one connected part of the stargate graph (pieces in
     /// different connected parts cannot be joined and do not count).
     fn fragmented(&mut self, part: u32) -> bool {
-        if self.component.is_empty() {
-            self.component = self.subset.component_labels();
-        }
+        self.components();
         let epoch = self.next_epoch();
         let mut seen: Vec<usize> = Vec::new();
         for i in 0..self.members[part as usize].len() {

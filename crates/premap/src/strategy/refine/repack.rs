@@ -1,8 +1,8 @@
 //! Repacking: the other way of balance before wholeness (see `best::partition`, step 8). Overloaded parts
 //! shed border systems into a *pool*, and the pool is placed back heaviest first, the way LPT places its
 //! systems: on a touching part with room, else along a chain of touching parts that pass a system on until one
-//! has room, else on a part in pieces already (or else the roomiest of those nearest) with room, else on a
-//! touching part that sheds in turn. Every system is pooled at most once, so it ends.
+//! has room, else on one of the parts with room nearest to it (one already in pieces if there is one), else on
+//! a touching part that sheds in turn. Every system is pooled at most once, so it ends.
 //!
 //! Where [`Refiner::spill`] moves excess one step at a time and so stops where every way out runs through
 //! full parts, the pool carries excess anywhere at once; the price is a piece for every system placed away
@@ -13,10 +13,12 @@ use std::collections::BinaryHeap;
 
 use super::Refiner;
 
-/// A pooled system that fits no touching part and no part already in pieces goes to the roomiest of this many
-/// parts with room nearest to it. Measured on the generated universe at 64 nodes, from the runs' best
-/// partition (nodes in pieces / extra pieces / cut gates): 8 gave 13/49/279, 32 gave 12/51/278.
-const NEW_RECEIVER_NEAREST: usize = 32;
+/// A pooled system that no touching part has room for goes to one of this many parts with room nearest to it
+/// in space. Measured with `best` (balance, nodes in pieces, extra pieces, mean spread in ly): 16 gives 1.0291,
+/// 44, 64, 4.27 at 250 EVE nodes and 1.0221, 42, 101, 2.23 at 250 generated nodes; 32 gives 1.0239, 51, 77,
+/// 4.39 and 1.0222, 40, 106, 2.51 (nodes farther away, in the spirit of LPT); 8 misses LPT's balance at 64
+/// generated nodes (1.0037 against 1.0035), which 16 and 32 meet.
+const NEAR_RECEIVERS: usize = 16;
 /// The longest chain of touching parts passing systems on (see [`Refiner::pass_on_to_room`]): measured on the
 /// EVE map at 250 nodes, searches end within a few hops, and 12 or 25 found no more chains than 6.
 const CHAIN_HOPS: usize = 6;
@@ -54,15 +56,15 @@ struct Pool {
 
 impl Refiner<'_, '_> {
     /// Repacks the partition so that as few parts as possible pass their caps; see the module docs. Parts may
-    /// end in pieces.
-    pub fn repack(&mut self) {
+    /// end in pieces. `in_pieces` says which parts are in pieces now (see `Refiner::fragmented_parts`).
+    pub fn repack(&mut self, in_pieces: Vec<bool>) {
         let k = self.parts();
         let mut pool = Pool {
             part: k,
             heap: BinaryHeap::new(),
             placed: vec![false; self.part.len()],
             origin: vec![k; self.part.len()],
-            in_pieces: (0..k).map(|p| self.fragmented(p)).collect(),
+            in_pieces,
         };
         let centre = super::super::part_centres(&self.subset.position, &self.part, k as usize).0;
         self.push_part(f64::INFINITY);
@@ -121,44 +123,41 @@ impl Refiner<'_, '_> {
 
     /// Moves systems of part `p` into the pool until it is within its cap, never one whose leaving splits its
     /// piece of `p` or one placed from the pool: border systems before inner ones; then the lightest that
-    /// brings `p` within its cap, else the heaviest.
+    /// brings `p` within its cap, else the heaviest; between equals, one beside a system already shed (so the
+    /// shedding eats into the node from one side), then the lowest index. A system counts as on the border if
+    /// it touches another part (the pool does not count).
     fn shed(&mut self, p: u32, pool: &mut Pool) {
         while self.excess(p) > 0.0 && self.size(p) > 1 {
             let need = self.excess(p);
-            let mut best: Option<((bool, bool, f64), usize)> = None;
-            let mut members = self.members[p as usize].clone();
-            members.sort_unstable();
-            for v in members {
-                if pool.placed[v] {
-                    continue;
-                }
-                let border = self.subset.neighbours(v).iter().any(|&u| self.part[u] != p);
-                let w = self.subset.load[v];
-                let covers = w >= need;
-                let rank = (border, covers, if covers { -w } else { w });
-                let better = best.as_ref().is_none_or(|(b, _)| rank.partial_cmp(b) == Some(Ordering::Greater));
-                if better && self.pieces_without(v).len() <= 1 {
-                    best = Some((rank, v));
-                }
-            }
-            let Some((_, v)) = best else { break };
+            let mut ranked: Vec<((bool, bool, f64, bool), usize)> = self.members[p as usize]
+                .iter()
+                .filter(|&&v| !pool.placed[v])
+                .map(|&v| {
+                    let border =
+                        self.subset.neighbours(v).iter().any(|&u| self.part[u] != p && self.part[u] != pool.part);
+                    let beside_pool = self.subset.neighbours(v).iter().any(|&u| self.part[u] == pool.part);
+                    let w = self.subset.load[v];
+                    let covers = w >= need;
+                    ((border, covers, if covers { -w } else { w }, beside_pool), v)
+                })
+                .collect();
+            ranked.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1)));
+            let Some(v) = ranked.into_iter().map(|(_, v)| v).find(|&v| self.pieces_without(v).len() <= 1) else {
+                break;
+            };
             pool.origin[v] = p;
             pool.heap.push(Weighed(self.subset.load[v], v));
             self.move_to(v, pool.part);
         }
     }
 
-    /// Where a pooled system goes that no touching part has room for: the part in pieces nearest to it with
-    /// room (so that few parts end in pieces), else the roomiest of the [`NEW_RECEIVER_NEAREST`] parts with
-    /// room nearest to it.
+    /// Where a pooled system goes that no touching part has room for: among the [`NEAR_RECEIVERS`] parts with
+    /// room nearest to it, the nearest already in pieces (so that few parts end in pieces), else the roomiest.
     fn far_receiver(&self, v: usize, w: f64, centre: &[orrery_universe::Vec3], pool: &Pool) -> Option<u32> {
         let with_room = (0..pool.part).filter(|&p| self.fits(p, w)).map(|p| p as usize);
-        let near = super::super::nearest_parts(centre, self.subset.position[v], with_room, pool.part as usize);
-        let near: Vec<u32> = near.into_iter().map(|p| p as u32).collect();
-        near.iter()
-            .copied()
-            .find(|&p| pool.in_pieces[p as usize])
-            .or_else(|| self.roomiest(near.iter().copied().take(NEW_RECEIVER_NEAREST)))
+        let near = super::super::nearest_parts(centre, self.subset.position[v], with_room, NEAR_RECEIVERS);
+        let near = || near.iter().map(|&p| p as u32);
+        near().find(|&p| pool.in_pieces[p as usize]).or_else(|| self.roomiest(near()))
     }
 
     /// A chain of touching parts that takes pooled `v` in without splitting any: the first part takes `v` and
@@ -171,6 +170,7 @@ impl Refiner<'_, '_> {
         let mut reached: Vec<Option<(usize, usize, usize)>> = vec![None; k];
         let mut settled = vec![false; k];
         let mut queue: BinaryHeap<Reverse<Weighed>> = BinaryHeap::new();
+        let (mut members, mut onward) = (Vec::new(), Vec::new());
         let origin = pool.origin[v] as usize;
         if origin < k {
             settled[origin] = true;
@@ -205,26 +205,29 @@ impl Refiner<'_, '_> {
                 continue;
             }
             let need = self.excess(t as u32) + arriving_load;
-            let mut members = self.members[t].clone();
+            members.clear();
+            members.extend_from_slice(&self.members[t]);
             members.sort_unstable();
-            for u in members {
+            for &u in &members {
                 let wu = self.subset.load[u];
                 // `u` may not be what joins the arriving system to `t`.
                 let joined = self.subset.neighbours(arriving).iter().any(|&x| x != u && self.part[x] as usize == t);
                 if pool.placed[u] || wu < need || !joined {
                     continue;
                 }
-                let lighter = |r: &Option<(usize, usize, usize)>| r.is_none_or(|(a, _, _)| self.subset.load[a] > wu);
-                let onward: Vec<usize> = self
-                    .adjacent_parts(u)
-                    .into_iter()
-                    .map(|p| p as usize)
-                    .filter(|&p| p < k && !settled[p] && lighter(&reached[p]))
-                    .collect();
+                onward.clear();
+                for &x in self.subset.neighbours(u) {
+                    let p = self.part[x] as usize;
+                    if p < k && p != t && !settled[p] && reached[p].is_none_or(|(a, _, _)| self.subset.load[a] > wu) {
+                        onward.push(p);
+                    }
+                }
                 if onward.is_empty() || self.pieces_without(u).len() > 1 {
                     continue;
                 }
-                for p in onward {
+                onward.sort_unstable();
+                onward.dedup();
+                for &p in &onward {
                     reached[p] = Some((u, t, hops + 1));
                     queue.push(Reverse(Weighed(wu, p)));
                 }
@@ -251,7 +254,8 @@ mod tests {
         let subset = Subset::new(universe, load, &vec![true; universe.len()]);
         let k = part.iter().copied().max().map_or(0, |m| m as usize + 1);
         let mut refiner = Refiner::new(&subset, part, vec![cap; k]);
-        refiner.repack();
+        let in_pieces = refiner.fragmented_parts();
+        refiner.repack(in_pieces);
         let in_pieces = refiner.parts_in_pieces();
         (refiner.part, refiner.part_load, in_pieces)
     }
