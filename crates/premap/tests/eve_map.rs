@@ -6,7 +6,10 @@
 
 use std::path::Path;
 
-use orrery_premap::{Metrics, Strategy, evaluate, premap};
+mod common;
+
+use common::run;
+use orrery_premap::{Metrics, Strategy};
 use orrery_universe::{ActivityWeights, LoadProfile, SystemKind, Universe, load_universe_paths};
 
 fn eve() -> (Universe, Vec<f64>) {
@@ -22,11 +25,6 @@ fn eve() -> (Universe, Vec<f64>) {
     let kspace = full.select(|s| s.kind == SystemKind::KSpace);
     let load = profile.cpu(&kspace);
     (kspace, load)
-}
-
-fn run(universe: &Universe, load: &[f64], nodes: usize, strategy: Strategy) -> Metrics {
-    let mapping = premap(universe, load, nodes, strategy).expect("premaps");
-    evaluate(universe, load, &mapping)
 }
 
 #[test]

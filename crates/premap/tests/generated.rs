@@ -1,49 +1,53 @@
 //! The premapper on the default generated universe (5,000 systems, seed 1) with its synthesised load, where
 //! `best` meets LPT's balance only by balance before wholeness. The numbers are in docs/benchmarks.md.
 
-use orrery_premap::{Metrics, Strategy, evaluate, premap};
-use orrery_universe::{GeneratorConfig, LoadProfile, generate};
+mod common;
 
-/// At 64 nodes no run keeps every node whole within LPT's cap; repacking (docs/premap.md, step 8) reaches it
-/// with 13 nodes in pieces, fewer than METIS's 23.
-#[test]
-fn best_meets_lpt_at_64_generated_nodes_with_fewer_nodes_in_pieces_than_metis() {
+use common::run;
+use orrery_premap::{Metrics, Strategy};
+use orrery_universe::{GeneratorConfig, LoadProfile, Universe, generate};
+
+fn generated() -> (Universe, Vec<f64>) {
     let config = GeneratorConfig::default();
     let universe = generate(&config);
     let load = LoadProfile::synthesise(&universe, config.seed).cpu(&universe);
-    let run =
-        |strategy| -> Metrics { evaluate(&universe, &load, &premap(&universe, &load, 64, strategy).expect("premaps")) };
-    let (best, lpt) = (run(Strategy::Best), run(Strategy::Lpt));
-    let max = |m: &Metrics| m.node_loads.iter().copied().fold(0.0, f64::max);
-    assert!(max(&best) <= max(&lpt) * (1.0 + 1e-9), "best's heaviest node {} is above LPT's {}", max(&best), max(&lpt));
+    (universe, load)
+}
+
+/// Fails unless `best` leaves fewer nodes in pieces than METIS (when METIS is built in).
+fn assert_fewer_nodes_in_pieces_than_metis(universe: &Universe, load: &[f64], nodes: usize, best: &Metrics) {
     if Strategy::Metis.is_available() {
-        let metis = run(Strategy::Metis);
+        let metis = run(universe, load, nodes, Strategy::Metis);
         assert!(
             best.fragmented_nodes < metis.fragmented_nodes,
-            "best leaves {} nodes in pieces, METIS {}",
+            "{nodes} nodes: best leaves {} nodes in pieces, METIS {}",
             best.fragmented_nodes,
             metis.fragmented_nodes
         );
     }
 }
 
+/// At 64 nodes no run keeps every node whole within LPT's cap; repacking (docs/premap.md, step 8) reaches it
+/// with 13 nodes in pieces, fewer than METIS's 23.
+#[test]
+fn best_meets_lpt_at_64_generated_nodes_with_fewer_nodes_in_pieces_than_metis() {
+    let (universe, load) = generated();
+    let best = run(&universe, &load, 64, Strategy::Best);
+    let lpt = run(&universe, &load, 64, Strategy::Lpt);
+    let max = |m: &Metrics| m.node_loads.iter().copied().fold(0.0, f64::max);
+    assert!(max(&best) <= max(&lpt) * (1.0 + 1e-9), "best's heaviest node {} is above LPT's {}", max(&best), max(&lpt));
+    assert_fewer_nodes_in_pieces_than_metis(&universe, &load, 64, &best);
+}
+
 /// At 250 nodes `best` does not reach LPT (1.022 against 1.004, docs/premap.md *Limits*), but it balances better
 /// than the locality-minded strategies while leaving fewer nodes in pieces than METIS.
 #[test]
 fn best_balances_250_generated_nodes_better_than_rcb_and_metis_with_fewer_nodes_in_pieces() {
-    let config = GeneratorConfig::default();
-    let universe = generate(&config);
-    let load = LoadProfile::synthesise(&universe, config.seed).cpu(&universe);
-    let run = |strategy| -> Metrics {
-        evaluate(&universe, &load, &premap(&universe, &load, 250, strategy).expect("premaps"))
-    };
-    let (best, rcb) = (run(Strategy::Best), run(Strategy::Rcb));
-    assert!(
-        best.shared_max_over_mean < rcb.shared_max_over_mean,
-        "best {:.4}, rcb {:.4}",
-        best.shared_max_over_mean,
-        rcb.shared_max_over_mean
-    );
+    let (universe, load) = generated();
+    let best = run(&universe, &load, 250, Strategy::Best);
+    let rcb = run(&universe, &load, 250, Strategy::Rcb);
+    let balance = |m: &Metrics| m.shared_max_over_mean;
+    assert!(balance(&best) < balance(&rcb), "best {:.4}, rcb {:.4}", balance(&best), balance(&rcb));
     assert!(
         best.fragmented_nodes * 4 < rcb.fragmented_nodes,
         "best {} nodes in pieces, rcb {}",
@@ -51,18 +55,8 @@ fn best_balances_250_generated_nodes_better_than_rcb_and_metis_with_fewer_nodes_
         rcb.fragmented_nodes
     );
     if Strategy::Metis.is_available() {
-        let metis = run(Strategy::Metis);
-        assert!(
-            best.shared_max_over_mean < metis.shared_max_over_mean,
-            "best {:.4}, METIS {:.4}",
-            best.shared_max_over_mean,
-            metis.shared_max_over_mean
-        );
-        assert!(
-            best.fragmented_nodes < metis.fragmented_nodes,
-            "best {} nodes in pieces, METIS {}",
-            best.fragmented_nodes,
-            metis.fragmented_nodes
-        );
+        let metis = run(&universe, &load, 250, Strategy::Metis);
+        assert!(balance(&best) < balance(&metis), "best {:.4}, METIS {:.4}", balance(&best), balance(&metis));
     }
+    assert_fewer_nodes_in_pieces_than_metis(&universe, &load, 250, &best);
 }
