@@ -93,16 +93,33 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 ///    going to the fewer cut gates. Variants reuse each other's bisections where the result cannot differ. At
 ///    up to 64 nodes, a run within [`SPILL_FROM`] of the cap redraws its borders for the cut (step 9) before
 ///    runs are compared.
-/// 8. If that run still misses the cap by more than [`SPILL_FROM`], balance before wholeness ([`spill`]): nodes
-///    may give up being one piece, on at most one node in [`SPILL_BUDGET_DIVISOR`], to come nearer the cap.
+/// 8. If that run still misses the cap by more than [`SPILL_FROM`], balance before wholeness ([`spill`] and
+///    [`repack`]): nodes may give up being one piece, on at most one node in [`SPILL_BUDGET_DIVISOR`], to come
+///    nearer the cap.
 /// 9. Finally, recombination for the cut ([`cut_by_recombination`]): touching nodes redraw their border along
-///    spanning trees where that crosses fewer gates, no node passing the cap or its own load if above it.
+///    spanning trees where that crosses fewer gates, no node passing the cap (or the heaviest node, where that
+///    is above the cap) or its own load if above it.
 pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
     if k <= 1 {
         return vec![0; subset.len()];
     }
     let cap = lpt::max_load(&subset.load, k);
-    cut_by_recombination(subset, place(subset, k, cap), k, cap)
+    let placed = place(subset, k, cap);
+    // Where balance before wholeness left the heaviest node above the cap, the others may grow up to it while
+    // redrawing borders: the balance is that node's and stays as it is. Measured (cut gates, nodes in pieces,
+    // extra pieces): 250 EVE nodes 924, 40, 57 instead of 954, 44, 64; 250 generated nodes 807 cut gates instead
+    // of 832; 180 EVE nodes 726 instead of 748.
+    let cut_cap = heaviest_node(subset, &placed, k).max(cap);
+    cut_by_recombination(subset, placed, k, cut_cap)
+}
+
+/// The load of the heaviest of the `k` nodes of `part`.
+fn heaviest_node(subset: &Subset<'_>, part: &[u32], k: usize) -> f64 {
+    let mut node_load = vec![0.0f64; k];
+    for (v, &p) in part.iter().enumerate() {
+        node_load[p as usize] += subset.load[v];
+    }
+    node_load.into_iter().fold(0.0, f64::max)
 }
 
 /// Steps 2–8 of [`partition`].
@@ -183,13 +200,7 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
         runs.push((rest_part, part.clone()));
         part
     };
-    let max_of = |part: &[u32]| {
-        let mut node_load = vec![0.0f64; k];
-        for (v, &p) in part.iter().enumerate() {
-            node_load[p as usize] += subset.load[v];
-        }
-        node_load.into_iter().fold(0.0, f64::max)
-    };
+    let max_of = |part: &[u32]| heaviest_node(subset, part, k);
     let cut_of = |part: &[u32]| {
         (0..subset.len())
             .map(|v| subset.neighbours(v).iter().filter(|&&w| w > v && part[w] != part[v]).count())

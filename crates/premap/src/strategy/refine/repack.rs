@@ -14,10 +14,11 @@ use std::collections::BinaryHeap;
 use super::Refiner;
 
 /// A pooled system that no touching part has room for goes to one of this many parts with room nearest to it
-/// in space. Measured with `best` (balance, nodes in pieces, extra pieces, mean spread in ly): 16 gives 1.0291,
-/// 44, 64, 4.27 at 250 EVE nodes and 1.0221, 42, 101, 2.23 at 250 generated nodes; 32 gives 1.0239, 51, 77,
-/// 4.39 and 1.0222, 40, 106, 2.51 (nodes farther away, in the spirit of LPT); 8 misses LPT's balance at 64
-/// generated nodes (1.0037 against 1.0035), which 16 and 32 meet.
+/// in space. Measured with `best` before step 9 could fill nodes up to the heaviest one (balance, nodes in
+/// pieces, extra pieces, mean spread in ly): 16 gives 1.0291, 44, 64, 4.27 at 250 EVE nodes and 1.0221, 42,
+/// 101, 2.23 at 250 generated nodes; 32 gives 1.0239, 51, 77, 4.39 and 1.0222, 40, 106, 2.51 (nodes farther
+/// away, in the spirit of LPT); 8 misses LPT's balance at 64 generated nodes (1.0037 against 1.0035), which 16
+/// and 32 meet.
 const NEAR_RECEIVERS: usize = 16;
 /// The longest chain of touching parts passing systems on (see [`Refiner::pass_on_to_room`]): measured on the
 /// EVE map at 250 nodes, searches end within a few hops, and 12 or 25 found no more chains than 6.
