@@ -470,6 +470,20 @@ impl<'s, 'a> Refiner<'s, 'a> {
         pieces
     }
 
+    /// Whether `v` can leave its part without splitting the piece it is in (what `pieces_without` tells, without
+    /// listing the pieces).
+    fn leaves_whole(&mut self, v: usize) -> bool {
+        let own = self.part[v];
+        let same: Vec<usize> = self.subset.neighbours(v).iter().copied().filter(|&w| self.part[w] == own).collect();
+        if same.len() <= 1 {
+            return true;
+        }
+        match self.joined_without(v, &same, LOCAL_SEARCH_LIMIT) {
+            Some(joined) => joined,
+            None => self.joined_without(v, &same, usize::MAX) == Some(true),
+        }
+    }
+
     /// Whether all of `same` are connected within `v`'s part without passing through `v`; `None` if the search
     /// hit `limit` visited systems before it could tell.
     fn joined_without(&mut self, v: usize, same: &[usize], limit: usize) -> Option<bool> {
@@ -477,29 +491,36 @@ impl<'s, 'a> Refiner<'s, 'a> {
         let epoch = self.next_epoch();
         self.visited[v] = epoch;
         self.visited[same[0]] = epoch;
-        let mut queue = vec![same[0]];
+        // The scratch queue, handed back before returning.
+        let mut queue = std::mem::take(&mut self.queue);
+        queue.clear();
+        queue.push(same[0]);
         let mut missing = same.len() - 1;
         let mut head = 0;
-        while head < queue.len() {
-            if head >= limit {
-                return None;
-            }
-            let x = queue[head];
-            head += 1;
-            for &y in self.subset.neighbours(x) {
-                if self.part[y] == own && self.visited[y] != epoch {
-                    self.visited[y] = epoch;
-                    if same[1..].contains(&y) {
-                        missing -= 1;
-                        if missing == 0 {
-                            return Some(true);
+        let joined = 'search: {
+            while head < queue.len() {
+                if head >= limit {
+                    break 'search None;
+                }
+                let x = queue[head];
+                head += 1;
+                for &y in self.subset.neighbours(x) {
+                    if self.part[y] == own && self.visited[y] != epoch {
+                        self.visited[y] = epoch;
+                        if same[1..].contains(&y) {
+                            missing -= 1;
+                            if missing == 0 {
+                                break 'search Some(true);
+                            }
                         }
+                        queue.push(y);
                     }
-                    queue.push(y);
                 }
             }
-        }
-        Some(false)
+            Some(false)
+        };
+        self.queue = queue;
+        joined
     }
 
     /// Gates no longer cut after moving `bundle` (all in one part) to part `to`.

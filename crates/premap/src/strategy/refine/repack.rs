@@ -143,7 +143,7 @@ impl Refiner<'_, '_> {
                 })
                 .collect();
             ranked.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1)));
-            let Some(v) = ranked.into_iter().map(|(_, v)| v).find(|&v| self.pieces_without(v).len() <= 1) else {
+            let Some(v) = ranked.into_iter().map(|(_, v)| v).find(|&v| self.leaves_whole(v)) else {
                 break;
             };
             pool.origin[v] = p;
@@ -223,7 +223,7 @@ impl Refiner<'_, '_> {
                         onward.push(p);
                     }
                 }
-                if onward.is_empty() || self.pieces_without(u).len() > 1 {
+                if onward.is_empty() || !self.leaves_whole(u) {
                     continue;
                 }
                 onward.sort_unstable();
