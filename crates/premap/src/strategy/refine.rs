@@ -453,8 +453,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// `v`. A first search bounded to a few hundred systems answers the common case (the neighbours stay
     /// joined) without exploring a large part; only otherwise are the pieces explored in full.
     fn pieces_without(&mut self, v: usize) -> Vec<Vec<usize>> {
-        let own = self.part[v];
-        let same: Vec<usize> = self.subset.neighbours(v).iter().copied().filter(|&w| self.part[w] == own).collect();
+        let same = self.neighbours_in_own_part(v);
         if same.len() <= 1 || self.joined_without(v, &same, LOCAL_SEARCH_LIMIT) == Some(true) {
             return vec![same];
         }
@@ -470,11 +469,16 @@ impl<'s, 'a> Refiner<'s, 'a> {
         pieces
     }
 
+    /// The stargate neighbours of `v` in its own part.
+    fn neighbours_in_own_part(&self, v: usize) -> Vec<usize> {
+        let own = self.part[v];
+        self.subset.neighbours(v).iter().copied().filter(|&w| self.part[w] == own).collect()
+    }
+
     /// Whether `v` can leave its part without splitting the piece it is in (what `pieces_without` tells, without
     /// listing the pieces).
     fn leaves_whole(&mut self, v: usize) -> bool {
-        let own = self.part[v];
-        let same: Vec<usize> = self.subset.neighbours(v).iter().copied().filter(|&w| self.part[w] == own).collect();
+        let same = self.neighbours_in_own_part(v);
         if same.len() <= 1 {
             return true;
         }
