@@ -14,18 +14,26 @@
 
 use crate::subset::Subset;
 
+/// At most this many loose systems of each part may change sides with a cut (see `loose_shifts`).
+const LOOSE_SHIFTS: usize = 16;
+
 /// Among the cuts of the tree edges of `trees` spanning trees, the one that crosses the fewest gates with the
 /// first part within `caps.0` and the second within `caps.1`. `systems` are subset indices, ascending: the
 /// union of two parts, `first[i]` saying whether system `i` is in the first part now. Only the union's largest
 /// connected piece is cut; systems outside it (a part of the universe no gate joins to the rest, a stray piece
-/// of a node) stay where they are, their load counted for their part. Returns, for each system of the union in
-/// the order given, whether it goes to the first part; `None` if no cut fits.
+/// of a node) stay where they are, their load counted for their part — except that *loose* systems (no gates at
+/// all) marked in `may_change_sides` may go to the other part with a cut, the fewest that make it fit (at most
+/// [`LOOSE_SHIFTS`] of each part, lightest first). A loose system joins any part without splitting it, and
+/// moving one shifts the loads by a load that the gated systems' cuts may not offer: where the caps leave
+/// hundredths of a load unit of room, that turns a cut missing them into one that fits. Returns, for each
+/// system of the union in the order given, whether it goes to the first part; `None` if no cut fits.
 pub(crate) fn best_split(
     subset: &Subset<'_>,
     systems: &[usize],
     first: &[bool],
     trees: usize,
     caps: (f64, f64),
+    may_change_sides: &[bool],
 ) -> Option<Vec<bool>> {
     let n = systems.len();
     debug_assert!(systems.is_sorted(), "systems are looked up by binary search");
@@ -66,6 +74,10 @@ pub(crate) fn best_split(
     if gated.len() < 2 {
         return None;
     }
+    // Loose systems (no gates at all) may change sides with any cut, which turns a cut that misses the caps by
+    // a fraction of a system's load into one that fits: shift Δ > 0 moves the lightest loose systems of the
+    // first part to the second, Δ < 0 the other way. (load moved, systems of the union that change sides)
+    let shifts = loose_shifts(subset, systems, first, &in_core, may_change_sides);
     let edges: Vec<(u32, u32)> = all_edges.into_iter().filter(|&(i, _)| in_core[i as usize]).collect();
     let total: f64 = gated.iter().map(|&i| subset.load[systems[i]]).sum();
     let root = gated[0];
@@ -165,19 +177,25 @@ pub(crate) fn best_split(
             inner_below[up] += inner_below[x as usize];
         }
         // Every tree edge, the subtree below `x` going to either part: the fitting cut crossing fewest gates.
-        let mut found: Option<(usize, u32, bool)> = None;
+        let mut found: Option<(usize, u32, bool, usize)> = None;
         for &x in order.iter().skip(1) {
             let s = below[x as usize];
             let cut = gates_below[x as usize] - 2 * inner_below[x as usize];
+            if found.is_some_and(|(c, ..)| cut >= c) {
+                continue;
+            }
             for subtree_first in [true, false] {
                 let (a, b) = if subtree_first { (s, total - s) } else { (total - s, s) };
-                let fits = fixed_first + a <= caps.0 && fixed_second + b <= caps.1;
-                if fits && found.is_none_or(|(c, ..)| cut < c) {
-                    found = Some((cut, x, subtree_first));
+                // The shift Δ must satisfy fixed_first + a − Δ ≤ caps.0 and fixed_second + b + Δ ≤ caps.1.
+                let fitting = fitting_shift(&shifts, fixed_first + a - caps.0, caps.1 - fixed_second - b);
+                if let Some(shift) = fitting
+                    && found.is_none_or(|(c, ..)| cut < c)
+                {
+                    found = Some((cut, x, subtree_first, shift));
                 }
             }
         }
-        let Some((cut, x, subtree_first)) = found else { continue };
+        let Some((cut, x, subtree_first, shift)) = found else { continue };
         if best.as_ref().is_some_and(|(c, _)| cut >= *c) {
             continue;
         }
@@ -186,10 +204,53 @@ pub(crate) fn best_split(
         for &y in &order {
             inside[y as usize] = y == x || (y as usize != root && inside[parent[y as usize] as usize]);
         }
-        let side: Vec<bool> = (0..n).map(|i| if in_core[i] { inside[i] == subtree_first } else { first[i] }).collect();
+        let mut side: Vec<bool> =
+            (0..n).map(|i| if in_core[i] { inside[i] == subtree_first } else { first[i] }).collect();
+        for &i in &shifts[shift].1 {
+            side[i] = !side[i];
+        }
         best = Some((cut, side));
     }
     best.map(|(_, side)| side)
+}
+
+/// The loose systems of the union (outside its gated core, with no gates at all) that may change sides, as
+/// shifts sorted by the load they move from the first part to the second: none; the lightest 1, 2, … of the
+/// first part; the lightest 1, 2, … of the second (negative), each with the union indices that change sides.
+fn loose_shifts(
+    subset: &Subset<'_>,
+    systems: &[usize],
+    first: &[bool],
+    in_core: &[bool],
+    may_change_sides: &[bool],
+) -> Vec<(f64, Vec<usize>)> {
+    let loose = |side: bool| {
+        let mut l: Vec<usize> = (0..systems.len())
+            .filter(|&i| {
+                !in_core[i] && first[i] == side && may_change_sides[i] && subset.neighbours(systems[i]).is_empty()
+            })
+            .collect();
+        l.sort_by(|&x, &y| subset.load[systems[x]].total_cmp(&subset.load[systems[y]]).then(x.cmp(&y)));
+        l.truncate(LOOSE_SHIFTS);
+        l
+    };
+    let mut shifts = vec![(0.0, Vec::new())];
+    for (sign, side) in [(1.0, true), (-1.0, false)] {
+        let (mut moved, mut members) = (0.0, Vec::new());
+        for i in loose(side) {
+            moved += subset.load[systems[i]];
+            members.push(i);
+            shifts.push((sign * moved, members.clone()));
+        }
+    }
+    shifts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.len().cmp(&b.1.len())));
+    shifts
+}
+
+/// Among `shifts` (sorted by load), the one moving a load within `[low, high]` that moves the fewest systems.
+fn fitting_shift(shifts: &[(f64, Vec<usize>)], low: f64, high: f64) -> Option<usize> {
+    let from = shifts.partition_point(|s| s.0 < low);
+    (from..shifts.len()).take_while(|&i| shifts[i].0 <= high).min_by_key(|&i| (shifts[i].1.len(), i))
 }
 
 fn find(leader: &mut [u32], mut i: u32) -> u32 {
@@ -271,7 +332,7 @@ mod tests {
         let systems: Vec<usize> = (0..20).collect();
         let now: Vec<bool> = (0..20).map(|i| i < 16).collect();
         let (cap_first, cap_second) = (15.0, 15.0);
-        let side = best_split(&subset, &systems, &now, 16, (cap_first, cap_second))
+        let side = best_split(&subset, &systems, &now, 16, (cap_first, cap_second), &[false; 20])
             .expect("a ladder of 30 load units splits into two connected parts of at most 15");
         let first: Vec<usize> = (0..20).filter(|&i| side[i]).collect();
         let second: Vec<usize> = (0..20).filter(|&i| !side[i]).collect();
@@ -289,20 +350,44 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true; 8]);
         let systems: Vec<usize> = (0..8).collect();
         let now: Vec<bool> = (0..8).map(|i| i < 6).collect();
-        assert!(best_split(&subset, &systems, &now, 16, (3.5, 3.5)).is_none());
+        assert!(best_split(&subset, &systems, &now, 16, (3.5, 3.5), &[false; 8]).is_none());
     }
 
     #[test]
-    fn loose_systems_stay_and_count_for_their_part() {
-        // Systems 8 and 9 have no gates: 8 is in the first part, 9 in the second, each of load 3.
+    fn loose_systems_that_may_not_change_sides_stay_and_count_for_their_part() {
+        // Systems 8 and 9 have no gates: 8 is in the first part, 9 in the second, each of load 3; neither is
+        // nearer the other part.
         let universe = ladder(4, 2);
         let load = vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0];
         let subset = Subset::new(&universe, &load, &[true; 10]);
         let systems: Vec<usize> = (0..10).collect();
         let now: Vec<bool> = vec![true, true, true, true, true, true, false, false, true, false];
-        let side = best_split(&subset, &systems, &now, 16, (7.0, 7.0)).expect("4 + 3 on each side fits");
+        let side = best_split(&subset, &systems, &now, 16, (7.0, 7.0), &[false; 10]).expect("4 + 3 on each side fits");
         assert!(side[8] && !side[9], "the loose systems moved: {side:?}");
         assert_eq!((0..8).filter(|&i| side[i]).count(), 4, "{side:?}");
+    }
+
+    #[test]
+    fn a_loose_system_changes_sides_where_no_cut_of_the_gated_systems_alone_fits() {
+        // Eight gated systems of load 1 (the first part holds six) and loose system 8 of load 0.5 in the second
+        // part, caps 3.6 and 5.1: the gated systems split 3 + 5 only if the loose one joins the first part
+        // (3.5 and 5.0); left where it is, the first part would need 3.4–3.6 of whole systems.
+        let universe = ladder(4, 1);
+        let mut load = vec![1.0; 8];
+        load.push(0.5);
+        let subset = Subset::new(&universe, &load, &[true; 9]);
+        let systems: Vec<usize> = (0..9).collect();
+        let now: Vec<bool> = (0..9).map(|i| i < 6).collect();
+        assert!(
+            best_split(&subset, &systems, &now, 16, (3.6, 5.1), &[false; 9]).is_none(),
+            "without moving the loose system no cut fits"
+        );
+        let side = best_split(&subset, &systems, &now, 16, (3.6, 5.1), &[true; 9]).expect("a cut fits");
+        assert!(side[8], "the loose system should have joined the first part: {side:?}");
+        let first: Vec<usize> = (0..8).filter(|&i| side[i]).collect();
+        let second: Vec<usize> = (0..8).filter(|&i| !side[i]).collect();
+        assert_eq!(first.len(), 3, "{side:?}");
+        assert!(connected(&subset, &first) && connected(&subset, &second), "{side:?}");
     }
 
     #[test]
@@ -314,7 +399,7 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true, true, true, true, false, false, true, true]);
         let systems: Vec<usize> = (0..6).collect();
         let now = [true, true, true, true, true, false];
-        let side = best_split(&subset, &systems, &now, 4, (3.0, 3.0))
+        let side = best_split(&subset, &systems, &now, 4, (3.0, 3.0), &[false; 6])
             .expect("the four-system piece splits 2 + 2 beside 1 + 1");
         assert!(side[4] && !side[5], "the two-system piece moved: {side:?}");
         assert_eq!((0..4).filter(|&i| side[i]).count(), 2, "{side:?}");
@@ -332,7 +417,7 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true; 24]);
         let systems: Vec<usize> = (0..24).collect();
         let now: Vec<bool> = (0..24).map(|i| (i / 6 + i % 6) % 2 == 0).collect();
-        let side = best_split(&subset, &systems, &now, 8, (12.0, 12.0)).expect("halves of twelve exist");
+        let side = best_split(&subset, &systems, &now, 8, (12.0, 12.0), &[false; 24]).expect("halves of twelve exist");
         let cut = universe.gates().filter(|&(a, b)| side[a] != side[b]).count();
         assert_eq!((0..24).filter(|&i| side[i]).count(), 12, "{side:?}");
         assert_eq!(cut, 4, "the redrawn border should cross the grid straight: {side:?}");

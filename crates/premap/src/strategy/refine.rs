@@ -1213,9 +1213,11 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// Recombination for the cut (see `recombine`): each pair of touching parts, merged and cut again along
     /// `trees` spanning trees of the union, takes the cut that keeps both within their caps and crosses the
     /// fewest gates, if it crosses fewer than the border between them now. Only the union's largest connected
-    /// piece is cut again; its other pieces (fillers, a part's stray piece) stay where they are. So no part gets
-    /// more pieces (a part whose pieces the union's largest piece joins becomes whole), no cap is passed, and
-    /// the gates cut elsewhere do not change. Returns the gates saved.
+    /// piece is cut again; its other pieces (fillers, a part's stray piece) stay where they are, except that a
+    /// loose system (no gates) may change sides towards the part whose systems' centre is no farther from it,
+    /// if that makes a cut fit the caps. So no part gets more pieces (a part whose pieces the union's largest
+    /// piece joins becomes whole, and a loose system is a piece that could never have been joined), no cap is
+    /// passed, and the gates cut elsewhere do not change. Returns the gates saved.
     pub fn recombine_for_cut(&mut self, trees: usize) -> usize {
         let mut saved = 0;
         for a in 0..self.parts() {
@@ -1244,7 +1246,30 @@ impl<'s, 'a> Refiner<'s, 'a> {
                 let now = border(&|i| in_a[i]);
                 let caps = (self.cap[a as usize], self.cap[b as usize]);
                 let caps = (caps.0 * (1.0 + CAP_TOLERANCE), caps.1 * (1.0 + CAP_TOLERANCE));
-                let Some(to_a) = super::recombine::best_split(self.subset, &systems, &in_a, trees, caps) else {
+                // A loose system (no gates) may change sides only towards the part whose systems' centre is no
+                // farther from it, so that fillers placed near their nodes stay near.
+                let centre = |side: bool| {
+                    let (mut sum, mut count) = (orrery_universe::Vec3::ZERO, 0usize);
+                    for (i, &v) in systems.iter().enumerate() {
+                        if in_a[i] == side {
+                            sum = sum + self.subset.position[v];
+                            count += 1;
+                        }
+                    }
+                    sum * (1.0 / count.max(1) as f64)
+                };
+                let (centre_a, centre_b) = (centre(true), centre(false));
+                let nearer: Vec<bool> = systems
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        let at = self.subset.position[v];
+                        let (own, other) = if in_a[i] { (centre_a, centre_b) } else { (centre_b, centre_a) };
+                        other.distance(at) <= own.distance(at)
+                    })
+                    .collect();
+                let split = super::recombine::best_split(self.subset, &systems, &in_a, trees, caps, &nearer);
+                let Some(to_a) = split else {
                     continue;
                 };
                 let after = border(&|i| to_a[i]);
