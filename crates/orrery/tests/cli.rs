@@ -147,6 +147,45 @@ fn premap_svg_writes_a_picture() {
 }
 
 #[test]
+fn premap_sweep_compares_best_and_metis_at_each_imbalance_and_draws_the_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("tradeoff.svg");
+    let output = orrery(&[
+        "premap",
+        "--generate-systems",
+        "300",
+        "--nodes",
+        "5",
+        "--sweep",
+        "0,5,20",
+        "--chart",
+        path_str(&chart),
+    ]);
+    assert_success(&output);
+    let out = stdout(&output);
+    let header = out.lines().find(|l| l.contains("run")).unwrap_or_else(|| panic!("no header row:\n{out}"));
+    for column in ["max / mean, shared nodes", "stargates cut", "fragmented nodes", "mean spread (ly)"] {
+        assert!(header.contains(column), "no `{column}` column:\n{out}");
+    }
+    let mut runs = vec!["lpt", "rcb", "best 0%", "best 5%", "best 20%"];
+    if Strategy::Metis.is_available() {
+        runs.push("metis 5%");
+    }
+    for run in runs {
+        assert!(out.lines().any(|l| l.split('┆').next().is_some_and(|c| c.contains(run))), "no `{run}` row:\n{out}");
+    }
+    let text = std::fs::read_to_string(&chart).expect("the chart exists");
+    assert!(text.trim_end().ends_with("</svg>"), "the chart is complete");
+    assert!(text.contains("best 20%: max/mean"), "the chart has a tooltip for every point");
+    // The sweep takes one mapping per column: --svg and --out have nothing to draw or write.
+    let refused = orrery(&["premap", "--generate-systems", "300", "--nodes", "5", "--sweep", "1", "--svg", "x.svg"]);
+    assert!(!refused.status.success());
+    let refused = orrery(&["premap", "--generate-systems", "300", "--nodes", "5", "--imbalance", "-3"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--imbalance"), "names the flag");
+}
+
+#[test]
 fn premap_single_strategy_on_files_with_a_load_fingerprint() {
     let t = tiny();
     let load = t.dir.path().join("load.csv");

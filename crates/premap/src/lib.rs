@@ -40,7 +40,7 @@ mod test_support;
 pub use dedicated::dedicated_systems;
 pub use mapping::Mapping;
 pub use metrics::{Metrics, evaluate};
-pub use strategy::{Strategy, premap};
+pub use strategy::{METIS_DEFAULT_IMBALANCE, Options, Strategy, premap, premap_with};
 
 /// Why a mapping could not be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -55,6 +55,8 @@ pub enum PremapError {
     LoadLength { loads: usize, systems: usize },
     #[error("the load of system {system} is {value}: loads must be finite and ≥ 0")]
     BadLoad { system: u32, value: f64 },
+    #[error("imbalance {0}: it must be a finite fraction ≥ 0 (0.02 for 2%)")]
+    BadImbalance(f64),
     #[error("strategy `{0}` is not built into this binary (enable the crate feature of the same name)")]
     Unavailable(&'static str),
 }

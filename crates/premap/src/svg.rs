@@ -25,6 +25,8 @@
 //! Size and speed: about 100 bytes per system and 25 per stargate — EVE k-space (5,000+ systems) gives well
 //! under a megabyte, rendered in milliseconds.
 
+pub mod chart;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -948,7 +950,7 @@ mod tests {
 
     /// A small XML well-formedness check: one root `svg` element, balanced tags, quoted attributes, text free of
     /// `<` and of `&` that does not start an entity.
-    fn check_xml(svg: &str) -> Result<(), String> {
+    pub(super) fn check_xml(svg: &str) -> Result<(), String> {
         let body = svg.trim();
         let body = match body.strip_prefix("<?xml") {
             Some(rest) => rest.split_once("?>").ok_or("unterminated declaration")?.1.trim_start(),

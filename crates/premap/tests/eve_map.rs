@@ -8,7 +8,7 @@ use std::path::Path;
 
 mod common;
 
-use common::run;
+use common::{run, run_with};
 use orrery_premap::{Metrics, Strategy};
 use orrery_universe::{ActivityWeights, LoadProfile, SystemKind, Universe, load_universe_paths};
 
@@ -99,4 +99,41 @@ fn best_fragments_fewer_nodes_than_metis_and_rcb_at_250_nodes() {
     let dedicated = |m: &Metrics| m.dedicated.iter().filter(|&&d| d).count();
     assert!(dedicated(&best) >= 1, "Jita should get a dedicated node at 250 nodes");
     assert_eq!(dedicated(&best), dedicated(&rcb));
+}
+
+/// The trade-off behind the cut figures: METIS (at its default 3% tolerance) cuts fewer gates than `best` at
+/// 250 nodes only because it balances far worse. Allowed a comparable imbalance, `best` beats it on every
+/// measure at once — balance, gates cut, nodes in pieces and spread (measured 2026-12-03: 20% allowed gives
+/// 1.200 × the mean, 721 cut gates, 5 nodes in pieces, 2.83 ly, against METIS's 1.345, 741, 54, 4.36 ly).
+#[test]
+fn allowed_metis_like_imbalance_best_beats_metis_on_every_measure_at_250_nodes() {
+    if !Strategy::Metis.is_available() {
+        panic!("this test compares with METIS, which this build leaves out (enable the `metis` feature)");
+    }
+    let (universe, load) = eve();
+    let metis = run(&universe, &load, 250, Strategy::Metis);
+    let best = run_with(&universe, &load, 250, Strategy::Best, Some(0.20));
+    let tight = run(&universe, &load, 250, Strategy::Best);
+    assert!(
+        best.shared_max_over_mean < metis.shared_max_over_mean,
+        "balance: best {:.4} vs METIS {:.4}",
+        best.shared_max_over_mean,
+        metis.shared_max_over_mean
+    );
+    assert!(best.shared_max_over_mean <= 1.2 + 1e-9, "best passed the 20% allowed: {:.4}", best.shared_max_over_mean);
+    assert!(best.cut_gates < metis.cut_gates, "cut gates: best {} vs METIS {}", best.cut_gates, metis.cut_gates);
+    assert!(
+        best.fragmented_nodes < metis.fragmented_nodes,
+        "nodes in pieces: best {} vs METIS {}",
+        best.fragmented_nodes,
+        metis.fragmented_nodes
+    );
+    assert!(
+        best.mean_spread_ly < metis.mean_spread_ly,
+        "spread: best {} vs METIS {}",
+        best.mean_spread_ly,
+        metis.mean_spread_ly
+    );
+    // And the room is used: fewer gates cut and fewer nodes in pieces than at LPT's balance.
+    assert!(best.cut_gates < tight.cut_gates && best.fragmented_nodes < tight.fragmented_nodes);
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use orrery_premap::{Mapping, PremapError, Strategy, dedicated_systems, evaluate, premap};
+use orrery_premap::{Mapping, Options, PremapError, Strategy, dedicated_systems, evaluate, premap, premap_with};
 use orrery_universe::{
     ConstellationId, GeneratorConfig, LoadProfile, RegionId, SolarSystem, SystemId, SystemKind, Universe, Vec3,
     generate,
@@ -216,13 +216,18 @@ fn check_evaluate(case: &Case, universe: &Universe, mapping: &Mapping) -> Result
 /// The properties every strategy must have on one case: a mapping of every system to a node in range, no node
 /// empty, the same mapping when run again, every dedicated system alone on its node, and sane metrics.
 fn check_strategy(strategy: Strategy, case: &Case) -> Result<(), TestCaseError> {
+    check_strategy_with(strategy, case, &Options::default())
+}
+
+/// [`check_strategy`] with `options`.
+fn check_strategy_with(strategy: Strategy, case: &Case, options: &Options) -> Result<(), TestCaseError> {
     if !strategy.is_available() {
         return Ok(());
     }
     let universe = case.universe();
     let n = universe.len();
     let nodes = case.nodes;
-    let mapping = premap(&universe, &case.load, nodes, strategy);
+    let mapping = premap_with(&universe, &case.load, nodes, strategy, options);
     prop_assert!(mapping.is_ok(), "{}: {:?}", strategy, mapping);
     let mapping = mapping.unwrap();
     prop_assert_eq!(mapping.nodes(), nodes);
@@ -232,7 +237,7 @@ fn check_strategy(strategy: Strategy, case: &Case) -> Result<(), TestCaseError> 
     for (node, m) in members.iter().enumerate() {
         prop_assert!(!m.is_empty(), "node {} is empty", node);
     }
-    let again = premap(&universe, &case.load, nodes, strategy).unwrap();
+    let again = premap_with(&universe, &case.load, nodes, strategy, options).unwrap();
     prop_assert_eq!(&again, &mapping, "not deterministic");
     for d in dedicated_systems(&case.load, nodes) {
         prop_assert_eq!(&members[mapping.node_of(d)], &vec![d], "dedicated system {} shares its node", d);
@@ -261,6 +266,35 @@ strategy_properties! {
     rcb_makes_a_valid_deterministic_mapping => Strategy::Rcb,
     metis_makes_a_valid_deterministic_mapping => Strategy::Metis,
     best_makes_a_valid_deterministic_mapping => Strategy::Best,
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// An operator's imbalance allowance changes where systems go, never the rules: every system on one node
+    /// in range, no node empty, determinism, dedicated systems alone.
+    #[test]
+    fn best_and_metis_with_an_imbalance_make_valid_deterministic_mappings(case in case(), percent in 0u32..60) {
+        let options = Options { imbalance: Some(f64::from(percent) / 100.0) };
+        check_strategy_with(Strategy::Best, &case, &options)?;
+        check_strategy_with(Strategy::Metis, &case, &options)?;
+    }
+}
+
+#[test]
+fn a_negative_or_non_finite_imbalance_is_refused_with_its_value() {
+    let u = line(6);
+    for strategy in available() {
+        for bad in [-0.01, f64::NAN, f64::INFINITY] {
+            let refused = premap_with(&u, &[1.0; 6], 2, strategy, &Options { imbalance: Some(bad) });
+            let Err(PremapError::BadImbalance(value)) = refused else {
+                panic!("{strategy}: imbalance {bad} gave {refused:?}");
+            };
+            assert!(value.to_bits() == bad.to_bits(), "{strategy}: reported {value} for {bad}");
+            let message = PremapError::BadImbalance(bad).to_string();
+            assert!(message.contains("imbalance") && message.contains("≥ 0"), "{message}");
+        }
+    }
 }
 
 #[test]

@@ -9,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
-use orrery_premap::{Mapping, Metrics, Strategy, evaluate, premap};
+use orrery_premap::svg::chart::{self, Point, Series};
+use orrery_premap::{Mapping, Metrics, Options, Strategy, evaluate, premap_with};
 use orrery_universe::Universe;
 
 use crate::universe_args::UniverseArgs;
@@ -37,6 +38,28 @@ pub struct PremapArgs {
     /// Print the table as Markdown (for docs/benchmarks.md) instead of a terminal table.
     #[arg(long)]
     markdown: bool,
+    /// How far above the ideal load of a shared node a node may go, in percent: fewer gates cut and fewer
+    /// nodes in pieces for a heavier heaviest node. `best` aims at the larger of this and LPT's balance (its
+    /// default); `metis` takes it as its tolerance (default 3). Other strategies ignore it.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, allow_negative_numbers = true)]
+    imbalance: Option<f64>,
+    /// Compare `best` and `metis` at each of these imbalances in percent (e.g. `0,1,2,5,10,30`), beside LPT
+    /// and RCB: the trade-off between balance and locality, as a table (and a chart with --chart).
+    #[arg(long, value_name = "PERCENTS", value_delimiter = ',', value_parser = parse_percent, conflicts_with_all = ["strategy", "imbalance", "out", "svg"])]
+    sweep: Option<Vec<f64>>,
+    /// With --sweep: draw cut gates, nodes in pieces and spread against balance as SVG.
+    #[arg(long, value_name = "FILE", requires = "sweep")]
+    chart: Option<PathBuf>,
+}
+
+/// A percentage given on the command line: finite and ≥ 0.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().trim_end_matches('%').parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("`{text}`: a percentage must be finite and ≥ 0"))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +75,8 @@ fn parse_choice(text: &str) -> Result<Choice, String> {
 /// One strategy's outcome.
 struct Outcome {
     strategy: Strategy,
+    /// The column heading: the strategy's name, with the imbalance it ran at in a sweep.
+    label: String,
     mapping: Mapping,
     metrics: Metrics,
     elapsed: Duration,
@@ -64,21 +89,36 @@ pub fn run(args: PremapArgs) -> Result<()> {
     if args.nodes == 0 || args.nodes > universe.len() {
         bail!("--nodes {}: choose between 1 and the number of mapped systems ({})", args.nodes, universe.len());
     }
-    let strategies: Vec<Strategy> = match args.strategy {
-        Choice::One(s) => vec![s],
-        Choice::All => Strategy::ALL.into_iter().filter(|s| s.is_available()).collect(),
+    // (strategy, label, imbalance in percent)
+    let runs: Vec<(Strategy, String, Option<f64>)> = match (&args.sweep, args.strategy) {
+        (Some(percents), _) => {
+            let mut runs = vec![(Strategy::Lpt, "lpt".to_string(), None), (Strategy::Rcb, "rcb".to_string(), None)];
+            for &percent in percents {
+                for strategy in [Strategy::Metis, Strategy::Best].into_iter().filter(|s| s.is_available()) {
+                    runs.push((strategy, format!("{strategy} {percent}%"), Some(percent)));
+                }
+            }
+            runs
+        }
+        (None, Choice::One(s)) => vec![(s, s.name().to_string(), args.imbalance)],
+        (None, Choice::All) => Strategy::ALL
+            .into_iter()
+            .filter(|s| s.is_available())
+            .map(|s| (s, s.name().to_string(), args.imbalance))
+            .collect(),
     };
-    let bar = ProgressBar::new(strategies.len() as u64).with_style(
+    let bar = ProgressBar::new(runs.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} premapping {pos}/{len} {msg}").expect("a valid progress template"),
     );
     let mut outcomes = Vec::new();
-    for strategy in strategies {
-        bar.set_message(strategy.name());
+    for (strategy, label, percent) in runs {
+        bar.set_message(label.clone());
+        let options = Options { imbalance: percent.map(|p| p / 100.0) };
         let started = Instant::now();
-        let mapping = premap(&universe, &load, args.nodes, strategy)?;
+        let mapping = premap_with(&universe, &load, args.nodes, strategy, &options)?;
         let elapsed = started.elapsed();
         let metrics = evaluate(&universe, &load, &mapping);
-        outcomes.push(Outcome { strategy, mapping, metrics, elapsed });
+        outcomes.push(Outcome { strategy, label, mapping, metrics, elapsed });
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -90,15 +130,22 @@ pub fn run(args: PremapArgs) -> Result<()> {
         load.iter().sum::<f64>(),
         args.nodes
     );
-    if args.markdown {
-        print!("{}", markdown(&outcomes));
-    } else {
-        println!("{}", table(&outcomes));
+    match (args.markdown, args.sweep.is_some()) {
+        (true, false) => print!("{}", markdown(&outcomes)),
+        (false, false) => println!("{}", table(&outcomes)),
+        (true, true) => print!("{}", sweep_markdown(&outcomes)),
+        (false, true) => println!("{}", sweep_table(&outcomes)),
     }
     let chosen = outcomes.iter().find(|o| o.strategy == Strategy::Best).unwrap_or(&outcomes[0]);
     if let Some(path) = &args.out {
         write_mapping(path, &universe, &chosen.mapping)?;
         println!("wrote the {} mapping to {}", chosen.strategy, path.display());
+    }
+    if let Some(path) = &args.chart {
+        let title = format!("{} — {} nodes: balance against locality", universe_title(&args), args.nodes);
+        std::fs::write(path, chart::tradeoff(&title, &series(&outcomes)))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote the trade-off chart to {}", path.display());
     }
     if let Some(path) = &args.svg {
         let title = format!("{} — {} nodes, strategy {}", universe_title(&args), args.nodes, chosen.strategy);
@@ -107,6 +154,25 @@ pub fn run(args: PremapArgs) -> Result<()> {
         println!("wrote the picture of the {} mapping to {}", chosen.strategy, path.display());
     }
     Ok(())
+}
+
+/// The outcomes as chart series: one per strategy, its points in the order run.
+fn series(outcomes: &[Outcome]) -> Vec<Series> {
+    let mut series: Vec<Series> = Vec::new();
+    for o in outcomes {
+        let point = Point {
+            label: o.label.strip_prefix(o.strategy.name()).unwrap_or("").trim().to_string(),
+            balance: o.metrics.shared_max_over_mean,
+            cut_gates: o.metrics.cut_gates,
+            fragmented_nodes: o.metrics.fragmented_nodes,
+            spread_ly: o.metrics.mean_spread_ly,
+        };
+        match series.iter_mut().find(|s| s.name == o.strategy.name()) {
+            Some(s) => s.points.push(point),
+            None => series.push(Series { name: o.strategy.name().to_string(), points: vec![point] }),
+        }
+    }
+    series
 }
 
 fn universe_title(args: &PremapArgs) -> String {
@@ -124,7 +190,7 @@ fn table(outcomes: &[Outcome]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec![Cell::new("metric")];
-    header.extend(outcomes.iter().map(|o| Cell::new(o.strategy.name())));
+    header.extend(outcomes.iter().map(|o| Cell::new(&o.label)));
     table.set_header(header);
     for (name, value) in METRIC_ROWS {
         let mut row = vec![Cell::new(name)];
@@ -137,13 +203,43 @@ fn table(outcomes: &[Outcome]) -> Table {
 /// The same table in GitHub Markdown.
 fn markdown(outcomes: &[Outcome]) -> String {
     let mut out =
-        format!("| metric | {} |\n", outcomes.iter().map(|o| o.strategy.name()).collect::<Vec<_>>().join(" | "));
+        format!("| metric | {} |\n", outcomes.iter().map(|o| o.label.as_str()).collect::<Vec<_>>().join(" | "));
     out += &format!("|---|{}\n", "---:|".repeat(outcomes.len()));
     for (name, value) in METRIC_ROWS {
         out += &format!("| {name} | {} |\n", outcomes.iter().map(value).collect::<Vec<_>>().join(" | "));
     }
     out
 }
+
+/// A sweep has many runs and few metrics worth comparing along it: one row per run.
+fn sweep_table(outcomes: &[Outcome]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec![Cell::new("run")];
+    header.extend(SWEEP_COLUMNS.iter().map(|(name, _)| Cell::new(name)));
+    table.set_header(header);
+    for o in outcomes {
+        let mut row = vec![Cell::new(&o.label)];
+        row.extend(SWEEP_COLUMNS.iter().map(|(_, value)| Cell::new(value(o)).set_alignment(CellAlignment::Right)));
+        table.add_row(row);
+    }
+    table
+}
+
+/// The same sweep table in GitHub Markdown.
+fn sweep_markdown(outcomes: &[Outcome]) -> String {
+    let names: Vec<&str> = SWEEP_COLUMNS.iter().map(|(name, _)| *name).collect();
+    let mut out = format!("| run | {} |\n|---|{}\n", names.join(" | "), "---:|".repeat(names.len()));
+    for o in outcomes {
+        let values: Vec<String> = SWEEP_COLUMNS.iter().map(|(_, value)| value(o)).collect();
+        out += &format!("| {} | {} |\n", o.label, values.join(" | "));
+    }
+    out
+}
+
+/// The metrics a sweep compares (rows of [`METRIC_ROWS`]).
+const SWEEP_COLUMNS: [MetricRow; 6] =
+    [METRIC_ROWS[3], METRIC_ROWS[6], METRIC_ROWS[7], METRIC_ROWS[8], METRIC_ROWS[9], METRIC_ROWS[10]];
 
 /// Every metric the comparison shows, in order.
 const METRIC_ROWS: [MetricRow; 11] = [

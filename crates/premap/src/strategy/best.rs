@@ -71,7 +71,9 @@ const SLACK_USE_PER_SPLIT: f64 = 0.5;
 /// *filler*, if it weighs at most this share of the average room a node has left (see [`split_fillers`]).
 const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 
-/// 1. The cap is the maximum node load LPT reaches on the same systems: `best` must not exceed it.
+/// 1. The cap is the maximum node load LPT reaches on the same systems: `best` must not exceed it. An operator
+///    may allow more (`imbalance`, a fraction of the ideal load `total / k`): the cap is then the larger of
+///    the two, and the room above LPT's goes to cutting fewer gates and keeping nodes whole.
 /// 2. Small pieces of the universe that no stargate joins to the rest (isolated systems, tiny gated clusters)
 ///    are *fillers*: whichever node they join, it gains no piece that could have been joined. They are set
 ///    aside and placed last.
@@ -99,11 +101,13 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 /// 9. Finally, recombination for the cut ([`cut_by_recombination`]): touching nodes redraw their border along
 ///    spanning trees where that crosses fewer gates, no node passing the cap (or the heaviest node, where that
 ///    is above the cap) or its own load if above it.
-pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
+pub(crate) fn partition(subset: &Subset<'_>, k: usize, imbalance: Option<f64>) -> Vec<u32> {
     if k <= 1 {
         return vec![0; subset.len()];
     }
-    let cap = lpt::max_load(&subset.load, k);
+    // The operator's imbalance, if larger than what LPT reaches, is room to cut fewer gates.
+    let ideal = subset.load.iter().sum::<f64>() / k as f64;
+    let cap = lpt::max_load(&subset.load, k).max(imbalance.map_or(0.0, |t| (1.0 + t) * ideal));
     let placed = place(subset, k, cap);
     // Where balance before wholeness left the heaviest node above the cap, the others may grow up to it while
     // redrawing borders: the balance is that node's and stays as it is. Measured (cut gates, nodes in pieces,

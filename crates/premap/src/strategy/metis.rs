@@ -9,10 +9,10 @@ use crate::subset::Subset;
 /// rounding error below one in a million while staying far from `Idx` overflow.
 const WEIGHT_SCALE_TOTAL: f64 = 1.0e8;
 
-/// METIS `PartGraphKway` with vertex weights from the loads, default options (imbalance tolerance 3%) and a
-/// fixed seed, so the result is deterministic.
-pub(crate) fn partition(subset: &Subset<'_>, k: usize) -> Vec<u32> {
-    kway(subset, k).unwrap_or_else(|| super::rcb::partition(subset, k))
+/// METIS `PartGraphKway` with vertex weights from the loads, imbalance tolerance `imbalance` (METIS's default
+/// is 3%), otherwise default options and a fixed seed, so the result is deterministic.
+pub(crate) fn partition(subset: &Subset<'_>, k: usize, imbalance: f64) -> Vec<u32> {
+    kway(subset, k, imbalance).unwrap_or_else(|| super::rcb::partition(subset, k))
 }
 
 /// METIS keeps its random-number state in process-wide globals, so two calls on different threads disturb each
@@ -39,7 +39,7 @@ fn input(subset: &Subset<'_>) -> Input {
 }
 
 /// Runs METIS; `None` if it refuses the input (it should not for a valid graph), so the caller can fall back.
-fn kway(subset: &Subset<'_>, k: usize) -> Option<Vec<u32>> {
+fn kway(subset: &Subset<'_>, k: usize, imbalance: f64) -> Option<Vec<u32>> {
     let n = subset.len();
     if k <= 1 || n == 0 {
         return Some(vec![0; n]);
@@ -49,7 +49,8 @@ fn kway(subset: &Subset<'_>, k: usize) -> Option<Vec<u32>> {
     let graph = Graph::new(1, k as Idx, &input.xadj, &input.adjncy).ok()?;
     // A poisoned lock only means another call panicked; the globals are reset by every call anyway.
     let _one_at_a_time = METIS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    graph.set_vwgt(&input.vwgt).set_option(metis::option::Seed(1)).part_kway(&mut part).ok()?;
+    let ubvec = [(1.0 + imbalance) as metis::Real];
+    graph.set_vwgt(&input.vwgt).set_ubvec(&ubvec).set_option(metis::option::Seed(1)).part_kway(&mut part).ok()?;
     Some(part.into_iter().map(|p| p.max(0) as u32).collect())
 }
 

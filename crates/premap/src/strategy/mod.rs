@@ -78,12 +78,56 @@ impl FromStr for Strategy {
     }
 }
 
+/// Choices a mapping can be made with beyond the strategy; the default is what [`premap`] uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Options {
+    /// How far above the ideal load of a shared node (their total load divided among them, after dedicated
+    /// nodes) a node may go, as a fraction (`0.02` for 2%): the operator's trade of balance for locality. `best`
+    /// aims at the larger of this and LPT's heaviest node, which it aims at by default; `metis` takes it as
+    /// its imbalance tolerance (default 3%). The other strategies ignore it.
+    pub imbalance: Option<f64>,
+}
+
+/// METIS's own default imbalance tolerance, used by `metis` when [`Options::imbalance`] is not set.
+pub const METIS_DEFAULT_IMBALANCE: f64 = 0.03;
+
 /// Maps every system of `universe` to one of `nodes` nodes, balancing `load` (one entry per system index).
 ///
 /// Nodes `0..k` hold the partitioned systems; the dedicated systems (see [`dedicated_systems`]) follow on nodes
 /// `k..nodes`, heaviest first. No node is empty.
 pub fn premap(universe: &Universe, load: &[f64], nodes: usize, strategy: Strategy) -> Result<Mapping, PremapError> {
+    premap_with(universe, load, nodes, strategy, &Options::default())
+}
+
+/// [`premap`] with [`Options`]: for an operator who accepts some imbalance for fewer gates cut between nodes.
+///
+/// ```
+/// use orrery_premap::{Options, Strategy, evaluate, premap, premap_with};
+/// use orrery_universe::{GeneratorConfig, LoadProfile, generate};
+///
+/// let universe = generate(&GeneratorConfig { systems: 600, ..GeneratorConfig::default() });
+/// let load = LoadProfile::synthesise(&universe, 7).cpu(&universe);
+/// let tight = evaluate(&universe, &load, &premap(&universe, &load, 12, Strategy::Best)?);
+/// let loose = premap_with(&universe, &load, 12, Strategy::Best, &Options { imbalance: Some(0.10) })?;
+/// let loose = evaluate(&universe, &load, &loose);
+/// println!("LPT's balance: {} gates cut; 10% allowed: {} gates cut", tight.cut_gates, loose.cut_gates);
+/// // An allowance must be a finite fraction ≥ 0.
+/// assert!(premap_with(&universe, &load, 12, Strategy::Best, &Options { imbalance: Some(-0.1) }).is_err());
+/// # Ok::<(), orrery_premap::PremapError>(())
+/// ```
+pub fn premap_with(
+    universe: &Universe,
+    load: &[f64],
+    nodes: usize,
+    strategy: Strategy,
+    options: &Options,
+) -> Result<Mapping, PremapError> {
     validate(universe, load, nodes)?;
+    if let Some(imbalance) = options.imbalance
+        && !(imbalance.is_finite() && imbalance >= 0.0)
+    {
+        return Err(PremapError::BadImbalance(imbalance));
+    }
     if !strategy.is_available() {
         return Err(PremapError::Unavailable(strategy.name()));
     }
@@ -98,9 +142,9 @@ pub fn premap(universe: &Universe, load: &[f64], nodes: usize, strategy: Strateg
         Strategy::Constellation => constellation::partition(&subset, k),
         Strategy::Lpt => lpt::partition(&subset.load, k),
         Strategy::Rcb => rcb::partition(&subset, k),
-        Strategy::Best => best::partition(&subset, k),
+        Strategy::Best => best::partition(&subset, k, options.imbalance),
         #[cfg(feature = "metis")]
-        Strategy::Metis => metis::partition(&subset, k),
+        Strategy::Metis => metis::partition(&subset, k, options.imbalance.unwrap_or(METIS_DEFAULT_IMBALANCE)),
         #[cfg(not(feature = "metis"))]
         Strategy::Metis => unreachable!("checked by is_available above"),
     };
