@@ -49,6 +49,13 @@ const REPACK_CEILING_STEPS: usize = 4;
 const CUT_RECOMBINATION_PASSES: usize = 10;
 const CUT_RECOMBINATION_TREES: usize = 64;
 const CUT_RECOMBINATION_TREES_MANY_NODES: usize = 2;
+/// Spanning trees per pair in the final recombination (step 9) at up to [`FINAL_BALANCE_NODES_COUNTED`] nodes:
+/// once, on the mapping kept, so more trees cost far less than in every run. Measured 2026-12-03 (cut gates,
+/// 64 → 256 trees): generated universe 106 → 97 at 24 nodes (METIS 98), 186 → 183 at 48, 268 → 262 at 64; EVE
+/// map 40 → 35 at 3 nodes, 191 → 187 at 24, 378 → 376 at 64, 63 at 7 either way; balance unchanged (at 3 nodes
+/// a node may fill up to the cap: 1.0001 like LPT). Time: 0.4 → 0.8 s at 24 generated nodes, 2.0 → 2.6 s at 24
+/// EVE nodes, 0.6 → 0.9 s at 64. 512 trees gave 95 and 186 at 24 nodes for another 0.5–0.7 s.
+const CUT_RECOMBINATION_TREES_FINAL: usize = 256;
 /// Refinement passes for each bisection and for the final k-way pass.
 const REFINE_PASSES: usize = 8;
 /// Two runs whose heaviest nodes differ by less than this share of the cap are taken as equally balanced.
@@ -192,7 +199,7 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
         // generated universe at 24 and 64 nodes).
         let heaviest = refiner.part_load.iter().copied().fold(0.0, f64::max);
         if k <= FINAL_BALANCE_NODES_COUNTED && heaviest <= cap * (1.0 + SPILL_FROM) {
-            recombine_for_cut(&mut refiner, k);
+            recombine_for_cut(&mut refiner, CUT_RECOMBINATION_TREES);
         }
 
         let mut part = vec![0u32; subset.len()];
@@ -254,20 +261,24 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
 /// Recombination for the cut (see `Refiner::recombine_for_cut`): every pair of touching nodes redraws its
 /// border along spanning trees of the two where that crosses fewer gates, within the cap (a node above it only
 /// within its own load, so the heaviest node never gets heavier), then the greedy refinement; repeated while
-/// it saves gates, at most [`CUT_RECOMBINATION_PASSES`] times. Moving systems one or two at a time along a
-/// border stops where every single step would pass a cap; redrawing a whole border at once does not.
+/// it saves gates, at most [`CUT_RECOMBINATION_PASSES`] times, with [`CUT_RECOMBINATION_TREES_FINAL`] trees per
+/// pair (2 beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes). Moving systems one or two at a time along a border
+/// stops where every single step would pass a cap; redrawing a whole border at once does not.
 fn cut_by_recombination(subset: &Subset<'_>, part: Vec<u32>, k: usize, cap: f64) -> Vec<u32> {
     let mut refiner = Refiner::new(subset, part, vec![cap; k]);
     refiner.cap_at_current_load();
-    recombine_for_cut(&mut refiner, k);
+    let trees = if k > FINAL_BALANCE_NODES_COUNTED {
+        CUT_RECOMBINATION_TREES_MANY_NODES
+    } else {
+        CUT_RECOMBINATION_TREES_FINAL
+    };
+    recombine_for_cut(&mut refiner, trees);
     refiner.part
 }
 
 /// Passes of `Refiner::recombine_for_cut` while they save gates (at most [`CUT_RECOMBINATION_PASSES`]), then
 /// the greedy refinement if anything changed.
-fn recombine_for_cut(refiner: &mut Refiner<'_, '_>, k: usize) {
-    let trees =
-        if k > FINAL_BALANCE_NODES_COUNTED { CUT_RECOMBINATION_TREES_MANY_NODES } else { CUT_RECOMBINATION_TREES };
+fn recombine_for_cut(refiner: &mut Refiner<'_, '_>, trees: usize) {
     let mut saved = 0;
     for _ in 0..CUT_RECOMBINATION_PASSES {
         let now = refiner.recombine_for_cut(trees);
