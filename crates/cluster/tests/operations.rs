@@ -378,3 +378,33 @@ async fn systems_inserted_with_sql_come_online_and_accept_jumps_and_arenas_take_
     assert!(inside.celestials.iter().all(|c| c.kind != v1::CelestialKind::Stargate as i32), "an arena has no gates");
     test.cluster.shutdown().await;
 }
+
+/// The operator's premap allowance reaches the mapping the cluster stores: the same as `premap_with` gives for
+/// it, and not the mapping of the default (which the test checks differs, so it can fail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_premap_imbalance_allowance_decides_the_stored_mapping() {
+    use orrery_premap::{Options, Strategy, premap_with};
+    const NODES: usize = 4;
+    let test = TestCluster::start_with(|config| {
+        config.nodes = NODES;
+        config.premap_imbalance = Some(0.3);
+    })
+    .await;
+    let load = orrery_universe::LoadProfile::synthesise(&test.universe, 0).cpu(&test.universe);
+    let expected = |imbalance| {
+        let mapping =
+            premap_with(&test.universe, &load, NODES, Strategy::Best, &Options { imbalance }).expect("premaps");
+        let mut rows: Vec<(u32, u32)> =
+            (0..test.universe.len()).map(|i| (test.universe.system(i).id.0, mapping.node_of(i) as u32)).collect();
+        rows.sort_unstable();
+        rows
+    };
+    let (loose, default) = (expected(Some(0.3)), expected(None));
+    assert_ne!(loose, default, "the allowance must change this mapping, or the test cannot tell it was used");
+    let store = orrery_store::SqliteStore::open(&test.dir.path().join("orrery.db").display().to_string())
+        .await
+        .expect("second connection");
+    let stored = orrery_store::Store::load_mapping(&store).await.expect("reads").expect("a mapping is stored");
+    store.close().await;
+    assert_eq!(stored.assignments, loose, "the stored mapping is not the one for a 30% allowance");
+}

@@ -53,7 +53,7 @@ pub struct PremapArgs {
 }
 
 /// A percentage given on the command line: finite and ≥ 0.
-fn parse_percent(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_percent(text: &str) -> Result<f64, String> {
     let value: f64 = text.trim().trim_end_matches('%').parse().map_err(|_| format!("`{text}` is not a number"))?;
     if value.is_finite() && value >= 0.0 {
         Ok(value)

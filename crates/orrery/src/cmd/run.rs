@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Load fingerprint CSV (system_id,cpu[,mem]) for the premap; synthesised when absent.
     #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
+    /// How far above the ideal node load, in percent, the premap may let a node go for fewer cross-node jumps
+    /// (see `orrery premap --sweep`); by default it aims at LPT's balance.
+    #[arg(long, value_name = "PERCENT", value_parser = crate::cmd::premap::parse_percent, allow_negative_numbers = true)]
+    pub premap_imbalance: Option<f64>,
     /// Commands per second a client session may send.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub rate_limit: u32,
@@ -131,6 +135,7 @@ async fn serve(args: RunArgs) -> Result<()> {
     let mut config = ClusterConfig::new(universe, db_url.clone());
     config.load = Some(load);
     config.nodes = args.nodes.unwrap_or(cores.max(2));
+    config.premap_imbalance = args.premap_imbalance.map(|percent| percent / 100.0);
     config.tick_ms = args.tick_ms;
     for &(system, tick_ms) in &args.system_tick {
         if config.universe.index_of(orrery_universe::SystemId(system)).is_none() {
