@@ -75,8 +75,8 @@ fn parse_choice(text: &str) -> Result<Choice, String> {
 /// One strategy's outcome.
 struct Outcome {
     strategy: Strategy,
-    /// The column heading: the strategy's name, with the imbalance it ran at in a sweep.
-    label: String,
+    /// The imbalance a sweep ran it at (e.g. "2%"); empty outside a sweep.
+    setting: String,
     mapping: Mapping,
     metrics: Metrics,
     elapsed: Duration,
@@ -89,36 +89,38 @@ pub fn run(args: PremapArgs) -> Result<()> {
     if args.nodes == 0 || args.nodes > universe.len() {
         bail!("--nodes {}: choose between 1 and the number of mapped systems ({})", args.nodes, universe.len());
     }
-    // (strategy, label, imbalance in percent)
-    let runs: Vec<(Strategy, String, Option<f64>)> = match (&args.sweep, args.strategy) {
+    // (strategy, imbalance in percent, whether the run is one setting of a sweep)
+    let runs: Vec<(Strategy, Option<f64>, bool)> = match (&args.sweep, args.strategy) {
         (Some(percents), _) => {
-            let mut runs = vec![(Strategy::Lpt, "lpt".to_string(), None), (Strategy::Rcb, "rcb".to_string(), None)];
+            let mut runs = vec![(Strategy::Lpt, None, false), (Strategy::Rcb, None, false)];
             for &percent in percents {
                 for strategy in [Strategy::Metis, Strategy::Best].into_iter().filter(|s| s.is_available()) {
-                    runs.push((strategy, format!("{strategy} {percent}%"), Some(percent)));
+                    runs.push((strategy, Some(percent), true));
                 }
             }
             runs
         }
-        (None, Choice::One(s)) => vec![(s, s.name().to_string(), args.imbalance)],
-        (None, Choice::All) => Strategy::ALL
-            .into_iter()
-            .filter(|s| s.is_available())
-            .map(|s| (s, s.name().to_string(), args.imbalance))
-            .collect(),
+        (None, Choice::One(s)) => vec![(s, args.imbalance, false)],
+        (None, Choice::All) => {
+            Strategy::ALL.into_iter().filter(|s| s.is_available()).map(|s| (s, args.imbalance, false)).collect()
+        }
     };
     let bar = ProgressBar::new(runs.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} premapping {pos}/{len} {msg}").expect("a valid progress template"),
     );
     let mut outcomes = Vec::new();
-    for (strategy, label, percent) in runs {
-        bar.set_message(label.clone());
+    for (strategy, percent, swept) in runs {
+        let setting = match percent {
+            Some(p) if swept => format!("{p}%"),
+            _ => String::new(),
+        };
+        bar.set_message(format!("{strategy} {setting}"));
         let options = Options { imbalance: percent.map(|p| p / 100.0) };
         let started = Instant::now();
         let mapping = premap_with(&universe, &load, args.nodes, strategy, &options)?;
         let elapsed = started.elapsed();
         let metrics = evaluate(&universe, &load, &mapping);
-        outcomes.push(Outcome { strategy, label, mapping, metrics, elapsed });
+        outcomes.push(Outcome { strategy, setting, mapping, metrics, elapsed });
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -161,7 +163,7 @@ fn series(outcomes: &[Outcome]) -> Vec<Series> {
     let mut series: Vec<Series> = Vec::new();
     for o in outcomes {
         let point = Point {
-            label: o.label.strip_prefix(o.strategy.name()).unwrap_or("").trim().to_string(),
+            label: o.setting.clone(),
             balance: o.metrics.shared_max_over_mean,
             cut_gates: o.metrics.cut_gates,
             fragmented_nodes: o.metrics.fragmented_nodes,
@@ -173,6 +175,17 @@ fn series(outcomes: &[Outcome]) -> Vec<Series> {
         }
     }
     series
+}
+
+impl Outcome {
+    /// The column or row heading: the strategy's name, with its setting in a sweep.
+    fn label(&self) -> String {
+        if self.setting.is_empty() {
+            self.strategy.name().to_string()
+        } else {
+            format!("{} {}", self.strategy, self.setting)
+        }
+    }
 }
 
 fn universe_title(args: &PremapArgs) -> String {
@@ -190,7 +203,7 @@ fn table(outcomes: &[Outcome]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec![Cell::new("metric")];
-    header.extend(outcomes.iter().map(|o| Cell::new(&o.label)));
+    header.extend(outcomes.iter().map(|o| Cell::new(o.label())));
     table.set_header(header);
     for (name, value) in METRIC_ROWS {
         let mut row = vec![Cell::new(name)];
@@ -202,8 +215,7 @@ fn table(outcomes: &[Outcome]) -> Table {
 
 /// The same table in GitHub Markdown.
 fn markdown(outcomes: &[Outcome]) -> String {
-    let mut out =
-        format!("| metric | {} |\n", outcomes.iter().map(|o| o.label.as_str()).collect::<Vec<_>>().join(" | "));
+    let mut out = format!("| metric | {} |\n", outcomes.iter().map(Outcome::label).collect::<Vec<_>>().join(" | "));
     out += &format!("|---|{}\n", "---:|".repeat(outcomes.len()));
     for (name, value) in METRIC_ROWS {
         out += &format!("| {name} | {} |\n", outcomes.iter().map(value).collect::<Vec<_>>().join(" | "));
@@ -219,7 +231,7 @@ fn sweep_table(outcomes: &[Outcome]) -> Table {
     header.extend(SWEEP_COLUMNS.iter().map(|(name, _)| Cell::new(name)));
     table.set_header(header);
     for o in outcomes {
-        let mut row = vec![Cell::new(&o.label)];
+        let mut row = vec![Cell::new(o.label())];
         row.extend(SWEEP_COLUMNS.iter().map(|(_, value)| Cell::new(value(o)).set_alignment(CellAlignment::Right)));
         table.add_row(row);
     }
@@ -232,7 +244,7 @@ fn sweep_markdown(outcomes: &[Outcome]) -> String {
     let mut out = format!("| run | {} |\n|---|{}\n", names.join(" | "), "---:|".repeat(names.len()));
     for o in outcomes {
         let values: Vec<String> = SWEEP_COLUMNS.iter().map(|(_, value)| value(o)).collect();
-        out += &format!("| {} | {} |\n", o.label, values.join(" | "));
+        out += &format!("| {} | {} |\n", o.label(), values.join(" | "));
     }
     out
 }
