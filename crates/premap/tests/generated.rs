@@ -44,8 +44,8 @@ fn best_meeting_lpt_with_fewer_nodes_in_pieces_than_metis(universe: &Universe, l
 }
 
 /// At 24 nodes `best` meets LPT's heaviest node with 4 nodes in pieces, and cuts no more gates than METIS
-/// (97 against 98 at 1.0014 against 1.0195; 106 with 64 spanning trees in the final recombination instead of
-/// 256, docs/premap.md step 9).
+/// (91 against 98 at 1.0014 against 1.0195; 106 with 64 spanning trees in the final recombination instead of
+/// 256, docs/premap.md step 9, and 97 before the kicks of step 10).
 #[test]
 fn best_meets_lpt_at_24_generated_nodes_with_metis_cut_and_fewer_nodes_in_pieces() {
     let (universe, load) = generated();

@@ -19,9 +19,11 @@ const LOOSE_SHIFTS: usize = 16;
 
 /// Among the cuts of the tree edges of `trees` spanning trees, the one that crosses the fewest gates with the
 /// first part within `caps.0` and the second within `caps.1`. `systems` are subset indices, ascending: the
-/// union of two parts, `first[i]` saying whether system `i` is in the first part now. Only the union's largest
-/// connected piece is cut; systems outside it (a part of the universe no gate joins to the rest, a stray piece
-/// of a node) stay where they are, their load counted for their part — except that *loose* systems (no gates at
+/// union of two parts, `first[i]` saying whether system `i` is in the first part now; `component[i]` is its
+/// connected component in the whole universe. Only one connected piece of the union is cut: the largest that
+/// holds systems of both parts or is the union's only piece in its component, so that neither part is handed a
+/// piece that could have been joined. Systems outside it (a part of the universe no gate joins to the rest, a
+/// stray piece of a node) stay where they are, their load counted for their part — except that *loose* systems (no gates at
 /// all) marked in `may_change_sides` may go to the other part with a cut, the fewest that make it fit (at most
 /// [`LOOSE_SHIFTS`] of each part, lightest first). A loose system joins any part without splitting it, and
 /// moving one shifts the loads by a load that the gated systems' cuts may not offer: where the caps leave
@@ -31,9 +33,10 @@ pub(crate) fn best_split(
     subset: &Subset<'_>,
     systems: &[usize],
     first: &[bool],
-    trees: usize,
+    trees: std::ops::Range<usize>,
     caps: (f64, f64),
     may_change_sides: &[bool],
+    component: &[usize],
 ) -> Option<Vec<bool>> {
     let n = systems.len();
     debug_assert!(systems.is_sorted(), "systems are looked up by binary search");
@@ -47,8 +50,8 @@ pub(crate) fn best_split(
             }
         }
     }
-    // The union's largest connected piece is recombined; smaller pieces (systems of parts of the universe no
-    // gate joins to the rest, a node's stray piece) stay with their part, their load counted for it.
+    // One connected piece of the union is recombined (see below); the others (systems of parts of the universe
+    // no gate joins to the rest, a node's stray piece) stay with their part, their load counted for it.
     let mut leader: Vec<u32> = (0..n as u32).collect();
     for &(i, j) in &all_edges {
         let (ri, rj) = (find(&mut leader, i), find(&mut leader, j));
@@ -56,11 +59,31 @@ pub(crate) fn best_split(
             leader[ri as usize] = rj;
         }
     }
+    // The piece cut again must not hand a part a new piece that could have been joined: it holds systems of
+    // both parts, or it is the union's only piece in its part of the universe. (A stray piece of one part, larger
+    // than the rest of the union, cut in two would hand half of it to the other part as a piece of its own.)
     let mut size = vec![0usize; n];
-    for i in 0..n as u32 {
-        size[find(&mut leader, i) as usize] += 1;
+    let mut sides = vec![(false, false); n];
+    let mut roots: Vec<(usize, usize)> = Vec::new();
+    for i in 0..n {
+        let root = find(&mut leader, i as u32) as usize;
+        if size[root] == 0 {
+            roots.push((component[i], root));
+        }
+        size[root] += 1;
+        if first[i] {
+            sides[root].0 = true;
+        } else {
+            sides[root].1 = true;
+        }
     }
-    let core_leader = (0..n).max_by_key(|&i| (size[i], std::cmp::Reverse(i)))? as u32;
+    let alone_in_its_component = |root: usize| {
+        let label = roots.iter().find(|&&(_, r)| r == root).map(|&(c, _)| c);
+        roots.iter().filter(|&&(c, _)| Some(c) == label).count() == 1
+    };
+    let core_leader = (0..n)
+        .filter(|&i| size[i] > 0 && (sides[i] == (true, true) || alone_in_its_component(i)))
+        .max_by_key(|&i| (size[i], std::cmp::Reverse(i)))? as u32;
     let in_core: Vec<bool> = (0..n as u32).map(|i| find(&mut leader, i) == core_leader).collect();
     let gated: Vec<usize> = (0..n).filter(|&i| in_core[i]).collect();
     let (mut fixed_first, mut fixed_second) = (0.0, 0.0);
@@ -98,7 +121,7 @@ pub(crate) fn best_split(
     let mut tree_start = vec![0usize; n + 1];
     let mut tree_next = vec![0u32; 2 * n];
     let mut weighted: Vec<(u64, u32, u32)> = Vec::with_capacity(edges.len());
-    for tree in 0..trees {
+    for tree in trees {
         // Kruskal's algorithm under pseudo-random weights.
         weighted.clear();
         weighted.extend(
@@ -263,7 +286,7 @@ fn find(leader: &mut [u32], mut i: u32) -> u32 {
 }
 
 /// A pseudo-random 64-bit weight for the edge between systems `a` and `b` in tree `tree` (SplitMix64 finaliser).
-fn mix(a: u64, b: u64, tree: u64) -> u64 {
+pub(crate) fn mix(a: u64, b: u64, tree: u64) -> u64 {
     let mut z = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.rotate_left(32) ^ tree.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -308,6 +331,12 @@ mod tests {
         universe(positions, &gates)
     }
 
+    /// The connected-component label of each of `systems`, as `Refiner` passes them.
+    fn labels(subset: &Subset<'_>, systems: &[usize]) -> Vec<usize> {
+        let all = subset.component_labels();
+        systems.iter().map(|&v| all[v]).collect()
+    }
+
     fn connected(subset: &Subset<'_>, members: &[usize]) -> bool {
         let Some(&start) = members.first() else { return true };
         let mut seen = vec![start];
@@ -332,8 +361,16 @@ mod tests {
         let systems: Vec<usize> = (0..20).collect();
         let now: Vec<bool> = (0..20).map(|i| i < 16).collect();
         let (cap_first, cap_second) = (15.0, 15.0);
-        let side = best_split(&subset, &systems, &now, 16, (cap_first, cap_second), &[false; 20])
-            .expect("a ladder of 30 load units splits into two connected parts of at most 15");
+        let side = best_split(
+            &subset,
+            &systems,
+            &now,
+            0..16,
+            (cap_first, cap_second),
+            &[false; 20],
+            &labels(&subset, &systems),
+        )
+        .expect("a ladder of 30 load units splits into two connected parts of at most 15");
         let first: Vec<usize> = (0..20).filter(|&i| side[i]).collect();
         let second: Vec<usize> = (0..20).filter(|&i| !side[i]).collect();
         let weight = |members: &[usize]| members.iter().map(|&i| load[i]).sum::<f64>();
@@ -350,7 +387,9 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true; 8]);
         let systems: Vec<usize> = (0..8).collect();
         let now: Vec<bool> = (0..8).map(|i| i < 6).collect();
-        assert!(best_split(&subset, &systems, &now, 16, (3.5, 3.5), &[false; 8]).is_none());
+        assert!(
+            best_split(&subset, &systems, &now, 0..16, (3.5, 3.5), &[false; 8], &labels(&subset, &systems)).is_none()
+        );
     }
 
     #[test]
@@ -362,7 +401,8 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true; 10]);
         let systems: Vec<usize> = (0..10).collect();
         let now: Vec<bool> = vec![true, true, true, true, true, true, false, false, true, false];
-        let side = best_split(&subset, &systems, &now, 16, (7.0, 7.0), &[false; 10]).expect("4 + 3 on each side fits");
+        let side = best_split(&subset, &systems, &now, 0..16, (7.0, 7.0), &[false; 10], &labels(&subset, &systems))
+            .expect("4 + 3 on each side fits");
         assert!(side[8] && !side[9], "the loose systems moved: {side:?}");
         assert_eq!((0..8).filter(|&i| side[i]).count(), 4, "{side:?}");
     }
@@ -379,10 +419,11 @@ mod tests {
         let systems: Vec<usize> = (0..9).collect();
         let now: Vec<bool> = (0..9).map(|i| i < 6).collect();
         assert!(
-            best_split(&subset, &systems, &now, 16, (3.6, 5.1), &[false; 9]).is_none(),
+            best_split(&subset, &systems, &now, 0..16, (3.6, 5.1), &[false; 9], &labels(&subset, &systems)).is_none(),
             "without moving the loose system no cut fits"
         );
-        let side = best_split(&subset, &systems, &now, 16, (3.6, 5.1), &[true; 9]).expect("a cut fits");
+        let side = best_split(&subset, &systems, &now, 0..16, (3.6, 5.1), &[true; 9], &labels(&subset, &systems))
+            .expect("a cut fits");
         assert!(side[8], "the loose system should have joined the first part: {side:?}");
         let first: Vec<usize> = (0..8).filter(|&i| side[i]).collect();
         let second: Vec<usize> = (0..8).filter(|&i| !side[i]).collect();
@@ -399,13 +440,34 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true, true, true, true, false, false, true, true]);
         let systems: Vec<usize> = (0..6).collect();
         let now = [true, true, true, true, true, false];
-        let side = best_split(&subset, &systems, &now, 4, (3.0, 3.0), &[false; 6])
+        let side = best_split(&subset, &systems, &now, 0..4, (3.0, 3.0), &[false; 6], &labels(&subset, &systems))
             .expect("the four-system piece splits 2 + 2 beside 1 + 1");
         assert!(side[4] && !side[5], "the two-system piece moved: {side:?}");
         assert_eq!((0..4).filter(|&i| side[i]).count(), 2, "{side:?}");
         let first: Vec<usize> = (0..4).filter(|&i| side[i]).collect();
         let second: Vec<usize> = (0..4).filter(|&i| !side[i]).collect();
         assert!(connected(&subset, &first) && connected(&subset, &second), "{side:?}");
+    }
+
+    #[test]
+    fn a_stray_piece_of_one_part_is_not_cut_even_when_it_is_the_largest_piece() {
+        // A ladder of two columns (systems 0–3: the first part holds 0 and 1, the second 2 and 3) and a
+        // six-system ladder (4–9) wholly in the second part, joined to the first ladder only through system 10
+        // of a third part: a stray piece of the second part. Cutting that larger piece would hand half of it
+        // to the first part as a piece that could have been joined; only the piece holding both parts may be
+        // cut again.
+        let mut gates = vec![(0, 1), (2, 3), (0, 2), (1, 3)];
+        gates.extend([(4, 5), (6, 7), (8, 9), (4, 6), (5, 7), (6, 8), (7, 9), (3, 10), (10, 4)]);
+        let universe = universe((0..11).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &gates);
+        let load = vec![1.0; 11];
+        let subset = Subset::new(&universe, &load, &[true; 11]);
+        let systems: Vec<usize> = (0..10).collect();
+        let now: Vec<bool> = (0..10).map(|i| i < 2).collect();
+        let side = best_split(&subset, &systems, &now, 0..16, (10.0, 10.0), &[false; 10], &labels(&subset, &systems))
+            .expect("a cut fits");
+        assert!((4..10).all(|i| !side[i]), "the stray piece was cut: {side:?}");
+        let first: Vec<usize> = (0..4).filter(|&i| side[i]).collect();
+        assert!(!first.is_empty() && first.len() < 4 && connected(&subset, &first), "{side:?}");
     }
 
     #[test]
@@ -417,7 +479,8 @@ mod tests {
         let subset = Subset::new(&universe, &load, &[true; 24]);
         let systems: Vec<usize> = (0..24).collect();
         let now: Vec<bool> = (0..24).map(|i| (i / 6 + i % 6) % 2 == 0).collect();
-        let side = best_split(&subset, &systems, &now, 8, (12.0, 12.0), &[false; 24]).expect("halves of twelve exist");
+        let side = best_split(&subset, &systems, &now, 0..8, (12.0, 12.0), &[false; 24], &labels(&subset, &systems))
+            .expect("halves of twelve exist");
         let cut = universe.gates().filter(|&(a, b)| side[a] != side[b]).count();
         assert_eq!((0..24).filter(|&i| side[i]).count(), 12, "{side:?}");
         assert_eq!(cut, 4, "the redrawn border should cross the grid straight: {side:?}");

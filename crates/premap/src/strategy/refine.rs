@@ -15,7 +15,10 @@
 
 use crate::subset::Subset;
 
+mod kicks;
 mod repack;
+
+pub(crate) use kicks::Kick;
 
 /// Relative slack when comparing loads against a cap, so that float summation order never decides.
 const CAP_TOLERANCE: f64 = 1e-9;
@@ -1213,11 +1216,12 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// Recombination for the cut (see `recombine`): each pair of touching parts, merged and cut again along
     /// `trees` spanning trees of the union, takes the cut that keeps both within their caps and crosses the
     /// fewest gates, if it crosses fewer than the border between them now. Only the union's largest connected
-    /// piece is cut again; its other pieces (fillers, a part's stray piece) stay where they are, except that a
-    /// loose system (no gates) may change sides towards the part whose systems' centre is no farther from it,
-    /// if that makes a cut fit the caps. So no part gets more pieces (a part whose pieces the union's largest
-    /// piece joins becomes whole, and a loose system is a piece that could never have been joined), no cap is
-    /// passed, and the gates cut elsewhere do not change. Returns the gates saved.
+    /// piece holding systems of both parts is cut again (or one alone in its part of the universe); its other
+    /// pieces (fillers, a part's stray piece) stay where they are, except that a loose system (no gates) may
+    /// change sides towards the part whose systems' centre is no farther from it, if that makes a cut fit the
+    /// caps. So no part gets more pieces (a part whose pieces the piece cut joins becomes whole, and a loose
+    /// system is a piece that could never have been joined), no cap is passed, and the gates cut elsewhere do
+    /// not change. Returns the gates saved.
     pub fn recombine_for_cut(&mut self, trees: usize) -> usize {
         let mut saved = 0;
         for a in 0..self.parts() {
@@ -1228,63 +1232,73 @@ impl<'s, 'a> Refiner<'s, 'a> {
                     continue;
                 }
                 self.recombined.insert((a, b), state);
-                let mut systems = self.members[a as usize].clone();
-                systems.extend_from_slice(&self.members[b as usize]);
-                systems.sort_unstable();
-                let in_a: Vec<bool> = systems.iter().map(|&v| self.part[v] == a).collect();
-                let border = |side: &dyn Fn(usize) -> bool| {
-                    systems
-                        .iter()
-                        .enumerate()
-                        .filter(|&(i, _)| side(i))
-                        .map(|(_, &v)| {
-                            let neighbours = self.subset.neighbours(v).iter();
-                            neighbours.filter(|&&w| systems.binary_search(&w).is_ok_and(|j| !side(j))).count()
-                        })
-                        .sum::<usize>()
-                };
-                let now = border(&|i| in_a[i]);
-                let caps = (self.cap[a as usize], self.cap[b as usize]);
-                let caps = (caps.0 * (1.0 + CAP_TOLERANCE), caps.1 * (1.0 + CAP_TOLERANCE));
-                // A loose system (no gates) may change sides only towards the part whose systems' centre is no
-                // farther from it, so that fillers placed near their nodes stay near.
-                let centre = |side: bool| {
-                    let (mut sum, mut count) = (orrery_universe::Vec3::ZERO, 0usize);
-                    for (i, &v) in systems.iter().enumerate() {
-                        if in_a[i] == side {
-                            sum = sum + self.subset.position[v];
-                            count += 1;
-                        }
-                    }
-                    sum * (1.0 / count.max(1) as f64)
-                };
-                let (centre_a, centre_b) = (centre(true), centre(false));
-                let nearer: Vec<bool> = systems
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| {
-                        let at = self.subset.position[v];
-                        let (own, other) = if in_a[i] { (centre_a, centre_b) } else { (centre_b, centre_a) };
-                        other.distance(at) <= own.distance(at)
-                    })
-                    .collect();
-                let split = super::recombine::best_split(self.subset, &systems, &in_a, trees, caps, &nearer);
-                let Some(to_a) = split else {
-                    continue;
-                };
-                let after = border(&|i| to_a[i]);
-                if after < now {
-                    for (i, &v) in systems.iter().enumerate() {
-                        let target = if to_a[i] { a } else { b };
-                        if self.part[v] != target {
-                            self.move_to(v, target);
-                        }
-                    }
-                    saved += now - after;
+                if let Some(gain) = self.recombine_pair(a, b, 0..trees, false) {
+                    saved += gain as usize;
                 }
             }
         }
         saved
+    }
+
+    /// Redraws the border between touching parts `a` and `b` along the best fitting cut of the spanning trees
+    /// numbered `trees` (see `recombine::best_split`): only if it crosses fewer gates than the border now,
+    /// unless `any` (a kick, see [`Self::recombine_with_kicks`]), which takes it if it differs at all. Returns
+    /// the gates saved (negative: added) if the border was redrawn.
+    fn recombine_pair(&mut self, a: u32, b: u32, trees: std::ops::Range<usize>, any: bool) -> Option<i64> {
+        let mut systems = self.members[a as usize].clone();
+        systems.extend_from_slice(&self.members[b as usize]);
+        systems.sort_unstable();
+        let in_a: Vec<bool> = systems.iter().map(|&v| self.part[v] == a).collect();
+        let border = |side: &dyn Fn(usize) -> bool| {
+            systems
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| side(i))
+                .map(|(_, &v)| {
+                    let neighbours = self.subset.neighbours(v).iter();
+                    neighbours.filter(|&&w| systems.binary_search(&w).is_ok_and(|j| !side(j))).count()
+                })
+                .sum::<usize>()
+        };
+        let now = border(&|i| in_a[i]);
+        let caps = (self.cap[a as usize], self.cap[b as usize]);
+        let caps = (caps.0 * (1.0 + CAP_TOLERANCE), caps.1 * (1.0 + CAP_TOLERANCE));
+        // A loose system (no gates) may change sides only towards the part whose systems' centre is no
+        // farther from it, so that fillers placed near their nodes stay near.
+        let centre = |side: bool| {
+            let (mut sum, mut count) = (orrery_universe::Vec3::ZERO, 0usize);
+            for (i, &v) in systems.iter().enumerate() {
+                if in_a[i] == side {
+                    sum = sum + self.subset.position[v];
+                    count += 1;
+                }
+            }
+            sum * (1.0 / count.max(1) as f64)
+        };
+        let (centre_a, centre_b) = (centre(true), centre(false));
+        let nearer: Vec<bool> = systems
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let at = self.subset.position[v];
+                let (own, other) = if in_a[i] { (centre_a, centre_b) } else { (centre_b, centre_a) };
+                other.distance(at) <= own.distance(at)
+            })
+            .collect();
+        let labels = self.components();
+        let component: Vec<usize> = systems.iter().map(|&v| labels[v]).collect();
+        let to_a = super::recombine::best_split(self.subset, &systems, &in_a, trees, caps, &nearer, &component)?;
+        let after = border(&|i| to_a[i]);
+        if after < now || (any && to_a != in_a) {
+            for (i, &v) in systems.iter().enumerate() {
+                let target = if to_a[i] { a } else { b };
+                if self.part[v] != target {
+                    self.move_to(v, target);
+                }
+            }
+            return Some(now as i64 - after as i64);
+        }
+        None
     }
 
     /// Swaps `v` with a system `u` of a touching part, near `v`, when that cuts fewer gates, keeps both parts
