@@ -171,7 +171,8 @@ impl Cluster {
         }
         let store = orrery_store::open(&config.db_url).await?;
         let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
-        let options = orrery_premap::Options { imbalance: config.premap_imbalance };
+        let options =
+            orrery_premap::Options { imbalance: config.premap_imbalance, ..orrery_premap::Options::default() };
         let mapping =
             orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &options)?;
         let epoch = store.load_mapping().await?.map_or(0, |previous| previous.epoch) + 1;

@@ -393,7 +393,8 @@ async fn the_premap_imbalance_allowance_decides_the_stored_mapping() {
     let load = orrery_universe::LoadProfile::synthesise(&test.universe, 0).cpu(&test.universe);
     let expected = |imbalance| {
         let mapping =
-            premap_with(&test.universe, &load, NODES, Strategy::Best, &Options { imbalance }).expect("premaps");
+            premap_with(&test.universe, &load, NODES, Strategy::Best, &Options { imbalance, ..Options::default() })
+                .expect("premaps");
         let mut rows: Vec<(u32, u32)> =
             (0..test.universe.len()).map(|i| (test.universe.system(i).id.0, mapping.node_of(i) as u32)).collect();
         rows.sort_unstable();

@@ -245,6 +245,18 @@ fn premap_kinds_selects_which_systems_are_mapped() {
     assert!(text.contains("31000001,"), "{text}");
 }
 
+/// `--kicks` sets how many kicks per node `best` spends on the cut; out of range it is refused, naming the flag.
+#[test]
+fn premap_kicks_are_taken_and_bounded() {
+    let output = orrery(&["premap", "--generate-systems", "300", "--nodes", "5", "--kicks", "2"]);
+    assert_success(&output);
+    assert!(stdout(&output).contains("stargates cut"), "{}", stdout(&output));
+    for bad in ["1001", "-1", "many"] {
+        let refused = orrery(&["premap", "--generate-systems", "300", "--nodes", "5", "--kicks", bad]);
+        assert_failure(&refused, &["--kicks"]);
+    }
+}
+
 #[test]
 fn premap_zero_nodes_is_refused() {
     let output = orrery(&["premap", "--generate-systems", "300", "--nodes", "0"]);

@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut series = Series { name: "best".into(), points: Vec::new() };
     println!("{:>9} {:>10} {:>6} {:>10} {:>10}", "allowed", "max/mean", "cut", "in pieces", "spread ly");
     for percent in PERCENTS {
-        let options = Options { imbalance: Some(percent / 100.0) };
+        let options = Options { imbalance: Some(percent / 100.0), ..Options::default() };
         let mapping = premap_with(&universe, &load, NODES, Strategy::Best, &options)?;
         let m = evaluate(&universe, &load, &mapping);
         println!(

@@ -274,8 +274,14 @@ proptest! {
     /// An operator's imbalance allowance changes where systems go, never the rules: every system on one node
     /// in range, no node empty, determinism, dedicated systems alone.
     #[test]
-    fn best_and_metis_with_an_imbalance_make_valid_deterministic_mappings(case in case(), percent in 0u32..60) {
-        let options = Options { imbalance: Some(f64::from(percent) / 100.0) };
+    /// Kicks asked for (at any node count, where `best` would not kick by default) likewise.
+    #[test]
+    fn best_and_metis_with_an_imbalance_make_valid_deterministic_mappings(
+        case in case(),
+        percent in 0u32..60,
+        kicks in proptest::option::of(0usize..4),
+    ) {
+        let options = Options { imbalance: Some(f64::from(percent) / 100.0), kicks_per_node: kicks };
         check_strategy_with(Strategy::Best, &case, &options)?;
         check_strategy_with(Strategy::Metis, &case, &options)?;
     }
@@ -286,7 +292,8 @@ fn a_negative_or_non_finite_imbalance_is_refused_with_its_value() {
     let u = line(6);
     for strategy in available() {
         for bad in [-0.01, f64::NAN, f64::INFINITY] {
-            let refused = premap_with(&u, &[1.0; 6], 2, strategy, &Options { imbalance: Some(bad) });
+            let refused =
+                premap_with(&u, &[1.0; 6], 2, strategy, &Options { imbalance: Some(bad), ..Options::default() });
             let Err(PremapError::BadImbalance(value)) = refused else {
                 panic!("{strategy}: imbalance {bad} gave {refused:?}");
             };

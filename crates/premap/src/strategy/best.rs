@@ -118,11 +118,16 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 /// 9. Finally, recombination for the cut ([`cut_by_recombination`]): touching nodes redraw their border along
 ///    spanning trees where that crosses fewer gates, no node passing the cap (or the heaviest node, where that
 ///    is above the cap) or its own load if above it.
-/// 10. At up to [`FINAL_BALANCE_NODES_COUNTED`] nodes of at most [`KICK_MAX_SYSTEMS_PER_NODE`] systems each,
-///     *kicks* (`Refiner::recombine_with_kicks`) leave the local minimum where step 9 stops: a node redraws its
+/// 10. At up to [`FINAL_BALANCE_NODES_COUNTED`] nodes of at most [`KICK_MAX_SYSTEMS_PER_NODE`] systems each
+///     (or as many per node as the operator asks for, at any node count), *kicks* (`Refiner::recombine_with_kicks`) leave the local minimum where step 9 stops: a node redraws its
 ///     borders with a few neighbours even where that crosses more gates, step 9 follows it through, and the
 ///     outcome is kept only if the whole cuts fewer gates.
-pub(crate) fn partition(subset: &Subset<'_>, k: usize, imbalance: Option<f64>) -> Vec<u32> {
+pub(crate) fn partition(
+    subset: &Subset<'_>,
+    k: usize,
+    imbalance: Option<f64>,
+    kicks_per_node: Option<usize>,
+) -> Vec<u32> {
     if k <= 1 {
         return vec![0; subset.len()];
     }
@@ -135,7 +140,7 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize, imbalance: Option<f64>) -
     // extra pieces): 250 EVE nodes 924, 40, 57 instead of 954, 44, 64; 250 generated nodes 807 cut gates instead
     // of 832; 180 EVE nodes 726 instead of 748.
     let cut_cap = heaviest_node(subset, &placed, k).max(cap);
-    cut_by_recombination(subset, placed, k, cut_cap)
+    cut_by_recombination(subset, placed, k, cut_cap, kicks_per_node)
 }
 
 /// The load of the heaviest of the `k` nodes of `part`.
@@ -278,8 +283,15 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
 /// it saves gates, at most [`CUT_RECOMBINATION_PASSES`] times, with [`CUT_RECOMBINATION_TREES_FINAL`] trees per
 /// pair (2 beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes). Moving systems one or two at a time along a border
 /// stops where every single step would pass a cap; redrawing a whole border at once does not. Then the kicks
-/// of step 10, where nodes are few and small enough ([`KICKS_PER_NODE`]).
-fn cut_by_recombination(subset: &Subset<'_>, part: Vec<u32>, k: usize, cap: f64) -> Vec<u32> {
+/// of step 10: `kicks_per_node` per node if the operator chose, else [`KICKS_PER_NODE`] where nodes are few
+/// and small enough and none beyond.
+fn cut_by_recombination(
+    subset: &Subset<'_>,
+    part: Vec<u32>,
+    k: usize,
+    cap: f64,
+    kicks_per_node: Option<usize>,
+) -> Vec<u32> {
     let mut refiner = Refiner::new(subset, part, vec![cap; k]);
     refiner.cap_at_current_load();
     let trees = if k > FINAL_BALANCE_NODES_COUNTED {
@@ -289,7 +301,8 @@ fn cut_by_recombination(subset: &Subset<'_>, part: Vec<u32>, k: usize, cap: f64)
     };
     recombine_for_cut(&mut refiner, trees);
     let small_nodes = subset.len().div_ceil(k) <= KICK_MAX_SYSTEMS_PER_NODE;
-    let kicks = if k <= FINAL_BALANCE_NODES_COUNTED && small_nodes { KICKS_PER_NODE * k } else { 0 };
+    let default = if k <= FINAL_BALANCE_NODES_COUNTED && small_nodes { KICKS_PER_NODE } else { 0 };
+    let kicks = kicks_per_node.unwrap_or(default).saturating_mul(k);
     if refiner.recombine_with_kicks(kicks, KICK) > 0 {
         refiner.refine(REFINE_PASSES);
     }

@@ -5,17 +5,11 @@ use orrery_universe::Universe;
 
 /// Maps `universe` onto `nodes` nodes with `strategy` and measures the mapping.
 pub fn run(universe: &Universe, load: &[f64], nodes: usize, strategy: Strategy) -> Metrics {
-    run_with(universe, load, nodes, strategy, None)
+    run_with(universe, load, nodes, strategy, Options::default())
 }
 
-/// [`run`] allowing `imbalance` (a fraction of the ideal node load) above the ideal.
-pub fn run_with(
-    universe: &Universe,
-    load: &[f64],
-    nodes: usize,
-    strategy: Strategy,
-    imbalance: Option<f64>,
-) -> Metrics {
-    let mapping = premap_with(universe, load, nodes, strategy, &Options { imbalance }).expect("premaps");
+/// [`run`] with `options` (an allowed imbalance, kicks).
+pub fn run_with(universe: &Universe, load: &[f64], nodes: usize, strategy: Strategy, options: Options) -> Metrics {
+    let mapping = premap_with(universe, load, nodes, strategy, &options).expect("premaps");
     evaluate(universe, load, &mapping)
 }
