@@ -45,9 +45,10 @@ pub struct ClusterConfig {
     /// Estimated load per system; synthesised from the universe when `None`.
     pub load: Option<LoadProfile>,
     pub nodes: usize,
-    /// How far above the ideal node load the premap may let a node go, as a fraction (`0.02` for 2%), for
-    /// fewer cross-node jumps; `None` aims at LPT's balance (see `orrery_premap::Options::imbalance`).
-    pub premap_imbalance: Option<f64>,
+    /// How the premap (`best`) runs: how far above the ideal node load it may let a node go, for fewer
+    /// cross-node jumps (by default it aims at LPT's balance), and how many kicks per node it spends on cutting
+    /// fewer gates (see `orrery_premap::Options`).
+    pub premap: orrery_premap::Options,
     pub tick_ms: u32,
     /// Per-system tick lengths in milliseconds, by system id (others use `tick_ms`).
     pub system_tick_ms: std::collections::HashMap<u32, u32>,
@@ -86,7 +87,7 @@ impl ClusterConfig {
             universe,
             load: None,
             nodes: 2,
-            premap_imbalance: None,
+            premap: orrery_premap::Options::default(),
             tick_ms: 1000,
             system_tick_ms: std::collections::HashMap::new(),
             db_url: db_url.into(),
@@ -171,10 +172,8 @@ impl Cluster {
         }
         let store = orrery_store::open(&config.db_url).await?;
         let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
-        let options =
-            orrery_premap::Options { imbalance: config.premap_imbalance, ..orrery_premap::Options::default() };
         let mapping =
-            orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &options)?;
+            orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?;
         let epoch = store.load_mapping().await?.map_or(0, |previous| previous.epoch) + 1;
         let assignments: Vec<(u32, u32)> =
             (0..universe.len()).map(|index| (universe.system(index).id.0, mapping.node_of(index) as u32)).collect();

@@ -379,33 +379,35 @@ async fn systems_inserted_with_sql_come_online_and_accept_jumps_and_arenas_take_
     test.cluster.shutdown().await;
 }
 
-/// The operator's premap allowance reaches the mapping the cluster stores: the same as `premap_with` gives for
-/// it, and not the mapping of the default (which the test checks differs, so it can fail).
+/// The operator's premap options (an allowance, kicks) reach the mapping the cluster stores: the same as
+/// `premap_with` gives for them, and not the mapping of the default or of the allowance alone (which the test
+/// checks differ, so it can fail).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_premap_imbalance_allowance_decides_the_stored_mapping() {
+async fn the_premap_options_decide_the_stored_mapping() {
     use orrery_premap::{Options, Strategy, premap_with};
     const NODES: usize = 4;
+    let chosen = Options { imbalance: Some(0.05), kicks_per_node: Some(0) };
     let test = TestCluster::start_with(|config| {
         config.nodes = NODES;
-        config.premap_imbalance = Some(0.3);
+        config.premap = chosen;
     })
     .await;
     let load = orrery_universe::LoadProfile::synthesise(&test.universe, 0).cpu(&test.universe);
-    let expected = |imbalance| {
-        let mapping =
-            premap_with(&test.universe, &load, NODES, Strategy::Best, &Options { imbalance, ..Options::default() })
-                .expect("premaps");
+    let expected = |options: Options| {
+        let mapping = premap_with(&test.universe, &load, NODES, Strategy::Best, &options).expect("premaps");
         let mut rows: Vec<(u32, u32)> =
             (0..test.universe.len()).map(|i| (test.universe.system(i).id.0, mapping.node_of(i) as u32)).collect();
         rows.sort_unstable();
         rows
     };
-    let (loose, default) = (expected(Some(0.3)), expected(None));
+    let (loose, default) = (expected(chosen), expected(Options::default()));
     assert_ne!(loose, default, "the allowance must change this mapping, or the test cannot tell it was used");
+    let kicked = expected(Options { kicks_per_node: None, ..chosen });
+    assert_ne!(loose, kicked, "the kicks must change this mapping, or the test cannot tell they were used");
     let store = orrery_store::SqliteStore::open(&test.dir.path().join("orrery.db").display().to_string())
         .await
         .expect("second connection");
     let stored = orrery_store::Store::load_mapping(&store).await.expect("reads").expect("a mapping is stored");
     store.close().await;
-    assert_eq!(stored.assignments, loose, "the stored mapping is not the one for a 30% allowance");
+    assert_eq!(stored.assignments, loose, "the stored mapping is not the one for a 5% allowance without kicks");
 }

@@ -245,7 +245,8 @@ fn premap_kinds_selects_which_systems_are_mapped() {
     assert!(text.contains("31000001,"), "{text}");
 }
 
-/// `--kicks` sets how many kicks per node `best` spends on the cut; out of range it is refused, naming the flag.
+/// `--kicks` sets how many kicks per node `best` spends on the cut; out of range it is refused, naming the flag
+/// (and so is `orrery run --premap-kicks`).
 #[test]
 fn premap_kicks_are_taken_and_bounded() {
     let output = orrery(&["premap", "--generate-systems", "300", "--nodes", "5", "--kicks", "2"]);
@@ -255,6 +256,8 @@ fn premap_kicks_are_taken_and_bounded() {
         let refused = orrery(&["premap", "--generate-systems", "300", "--nodes", "5", "--kicks", bad]);
         assert_failure(&refused, &["--kicks"]);
     }
+    // `orrery run` takes the same bound for the premap it makes at start-up (refused before anything starts).
+    assert_failure(&orrery(&["run", "--premap-kicks", "1001"]), &["--premap-kicks"]);
 }
 
 #[test]

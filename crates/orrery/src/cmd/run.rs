@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// (see `orrery premap --sweep`); by default it aims at LPT's balance.
     #[arg(long, value_name = "PERCENT", value_parser = crate::cmd::premap::parse_percent, allow_negative_numbers = true)]
     pub premap_imbalance: Option<f64>,
+    /// Kicks per node the premap spends on fewer cross-node jumps once balance is settled (see `orrery premap
+    /// --kicks`): by default 8 up to 64 nodes, none beyond; more take longer at start-up, never cut more.
+    #[arg(long, value_name = "PER_NODE", value_parser = clap::value_parser!(u64).range(0..=1000), allow_negative_numbers = true)]
+    pub premap_kicks: Option<u64>,
     /// Commands per second a client session may send.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub rate_limit: u32,
@@ -135,7 +139,10 @@ async fn serve(args: RunArgs) -> Result<()> {
     let mut config = ClusterConfig::new(universe, db_url.clone());
     config.load = Some(load);
     config.nodes = args.nodes.unwrap_or(cores.max(2));
-    config.premap_imbalance = args.premap_imbalance.map(|percent| percent / 100.0);
+    config.premap = orrery_premap::Options {
+        imbalance: args.premap_imbalance.map(|percent| percent / 100.0),
+        kicks_per_node: args.premap_kicks.map(|k| k as usize),
+    };
     config.tick_ms = args.tick_ms;
     for &(system, tick_ms) in &args.system_tick {
         if config.universe.index_of(orrery_universe::SystemId(system)).is_none() {
