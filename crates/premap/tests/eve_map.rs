@@ -116,8 +116,8 @@ fn eve_and_metis(nodes: usize) -> (Universe, Vec<f64>, Metrics) {
     (universe, load, metis)
 }
 
-/// Asserts that `best` balances at least as well as `metis` and beats it on every measure of locality at once:
-/// gates cut, nodes in pieces and mean spread.
+/// Asserts that `best` balances at least as well as `metis` (to the caps' tolerance of one part in 10⁹) and
+/// beats it on every measure of locality at once: gates cut, nodes in pieces and mean spread.
 fn assert_beats_metis_on_every_measure(nodes: usize, best: &Metrics, metis: &Metrics) {
     let measures = [
         ("balance", best.shared_max_over_mean, metis.shared_max_over_mean, true),
@@ -127,7 +127,7 @@ fn assert_beats_metis_on_every_measure(nodes: usize, best: &Metrics, metis: &Met
     ];
     for (measure, best, metis, may_tie) in measures {
         assert!(
-            best < metis || (may_tie && best <= metis),
+            best < metis || (may_tie && best <= metis * (1.0 + 1e-9)),
             "{nodes} nodes, {measure}: best {best:.4} against METIS {metis:.4}"
         );
     }
@@ -148,9 +148,9 @@ fn allowed_metis_like_imbalance_best_beats_metis_on_every_measure_at_250_nodes()
     assert!(best.cut_gates < tight.cut_gates && best.fragmented_nodes < tight.fragmented_nodes);
 }
 
-/// At 64 nodes METIS's default cuts fewer gates than `best` at LPT's balance (342 against 368), at 1.0249 × the
+/// At 64 nodes METIS's default cuts fewer gates than `best` at LPT's balance (342 against 365), at 1.0249 × the
 /// mean. Allowed exactly the imbalance METIS reached, `best` beats it on every measure at once (measured
-/// 2026-12-03: 1.0248, 334 cut gates, no node in pieces, 5.65 ly, against 1.0249, 342, 14, 6.29 ly).
+/// 2026-12-03: 1.0249, 324 cut gates, no node in pieces, 5.38 ly, against METIS's 1.0249, 342, 14, 6.29 ly).
 #[test]
 fn at_metis_own_balance_best_beats_metis_on_every_measure_at_64_nodes() {
     let (universe, load, metis) = eve_and_metis(64);

@@ -90,7 +90,7 @@ pub struct Options {
     /// step 10): each redraws a node's borders with a few of its neighbours and is kept only if the whole cuts
     /// fewer gates, so more kicks never cut more gates, they only take longer. By default 8 per node up to 64
     /// nodes of at most 256 systems each and none beyond, which keeps 250 EVE nodes under 100 ms; an operator
-    /// planning a large cluster once may spend a second or two more (8 per node at 250 EVE nodes: about 9%
+    /// planning a large cluster once may spend a second or two more (8 per node at 250 EVE nodes: about 10%
     /// fewer cut gates). The other strategies ignore it.
     pub kicks_per_node: Option<usize>,
 }

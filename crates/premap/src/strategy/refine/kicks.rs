@@ -3,14 +3,17 @@
 //! Greedy recombination (`Refiner::recombine_for_cut`) stops in a local minimum: no single pair of touching
 //! parts can redraw its border along the trees drawn for fewer gates. A *kick* redraws the borders of one part
 //! with a few of its neighbours along fresh trees even where that crosses more gates, greedy recombination
-//! follows it through, and the outcome is kept only if the whole cuts fewer gates than before (iterated local
-//! search: perturb, descend again, keep what is better). Each redrawn border is a cut of a
-//! spanning tree within the caps, so no cap is passed and no part gets more pieces.
+//! follows it through, and the outcome is kept only if the whole cuts fewer gates than before, or as many with
+//! nodes more compact in space (iterated local search: perturb, descend again, keep what is better). Each
+//! redrawn border is a cut of a spanning tree within the caps, so no cap is passed and no part gets more pieces.
 
 use super::Refiner;
 
 /// Seeds the choice of kicked parts in [`Refiner::recombine_with_kicks`].
 const KICK_SEED: u64 = 0x6b69_636b;
+/// A kick that cuts as many gates as before is kept if it lowers the spread by more than this share (so float
+/// noise never decides).
+const SPREAD_TOLERANCE: f64 = 1e-9;
 /// Kicks draw their trees from numbers far above those of greedy recombination, so they try other cuts.
 const KICK_FIRST_TREE: usize = 1 << 20;
 
@@ -35,16 +38,31 @@ impl Refiner<'_, '_> {
             .sum()
     }
 
+    /// The sum over parts of the mean distance of a part's systems from their centre: `evaluate`'s mean spread
+    /// times the number of parts.
+    pub fn spread(&self) -> f64 {
+        let k = self.parts() as usize;
+        let (centre, count) = super::super::part_centres(&self.subset.position, &self.part, k);
+        let mut sum = vec![0.0f64; k];
+        for (v, &p) in self.part.iter().enumerate() {
+            sum[p as usize] += centre[p as usize].distance(self.subset.position[v]);
+        }
+        sum.iter().zip(&count).map(|(s, &n)| s / n.max(1) as f64).sum()
+    }
+
     /// Iterated recombination, a way out of the local minimum where greedy recombination stops (no single pair
     /// can redraw its border for fewer gates). `kicks` times: a part picked pseudo-randomly redraws its borders
     /// with up to `kick.pairs` of the parts it touches, each along the best fitting cut of `kick.trees` fresh
     /// spanning trees even where that crosses more gates; recombination for the cut (`kick.repair_trees` trees
     /// per pair, at most `kick.repair_passes` passes, looking again only at pairs that changed) follows it
-    /// through; the outcome is kept if the whole cuts fewer gates than before the kick, else undone. So the cut
-    /// never grows, no cap is passed, and no part gets more pieces. Returns the gates saved.
+    /// through; the outcome is kept if the whole cuts fewer gates than before the kick, or as many with a smaller
+    /// spread (parts more compact in space: a walk along the plateau of equal cuts, steered towards compact
+    /// nodes), else undone. So the cut never grows, no cap is passed, and no part gets more pieces. Returns the
+    /// gates saved.
     pub fn recombine_with_kicks(&mut self, kicks: usize, kick: Kick) -> usize {
         let start = self.cut();
         let mut best = start;
+        let mut best_spread = self.spread();
         for round in 0..kicks {
             let r = super::super::recombine::mix(round as u64, KICK_SEED, u64::from(self.parts()));
             let a = (r % u64::from(self.parts())) as u32;
@@ -66,8 +84,10 @@ impl Refiner<'_, '_> {
                 }
             }
             let cut = self.cut();
-            if cut < best {
+            let spread = self.spread();
+            if cut < best || (cut == best && spread < best_spread * (1.0 - SPREAD_TOLERANCE)) {
                 best = cut;
+                best_spread = spread;
             } else {
                 self.restore(snapshot.0, snapshot.1);
             }
@@ -80,7 +100,8 @@ impl Refiner<'_, '_> {
 mod tests {
     use super::{Kick, Refiner};
     use crate::subset::Subset;
-    use orrery_universe::{GeneratorConfig, generate};
+    use crate::test_support::universe;
+    use orrery_universe::{GeneratorConfig, Vec3, generate};
 
     /// The connected pieces of part `p`'s systems.
     fn pieces(subset: &Subset<'_>, part: &[u32], p: u32) -> usize {
@@ -140,5 +161,25 @@ mod tests {
                 pieces_before[p as usize]
             );
         }
+    }
+
+    /// Sixteen systems on a line, their gates a ring (15 back to 0), in two parts of eight: every split into two
+    /// arcs crosses two gates, so the cut cannot fall. Starting from the arc that wraps around (12–15 and 0–3,
+    /// spread over the whole line), kicks must keep the cut and find a more compact split.
+    #[test]
+    fn where_the_cut_cannot_fall_kicks_make_the_parts_more_compact() {
+        let n = 16;
+        let gates: Vec<(usize, usize)> = (0..n).map(|i| (i, (i + 1) % n)).collect();
+        let universe = universe((0..n).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &gates);
+        let load = vec![1.0; n];
+        let subset = Subset::new(&universe, &load, &vec![true; n]);
+        let part: Vec<u32> = (0..n).map(|i| u32::from((4..12).contains(&i))).collect();
+        let mut refiner = Refiner::new(&subset, part, vec![8.0; 2]);
+        let (cut, spread) = (refiner.cut(), refiner.spread());
+        assert_eq!(cut, 2);
+        assert_eq!(refiner.recombine_with_kicks(16, KICK), 0, "no split of a ring into two arcs cuts fewer than 2");
+        assert_eq!(refiner.cut(), 2);
+        assert!(refiner.spread() < spread, "spread {} not below {spread}: {:?}", refiner.spread(), refiner.part);
+        assert!(refiner.part_load.iter().all(|&l| l == 8.0), "{:?}", refiner.part_load);
     }
 }
