@@ -58,7 +58,8 @@ const CUT_RECOMBINATION_TREES_MANY_NODES: usize = 2;
 const CUT_RECOMBINATION_TREES_FINAL: usize = 256;
 /// Kicks after the final recombination (step 10, `Refiner::recombine_with_kicks`) per node, at up to
 /// [`FINAL_BALANCE_NODES_COUNTED`] nodes: 512 kicks at 64 nodes, 192 at 24. More kept finding gates, slowly
-/// (2,000 kicks at 64 EVE nodes: 351 cut gates instead of 368, for 7 s instead of 2.5).
+/// (first version, cut alone: 2,000 kicks at 64 EVE nodes gave 351 cut gates instead of 368, for 7 s instead
+/// of 2.5).
 const KICKS_PER_NODE: usize = 8;
 /// Kicks only where nodes hold at most this many systems on average: at 3 and 7 EVE nodes (1,800 and 780
 /// systems) a kick's pairs are so large that 22 and 51 kicks took 0.5 and 2.4 s and saved no gate.
@@ -118,10 +119,11 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 /// 9. Finally, recombination for the cut ([`cut_by_recombination`]): touching nodes redraw their border along
 ///    spanning trees where that crosses fewer gates, no node passing the cap (or the heaviest node, where that
 ///    is above the cap) or its own load if above it.
-/// 10. At up to [`FINAL_BALANCE_NODES_COUNTED`] nodes of at most [`KICK_MAX_SYSTEMS_PER_NODE`] systems each
-///     (or as many per node as the operator asks for, at any node count), *kicks* (`Refiner::recombine_with_kicks`) leave the local minimum where step 9 stops: a node redraws its
-///     borders with a few neighbours even where that crosses more gates, step 9 follows it through, and the
-///     outcome is kept only if the whole cuts fewer gates.
+/// 10. *Kicks* (`Refiner::recombine_with_kicks`) leave the local minimum where step 9 stops: a node redraws
+///     its borders with a few neighbours even where that crosses more gates, step 9 follows it through, and
+///     the outcome is kept only if the whole cuts fewer gates, or as many with more compact nodes. By default
+///     [`KICKS_PER_NODE`] per node at up to [`FINAL_BALANCE_NODES_COUNTED`] nodes of at most
+///     [`KICK_MAX_SYSTEMS_PER_NODE`] systems each, none beyond; `kicks_per_node` per node if the operator chose.
 pub(crate) fn partition(
     subset: &Subset<'_>,
     k: usize,
