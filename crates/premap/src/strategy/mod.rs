@@ -115,11 +115,16 @@ pub fn premap(universe: &Universe, load: &[f64], nodes: usize, strategy: Strateg
 /// let universe = generate(&GeneratorConfig { systems: 600, ..GeneratorConfig::default() });
 /// let load = LoadProfile::synthesise(&universe, 7).cpu(&universe);
 /// let tight = evaluate(&universe, &load, &premap(&universe, &load, 12, Strategy::Best)?);
-/// let loose = premap_with(&universe, &load, 12, Strategy::Best, &Options { imbalance: Some(0.10), ..Options::default() })?;
-/// let loose = evaluate(&universe, &load, &loose);
+/// let allowed = Options { imbalance: Some(0.10), ..Options::default() };
+/// let loose = evaluate(&universe, &load, &premap_with(&universe, &load, 12, Strategy::Best, &allowed)?);
 /// println!("LPT's balance: {} gates cut; 10% allowed: {} gates cut", tight.cut_gates, loose.cut_gates);
 /// // An allowance must be a finite fraction ≥ 0.
-/// assert!(premap_with(&universe, &load, 12, Strategy::Best, &Options { imbalance: Some(-0.1), ..Options::default() }).is_err());
+/// let negative = Options { imbalance: Some(-0.1), ..Options::default() };
+/// assert!(premap_with(&universe, &load, 12, Strategy::Best, &negative).is_err());
+/// // More kicks (step 10 of docs/premap.md) take longer and never cut more gates.
+/// let kicked = Options { kicks_per_node: Some(16), ..Options::default() };
+/// let kicked = evaluate(&universe, &load, &premap_with(&universe, &load, 12, Strategy::Best, &kicked)?);
+/// assert!(kicked.cut_gates <= tight.cut_gates);
 /// # Ok::<(), orrery_premap::PremapError>(())
 /// ```
 pub fn premap_with(

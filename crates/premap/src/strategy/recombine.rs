@@ -23,9 +23,9 @@ const LOOSE_SHIFTS: usize = 16;
 /// connected component in the whole universe. Only one connected piece of the union is cut: the largest that
 /// holds systems of both parts or is the union's only piece in its component, so that neither part is handed a
 /// piece that could have been joined. Systems outside it (a part of the universe no gate joins to the rest, a
-/// stray piece of a node) stay where they are, their load counted for their part — except that *loose* systems (no gates at
-/// all) marked in `may_change_sides` may go to the other part with a cut, the fewest that make it fit (at most
-/// [`LOOSE_SHIFTS`] of each part, lightest first). A loose system joins any part without splitting it, and
+/// stray piece of a node) stay where they are, their load counted for their part — except that *loose* systems
+/// (no gates at all) marked in `may_change_sides` may go to the other part with a cut, the fewest that make it
+/// fit (at most [`LOOSE_SHIFTS`] of each part, lightest first). A loose system joins any part without splitting it, and
 /// moving one shifts the loads by a load that the gated systems' cuts may not offer: where the caps leave
 /// hundredths of a load unit of room, that turns a cut missing them into one that fits. Returns, for each
 /// system of the union in the order given, whether it goes to the first part; `None` if no cut fits.
