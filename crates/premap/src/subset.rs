@@ -51,6 +51,11 @@ impl<'a> Subset<'a> {
         (&self.adjacency_start, &self.adjacency)
     }
 
+    /// The gates whose two systems `part` puts in different parts.
+    pub fn cut(&self, part: &[u32]) -> usize {
+        (0..self.len()).map(|v| self.neighbours(v).iter().filter(|&&w| w > v && part[w] != part[v]).count()).sum()
+    }
+
     /// Connected-component label of every local system in the induced graph.
     pub fn component_labels(&self) -> Vec<usize> {
         orrery_universe::component_labels(self.len(), |v| self.neighbours(v))

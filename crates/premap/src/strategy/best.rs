@@ -233,18 +233,13 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
         part
     };
     let max_of = |part: &[u32]| heaviest_node(subset, part, k);
-    let cut_of = |part: &[u32]| {
-        (0..subset.len())
-            .map(|v| subset.neighbours(v).iter().filter(|&&w| w > v && part[w] != part[v]).count())
-            .sum::<usize>()
-    };
     let mut best: Option<(f64, usize, Vec<u32>)> = None;
     for (i, variant) in Variant::IN_ORDER.into_iter().enumerate() {
         if i >= 2 && best.as_ref().is_some_and(|(m, _, _)| *m > cap * (1.0 + LATER_VARIANTS_WITHIN)) {
             break;
         }
         let part = run(variant);
-        let (max, cut) = (max_of(&part), cut_of(&part));
+        let (max, cut) = (max_of(&part), subset.cut(&part));
         if max <= cap * (1.0 + 1e-9) {
             return part;
         }

@@ -31,13 +31,6 @@ pub(crate) struct Kick {
 }
 
 impl Refiner<'_, '_> {
-    /// The stargates joining systems of different parts.
-    pub fn cut(&self) -> usize {
-        (0..self.part.len())
-            .map(|v| self.subset.neighbours(v).iter().filter(|&&w| w > v && self.part[w] != self.part[v]).count())
-            .sum()
-    }
-
     /// The sum over parts of the mean distance of a part's systems from their centre: `evaluate`'s mean spread
     /// times the number of parts.
     pub fn spread(&self) -> f64 {
@@ -60,7 +53,7 @@ impl Refiner<'_, '_> {
     /// nodes), else undone. So the cut never grows, no cap is passed, and no part gets more pieces. Returns the
     /// gates saved.
     pub fn recombine_with_kicks(&mut self, kicks: usize, kick: Kick) -> usize {
-        let start = self.cut();
+        let start = self.subset.cut(&self.part);
         let mut best = start;
         let mut best_spread = self.spread();
         for round in 0..kicks {
@@ -83,7 +76,7 @@ impl Refiner<'_, '_> {
                     break;
                 }
             }
-            let cut = self.cut();
+            let cut = self.subset.cut(&self.part);
             let spread = self.spread();
             if cut < best || (cut == best && spread < best_spread * (1.0 - SPREAD_TOLERANCE)) {
                 best = cut;
@@ -146,10 +139,10 @@ mod tests {
         }
         let mut refiner = Refiner::new(&subset, part, vec![76.0; k as usize]);
         while refiner.recombine_for_cut(16) > 0 {}
-        let greedy = refiner.cut();
+        let greedy = subset.cut(&refiner.part);
         let pieces_before: Vec<usize> = (0..k).map(|p| pieces(&subset, &refiner.part, p)).collect();
         let saved = refiner.recombine_with_kicks(200, KICK);
-        let after = refiner.cut();
+        let after = subset.cut(&refiner.part);
         assert_eq!(greedy - saved, after, "the gates saved must be the change in the cut");
         assert!(after < greedy, "kicks saved nothing beyond greedy recombination ({greedy} gates)");
         assert!(refiner.part_load.iter().all(|&l| l <= 76.0 + 1e-9), "a cap was passed: {:?}", refiner.part_load);
@@ -175,10 +168,10 @@ mod tests {
         let subset = Subset::new(&universe, &load, &vec![true; n]);
         let part: Vec<u32> = (0..n).map(|i| u32::from((4..12).contains(&i))).collect();
         let mut refiner = Refiner::new(&subset, part, vec![8.0; 2]);
-        let (cut, spread) = (refiner.cut(), refiner.spread());
+        let (cut, spread) = (subset.cut(&refiner.part), refiner.spread());
         assert_eq!(cut, 2);
         assert_eq!(refiner.recombine_with_kicks(16, KICK), 0, "no split of a ring into two arcs cuts fewer than 2");
-        assert_eq!(refiner.cut(), 2);
+        assert_eq!(subset.cut(&refiner.part), 2);
         assert!(refiner.spread() < spread, "spread {} not below {spread}: {:?}", refiner.spread(), refiner.part);
         assert!(refiner.part_load.iter().all(|&l| l == 8.0), "{:?}", refiner.part_load);
     }
