@@ -58,7 +58,7 @@ pub fn evaluate(universe: &Universe, load: &[f64], mapping: &Mapping) -> Metrics
         cut_gates: universe.gates().filter(|&(a, b)| mapping.node_of(a) != mapping.node_of(b)).count(),
         fragmented_nodes,
         extra_pieces,
-        mean_spread_ly: mean_spread(universe, &members) / LIGHT_YEAR_M,
+        mean_spread_ly: mean_spread(&members, |s| universe.system(s).position) / LIGHT_YEAR_M,
         node_loads,
         dedicated,
     }
@@ -114,14 +114,16 @@ fn fragmentation(universe: &Universe, mapping: &Mapping, members: &[Vec<usize>])
     (fragmented, extra)
 }
 
-fn mean_spread(universe: &Universe, members: &[Vec<usize>]) -> f64 {
+/// The mean over non-empty nodes of the mean distance of a node's systems from their centre (in metres), for
+/// `members` (each node's systems) at `position` of a system. `best`'s kicks judge compactness by it too.
+pub(crate) fn mean_spread(members: &[Vec<usize>], position: impl Fn(usize) -> Vec3) -> f64 {
     let spreads: Vec<f64> = members
         .iter()
         .filter(|m| !m.is_empty())
         .map(|m| {
             let n = m.len() as f64;
-            let centre = m.iter().fold(Vec3::ZERO, |acc, &s| acc + universe.system(s).position) * (1.0 / n);
-            m.iter().map(|&s| universe.system(s).position.distance(centre)).sum::<f64>() / n
+            let centre = m.iter().fold(Vec3::ZERO, |acc, &s| acc + position(s)) * (1.0 / n);
+            m.iter().map(|&s| position(s).distance(centre)).sum::<f64>() / n
         })
         .collect();
     spreads.iter().sum::<f64>() / spreads.len().max(1) as f64

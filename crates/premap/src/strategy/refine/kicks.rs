@@ -31,16 +31,10 @@ pub(crate) struct Kick {
 }
 
 impl Refiner<'_, '_> {
-    /// The sum over parts of the mean distance of a part's systems from their centre: `evaluate`'s mean spread
-    /// times the number of parts.
+    /// The mean distance of a part's systems from their centre, averaged over parts (`evaluate`'s mean spread,
+    /// in metres): how compact the parts are in space.
     pub fn spread(&self) -> f64 {
-        let k = self.parts() as usize;
-        let (centre, count) = super::super::part_centres(&self.subset.position, &self.part, k);
-        let mut sum = vec![0.0f64; k];
-        for (v, &p) in self.part.iter().enumerate() {
-            sum[p as usize] += centre[p as usize].distance(self.subset.position[v]);
-        }
-        sum.iter().zip(&count).map(|(s, &n)| s / n.max(1) as f64).sum()
+        crate::metrics::mean_spread(&self.members, |v| self.subset.position[v])
     }
 
     /// Iterated recombination, a way out of the local minimum where greedy recombination stops (no single pair
@@ -96,29 +90,6 @@ mod tests {
     use crate::test_support::universe;
     use orrery_universe::{GeneratorConfig, Vec3, generate};
 
-    /// The connected pieces of part `p`'s systems.
-    fn pieces(subset: &Subset<'_>, part: &[u32], p: u32) -> usize {
-        let mut seen = vec![false; part.len()];
-        let mut count = 0;
-        for start in (0..part.len()).filter(|&v| part[v] == p) {
-            if seen[start] {
-                continue;
-            }
-            count += 1;
-            seen[start] = true;
-            let mut stack = vec![start];
-            while let Some(v) = stack.pop() {
-                for &w in subset.neighbours(v) {
-                    if part[w] == p && !seen[w] {
-                        seen[w] = true;
-                        stack.push(w);
-                    }
-                }
-            }
-        }
-        count
-    }
-
     const KICK: Kick = Kick { pairs: 4, trees: 8, repair_trees: 16, repair_passes: 3 };
 
     /// A generated universe of 600 systems of unit load in eight parts of at most 76, starting as stripes
@@ -140,14 +111,14 @@ mod tests {
         let mut refiner = Refiner::new(&subset, part, vec![76.0; k as usize]);
         while refiner.recombine_for_cut(16) > 0 {}
         let greedy = subset.cut(&refiner.part);
-        let pieces_before: Vec<usize> = (0..k).map(|p| pieces(&subset, &refiner.part, p)).collect();
+        let pieces_before: Vec<usize> = (0..k).map(|p| refiner.piece_count(p)).collect();
         let saved = refiner.recombine_with_kicks(200, KICK);
         let after = subset.cut(&refiner.part);
         assert_eq!(greedy - saved, after, "the gates saved must be the change in the cut");
         assert!(after < greedy, "kicks saved nothing beyond greedy recombination ({greedy} gates)");
         assert!(refiner.part_load.iter().all(|&l| l <= 76.0 + 1e-9), "a cap was passed: {:?}", refiner.part_load);
         for p in 0..k {
-            let now = pieces(&subset, &refiner.part, p);
+            let now = refiner.piece_count(p);
             assert!(
                 now <= pieces_before[p as usize],
                 "part {p} went from {} to {now} pieces",
