@@ -133,6 +133,92 @@ fn premap_out_writes_one_row_per_system() {
     assert_eq!(nodes.len(), 5, "every node is used");
 }
 
+/// The columns of a Markdown table printed by `premap --markdown`: header name → the cells of every row.
+fn markdown_columns(out: &str) -> Vec<(String, Vec<String>)> {
+    let rows: Vec<Vec<String>> = out
+        .lines()
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect())
+        .collect();
+    let header = &rows[0];
+    (1..header.len()).map(|c| (header[c].clone(), rows[1..].iter().map(|r| r[c].clone()).collect())).collect()
+}
+
+/// `premap` on a generated universe of 300 systems onto 5 nodes, the strategy and outputs still to add.
+const FIVE_NODES_OF_300: [&str; 5] = ["premap", "--generate-systems", "300", "--nodes", "5"];
+
+/// Saves `strategy`'s mapping of [`FIVE_NODES_OF_300`] as `dir/name`.
+fn saved_mapping(dir: &Path, name: &str, strategy: &str) -> PathBuf {
+    let saved = dir.join(name);
+    assert_success(&orrery(&[&FIVE_NODES_OF_300[..], &["--strategy", strategy, "--out", path_str(&saved)]].concat()));
+    saved
+}
+
+#[test]
+fn premap_evaluate_judges_a_mapping_file_beside_the_strategies() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = saved_mapping(dir.path(), "yesterday.csv", "best");
+    let universe = FIVE_NODES_OF_300;
+
+    // The saved mapping, judged beside the two strategies named: the same figures as `best` had, no time.
+    let output =
+        orrery(&[&universe[..], &["--strategy", "best,lpt", "--markdown", "--evaluate", path_str(&saved)]].concat());
+    assert_success(&output);
+    let columns = markdown_columns(&stdout(&output));
+    let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["lpt", "best", "yesterday"], "strategies in table order, then the file");
+    let (best, file) = (&columns[1].1, &columns[2].1);
+    let rows = best.len();
+    assert_eq!(file[..rows - 1], best[..rows - 1], "every metric but the time");
+    assert_eq!(file[rows - 1], "—", "a file has no time");
+    assert_ne!(columns[0].1[..rows - 1], best[..rows - 1], "LPT's figures differ, so the comparison means something");
+}
+
+#[test]
+fn premap_evaluate_refuses_a_bad_mapping_file_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = saved_mapping(dir.path(), "mapping.csv", "lpt");
+    let universe = FIVE_NODES_OF_300;
+    // Planned for 5 nodes, judged as a plan for 4: some system sits on node 4, which 4 nodes do not have.
+    let output = orrery(&[
+        "premap",
+        "--generate-systems",
+        "300",
+        "--nodes",
+        "4",
+        "--strategy",
+        "lpt",
+        "--evaluate",
+        path_str(&saved),
+    ]);
+    assert_failure(&output, &["--evaluate", path_str(&saved), "column `node`", "node 4 is out of range"]);
+    let missing = dir.path().join("absent.csv");
+    assert_failure(
+        &orrery(&[&universe[..], &["--strategy", "lpt", "--evaluate", path_str(&missing)]].concat()),
+        &["--evaluate", "absent.csv"],
+    );
+}
+
+#[test]
+fn premap_export_graph_writes_the_shared_systems_for_other_partitioners() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = dir.path().join("shared.graph");
+    let lpt_on_12 = ["premap", "--generate-systems", "300", "--nodes", "12", "--strategy", "lpt", "--markdown"];
+    let output = orrery(&[&lpt_on_12[..], &["--export-graph", path_str(&graph)]].concat());
+    assert_success(&output);
+    let dedicated = markdown_columns(&stdout(&output))[0].1[4].parse::<usize>().expect("a dedicated node count");
+    assert!(dedicated > 0, "the test needs a dedicated node");
+    let text = std::fs::read_to_string(&graph).expect("the graph file exists");
+    let comment = |key: &str| {
+        text.lines().find_map(|l| l.strip_prefix(&format!("% {key}"))).unwrap_or_else(|| panic!("no `% {key}`"))
+    };
+    assert_eq!(comment("parts ").trim(), (12 - dedicated).to_string());
+    assert_eq!(comment("dedicated").split_whitespace().count(), dedicated);
+    let header = text.lines().find(|l| !l.starts_with('%')).expect("a header line");
+    assert_eq!(header.split_whitespace().next(), Some((300 - dedicated).to_string().as_str()));
+    assert_eq!(comment("systems").split_whitespace().count(), 300 - dedicated);
+}
+
 #[test]
 fn premap_svg_writes_a_picture() {
     let dir = tempfile::tempdir().unwrap();

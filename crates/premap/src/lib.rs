@@ -29,6 +29,7 @@
 //! ```
 
 mod dedicated;
+mod export;
 mod mapping;
 mod metrics;
 mod strategy;
@@ -38,6 +39,7 @@ pub mod svg;
 mod test_support;
 
 pub use dedicated::dedicated_systems;
+pub use export::metis_graph;
 pub use mapping::Mapping;
 pub use metrics::{Metrics, evaluate};
 pub use strategy::{METIS_DEFAULT_IMBALANCE, Options, Strategy, premap, premap_with};

@@ -1,4 +1,7 @@
-//! The result of premapping.
+//! The result of premapping, and mapping files: the CSV `--out` writes, read back to judge a mapping made
+//! earlier or by another tool.
+
+use orrery_universe::{CsvTable, Input, LoadError, Location, Universe};
 
 /// Which node hosts each system: `node_of(i)` for the system at index `i` of the universe it was made for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,5 +38,69 @@ impl Mapping {
             members[node as usize].push(system);
         }
         members
+    }
+
+    /// Reads a mapping file (`system_id,node`, extra columns ignored) for `universe` and `nodes` nodes: the
+    /// file `orrery premap --out` writes, the mapping a running cluster stored, or one from another
+    /// partitioner, so that [`evaluate`](crate::evaluate) can judge it beside the strategies.
+    ///
+    /// Every system of the universe must appear exactly once with a node in `0..nodes`; anything else — an
+    /// unknown or repeated system, a node out of range, a system left out — is an error naming the file, and
+    /// the line and column where there is one.
+    ///
+    /// ```
+    /// use orrery_premap::Mapping;
+    /// use orrery_universe::{GeneratorConfig, Input, generate};
+    ///
+    /// let universe = generate(&GeneratorConfig { systems: 3, ..GeneratorConfig::default() });
+    /// let ids: Vec<u32> = universe.systems().iter().map(|s| s.id.0).collect();
+    /// let text = format!("system_id,node\n{},0\n{},1\n{},1\n", ids[0], ids[1], ids[2]);
+    /// let mapping = Mapping::from_csv(Input::new("m.csv", &mut text.as_bytes()), &universe, 2)?;
+    /// assert_eq!(mapping.assignment(), &[0, 1, 1]);
+    ///
+    /// let out_of_range = format!("system_id,node\n{},0\n{},2\n{},1\n", ids[0], ids[1], ids[2]);
+    /// let error = Mapping::from_csv(Input::new("m.csv", &mut out_of_range.as_bytes()), &universe, 2).unwrap_err();
+    /// assert_eq!(error.to_string(), "m.csv, line 3, column `node`: node 2 is out of range: 2 nodes are 0..=1");
+    /// # Ok::<(), orrery_universe::LoadError>(())
+    /// ```
+    pub fn from_csv(input: Input<'_>, universe: &Universe, nodes: usize) -> Result<Mapping, LoadError> {
+        let mut table = CsvTable::open(input)?;
+        let file = table.file();
+        let id_col = table.column("system_id")?;
+        let node_col = table.column("node")?;
+        // The line each system was mapped on (0: not yet), and its node.
+        let mut line_of = vec![0u64; universe.len()];
+        let mut node_of = vec![0u32; universe.len()];
+        table.for_each_row(|row| {
+            let id = row.system(id_col, universe)?;
+            let index = universe.index_of(id).unwrap_or_default(); // `system` checked that it is there
+            if line_of[index] != 0 {
+                let first = line_of[index];
+                return Err(LoadError::invalid(
+                    row.at(id_col),
+                    format!("system {id} appears again (first on line {first})"),
+                ));
+            }
+            let node: u64 = row.parse(node_col, "a node number (a whole number ≥ 0)")?;
+            if node >= nodes as u64 {
+                let problem = format!("node {node} is out of range: {nodes} nodes are 0..={}", nodes.saturating_sub(1));
+                return Err(LoadError::invalid(row.at(node_col), problem));
+            }
+            line_of[index] = row.line;
+            node_of[index] = node as u32;
+            Ok(())
+        })?;
+        let missing: Vec<usize> = (0..universe.len()).filter(|&i| line_of[i] == 0).collect();
+        if let Some(&first) = missing.first() {
+            let problem = format!(
+                "{} of the {} mapped systems have no node, the first of them system {} ({})",
+                missing.len(),
+                universe.len(),
+                universe.system(first).id,
+                universe.system(first).name
+            );
+            return Err(LoadError::invalid(Location::file(file), problem));
+        }
+        Ok(Mapping { nodes, node_of })
     }
 }

@@ -3,6 +3,10 @@
 
 use orrery_universe::{Universe, Vec3};
 
+/// What [`Subset::integer_weights`] add up to: large enough that rounding hardly matters, small enough for
+/// the 32-bit weights of METIS and KaHIP.
+pub(crate) const INTEGER_WEIGHT_TOTAL: f64 = 1.0e8;
+
 pub(crate) struct Subset<'a> {
     pub universe: &'a Universe,
     /// Local index → universe index, ascending.
@@ -46,9 +50,16 @@ impl<'a> Subset<'a> {
     }
 
     /// Compressed adjacency, for handing to graph partitioners.
-    #[cfg_attr(not(feature = "metis"), allow(dead_code))]
     pub fn csr(&self) -> (&[usize], &[usize]) {
         (&self.adjacency_start, &self.adjacency)
+    }
+
+    /// The loads as the whole numbers graph partitioners take: scaled so that they add up to about
+    /// [`INTEGER_WEIGHT_TOTAL`], each at least 1. The relative rounding error stays below one in a million.
+    pub fn integer_weights(&self) -> Vec<i64> {
+        let total: f64 = self.load.iter().sum();
+        let scale = if total > 0.0 { INTEGER_WEIGHT_TOTAL / total } else { 1.0 };
+        self.load.iter().map(|&l| ((l * scale).round() as i64).max(1)).collect()
     }
 
     /// The gates whose two systems `part` puts in different parts.

@@ -1,10 +1,13 @@
 //! A thin layer over the `csv` crate that turns every problem into a [`LoadError`] naming file, line and
 //! column, and finds columns by header name so that extra columns and any column order are accepted.
+//!
+//! Every loader of a per-system file reads through it — the universe's own and, in other crates, the
+//! premapper's mapping files — so that all of them report bad input the same way.
 
 use std::io::Read;
 use std::str::FromStr;
 
-use crate::{LoadError, Location};
+use crate::{LoadError, Location, SystemId, Universe};
 
 /// A named input: the name is what error messages show (usually the path).
 pub struct Input<'a> {
@@ -18,14 +21,27 @@ impl<'a> Input<'a> {
     }
 }
 
-pub(crate) struct CsvTable<'a> {
+/// A CSV file with a header line, read row by row with every problem located.
+///
+/// ```
+/// use orrery_universe::{CsvTable, Input};
+///
+/// let mut text = "system_id,cpu\n1,2.5\n2,-1\n".as_bytes();
+/// let mut table = CsvTable::open(Input::new("load.csv", &mut text))?;
+/// let cpu = table.column("cpu")?;
+/// let error = table.for_each_row(|row| row.non_negative(cpu).map(drop)).unwrap_err();
+/// assert_eq!(error.to_string(), "load.csv, line 3, column `cpu`: -1 is negative; loads must be ≥ 0");
+/// # Ok::<(), orrery_universe::LoadError>(())
+/// ```
+pub struct CsvTable<'a> {
     file: &'a str,
     reader: csv::Reader<&'a mut dyn Read>,
     header: Vec<String>,
 }
 
 impl<'a> CsvTable<'a> {
-    pub(crate) fn open(input: Input<'a>) -> Result<Self, LoadError> {
+    /// Reads the header line; an input without one is [`LoadError::Empty`].
+    pub fn open(input: Input<'a>) -> Result<Self, LoadError> {
         let file = input.name;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(input.reader);
         let header: Vec<String> = reader
@@ -40,12 +56,13 @@ impl<'a> CsvTable<'a> {
         Ok(CsvTable { file, reader, header })
     }
 
-    pub(crate) fn file(&self) -> &'a str {
+    /// The name errors show.
+    pub fn file(&self) -> &'a str {
         self.file
     }
 
     /// The position of a required column.
-    pub(crate) fn column(&self, name: &str) -> Result<usize, LoadError> {
+    pub fn column(&self, name: &str) -> Result<usize, LoadError> {
         self.optional_column(name).ok_or_else(|| LoadError::MissingColumn {
             at: Location::line(self.file, 1),
             column: name.to_owned(),
@@ -53,15 +70,13 @@ impl<'a> CsvTable<'a> {
         })
     }
 
-    pub(crate) fn optional_column(&self, name: &str) -> Option<usize> {
+    /// The position of a column the file may leave out.
+    pub fn optional_column(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h == name)
     }
 
     /// Calls `each` for every data row, stopping at the first error.
-    pub(crate) fn for_each_row(
-        &mut self,
-        mut each: impl FnMut(&Row<'_>) -> Result<(), LoadError>,
-    ) -> Result<(), LoadError> {
+    pub fn for_each_row(&mut self, mut each: impl FnMut(&Row<'_>) -> Result<(), LoadError>) -> Result<(), LoadError> {
         let mut record = csv::StringRecord::new();
         loop {
             match self.reader.read_record(&mut record) {
@@ -81,24 +96,27 @@ impl<'a> CsvTable<'a> {
 }
 
 /// One data row with its line number, for typed access with located errors.
-pub(crate) struct Row<'a> {
+pub struct Row<'a> {
     file: &'a str,
-    pub(crate) line: u64,
+    /// The line of the file the row is on (the header is line 1).
+    pub line: u64,
     record: &'a csv::StringRecord,
     header: &'a [String],
 }
 
 impl Row<'_> {
-    pub(crate) fn at(&self, column: usize) -> Location {
+    /// Where a cell of this row is, for an error about it.
+    pub fn at(&self, column: usize) -> Location {
         Location::cell(self.file, self.line, &self.header[column])
     }
 
-    pub(crate) fn text(&self, column: usize) -> &str {
+    /// A cell's text, trimmed; empty if the row is short.
+    pub fn text(&self, column: usize) -> &str {
         self.record.get(column).unwrap_or("")
     }
 
     /// Parses a cell, naming the expected kind of value when it fails.
-    pub(crate) fn parse<T: FromStr>(&self, column: usize, expected: &str) -> Result<T, LoadError> {
+    pub fn parse<T: FromStr>(&self, column: usize, expected: &str) -> Result<T, LoadError> {
         let text = self.text(column);
         if text.is_empty() {
             return Err(LoadError::invalid(self.at(column), format!("empty cell, expected {expected}")));
@@ -107,7 +125,7 @@ impl Row<'_> {
     }
 
     /// A finite floating-point number (NaN and infinities are refused).
-    pub(crate) fn finite(&self, column: usize) -> Result<f64, LoadError> {
+    pub fn finite(&self, column: usize) -> Result<f64, LoadError> {
         let value: f64 = self.parse(column, "a number")?;
         if !value.is_finite() {
             return Err(LoadError::invalid(self.at(column), format!("`{}` is not a finite number", self.text(column))));
@@ -115,8 +133,17 @@ impl Row<'_> {
         Ok(value)
     }
 
+    /// A system id that names a system of `universe`.
+    pub fn system(&self, column: usize, universe: &Universe) -> Result<SystemId, LoadError> {
+        let id = SystemId(self.parse(column, "a system id (a whole number)")?);
+        if universe.index_of(id).is_none() {
+            return Err(LoadError::invalid(self.at(column), format!("system {id} is not in the universe")));
+        }
+        Ok(id)
+    }
+
     /// A finite number that is zero or more.
-    pub(crate) fn non_negative(&self, column: usize) -> Result<f64, LoadError> {
+    pub fn non_negative(&self, column: usize) -> Result<f64, LoadError> {
         let value = self.finite(column)?;
         if value < 0.0 {
             return Err(LoadError::invalid(self.at(column), format!("{value} is negative; loads must be ≥ 0")));

@@ -65,7 +65,8 @@ impl LoadError {
         }
     }
 
-    pub(crate) fn invalid(at: Location, problem: impl Into<String>) -> Self {
+    /// A value that is wrong where it stands, with what is wrong about it.
+    pub fn invalid(at: Location, problem: impl Into<String>) -> Self {
         LoadError::Invalid { at, problem: problem.into() }
     }
 }

@@ -25,7 +25,7 @@ mod load;
 mod model;
 
 pub use csv_load::{UniverseFiles, load_universe, load_universe_paths};
-pub use csv_table::Input;
+pub use csv_table::{CsvTable, Input, Row};
 pub use error::{LoadError, Location};
 pub use generate::{GeneratorConfig, generate};
 pub use geometry::{LIGHT_YEAR_M, Vec3};

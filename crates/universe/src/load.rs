@@ -94,7 +94,7 @@ impl LoadProfile {
         let mut loads = BTreeMap::new();
         let mut lines = BTreeMap::new();
         table.for_each_row(|row| {
-            let id = known_system(row, id_col, universe)?;
+            let id = row.system(id_col, universe)?;
             if let Some(first) = lines.insert(id, row.line) {
                 return Err(LoadError::invalid(
                     row.at(id_col),
@@ -134,7 +134,7 @@ impl LoadProfile {
             universe.systems().iter().map(|s| (s.id, Load { cpu: weights.base, mem: DEFAULT_LOAD.mem })).collect();
         let mut lines = BTreeMap::new();
         table.for_each_row(|row| {
-            let id = known_system(row, id_col, universe)?;
+            let id = row.system(id_col, universe)?;
             if let Some(first) = lines.insert(id, row.line) {
                 return Err(LoadError::invalid(
                     row.at(id_col),
@@ -224,12 +224,4 @@ pub fn trade_hubs(universe: &Universe) -> Vec<usize> {
     hubs.sort_by_key(|&i| rank(i));
     hubs.truncate(5);
     hubs
-}
-
-fn known_system(row: &crate::csv_table::Row<'_>, col: usize, universe: &Universe) -> Result<SystemId, LoadError> {
-    let id = SystemId(row.parse(col, "a system id (a whole number)")?);
-    if universe.index_of(id).is_none() {
-        return Err(LoadError::invalid(row.at(col), format!("system {id} is not in the universe")));
-    }
-    Ok(id)
 }

@@ -10,8 +10,8 @@ use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use orrery_premap::svg::chart::{self, Point, Series};
-use orrery_premap::{Mapping, Metrics, Options, Strategy, evaluate, premap_with};
-use orrery_universe::Universe;
+use orrery_premap::{Mapping, Metrics, Options, Strategy, evaluate, metis_graph, premap_with};
+use orrery_universe::{Input, Universe};
 
 use crate::universe_args::UniverseArgs;
 
@@ -26,9 +26,10 @@ pub struct PremapArgs {
     /// Number of sol nodes: any count from 1 to the number of systems.
     #[arg(long, value_name = "N")]
     nodes: usize,
-    /// Which strategy to run: constellation, lpt, rcb, metis, best — or `all` for a side-by-side table.
-    #[arg(long, default_value = "best", value_parser = parse_choice)]
-    strategy: Choice,
+    /// Which strategy to run: constellation, lpt, rcb, metis, best; several comma-separated (`lpt,metis,best`)
+    /// or `all` for a side-by-side table.
+    #[arg(long, default_value = "best", value_delimiter = ',', value_parser = parse_choice)]
+    strategy: Vec<Choice>,
     /// Write the mapping as CSV (system_id,node). With `all`, the mapping of `best`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -55,6 +56,16 @@ pub struct PremapArgs {
     /// With --sweep: draw cut gates, nodes in pieces and spread against balance as SVG.
     #[arg(long, value_name = "FILE", requires = "sweep")]
     chart: Option<PathBuf>,
+    /// Judge a mapping file (system_id,node — what --out writes, or another tool's) beside the strategies: one
+    /// more column of the table, named after the file. Every mapped system must appear once, on a node below
+    /// --nodes. May be given more than once.
+    #[arg(long, value_name = "MAPPING", conflicts_with = "sweep")]
+    evaluate: Vec<PathBuf>,
+    /// Write the problem for other graph partitioners: the stargate graph of the systems that share nodes, in
+    /// the METIS graph format, with comment lines naming the parts to cut it into and each vertex's system
+    /// (docs/premap.md). scripts/reference-partitioners.sh feeds it to KaHIP and Mt-KaHyPar.
+    #[arg(long, value_name = "FILE")]
+    export_graph: Option<PathBuf>,
 }
 
 /// A percentage given on the command line: finite and ≥ 0.
@@ -77,14 +88,25 @@ fn parse_choice(text: &str) -> Result<Choice, String> {
     if text == "all" { Ok(Choice::All) } else { text.parse().map(Choice::One) }
 }
 
-/// One strategy's outcome.
+/// The strategies `--strategy` names, each once, in the order tables list them; `all` is every one built in.
+fn chosen_strategies(choices: &[Choice]) -> Vec<Strategy> {
+    let all = choices.iter().any(|c| matches!(c, Choice::All));
+    let named = |s: &Strategy| all || choices.iter().any(|c| matches!(c, Choice::One(one) if one == s));
+    Strategy::ALL.into_iter().filter(|s| named(s) && (!all || s.is_available())).collect()
+}
+
+/// One strategy's outcome, or a mapping file's.
 struct Outcome {
-    strategy: Strategy,
+    /// The strategy that made the mapping; `None` for a mapping read from a file.
+    strategy: Option<Strategy>,
+    /// The strategy's name, or the file's.
+    name: String,
     /// The imbalance a sweep ran it at (e.g. "2%"); empty outside a sweep.
     setting: String,
     mapping: Mapping,
     metrics: Metrics,
-    elapsed: Duration,
+    /// How long the strategy took; `None` for a file.
+    elapsed: Option<Duration>,
 }
 
 pub fn run(args: PremapArgs) -> Result<()> {
@@ -95,8 +117,8 @@ pub fn run(args: PremapArgs) -> Result<()> {
         bail!("--nodes {}: choose between 1 and the number of mapped systems ({})", args.nodes, universe.len());
     }
     // (strategy, imbalance in percent, whether the run is one setting of a sweep)
-    let runs: Vec<(Strategy, Option<f64>, bool)> = match (&args.sweep, args.strategy) {
-        (Some(percents), _) => {
+    let runs: Vec<(Strategy, Option<f64>, bool)> = match &args.sweep {
+        Some(percents) => {
             let mut runs = vec![(Strategy::Lpt, None, false), (Strategy::Rcb, None, false)];
             for &percent in percents {
                 for strategy in [Strategy::Metis, Strategy::Best].into_iter().filter(|s| s.is_available()) {
@@ -105,10 +127,7 @@ pub fn run(args: PremapArgs) -> Result<()> {
             }
             runs
         }
-        (None, Choice::One(s)) => vec![(s, args.imbalance, false)],
-        (None, Choice::All) => {
-            Strategy::ALL.into_iter().filter(|s| s.is_available()).map(|s| (s, args.imbalance, false)).collect()
-        }
+        None => chosen_strategies(&args.strategy).into_iter().map(|s| (s, args.imbalance, false)).collect(),
     };
     let bar = ProgressBar::new(runs.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} premapping {pos}/{len} {msg}").expect("a valid progress template"),
@@ -125,10 +144,23 @@ pub fn run(args: PremapArgs) -> Result<()> {
         let mapping = premap_with(&universe, &load, args.nodes, strategy, &options)?;
         let elapsed = started.elapsed();
         let metrics = evaluate(&universe, &load, &mapping);
-        outcomes.push(Outcome { strategy, setting, mapping, metrics, elapsed });
+        outcomes.push(Outcome {
+            strategy: Some(strategy),
+            name: strategy.name().to_string(),
+            setting,
+            mapping,
+            metrics,
+            elapsed: Some(elapsed),
+        });
         bar.inc(1);
     }
     bar.finish_and_clear();
+    for path in &args.evaluate {
+        let mapping = read_mapping(path, &universe, args.nodes)?;
+        let metrics = evaluate(&universe, &load, &mapping);
+        let name = path.file_stem().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        outcomes.push(Outcome { strategy: None, name, setting: String::new(), mapping, metrics, elapsed: None });
+    }
 
     println!(
         "{} systems, {} stargates, total load {:.1}, {} nodes",
@@ -143,10 +175,15 @@ pub fn run(args: PremapArgs) -> Result<()> {
         (true, true) => print!("{}", sweep_markdown(&outcomes)),
         (false, true) => println!("{}", sweep_table(&outcomes)),
     }
-    let chosen = outcomes.iter().find(|o| o.strategy == Strategy::Best).unwrap_or(&outcomes[0]);
+    let chosen = outcomes.iter().find(|o| o.strategy == Some(Strategy::Best)).unwrap_or(&outcomes[0]);
     if let Some(path) = &args.out {
         write_mapping(path, &universe, &chosen.mapping)?;
-        println!("wrote the {} mapping to {}", chosen.strategy, path.display());
+        println!("wrote the {} mapping to {}", chosen.name, path.display());
+    }
+    if let Some(path) = &args.export_graph {
+        std::fs::write(path, metis_graph(&universe, &load, args.nodes)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote the graph of the shared systems for other partitioners to {}", path.display());
     }
     if let Some(path) = &args.chart {
         let title = format!("{} — {} nodes: balance against locality", universe_title(&args), args.nodes);
@@ -155,10 +192,10 @@ pub fn run(args: PremapArgs) -> Result<()> {
         println!("wrote the trade-off chart to {}", path.display());
     }
     if let Some(path) = &args.svg {
-        let title = format!("{} — {} nodes, strategy {}", universe_title(&args), args.nodes, chosen.strategy);
+        let title = format!("{} — {} nodes, strategy {}", universe_title(&args), args.nodes, chosen.name);
         let svg = orrery_premap::svg::render(&universe, &load, &chosen.mapping, &chosen.metrics, &title);
         std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote the picture of the {} mapping to {}", chosen.strategy, path.display());
+        println!("wrote the picture of the {} mapping to {}", chosen.name, path.display());
     }
     Ok(())
 }
@@ -174,9 +211,9 @@ fn series(outcomes: &[Outcome]) -> Vec<Series> {
             fragmented_nodes: o.metrics.fragmented_nodes,
             spread_ly: o.metrics.mean_spread_ly,
         };
-        match series.iter_mut().find(|s| s.name == o.strategy.name()) {
+        match series.iter_mut().find(|s| s.name == o.name) {
             Some(s) => s.points.push(point),
-            None => series.push(Series { name: o.strategy.name().to_string(), points: vec![point] }),
+            None => series.push(Series { name: o.name.clone(), points: vec![point] }),
         }
     }
     series
@@ -185,11 +222,7 @@ fn series(outcomes: &[Outcome]) -> Vec<Series> {
 impl Outcome {
     /// The column or row heading: the strategy's name, with its setting in a sweep.
     fn label(&self) -> String {
-        if self.setting.is_empty() {
-            self.strategy.name().to_string()
-        } else {
-            format!("{} {}", self.strategy, self.setting)
-        }
+        if self.setting.is_empty() { self.name.clone() } else { format!("{} {}", self.name, self.setting) }
     }
 }
 
@@ -270,8 +303,18 @@ const METRIC_ROWS: [MetricRow; 11] = [
     ("fragmented nodes", |o| o.metrics.fragmented_nodes.to_string()),
     ("extra pieces", |o| o.metrics.extra_pieces.to_string()),
     ("mean spread (ly)", |o| format!("{:.2}", o.metrics.mean_spread_ly)),
-    ("time (ms)", |o| format!("{:.1}", o.elapsed.as_secs_f64() * 1e3)),
+    ("time (ms)", |o| o.elapsed.map_or_else(|| "—".to_string(), |e| format!("{:.1}", e.as_secs_f64() * 1e3))),
 ];
+
+/// A mapping file for the mapped systems, every problem named with file, line and column.
+fn read_mapping(path: &PathBuf, universe: &Universe, nodes: usize) -> Result<Mapping> {
+    let name = path.display().to_string();
+    let file = File::open(path).with_context(|| format!("--evaluate: opening {name}"))?;
+    let mut reader = std::io::BufReader::new(file);
+    Mapping::from_csv(Input::new(&name, &mut reader), universe, nodes).with_context(|| {
+        format!("--evaluate expects a mapping of the {} mapped systems onto {nodes} nodes", universe.len())
+    })
+}
 
 fn write_mapping(path: &PathBuf, universe: &Universe, mapping: &Mapping) -> Result<()> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;

@@ -5,10 +5,6 @@ use metis::{Graph, Idx};
 
 use crate::subset::Subset;
 
-/// METIS weights are integers: loads are scaled so the total is about this much, which keeps the relative
-/// rounding error below one in a million while staying far from `Idx` overflow.
-const WEIGHT_SCALE_TOTAL: f64 = 1.0e8;
-
 /// METIS `PartGraphKway` with vertex weights from the loads, imbalance tolerance `imbalance` (METIS's default
 /// is 3%), otherwise default options and a fixed seed, so the result is deterministic.
 pub(crate) fn partition(subset: &Subset<'_>, k: usize, imbalance: f64) -> Vec<u32> {
@@ -29,12 +25,10 @@ struct Input {
 
 fn input(subset: &Subset<'_>) -> Input {
     let (start, adjacency) = subset.csr();
-    let total: f64 = subset.load.iter().sum();
-    let scale = if total > 0.0 { WEIGHT_SCALE_TOTAL / total } else { 1.0 };
     Input {
         xadj: start.iter().map(|&s| s as Idx).collect(),
         adjncy: adjacency.iter().map(|&a| a as Idx).collect(),
-        vwgt: subset.load.iter().map(|&l| ((l * scale).round() as Idx).max(1)).collect(),
+        vwgt: subset.integer_weights().into_iter().map(|w| w as Idx).collect(),
     }
 }
 

@@ -143,13 +143,8 @@ pub fn premap_with(
     if !strategy.is_available() {
         return Err(PremapError::Unavailable(strategy.name()));
     }
-    let dedicated = dedicated_systems(load, nodes);
+    let (dedicated, subset) = shared_systems(universe, load, nodes);
     let k = nodes - dedicated.len();
-    let mut keep = vec![true; universe.len()];
-    for &d in &dedicated {
-        keep[d] = false;
-    }
-    let subset = Subset::new(universe, load, &keep);
     let parts = match strategy {
         Strategy::Constellation => constellation::partition(&subset, k),
         Strategy::Lpt => lpt::partition(&subset.load, k),
@@ -171,7 +166,17 @@ pub fn premap_with(
     Ok(Mapping::new(nodes, node_of).expect("every strategy returns parts in 0..k and dedicated nodes are k.."))
 }
 
-fn validate(universe: &Universe, load: &[f64], nodes: usize) -> Result<(), PremapError> {
+/// The systems that get a node of their own, and the rest, which share the other nodes.
+pub(crate) fn shared_systems<'a>(universe: &'a Universe, load: &[f64], nodes: usize) -> (Vec<usize>, Subset<'a>) {
+    let dedicated = dedicated_systems(load, nodes);
+    let mut keep = vec![true; universe.len()];
+    for &d in &dedicated {
+        keep[d] = false;
+    }
+    (dedicated, Subset::new(universe, load, &keep))
+}
+
+pub(crate) fn validate(universe: &Universe, load: &[f64], nodes: usize) -> Result<(), PremapError> {
     if nodes == 0 {
         return Err(PremapError::NoNodes);
     }
