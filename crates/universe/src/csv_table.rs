@@ -107,7 +107,7 @@ pub struct Row<'a> {
 impl Row<'_> {
     /// Where a cell of this row is, for an error about it.
     pub fn at(&self, column: usize) -> Location {
-        Location::cell(self.file, self.line, &self.header[column])
+        Location::cell(self.file, self.line, self.header.get(column).map_or("?", String::as_str))
     }
 
     /// A cell's text, trimmed; empty if the row is short.
