@@ -83,7 +83,10 @@ impl Mapping {
             }
             let node: u64 = row.parse(node_col, "a node number (a whole number ≥ 0)")?;
             if node >= nodes as u64 {
-                let problem = format!("node {node} is out of range: {nodes} nodes are 0..={}", nodes.saturating_sub(1));
+                let problem = match nodes {
+                    0 => format!("node {node} is out of range: there are no nodes"),
+                    _ => format!("node {node} is out of range: {nodes} nodes are 0..={}", nodes - 1),
+                };
                 return Err(LoadError::invalid(row.at(node_col), problem));
             }
             line_of[index] = row.line;

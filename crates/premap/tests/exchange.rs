@@ -57,7 +57,7 @@ fn a_bad_mapping_file_is_refused_naming_file_line_and_column() {
         edited[line] = replacement;
         edited.join("\n")
     };
-    let cases: Vec<(String, String)> = vec![
+    let mut cases: Vec<(String, String)> = vec![
         (String::new(), "mapping.csv: the file is empty".to_string()),
         (
             good.replace("system_id,node", "system,node"),
@@ -93,8 +93,15 @@ fn a_bad_mapping_file_is_refused_naming_file_line_and_column() {
         ),
         (lines[..lines.len() - 2].join("\n"), "mapping.csv: 2 of the".to_string()),
     ];
+    // With no nodes any node is out of range: the first row is refused.
+    let first = mapping.node_of(0);
+    cases.push((
+        good.clone(),
+        format!("mapping.csv, line 2, column `node`: node {first} is out of range: there are no nodes"),
+    ));
     for (text, expected) in cases {
-        let error = read(&text, &universe, 3).expect_err(&expected);
+        let nodes = if expected.contains("no nodes") { 0 } else { 3 };
+        let error = read(&text, &universe, nodes).expect_err(&expected);
         assert!(error.contains(&expected), "expected `{expected}` in: {error}");
     }
 }
