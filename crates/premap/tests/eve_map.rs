@@ -8,7 +8,7 @@ use std::path::Path;
 
 mod common;
 
-use common::{run, run_with};
+use common::{metis, run, run_with};
 use orrery_premap::{Metrics, Options, Strategy};
 use orrery_universe::{ActivityWeights, LoadProfile, SystemKind, Universe, load_universe_paths};
 
@@ -53,8 +53,8 @@ fn best_keeps_every_node_in_one_piece_and_balances_like_lpt_up_to_64_nodes() {
         );
         // Up to 24 nodes, with every node whole and (nearly) LPT's balance, no more cut gates than METIS
         // (which runs at 1–3% imbalance and leaves nodes in pieces at 7 and 24).
-        if nodes <= 24 && Strategy::Metis.is_available() {
-            let metis = run(&universe, &load, nodes, Strategy::Metis);
+        if nodes <= 24 {
+            let metis = metis(&universe, &load, nodes);
             assert!(
                 best.cut_gates <= metis.cut_gates,
                 "{nodes} nodes: best cuts {} gates, METIS {}",
@@ -80,21 +80,19 @@ fn best_fragments_fewer_nodes_than_metis_and_rcb_at_250_nodes() {
         rcb.fragmented_nodes
     );
     assert!(best.shared_max_over_mean < 1.05, "best's shared-node balance {:.4}", best.shared_max_over_mean);
-    if Strategy::Metis.is_available() {
-        let metis = run(&universe, &load, 250, Strategy::Metis);
-        assert!(
-            best.fragmented_nodes < metis.fragmented_nodes,
-            "best {} vs metis {}",
-            best.fragmented_nodes,
-            metis.fragmented_nodes
-        );
-        assert!(
-            best.shared_max_over_mean < metis.shared_max_over_mean,
-            "best balances the shared nodes worse than METIS: {:.4} vs {:.4}",
-            best.shared_max_over_mean,
-            metis.shared_max_over_mean
-        );
-    }
+    let metis = metis(&universe, &load, 250);
+    assert!(
+        best.fragmented_nodes < metis.fragmented_nodes,
+        "best {} vs metis {}",
+        best.fragmented_nodes,
+        metis.fragmented_nodes
+    );
+    assert!(
+        best.shared_max_over_mean < metis.shared_max_over_mean,
+        "best balances the shared nodes worse than METIS: {:.4} vs {:.4}",
+        best.shared_max_over_mean,
+        metis.shared_max_over_mean
+    );
     // Jita and the other systems above the per-node share get nodes of their own under every strategy.
     let dedicated = |m: &Metrics| m.dedicated.iter().filter(|&&d| d).count();
     assert!(dedicated(&best) >= 1, "Jita should get a dedicated node at 250 nodes");
@@ -108,11 +106,8 @@ fn allowing(imbalance: f64) -> Options {
 
 /// The EVE map, its load, and METIS's mapping of it on `nodes` nodes; fails loudly where METIS is left out.
 fn eve_and_metis(nodes: usize) -> (Universe, Vec<f64>, Metrics) {
-    if !Strategy::Metis.is_available() {
-        panic!("this test compares with METIS, which this build leaves out (enable the `metis` feature)");
-    }
     let (universe, load) = eve();
-    let metis = run(&universe, &load, nodes, Strategy::Metis);
+    let metis = metis(&universe, &load, nodes);
     (universe, load, metis)
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run, run_with};
+use common::{metis, run, run_with};
 use orrery_premap::{Metrics, Options, Strategy};
 use orrery_universe::{GeneratorConfig, LoadProfile, Universe, generate};
 
@@ -14,21 +14,19 @@ fn generated() -> (Universe, Vec<f64>) {
     (universe, load)
 }
 
-/// Fails unless `best` leaves fewer nodes in pieces than METIS (when METIS is built in).
+/// Fails unless `best` leaves fewer nodes in pieces than METIS.
 fn assert_fewer_nodes_in_pieces_than_metis(universe: &Universe, load: &[f64], nodes: usize, best: &Metrics) {
-    if Strategy::Metis.is_available() {
-        let metis = run(universe, load, nodes, Strategy::Metis);
-        assert!(
-            best.fragmented_nodes < metis.fragmented_nodes,
-            "{nodes} nodes: best leaves {} nodes in pieces, METIS {}",
-            best.fragmented_nodes,
-            metis.fragmented_nodes
-        );
-    }
+    let metis = metis(universe, load, nodes);
+    assert!(
+        best.fragmented_nodes < metis.fragmented_nodes,
+        "{nodes} nodes: best leaves {} nodes in pieces, METIS {}",
+        best.fragmented_nodes,
+        metis.fragmented_nodes
+    );
 }
 
 /// Runs `best` on `nodes` nodes and fails unless its heaviest node is no heavier than LPT's and it leaves fewer
-/// nodes in pieces than METIS (when METIS is built in); returns its metrics.
+/// nodes in pieces than METIS; returns its metrics.
 fn best_meeting_lpt_with_fewer_nodes_in_pieces_than_metis(universe: &Universe, load: &[f64], nodes: usize) -> Metrics {
     let best = run(universe, load, nodes, Strategy::Best);
     let lpt = run(universe, load, nodes, Strategy::Lpt);
@@ -50,10 +48,8 @@ fn best_meeting_lpt_with_fewer_nodes_in_pieces_than_metis(universe: &Universe, l
 fn best_meets_lpt_at_24_generated_nodes_with_metis_cut_and_fewer_nodes_in_pieces() {
     let (universe, load) = generated();
     let best = best_meeting_lpt_with_fewer_nodes_in_pieces_than_metis(&universe, &load, 24);
-    if Strategy::Metis.is_available() {
-        let metis = run(&universe, &load, 24, Strategy::Metis);
-        assert!(best.cut_gates <= metis.cut_gates, "best cuts {} gates, METIS {}", best.cut_gates, metis.cut_gates);
-    }
+    let metis = metis(&universe, &load, 24);
+    assert!(best.cut_gates <= metis.cut_gates, "best cuts {} gates, METIS {}", best.cut_gates, metis.cut_gates);
 }
 
 /// At 64 nodes no run keeps every node whole within LPT's cap; repacking (docs/premap.md, step 8) reaches it
@@ -79,10 +75,8 @@ fn best_balances_250_generated_nodes_better_than_rcb_and_metis_with_fewer_nodes_
         best.fragmented_nodes,
         rcb.fragmented_nodes
     );
-    if Strategy::Metis.is_available() {
-        let metis = run(&universe, &load, 250, Strategy::Metis);
-        assert!(balance(&best) < balance(&metis), "best {:.4}, METIS {:.4}", balance(&best), balance(&metis));
-    }
+    let metis = metis(&universe, &load, 250);
+    assert!(balance(&best) < balance(&metis), "best {:.4}, METIS {:.4}", balance(&best), balance(&metis));
     assert_fewer_nodes_in_pieces_than_metis(&universe, &load, 250, &best);
 }
 

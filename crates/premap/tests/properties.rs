@@ -221,10 +221,13 @@ fn check_strategy(strategy: Strategy, case: &Case) -> Result<(), TestCaseError> 
 
 /// [`check_strategy`] with `options`.
 fn check_strategy_with(strategy: Strategy, case: &Case, options: &Options) -> Result<(), TestCaseError> {
+    let universe = case.universe();
     if !strategy.is_available() {
+        // A build without the strategy's feature must refuse it by name rather than map with something else.
+        let refused = premap_with(&universe, &case.load, case.nodes, strategy, options);
+        prop_assert_eq!(refused, Err(PremapError::Unavailable(strategy.name())));
         return Ok(());
     }
-    let universe = case.universe();
     let n = universe.len();
     let nodes = case.nodes;
     let mapping = premap_with(&universe, &case.load, nodes, strategy, options);

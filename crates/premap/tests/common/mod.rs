@@ -13,3 +13,14 @@ pub fn run_with(universe: &Universe, load: &[f64], nodes: usize, strategy: Strat
     let mapping = premap_with(universe, load, nodes, strategy, &options).expect("premaps");
     evaluate(universe, load, &mapping)
 }
+
+/// METIS's mapping of `universe` onto `nodes` nodes, measured. The comparisons with METIS are part of what the
+/// tests check, so a build without the `metis` feature fails them loudly instead of skipping them.
+#[allow(dead_code)] // not every test file compares with METIS
+pub fn metis(universe: &Universe, load: &[f64], nodes: usize) -> Metrics {
+    assert!(
+        Strategy::Metis.is_available(),
+        "this test compares with METIS, which this build leaves out (enable the `metis` feature of orrery-premap)"
+    );
+    run(universe, load, nodes, Strategy::Metis)
+}
