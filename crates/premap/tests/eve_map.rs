@@ -8,7 +8,7 @@ use std::path::Path;
 
 mod common;
 
-use common::{metis, run, run_with};
+use common::{assert_below, metis, run, run_with};
 use orrery_premap::{Metrics, Options, Strategy};
 use orrery_universe::{ActivityWeights, LoadProfile, SystemKind, Universe, load_universe_paths};
 
@@ -41,12 +41,7 @@ fn best_keeps_every_node_in_one_piece_and_balances_like_lpt_up_to_64_nodes() {
             best.shared_max_over_mean,
             lpt.shared_max_over_mean
         );
-        assert!(
-            best.cut_gates < rcb.cut_gates,
-            "{nodes} nodes: best cuts {} gates, rcb {}",
-            best.cut_gates,
-            rcb.cut_gates
-        );
+        assert_below(&format!("{nodes} nodes, cut gates"), best.cut_gates, "rcb", rcb.cut_gates);
         assert!(
             best.fragmented_nodes < rcb.fragmented_nodes.max(1),
             "{nodes} nodes: rcb should fragment nodes where best does not"
@@ -81,18 +76,8 @@ fn best_fragments_fewer_nodes_than_metis_and_rcb_at_250_nodes() {
     );
     assert!(best.shared_max_over_mean < 1.05, "best's shared-node balance {:.4}", best.shared_max_over_mean);
     let metis = metis(&universe, &load, 250);
-    assert!(
-        best.fragmented_nodes < metis.fragmented_nodes,
-        "best {} vs metis {}",
-        best.fragmented_nodes,
-        metis.fragmented_nodes
-    );
-    assert!(
-        best.shared_max_over_mean < metis.shared_max_over_mean,
-        "best balances the shared nodes worse than METIS: {:.4} vs {:.4}",
-        best.shared_max_over_mean,
-        metis.shared_max_over_mean
-    );
+    assert_below("nodes in pieces", best.fragmented_nodes, "METIS", metis.fragmented_nodes);
+    assert_below("shared-node balance", best.shared_max_over_mean, "METIS", metis.shared_max_over_mean);
     // Jita and the other systems above the per-node share get nodes of their own under every strategy.
     let dedicated = |m: &Metrics| m.dedicated.iter().filter(|&&d| d).count();
     assert!(dedicated(&best) >= 1, "Jita should get a dedicated node at 250 nodes");
