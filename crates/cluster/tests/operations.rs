@@ -386,7 +386,7 @@ async fn systems_inserted_with_sql_come_online_and_accept_jumps_and_arenas_take_
 async fn the_premap_options_decide_the_stored_mapping() {
     use orrery_premap::{Options, Strategy, premap_with};
     const NODES: usize = 4;
-    let chosen = Options { imbalance: Some(0.05), kicks_per_node: Some(0) };
+    let chosen = Options { imbalance: Some(0.05), kicks_per_node: Some(0), region_nodes: None };
     let test = TestCluster::start_with(|config| {
         config.nodes = NODES;
         config.premap = chosen;

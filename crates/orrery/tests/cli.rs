@@ -347,6 +347,15 @@ fn premap_kicks_are_taken_and_bounded() {
 }
 
 #[test]
+fn premap_regions_are_taken_and_bounded() {
+    assert_success(&orrery(&[&FIVE_NODES_OF_300[..], &["--regions", "3"]].concat()));
+    for bad in ["1", "17", "many"] {
+        assert_failure(&orrery(&[&FIVE_NODES_OF_300[..], &["--regions", bad]].concat()), &["--regions"]);
+    }
+    assert_failure(&orrery(&["run", "--premap-regions", "1"]), &["--premap-regions"]);
+}
+
+#[test]
 fn premap_zero_nodes_is_refused() {
     let output = orrery(&["premap", "--generate-systems", "300", "--nodes", "0"]);
     assert_failure(&output, &["--nodes 0"]);

@@ -67,6 +67,18 @@ impl<'a> Subset<'a> {
         (0..self.len()).map(|v| self.neighbours(v).iter().filter(|&&w| w > v && part[w] != part[v]).count()).sum()
     }
 
+    /// The loads by universe index (0 for systems outside the subset), for making subsets of this one's
+    /// systems, and each universe system's local index (`usize::MAX` outside).
+    pub fn by_universe_index(&self) -> (Vec<f64>, Vec<usize>) {
+        let mut load = vec![0.0; self.universe.len()];
+        let mut local_of = vec![usize::MAX; self.universe.len()];
+        for (local, &global) in self.global.iter().enumerate() {
+            load[global] = self.load[local];
+            local_of[global] = local;
+        }
+        (load, local_of)
+    }
+
     /// Connected-component label of every local system in the induced graph.
     pub fn component_labels(&self) -> Vec<usize> {
         orrery_universe::component_labels(self.len(), |v| self.neighbours(v))

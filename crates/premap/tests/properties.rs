@@ -275,18 +275,29 @@ proptest! {
     #![proptest_config(config(64))]
 
     /// An operator's imbalance allowance changes where systems go, never the rules: every system on one node
-    /// in range, no node empty, determinism, dedicated systems alone.
-    #[test]
-    /// Kicks asked for (at any node count, where `best` would not kick by default) likewise.
+    /// in range, no node empty, determinism, dedicated systems alone. Kicks asked for (at any node count, where
+    /// `best` would not kick by default) and regions mapped again (step 11) likewise.
     #[test]
     fn best_and_metis_with_an_imbalance_make_valid_deterministic_mappings(
         case in case(),
         percent in 0u32..60,
         kicks in proptest::option::of(0usize..4),
+        regions in proptest::option::of(2usize..5),
     ) {
-        let options = Options { imbalance: Some(f64::from(percent) / 100.0), kicks_per_node: kicks };
+        let options =
+            Options { imbalance: Some(f64::from(percent) / 100.0), kicks_per_node: kicks, region_nodes: regions };
         check_strategy_with(Strategy::Best, &case, &options)?;
         check_strategy_with(Strategy::Metis, &case, &options)?;
+    }
+}
+
+#[test]
+fn a_region_of_fewer_than_two_nodes_is_refused() {
+    let u = line(6);
+    for nodes in [0, 1] {
+        let options = Options { region_nodes: Some(nodes), ..Options::default() };
+        let refused = premap_with(&u, &[1.0; 6], 2, Strategy::Best, &options);
+        assert_eq!(refused, Err(PremapError::BadRegionNodes(nodes)));
     }
 }
 

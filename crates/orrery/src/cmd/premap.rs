@@ -49,6 +49,11 @@ pub struct PremapArgs {
     /// 8 up to 64 nodes of at most 256 systems, 0 beyond (8 at 250 EVE nodes: about 10% fewer cut gates, ~1.5 s).
     #[arg(long, value_name = "PER_NODE", value_parser = clap::value_parser!(u64).range(0..=1000), allow_negative_numbers = true)]
     kicks: Option<u64>,
+    /// Regions `best` maps again once the kicks are done (step 11 of docs/premap.md): each node with the nodes
+    /// it shares the most gates with, NODES in all, the new borders kept where they cut fewer gates without
+    /// passing the cap or putting more nodes in pieces. Off by default; 5 takes two to three times as long.
+    #[arg(long, value_name = "NODES", value_parser = clap::value_parser!(u64).range(2..=16))]
+    regions: Option<u64>,
     /// Compare `best` and `metis` at each of these imbalances in percent (e.g. `0,1,2,5,10,30`), beside LPT
     /// and RCB: the trade-off between balance and locality, as a table (and a chart with --chart).
     #[arg(long, value_name = "PERCENTS", value_delimiter = ',', value_parser = parse_percent, conflicts_with_all = ["strategy", "imbalance", "out", "svg"])]
@@ -139,7 +144,11 @@ pub fn run(args: PremapArgs) -> Result<()> {
             _ => String::new(),
         };
         bar.set_message(format!("{strategy} {setting}"));
-        let options = Options { imbalance: percent.map(|p| p / 100.0), kicks_per_node: args.kicks.map(|k| k as usize) };
+        let options = Options {
+            imbalance: percent.map(|p| p / 100.0),
+            kicks_per_node: args.kicks.map(|k| k as usize),
+            region_nodes: args.regions.map(|n| n as usize),
+        };
         let started = Instant::now();
         let mapping = premap_with(&universe, &load, args.nodes, strategy, &options)?;
         let elapsed = started.elapsed();

@@ -1,7 +1,8 @@
 //! `best`: the locality of a graph partitioner with the balance of LPT.
 
 use super::refine::{Kick, Refiner};
-use super::{lpt, rcb};
+use super::{lpt, rcb, regions};
+use crate::Options;
 use crate::subset::Subset;
 
 /// Balancing steps allowed per system of a set being bisected: generous, and it bounds the worst case.
@@ -124,12 +125,11 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 ///     the outcome is kept only if the whole cuts fewer gates, or as many with more compact nodes. By default
 ///     [`KICKS_PER_NODE`] per node at up to [`FINAL_BALANCE_NODES_COUNTED`] nodes of at most
 ///     [`KICK_MAX_SYSTEMS_PER_NODE`] systems each, none beyond; `kicks_per_node` per node if the operator chose.
-pub(crate) fn partition(
-    subset: &Subset<'_>,
-    k: usize,
-    imbalance: Option<f64>,
-    kicks_per_node: Option<usize>,
-) -> Vec<u32> {
+/// 11. *Regions*, if the operator asks (`region_nodes`, off by default): each node with the nodes it shares the
+///     most gates with, mapped again by this very function, kept where that cuts fewer gates
+///     (`regions::resolve`).
+pub(crate) fn partition(subset: &Subset<'_>, k: usize, options: &Options) -> Vec<u32> {
+    let Options { imbalance, kicks_per_node, region_nodes } = *options;
     if k <= 1 {
         return vec![0; subset.len()];
     }
@@ -142,7 +142,11 @@ pub(crate) fn partition(
     // extra pieces): 250 EVE nodes 924, 40, 57 instead of 954, 44, 64; 250 generated nodes 807 cut gates instead
     // of 832; 180 EVE nodes 726 instead of 748.
     let cut_cap = heaviest_node(subset, &placed, k).max(cap);
-    cut_by_recombination(subset, placed, k, cut_cap, kicks_per_node)
+    let part = cut_by_recombination(subset, placed, k, cut_cap, kicks_per_node);
+    match region_nodes {
+        Some(nodes) => regions::resolve(subset, part, k, cut_cap, nodes).0,
+        None => part,
+    }
 }
 
 /// The load of the heaviest of the `k` nodes of `part`.
@@ -170,12 +174,7 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
     }
 
     let universe = subset.universe;
-    let mut load = vec![0.0; universe.len()];
-    let mut local_of = vec![usize::MAX; universe.len()];
-    for (local, &global) in subset.global.iter().enumerate() {
-        load[global] = subset.load[local];
-        local_of[global] = local;
-    }
+    let (load, local_of) = subset.by_universe_index();
     let mask = |systems: &mut dyn Iterator<Item = usize>| {
         let mut keep = vec![false; universe.len()];
         for local in systems {
