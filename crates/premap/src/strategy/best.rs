@@ -144,7 +144,7 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize, options: &Options) -> Vec
     let cut_cap = heaviest_node(subset, &placed, k).max(cap);
     let part = cut_by_recombination(subset, placed, k, cut_cap, kicks_per_node);
     match region_nodes {
-        Some(nodes) => regions::resolve(subset, part, k, cut_cap, nodes).0,
+        Some(nodes) => regions::resolve(subset, part, k, cut_cap, nodes),
         None => part,
     }
 }
