@@ -51,7 +51,7 @@ pub struct PremapArgs {
     kicks: Option<u64>,
     /// Regions `best` maps again once the kicks are done (step 11 of docs/premap.md): each node with the nodes
     /// it shares the most gates with, NODES in all, the new borders kept where they cut fewer gates without
-    /// passing the cap or putting more nodes in pieces. Off by default; 5 takes two to three times as long.
+    /// passing the cap or putting more nodes in pieces. Off by default; 5 takes about twice as long.
     #[arg(long, value_name = "NODES", value_parser = clap::value_parser!(u64).range(2..=16))]
     regions: Option<u64>,
     /// Compare `best` and `metis` at each of these imbalances in percent (e.g. `0,1,2,5,10,30`), beside LPT

@@ -97,7 +97,7 @@ pub struct Options {
     /// Region re-solving, `best`'s step 11 (docs/premap.md): each node with up to this many nodes in all — it
     /// and the nodes it shares the most gates with — mapped again by `best` itself, the new borders kept where
     /// they cut fewer gates without passing the cap or putting more nodes in pieces. Off by default: it takes
-    /// two to three times as long as the rest of `best` at 24 and 64 nodes. At least 2; the other strategies
+    /// about twice as long as the rest of `best` at 24 and 64 nodes. At least 2; the other strategies
     /// ignore it.
     pub region_nodes: Option<usize>,
 }
