@@ -5,7 +5,7 @@ use orrery_universe::{Universe, Vec3};
 
 /// What [`Subset::integer_weights`] add up to: large enough that rounding hardly matters, small enough for
 /// the 32-bit weights of METIS and KaHIP.
-pub(crate) const INTEGER_WEIGHT_TOTAL: f64 = 1.0e8;
+const INTEGER_WEIGHT_TOTAL: f64 = 1.0e8;
 
 pub(crate) struct Subset<'a> {
     pub universe: &'a Universe,
