@@ -348,8 +348,10 @@ fn premap_kicks_are_taken_and_bounded() {
 
 #[test]
 fn premap_regions_are_taken_and_bounded() {
-    assert_success(&orrery(&[&FIVE_NODES_OF_300[..], &["--regions", "3"]].concat()));
-    for bad in ["1", "17", "many"] {
+    for good in ["0", "3"] {
+        assert_success(&orrery(&[&FIVE_NODES_OF_300[..], &["--regions", good]].concat()));
+    }
+    for bad in ["1", "17", "-2", "many"] {
         assert_failure(&orrery(&[&FIVE_NODES_OF_300[..], &["--regions", bad]].concat()), &["--regions"]);
     }
     assert_failure(&orrery(&["run", "--premap-regions", "1"]), &["--premap-regions"]);

@@ -59,7 +59,7 @@ pub enum PremapError {
     BadLoad { system: u32, value: f64 },
     #[error("imbalance {0}: it must be a finite fraction ≥ 0 (0.02 for 2%)")]
     BadImbalance(f64),
-    #[error("regions of {0} nodes: a region mapped again must hold at least 2 nodes")]
+    #[error("regions of {0} node: a region mapped again must hold at least 2 nodes (0 turns regions off)")]
     BadRegionNodes(usize),
     #[error("strategy `{0}` is not built into this binary (enable the crate feature of the same name)")]
     Unavailable(&'static str),

@@ -50,9 +50,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "PER_NODE", value_parser = clap::value_parser!(u64).range(0..=1000), allow_negative_numbers = true)]
     pub premap_kicks: Option<u64>,
     /// Region re-solving for the premap (see `orrery premap --regions`): each node and the nodes it shares the
-    /// most gates with, this many in all, mapped again where that cuts fewer cross-node jumps. Off by default.
-    #[arg(long, value_name = "NODES", value_parser = clap::value_parser!(u64).range(2..=16))]
-    pub premap_regions: Option<u64>,
+    /// most gates with, this many in all, mapped again where that cuts fewer cross-node jumps; 0 for none. By
+    /// default 5 up to 64 nodes, none beyond; they take most of the premap's time at start-up.
+    #[arg(long, value_name = "NODES", value_parser = crate::cmd::premap::parse_region_nodes, allow_negative_numbers = true)]
+    pub premap_regions: Option<usize>,
     /// Commands per second a client session may send.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub rate_limit: u32,
@@ -146,7 +147,7 @@ async fn serve(args: RunArgs) -> Result<()> {
     config.premap = orrery_premap::Options {
         imbalance: args.premap_imbalance.map(|percent| percent / 100.0),
         kicks_per_node: args.premap_kicks.map(|k| k as usize),
-        region_nodes: args.premap_regions.map(|n| n as usize),
+        region_nodes: args.premap_regions,
     };
     config.tick_ms = args.tick_ms;
     for &(system, tick_ms) in &args.system_tick {

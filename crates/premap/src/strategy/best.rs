@@ -65,6 +65,10 @@ const KICKS_PER_NODE: usize = 8;
 /// Kicks only where nodes hold at most this many systems on average: at 3 and 7 EVE nodes (1,800 and 780
 /// systems) a kick's pairs are so large that 22 and 51 kicks took 0.5 and 2.4 s and saved no gate.
 const KICK_MAX_SYSTEMS_PER_NODE: usize = 256;
+/// Nodes in a region of step 11 by default (the node and the four it shares the most gates with). Measured
+/// 2026-12-03 (before the rounds and the region's own kicks): regions of 3 nodes saved less (875 instead of 873
+/// cut gates at 250 EVE nodes), of 8 no more (351 instead of 355 at 64 EVE nodes, 7 s instead of 5).
+const REGION_NODES: usize = 5;
 /// How a kick is made and followed through: four pairs of eight trees each, then recombination with 16 trees per
 /// pair for at most three passes.
 const KICK: Kick = Kick { pairs: 4, trees: 8, repair_trees: 16, repair_passes: 3 };
@@ -125,9 +129,10 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 ///     the outcome is kept only if the whole cuts fewer gates, or as many with more compact nodes. By default
 ///     [`KICKS_PER_NODE`] per node at up to [`FINAL_BALANCE_NODES_COUNTED`] nodes of at most
 ///     [`KICK_MAX_SYSTEMS_PER_NODE`] systems each, none beyond; `kicks_per_node` per node if the operator chose.
-/// 11. *Regions*, if the operator asks (`region_nodes`, off by default): each node with the nodes it shares the
-///     most gates with, mapped again by this very function, kept where that cuts fewer gates
-///     (`regions::resolve`).
+/// 11. *Regions* (`regions::resolve`): each node with the nodes it shares the most gates with, mapped again by
+///     this very function, kept where that cuts fewer gates, in rounds while they keep something. By default
+///     regions of [`REGION_NODES`] nodes where the kicks run by default, none beyond; `region_nodes` if the
+///     operator chose (0: none).
 pub(crate) fn partition(subset: &Subset<'_>, k: usize, options: &Options) -> Vec<u32> {
     let Options { imbalance, kicks_per_node, region_nodes } = *options;
     if k <= 1 {
@@ -143,10 +148,18 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize, options: &Options) -> Vec
     // of 832; 180 EVE nodes 726 instead of 748.
     let cut_cap = heaviest_node(subset, &placed, k).max(cap);
     let part = cut_by_recombination(subset, placed, k, cut_cap, kicks_per_node);
-    match region_nodes {
-        Some(nodes) => regions::resolve(subset, part, k, cut_cap, nodes),
-        None => part,
+    let default = if few_small_nodes(subset, k) { REGION_NODES } else { 0 };
+    match region_nodes.unwrap_or(default) {
+        0 => part,
+        nodes => regions::resolve(subset, part, k, cut_cap, nodes),
     }
+}
+
+/// Whether the searches for the cut that take seconds rather than milliseconds (kicks and regions, steps 10 and
+/// 11) run by default: at up to [`FINAL_BALANCE_NODES_COUNTED`] nodes of at most [`KICK_MAX_SYSTEMS_PER_NODE`]
+/// systems each. At 250 nodes the time target leaves no room for them; on a few large nodes they find little.
+fn few_small_nodes(subset: &Subset<'_>, k: usize) -> bool {
+    k <= FINAL_BALANCE_NODES_COUNTED && subset.len().div_ceil(k) <= KICK_MAX_SYSTEMS_PER_NODE
 }
 
 /// The load of the heaviest of the `k` nodes of `part`.
@@ -296,8 +309,7 @@ fn cut_by_recombination(
         CUT_RECOMBINATION_TREES_FINAL
     };
     recombine_for_cut(&mut refiner, trees);
-    let small_nodes = subset.len().div_ceil(k) <= KICK_MAX_SYSTEMS_PER_NODE;
-    let default = if k <= FINAL_BALANCE_NODES_COUNTED && small_nodes { KICKS_PER_NODE } else { 0 };
+    let default = if few_small_nodes(subset, k) { KICKS_PER_NODE } else { 0 };
     let kicks = kicks_per_node.unwrap_or(default).saturating_mul(k);
     if refiner.recombine_with_kicks(kicks, KICK) > 0 {
         refiner.refine(REFINE_PASSES);
