@@ -46,26 +46,31 @@ fn best_keeps_every_node_in_one_piece_and_balances_like_lpt_up_to_64_nodes() {
             best.fragmented_nodes < rcb.fragmented_nodes.max(1),
             "{nodes} nodes: rcb should fragment nodes where best does not"
         );
-        // With every node whole and (nearly) LPT's balance, no more cut gates than METIS (which runs at 1–3%
-        // imbalance and leaves nodes in pieces at 7, 24 and 64); at 64 nodes only since regions (step 11) run by
-        // default there (measured 2026-12-03: 335 against METIS's 342; 365 without regions).
         let metis = metis(&universe, &load, nodes);
-        assert!(
-            best.cut_gates <= metis.cut_gates,
-            "{nodes} nodes: best cuts {} gates, METIS {}",
-            best.cut_gates,
-            metis.cut_gates
-        );
+        if nodes == 64 {
+            // At LPT's balance (measured 2026-12-03: 1.0014 against LPT's 1.0015), better than METIS at its
+            // default 3% (1.0249) on every measure since regions (step 11) run by default: 331 cut gates
+            // against 342, no node in pieces against 14, 6.06 ly against 6.29.
+            assert_beats_metis_on_every_measure(nodes, &best, &metis);
+            regions_turned_off_cut_more_gates(&universe, &load, &best);
+        } else {
+            // With every node whole and (nearly) LPT's balance, no more cut gates than METIS (which runs at
+            // 1–3% imbalance and leaves nodes in pieces at 7 and 24).
+            assert!(
+                best.cut_gates <= metis.cut_gates,
+                "{nodes} nodes: best cuts {} gates, METIS {}",
+                best.cut_gates,
+                metis.cut_gates
+            );
+        }
     }
 }
 
-/// Regions (step 11) run by default at 64 nodes and can be turned off: off, `best` cuts more gates.
-#[test]
-fn regions_turned_off_at_64_nodes_cut_more_gates() {
-    let (universe, load) = eve();
-    let default = run(&universe, &load, 64, Strategy::Best);
-    let off = run_with(&universe, &load, 64, Strategy::Best, Options { region_nodes: Some(0), ..Options::default() });
-    assert_below("cut gates with regions", default.cut_gates, "without", off.cut_gates);
+/// Regions (step 11) run by default at 64 nodes and can be turned off: off, `best` cuts more gates than `with`
+/// (the default's metrics), every node still whole.
+fn regions_turned_off_cut_more_gates(universe: &Universe, load: &[f64], with: &Metrics) {
+    let off = run_with(universe, load, 64, Strategy::Best, Options { region_nodes: Some(0), ..Options::default() });
+    assert_below("cut gates with regions", with.cut_gates, "without", off.cut_gates);
     assert_eq!(off.fragmented_nodes, 0, "without regions a node is in pieces");
 }
 

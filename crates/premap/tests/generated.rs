@@ -88,9 +88,9 @@ fn kicks_asked_for_at_250_nodes_cut_fewer_gates_and_keep_the_balance() {
     assert_fewer_gates_same_balance_no_more_pieces(Options { kicks_per_node: Some(1), ..Options::default() });
 }
 
-/// Regions mapped again (docs/premap.md, step 11) are off by default; asked for, they likewise cut fewer gates
-/// without a heavier node or more nodes in pieces (measured 2026-12-03: regions of 5 nodes, 738 cut gates
-/// instead of 794, 41 nodes in pieces instead of 42).
+/// Regions mapped again (docs/premap.md, step 11) are off by default at 250 nodes; asked for, they likewise cut
+/// fewer gates without a heavier node or more nodes in pieces (measured 2026-12-03: regions of 5 nodes, 687 cut
+/// gates instead of 794, 39 nodes in pieces instead of 42).
 #[test]
 fn regions_asked_for_at_250_nodes_cut_fewer_gates_and_keep_the_balance() {
     assert_fewer_gates_same_balance_no_more_pieces(Options { region_nodes: Some(5), ..Options::default() });
