@@ -47,7 +47,7 @@ pub struct ClusterConfig {
     pub nodes: usize,
     /// How the premap (`best`) runs: how far above the ideal node load it may let a node go, for fewer
     /// cross-node jumps (by default it aims at LPT's balance), how many kicks per node it spends on cutting
-    /// fewer gates, and whether it maps regions of nodes again (see `orrery_premap::Options`).
+    /// fewer gates, and how many nodes the regions it maps again hold (see `orrery_premap::Options`).
     pub premap: orrery_premap::Options,
     pub tick_ms: u32,
     /// Per-system tick lengths in milliseconds, by system id (others use `tick_ms`).
