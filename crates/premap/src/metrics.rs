@@ -49,7 +49,14 @@ pub fn evaluate(universe: &Universe, load: &[f64], mapping: &Mapping) -> Metrics
     let shared_mean = shared.iter().sum::<f64>() / shared.len().max(1) as f64;
     let shared_max = shared.iter().copied().fold(0.0, f64::max);
     let variance = node_loads.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / nodes as f64;
-    let (fragmented_nodes, extra_pieces) = fragmentation(universe, mapping, &members);
+    let mut component = vec![0usize; universe.len()];
+    for (c, piece) in universe.components().iter().enumerate() {
+        for &s in piece {
+            component[s] = c;
+        }
+    }
+    let (fragmented_nodes, extra_pieces) =
+        fragmentation(&members, |s| mapping.node_of(s), |s| universe.neighbours(s), &component);
     Metrics {
         max_over_mean: ratio(max, mean),
         max_over_bound: ratio(max, bound),
@@ -75,15 +82,17 @@ fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-/// (nodes with avoidable extra pieces, total avoidable extra pieces).
-fn fragmentation(universe: &Universe, mapping: &Mapping, members: &[Vec<usize>]) -> (usize, usize) {
-    let mut component = vec![0usize; universe.len()];
-    for (c, piece) in universe.components().iter().enumerate() {
-        for &s in piece {
-            component[s] = c;
-        }
-    }
-    let mut seen = vec![false; universe.len()];
+/// (nodes with avoidable extra pieces, total avoidable extra pieces) of the nodes whose systems are `members`
+/// (`node_of` each system): a node's pieces along `neighbours` beyond one per connected part of the graph it
+/// spans (`component` of each system), since pieces in parts no gate joins could not have been one. `best`'s
+/// regions (step 11) count pieces the same way.
+pub(crate) fn fragmentation<'g>(
+    members: &[Vec<usize>],
+    node_of: impl Fn(usize) -> usize,
+    neighbours: impl Fn(usize) -> &'g [usize],
+    component: &[usize],
+) -> (usize, usize) {
+    let mut seen = vec![false; component.len()];
     let mut fragmented = 0;
     let mut extra = 0;
     for (node, systems) in members.iter().enumerate() {
@@ -97,8 +106,8 @@ fn fragmentation(universe: &Universe, mapping: &Mapping, members: &[Vec<usize>])
             *pieces_in.entry(component[start]).or_default() += 1;
             let mut stack = vec![start];
             while let Some(v) = stack.pop() {
-                for &w in universe.neighbours(v) {
-                    if !seen[w] && mapping.node_of(w) == node {
+                for &w in neighbours(v) {
+                    if !seen[w] && node_of(w) == node {
                         seen[w] = true;
                         stack.push(w);
                     }

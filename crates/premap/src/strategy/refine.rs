@@ -383,7 +383,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
     }
 
     /// Connected pieces of `part` (within the subset's stargate graph).
-    pub(crate) fn piece_count(&mut self, part: u32) -> usize {
+    fn piece_count(&mut self, part: u32) -> usize {
         let epoch = self.next_epoch();
         let mut pieces = 0;
         let mut stack = Vec::new();

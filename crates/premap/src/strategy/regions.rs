@@ -10,8 +10,8 @@
 use std::collections::HashSet;
 
 use super::best;
-use super::refine::Refiner;
 use crate::Options;
+use crate::metrics::{fragmentation, mean_spread};
 use crate::subset::Subset;
 
 /// How much larger the region's mean spread may grow for a new mapping that cuts fewer gates. Measured
@@ -136,8 +136,10 @@ impl Regions<'_, '_> {
             return None;
         }
         let components: Vec<usize> = inside.global.iter().map(|&g| self.component[self.local_of[g]]).collect();
-        let (new_pieces, new_in_pieces) = extra_pieces(inside, &new, m, &components);
-        let (old_pieces, old_in_pieces) = extra_pieces(inside, old, m, &components);
+        let pieces = |part: &[u32]| {
+            fragmentation(&members(part, m), |v| part[v] as usize, |v| inside.neighbours(v), &components)
+        };
+        let ((new_in_pieces, new_pieces), (old_in_pieces, old_pieces)) = (pieces(&new), pieces(old));
         (new_pieces <= old_pieces && new_in_pieces <= old_in_pieces).then_some(new)
     }
 }
@@ -171,29 +173,16 @@ fn fits(inside: &Subset<'_>, part: &[u32], m: usize, cap: f64) -> bool {
     node_load.iter().all(|&l| l <= cap * (1.0 + 1e-9)) && systems.iter().all(|&s| s > 0)
 }
 
-/// (extra pieces, nodes in pieces) of the `m` nodes of `part`, as the metrics count them: a node's pieces beyond
-/// one per part of the universe it spans (`component` of each system).
-fn extra_pieces(inside: &Subset<'_>, part: &[u32], m: usize, component: &[usize]) -> (usize, usize) {
-    let mut refiner = Refiner::new(inside, part.to_vec(), vec![f64::INFINITY; m]);
-    let mut spanned: Vec<Vec<usize>> = vec![Vec::new(); m];
-    for (v, &p) in part.iter().enumerate() {
-        spanned[p as usize].push(component[v]);
-    }
-    let extra: Vec<usize> = (0..m)
-        .map(|p| {
-            spanned[p].sort_unstable();
-            spanned[p].dedup();
-            refiner.piece_count(p as u32).saturating_sub(spanned[p].len())
-        })
-        .collect();
-    (extra.iter().sum(), extra.iter().filter(|&&e| e > 0).count())
-}
-
-/// The mean spread of the `m` nodes of `part` (the metrics' measure).
-fn spread(inside: &Subset<'_>, part: &[u32], m: usize) -> f64 {
+/// The systems of each of the `m` nodes of `part`.
+fn members(part: &[u32], m: usize) -> Vec<Vec<usize>> {
     let mut members = vec![Vec::new(); m];
     for (v, &p) in part.iter().enumerate() {
         members[p as usize].push(v);
     }
-    crate::metrics::mean_spread(&members, |v| inside.position[v])
+    members
+}
+
+/// The mean spread of the `m` nodes of `part` (the metrics' measure).
+fn spread(inside: &Subset<'_>, part: &[u32], m: usize) -> f64 {
+    mean_spread(&members(part, m), |v| inside.position[v])
 }
