@@ -82,6 +82,15 @@ const EQUAL_BALANCE: f64 = 0.0005;
 /// 1.148 for the first against 1.249–1.266; at 64 nodes 1.071 for the second and no better later), and each
 /// costs a run.
 const LATER_VARIANTS_WITHIN: f64 = 0.01;
+/// Variants that run whatever the runs before them reached: two, and beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes
+/// one. With many small nodes a run that misses the cap by more than [`LATER_VARIANTS_WITHIN`] leaves the
+/// balance to step 8, and a second run changed nothing there or worse. Measured 2026-12-03 (shared-node
+/// balance and cut gates, with the second run / without it): EVE map at 180 and 250 nodes and the generated
+/// universe at 128, 250 and 400 nodes the same mapping (both runs had the same heaviest node, the first cut fewer
+/// gates); EVE map at 100 nodes 1.0041 either way, 609 / 579 cut gates; at 400 nodes 1.118 / 1.062; generated
+/// universe at 100 nodes 1.0107 / 1.0064. It was a fifth of the time at 250 EVE nodes (criterion: 110 → 88 ms).
+const ALWAYS_RUN: usize = 2;
+const ALWAYS_RUN_MANY_NODES: usize = 1;
 /// How far METIS's bisection may miss a side's share of the load: the loose start cuts fewer gates and leaves
 /// more to the balancing (EVE map: 43 instead of 44 cut gates at 3 nodes, 84 instead of 87 at 7, 407 instead of
 /// 398–499 at 64; generated universe at 250 nodes 1.148 × the cap instead of 1.179), the tight one is better
@@ -113,8 +122,9 @@ const FILLER_SHARE_OF_ROOM: f64 = 1.0;
 /// 6. Fillers, heaviest first, go to the node with the most room among the nodes nearest to them in space (or
 ///    the node with the most room anywhere, if none near has room for them): the small loads LPT uses to even
 ///    out its nodes, placed so they even out ours.
-/// 7. Steps 4–6 run in up to six [`Variant`]s until one keeps every node within the cap (the last four only if
-///    the first two came within [`LATER_VARIANTS_WITHIN`] of it); else the best balanced run is kept, near-ties
+/// 7. Steps 4–6 run in up to six [`Variant`]s until one keeps every node within the cap (the later ones only if
+///    the first [`ALWAYS_RUN`] — [`ALWAYS_RUN_MANY_NODES`] beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes — came
+///    within [`LATER_VARIANTS_WITHIN`] of it); else the best balanced run is kept, near-ties
 ///    going to the fewer cut gates. Variants reuse each other's bisections where the result cannot differ. At
 ///    up to 64 nodes, a run within [`SPILL_FROM`] of the cap redraws its borders for the cut (step 9) before
 ///    runs are compared.
@@ -245,9 +255,10 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
         part
     };
     let max_of = |part: &[u32]| heaviest_node(subset, part, k);
+    let always_run = if k > FINAL_BALANCE_NODES_COUNTED { ALWAYS_RUN_MANY_NODES } else { ALWAYS_RUN };
     let mut best: Option<(f64, usize, Vec<u32>)> = None;
     for (i, variant) in Variant::IN_ORDER.into_iter().enumerate() {
-        if i >= 2 && best.as_ref().is_some_and(|(m, _, _)| *m > cap * (1.0 + LATER_VARIANTS_WITHIN)) {
+        if i >= always_run && best.as_ref().is_some_and(|(m, _, _)| *m > cap * (1.0 + LATER_VARIANTS_WITHIN)) {
             break;
         }
         let part = run(variant);
