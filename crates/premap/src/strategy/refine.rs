@@ -67,8 +67,8 @@ pub(crate) struct Refiner<'s, 'a> {
     version: Vec<u64>,
     clock: u64,
     /// Per part, the state in which its last exchange found nothing: the closed part and the versions of the
-    /// part and the parts touching it. An exchange depends on nothing else, so in the same state it would
-    /// find nothing again.
+    /// part and the parts touching it. An exchange depends on nothing else but the caps, whose change forgets
+    /// every such state, so in the same state it would find nothing again.
     exchange_failed: Vec<Option<PartsState>>,
     /// Per pair of parts, their versions when a recombination for the cut last looked at them.
     recombined: std::collections::HashMap<(u32, u32), (u64, u64)>,
@@ -272,6 +272,8 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// Sets every part's cap to `cap`.
     pub fn set_caps(&mut self, cap: f64) {
         self.cap.fill(cap);
+        // What an exchange can do depends on the caps: failures found under the old ones say nothing now.
+        self.exchange_failed.fill(None);
     }
 
     /// Raises every cap that a part is above to its current load, so that later refinement never makes an
@@ -1393,4 +1395,28 @@ fn joined_after(
         }
     }
     Some(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Refiner;
+    use crate::subset::Subset;
+    use crate::test_support::universe;
+    use orrery_universe::Vec3;
+
+    /// a1 – a2 – b1 – c1 with loads 3, 1, 1, 1 on three nodes {a1, a2}, {b1}, {c1}. Under caps of 4 no exchange
+    /// out of the first node lowers the overload; under caps of 3 handing a2 to the second node does. The failure
+    /// remembered under the old caps must not stop it (the spills balance first against a ceiling, then against
+    /// the cap).
+    #[test]
+    fn an_exchange_that_failed_is_tried_again_once_the_caps_change() {
+        let u = universe((0..4).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &[(0, 1), (1, 2), (2, 3)]);
+        let load = [3.0, 1.0, 1.0, 1.0];
+        let subset = Subset::new(&u, &load, &[true; 4]);
+        let mut refiner = Refiner::new(&subset, vec![0, 0, 1, 2], vec![4.0; 3]);
+        assert!(!refiner.exchange_unless_known_to_fail(0), "nothing to gain under caps of 4");
+        refiner.set_caps(3.0);
+        assert!(refiner.exchange_unless_known_to_fail(0), "under caps of 3 the exchange must be tried again");
+        assert_eq!(refiner.part, vec![0, 1, 1, 2]);
+    }
 }
