@@ -272,7 +272,11 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// Sets every part's cap to `cap`.
     pub fn set_caps(&mut self, cap: f64) {
         self.cap.fill(cap);
-        // What an exchange can do depends on the caps: failures found under the old ones say nothing now.
+        self.caps_changed();
+    }
+
+    /// What an exchange can do depends on the caps: failures found under the old ones say nothing now.
+    fn caps_changed(&mut self) {
         self.exchange_failed.fill(None);
     }
 
@@ -282,6 +286,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
         for (cap, &load) in self.cap.iter_mut().zip(&self.part_load) {
             *cap = cap.max(load);
         }
+        self.caps_changed();
     }
 
     fn load_of(&self, systems: &[usize]) -> f64 {
