@@ -33,11 +33,7 @@ impl Mapping {
 
     /// The system indices of every node, each list sorted.
     pub fn members(&self) -> Vec<Vec<usize>> {
-        let mut members = vec![Vec::new(); self.nodes];
-        for (system, &node) in self.node_of.iter().enumerate() {
-            members[node as usize].push(system);
-        }
-        members
+        members_of(&self.node_of, self.nodes)
     }
 
     /// Reads a mapping file (`system_id,node`, extra columns ignored) for `universe` and `nodes` nodes: the
@@ -106,4 +102,14 @@ impl Mapping {
         }
         Ok(Mapping { nodes, node_of })
     }
+}
+
+/// The systems of each of `nodes` nodes, given the node of every system (each list sorted): what a mapping's
+/// [`Mapping::members`] gives, for the strategies' own assignments while they work.
+pub(crate) fn members_of(node_of: &[u32], nodes: usize) -> Vec<Vec<usize>> {
+    let mut members = vec![Vec::new(); nodes];
+    for (system, &node) in node_of.iter().enumerate() {
+        members[node as usize].push(system);
+    }
+    members
 }

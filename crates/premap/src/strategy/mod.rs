@@ -207,10 +207,7 @@ pub(crate) fn validate(universe: &Universe, load: &[f64], nodes: usize) -> Resul
 /// A strategy may leave a node empty (e.g. fewer constellations than nodes). Each empty node takes the
 /// lightest system of the node with the most systems, until none is empty.
 fn fill_empty_nodes(node_of: &mut [u32], load: &[f64], nodes: usize) {
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); nodes];
-    for (system, &node) in node_of.iter().enumerate() {
-        members[node as usize].push(system);
-    }
+    let mut members = crate::mapping::members_of(node_of, nodes);
     for empty in 0..nodes {
         if !members[empty].is_empty() {
             continue;

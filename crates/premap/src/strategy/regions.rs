@@ -11,6 +11,7 @@ use std::collections::HashSet;
 
 use super::best;
 use crate::Options;
+use crate::mapping::members_of;
 use crate::metrics::{fragmentation, mean_spread};
 use crate::subset::Subset;
 
@@ -137,7 +138,7 @@ impl Regions<'_, '_> {
         }
         let components: Vec<usize> = inside.global.iter().map(|&g| self.component[self.local_of[g]]).collect();
         let pieces = |part: &[u32]| {
-            fragmentation(&members(part, m), |v| part[v] as usize, |v| inside.neighbours(v), &components)
+            fragmentation(&members_of(part, m), |v| part[v] as usize, |v| inside.neighbours(v), &components)
         };
         let ((new_in_pieces, new_pieces), (old_in_pieces, old_pieces)) = (pieces(&new), pieces(old));
         (new_pieces <= old_pieces && new_in_pieces <= old_in_pieces).then_some(new)
@@ -173,16 +174,7 @@ fn fits(inside: &Subset<'_>, part: &[u32], m: usize, cap: f64) -> bool {
     node_load.iter().all(|&l| l <= cap * (1.0 + 1e-9)) && systems.iter().all(|&s| s > 0)
 }
 
-/// The systems of each of the `m` nodes of `part`.
-fn members(part: &[u32], m: usize) -> Vec<Vec<usize>> {
-    let mut members = vec![Vec::new(); m];
-    for (v, &p) in part.iter().enumerate() {
-        members[p as usize].push(v);
-    }
-    members
-}
-
 /// The mean spread of the `m` nodes of `part` (the metrics' measure).
 fn spread(inside: &Subset<'_>, part: &[u32], m: usize) -> f64 {
-    mean_spread(&members(part, m), |v| inside.position[v])
+    mean_spread(&members_of(part, m), |v| inside.position[v])
 }
