@@ -64,19 +64,13 @@ impl Mapping {
         let file = table.file();
         let id_col = table.column("system_id")?;
         let node_col = table.column("node")?;
-        // The line each system was mapped on (0: not yet), and its node.
-        let mut line_of = vec![0u64; universe.len()];
+        // The line each system was mapped on, and its node.
+        let mut line_of = std::collections::HashMap::new();
         let mut node_of = vec![0u32; universe.len()];
         table.for_each_row(|row| {
             let id = row.system(id_col, universe)?;
             let index = universe.index_of(id).unwrap_or_default(); // `system` checked that it is there
-            if line_of[index] != 0 {
-                let first = line_of[index];
-                return Err(LoadError::invalid(
-                    row.at(id_col),
-                    format!("system {id} appears again (first on line {first})"),
-                ));
-            }
+            row.first_time(&mut line_of, id_col, "system", id)?;
             let node: u64 = row.parse(node_col, "a node number (a whole number ≥ 0)")?;
             if node >= nodes as u64 {
                 let problem = match nodes {
@@ -85,11 +79,11 @@ impl Mapping {
                 };
                 return Err(LoadError::invalid(row.at(node_col), problem));
             }
-            line_of[index] = row.line;
             node_of[index] = node as u32;
             Ok(())
         })?;
-        let missing: Vec<usize> = (0..universe.len()).filter(|&i| line_of[i] == 0).collect();
+        let missing: Vec<usize> =
+            (0..universe.len()).filter(|&i| !line_of.contains_key(&universe.system(i).id)).collect();
         if let Some(&first) = missing.first() {
             let problem = format!(
                 "{} of the {} mapped systems have no node, the first of them system {} ({})",

@@ -83,12 +83,7 @@ fn read_regions(input: Input<'_>) -> Result<Vec<Region>, LoadError> {
     let mut regions = Vec::new();
     table.for_each_row(|row| {
         let id = RegionId(row.parse(id_col, "a region id (a whole number)")?);
-        if let Some(first) = seen.insert(id, row.line) {
-            return Err(LoadError::invalid(
-                row.at(id_col),
-                format!("region {id} appears again (first on line {first})"),
-            ));
-        }
+        row.first_time(&mut seen, id_col, "region", id)?;
         regions.push(Region { id, name: row.text(name_col).to_owned() });
         Ok(())
     })?;
@@ -104,12 +99,7 @@ fn read_constellations(input: Input<'_>) -> Result<Vec<Constellation>, LoadError
     let mut constellations = Vec::new();
     table.for_each_row(|row| {
         let id = ConstellationId(row.parse(id_col, "a constellation id (a whole number)")?);
-        if let Some(first) = seen.insert(id, row.line) {
-            return Err(LoadError::invalid(
-                row.at(id_col),
-                format!("constellation {id} appears again (first on line {first})"),
-            ));
-        }
+        row.first_time(&mut seen, id_col, "constellation", id)?;
         let region = RegionId(row.parse(region_col, "a region id (a whole number)")?);
         constellations.push(Constellation { id, name: row.text(name_col).to_owned(), region });
         Ok(())
@@ -132,12 +122,7 @@ fn read_systems(input: Input<'_>) -> Result<Vec<(u64, SolarSystem)>, LoadError> 
     let mut systems = Vec::new();
     table.for_each_row(|row| {
         let id = SystemId(row.parse(id_col, "a system id (a whole number)")?);
-        if let Some(first) = seen.insert(id, row.line) {
-            return Err(LoadError::invalid(
-                row.at(id_col),
-                format!("system {id} appears again (first on line {first})"),
-            ));
-        }
+        row.first_time(&mut seen, id_col, "system", id)?;
         let security = row.finite(security_col)?;
         if !(-1.0..=1.0).contains(&security) {
             return Err(LoadError::invalid(row.at(security_col), format!("{security} is outside -1.0 ..= 1.0")));

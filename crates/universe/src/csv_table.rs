@@ -4,6 +4,9 @@
 //! Every loader of a per-system file reads through it — the universe's own and, in other crates, the
 //! premapper's mapping files — so that all of them report bad input the same way.
 
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::hash::Hash;
 use std::io::Read;
 use std::str::FromStr;
 
@@ -140,6 +143,23 @@ impl Row<'_> {
             return Err(LoadError::invalid(self.at(column), format!("system {id} is not in the universe")));
         }
         Ok(id)
+    }
+
+    /// Records that `id`, read from `column` of this row, is keyed here; if it was already read, an error naming
+    /// the line it first appeared on. `what` names the kind of id in the message ("system", "region"). Every
+    /// table keyed by an id reports a repeated one this way.
+    pub fn first_time<K: Eq + Hash + Display>(
+        &self,
+        seen: &mut HashMap<K, u64>,
+        column: usize,
+        what: &str,
+        id: K,
+    ) -> Result<(), LoadError> {
+        let message = format!("{what} {id} appears again");
+        match seen.insert(id, self.line) {
+            Some(first) => Err(LoadError::invalid(self.at(column), format!("{message} (first on line {first})"))),
+            None => Ok(()),
+        }
     }
 
     /// A finite number that is zero or more.

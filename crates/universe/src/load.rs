@@ -92,15 +92,10 @@ impl LoadProfile {
         let cpu_col = table.column("cpu")?;
         let mem_col = table.optional_column("mem");
         let mut loads = BTreeMap::new();
-        let mut lines = BTreeMap::new();
+        let mut lines = std::collections::HashMap::new();
         table.for_each_row(|row| {
             let id = row.system(id_col, universe)?;
-            if let Some(first) = lines.insert(id, row.line) {
-                return Err(LoadError::invalid(
-                    row.at(id_col),
-                    format!("system {id} appears again (first on line {first})"),
-                ));
-            }
+            row.first_time(&mut lines, id_col, "system", id)?;
             let cpu = row.non_negative(cpu_col)?;
             let mem = match mem_col {
                 Some(col) if !row.text(col).is_empty() => row.non_negative(col)?,
@@ -132,15 +127,10 @@ impl LoadProfile {
         ];
         let mut loads: BTreeMap<SystemId, Load> =
             universe.systems().iter().map(|s| (s.id, Load { cpu: weights.base, mem: DEFAULT_LOAD.mem })).collect();
-        let mut lines = BTreeMap::new();
+        let mut lines = std::collections::HashMap::new();
         table.for_each_row(|row| {
             let id = row.system(id_col, universe)?;
-            if let Some(first) = lines.insert(id, row.line) {
-                return Err(LoadError::invalid(
-                    row.at(id_col),
-                    format!("system {id} appears again (first on line {first})"),
-                ));
-            }
+            row.first_time(&mut lines, id_col, "system", id)?;
             let mut cpu = weights.base;
             for &(col, weight) in &columns {
                 cpu += weight * row.non_negative(col)?;
