@@ -148,16 +148,17 @@ impl Row<'_> {
     /// Records that `id`, read from `column` of this row, is keyed here; if it was already read, an error naming
     /// the line it first appeared on. `what` names the kind of id in the message ("system", "region"). Every
     /// table keyed by an id reports a repeated one this way.
-    pub fn first_time<K: Eq + Hash + Display>(
+    pub fn first_time<K: Eq + Hash + Display + Copy>(
         &self,
         seen: &mut HashMap<K, u64>,
         column: usize,
         what: &str,
         id: K,
     ) -> Result<(), LoadError> {
-        let message = format!("{what} {id} appears again");
         match seen.insert(id, self.line) {
-            Some(first) => Err(LoadError::invalid(self.at(column), format!("{message} (first on line {first})"))),
+            Some(first) => {
+                Err(LoadError::invalid(self.at(column), format!("{what} {id} appears again (first on line {first})")))
+            }
             None => Ok(()),
         }
     }
