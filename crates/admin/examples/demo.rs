@@ -123,7 +123,7 @@ struct Demo {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn setting(key: &str, value: Value, description: &str) -> SettingView {
@@ -160,7 +160,7 @@ impl Demo {
             let name =
                 if rng.unit() < 0.3 { format!("{name}-{}", ["I", "II", "IV", "V", "VII"][rng.below(5)]) } else { name };
             // Nodes by sector (slices of the disc), as a premapper would give each node one region of space.
-            let sector = ((a / TAU) * nodes as f64).floor() as u32 % nodes;
+            let sector = ((a / TAU) * f64::from(nodes)).floor() as u32 % nodes;
             let security = (1.0 - 1.9 * r / RADIUS_LY).clamp(-1.0, 1.0);
             let region = regions[((a / TAU) * regions.len() as f64) as usize % regions.len()].to_owned();
             let quiet = rng.unit() < 0.45;
@@ -263,11 +263,11 @@ impl Demo {
         let work: Vec<f64> = players.iter().map(|&p| 0.08 + 0.05 * p as f64 + 0.000_3 * (p as f64).powi(2)).collect();
         let mut tidi = vec![1.0; self.systems.len()];
         let mut nodes = Vec::new();
-        let mut late = self.late_ticks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut late = self.late_ticks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for node in 0..self.nodes {
             let members: Vec<usize> =
                 (0..self.systems.len()).filter(|&i| self.systems[i].map.node_id == node).collect();
-            let mut demands: Vec<(f64, usize)> = members.iter().map(|&i| (work[i] / TICK_MS as f64, i)).collect();
+            let mut demands: Vec<(f64, usize)> = members.iter().map(|&i| (work[i] / f64::from(TICK_MS), i)).collect();
             demands.sort_by(|a, b| a.0.total_cmp(&b.0));
             let mut left = budget;
             let mut used = 0.0;
@@ -313,12 +313,12 @@ impl Demo {
     }
 
     fn setting_f64(&self, key: &str, default: f64) -> f64 {
-        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let settings = self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         settings.iter().find(|s| s.key == key).and_then(|s| s.value.as_f64()).unwrap_or(default)
     }
 
     fn shutdown_view(&self) -> Option<ShutdownView> {
-        let mut guard = self.shutdown.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.shutdown.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (request, fires_at) = guard.as_ref()?;
         let now = now_ms();
         if now >= *fires_at {
@@ -375,11 +375,11 @@ impl ClusterControl for Demo {
     }
 
     async fn settings(&self) -> Vec<SettingView> {
-        self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     async fn put_setting(&self, key: &str, value: Value) -> Result<SettingView, ControlError> {
-        let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut settings = self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let setting = settings
             .iter_mut()
             .find(|s| s.key == key)
@@ -409,19 +409,19 @@ impl ClusterControl for Demo {
             return Err(ControlError::bad_request("cluster", format!("this cluster is `{}`", self.name)));
         }
         let fires_at = now_ms() + request.in_seconds * 1000;
-        *self.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = Some((request, fires_at));
+        *self.shutdown.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((request, fires_at));
         self.shutdown_view().ok_or_else(|| ControlError::Internal("the shutdown fired at once".into()))
     }
 
     async fn cancel_shutdown(&self) -> Result<(), ControlError> {
-        match self.shutdown.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        match self.shutdown.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
             Some(_) => Ok(()),
             None => Err(ControlError::NotFound("no shutdown is scheduled".into())),
         }
     }
 
     async fn profiler_start(&self) -> Result<ProfilerStatus, ControlError> {
-        let mut profiler = self.profiler_since.lock().unwrap_or_else(|e| e.into_inner());
+        let mut profiler = self.profiler_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if matches!(*profiler, Some((true, _))) {
             return Err(ControlError::Conflict("the profiler is already running".into()));
         }
@@ -431,14 +431,14 @@ impl ClusterControl for Demo {
     }
 
     async fn profiler_stop(&self) -> Result<ProfilerStatus, ControlError> {
-        let mut profiler = self.profiler_since.lock().unwrap_or_else(|e| e.into_inner());
+        let mut profiler = self.profiler_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let since = profiler.map(|(_, since)| since);
         *profiler = since.map(|since| (false, since));
         Ok(ProfilerStatus { running: false, since_unix_ms: since })
     }
 
     async fn profiler_report(&self) -> Value {
-        let profiler = *self.profiler_since.lock().unwrap_or_else(|e| e.into_inner());
+        let profiler = *self.profiler_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some((running, since)) = profiler else {
             return json!({"running": false, "since_unix_ms": null, "elapsed_s": 0.0,
                           "by_message": [], "by_system": []});
@@ -502,7 +502,7 @@ impl ClusterControl for Demo {
     }
 
     fn log_level(&self) -> String {
-        self.log_filter.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log_filter.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     fn set_log_level(&self, filter: &str) -> Result<(), ControlError> {
@@ -516,7 +516,7 @@ impl ClusterControl for Demo {
         if !valid {
             return Err(ControlError::bad_request("filter", format!("`{filter}` is not a log filter directive")));
         }
-        *self.log_filter.lock().unwrap_or_else(|e| e.into_inner()) = filter.to_owned();
+        *self.log_filter.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = filter.to_owned();
         Ok(())
     }
 

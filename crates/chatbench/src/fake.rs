@@ -31,7 +31,9 @@ use tokio::sync::mpsc;
 /// Which protocol the fake server speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FakeKind {
+    /// orrery's framed protobuf, as the `blast-orrery` target expects.
     Orrery,
+    /// Plain IRC lines, as the `blast-irc` target expects.
     Irc,
 }
 

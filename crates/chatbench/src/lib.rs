@@ -64,6 +64,7 @@ impl Target {
 /// One `--idle` count: a number of clients, or as many as the file-descriptor limit allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdleCount {
+    /// Exactly this many clients (refused up front if the descriptor limit cannot hold them).
     Clients(usize),
     /// The largest count that fits in `RLIMIT_NOFILE` (hard limit minus [`FD_RESERVE`]).
     Max,
@@ -193,30 +194,52 @@ pub fn run_cli_as(args: ChatArgs, invocation: &[&str]) -> anyhow::Result<()> {
 /// One fan-out step's figures.
 #[derive(Debug, Clone)]
 pub struct StepReport {
+    /// The step's number (from 1); carried in every message so a straggler from an earlier step is not counted.
     pub step: u32,
+    /// The delivery rate the step aimed at: messages/s summed over all receivers.
     pub offered_per_s: f64,
+    /// The send rate of each sender that produces `offered_per_s` (offered ÷ senders ÷ other clients).
     pub rate_per_sender: f64,
+    /// Messages the senders actually sent during the step.
     pub sent: u64,
+    /// Deliveries owed: every sent message to every client but its sender.
     pub expected: u64,
+    /// Deliveries counted: this step's messages, in sequence, to clients other than the sender.
     pub received: u64,
+    /// `expected - received`: deliveries missing after the drain (negative would mean extra deliveries).
     pub lost: i64,
+    /// Messages of an earlier step that arrived during this one (a server still catching up).
     pub late: u64,
+    /// Deliveries per second over the step, from its first send to its last delivery.
     pub delivered_per_s: f64,
+    /// Message text delivered per second, in MB (10^6 bytes), over the same span.
     pub payload_mb_s: f64,
+    /// Median end-to-end latency (send to receipt), in milliseconds.
     pub p50_ms: f64,
+    /// 99th-percentile latency: what `--p99-ms` judges a step by.
     pub p99_ms: f64,
+    /// 99.9th-percentile latency, in milliseconds.
     pub p999_ms: f64,
+    /// Worst latency seen, in milliseconds.
     pub max_ms: f64,
+    /// The server's CPU over the step, in cores (from `/proc/<pid>/stat`); `None` when its pid is unknown.
     pub server_cpu_cores: Option<f64>,
+    /// The server's resident memory at the step's end, in MiB; `None` when its pid is unknown.
     pub server_rss_mb: Option<f64>,
+    /// The generator's own CPU, in cores: near 1.0 means the figures are the generator's limit, not the
+    /// server's.
     pub generator_cpu_cores: Option<f64>,
+    /// Clients still connected at the step's end; fewer than started fails the step.
     pub alive: usize,
+    /// Error envelopes the server sent during the step (orrery only).
     pub server_errors: u64,
-    /// Received texts that were not the race's, and orrery frames that were not valid protobuf.
+    /// Received texts that were not the race's: not ours, or corrupted on the way.
     pub unparsed: u64,
+    /// orrery frames that were not well-formed protobuf (counted apart from `unparsed` texts).
     pub malformed: u64,
-    /// Sequence gaps and duplicates seen by receivers (a loss or a repeat inside the step).
+    /// Messages a receiver never saw between two it did (a sequence gap): a loss inside the step.
     pub gaps: u64,
+    /// Messages a receiver had already seen (same sender, sequence not newer): a server repeating itself.
     pub dups: u64,
 }
 
@@ -398,15 +421,23 @@ fn source_addr(args: &ChatArgs, index: usize) -> IpAddr {
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (an unprivileged process may; raising the hard limit
 /// needs `CAP_SYS_RESOURCE`). Returns the hard limit.
+// The workspace denies `unsafe_code`; this is its one exception: the standard library has no safe way to read
+// or raise a resource limit, and the two calls below are the whole of it.
+#[allow(unsafe_code)]
 fn raise_nofile_limit() -> anyhow::Result<u64> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    // SAFETY: `getrlimit` writes one `rlimit` through the pointer it is given and keeps no reference to it;
+    // `limit` is a live, properly aligned, exclusively borrowed local of exactly that type, and
+    // `RLIMIT_NOFILE` is a valid resource, so the call cannot write out of bounds. Failure is reported through
+    // the return value (checked below), never by leaving memory undefined: `limit` was fully initialised.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         bail!("getrlimit(RLIMIT_NOFILE): {}", std::io::Error::last_os_error());
     }
     if limit.rlim_cur < limit.rlim_max {
         let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
-        // SAFETY: as above.
+        // SAFETY: `setrlimit` only reads the one fully initialised `rlimit` behind the shared reference, for
+        // the duration of the call. It changes process state (the soft limit) but no memory Rust owns; a
+        // refusal (EPERM, EINVAL) comes back as a non-zero return, checked here.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
             bail!("setrlimit(RLIMIT_NOFILE, {}): {}", limit.rlim_max, std::io::Error::last_os_error());
         }

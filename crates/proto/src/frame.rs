@@ -16,8 +16,16 @@ pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FrameError {
+    /// The length prefix announces more than the reader accepts; refused before anything is buffered, so a
+    /// client cannot make the server allocate what it likes.
     #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// The length the prefix announced.
+        len: usize,
+        /// The limit in force.
+        max: usize,
+    },
+    /// The frame was whole but its bytes are not a protobuf envelope; the text is prost's explanation.
     #[error("frame is not a valid envelope: {0}")]
     Decode(String),
 }
@@ -89,7 +97,7 @@ mod tests {
     fn partial_frames_wait_for_more_bytes() {
         let framed = encode(&v1::Ping { nonce: 99 });
         let mut stream = BytesMut::new();
-        for byte in framed.iter() {
+        for byte in &framed {
             assert_eq!(split(&mut stream, DEFAULT_MAX_FRAME).unwrap(), None);
             stream.extend_from_slice(&[*byte]);
         }

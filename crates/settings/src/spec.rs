@@ -15,12 +15,25 @@ pub const SYSTEM_ID_PLACEHOLDER: &str = "<system_id>";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     /// A whole number in `min..=max`, written as a JSON integer (`300`; `1.5`, `2.0` and `"300"` are refused).
-    Integer { min: i64, max: i64 },
+    Integer {
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
     /// A finite number in `min..=max`, written as any JSON number (`0.5`, or `1` meaning `1.0`).
-    Float { min: f64, max: f64 },
+    Float {
+        /// The smallest value accepted.
+        min: f64,
+        /// The largest value accepted.
+        max: f64,
+    },
     /// UTF-8 text of at most `max_len` bytes, written as a JSON string (`"Welcome"`) or as bare text that is
     /// not JSON at all (`Welcome`), so a value typed into the database shell by hand still works.
-    Text { max_len: usize },
+    Text {
+        /// The longest text accepted, in bytes of UTF-8 (what the database and the wire carry).
+        max_len: usize,
+    },
 }
 
 impl Kind {

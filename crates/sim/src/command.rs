@@ -30,30 +30,57 @@ pub enum Command {
     /// Align for 4 s, then warp to drop out `range_m` short of `object` (0 means 1,000 m), on the line from where
     /// the warp starts. The drop-out point must be at least [`crate::MIN_WARP_M`] (150 km) away; nearer things are
     /// approached instead.
-    WarpTo { object: ObjectId, range_m: f64 },
+    WarpTo {
+        /// The celestial or ship to warp to.
+        object: ObjectId,
+        /// How far short of it to drop out, in metres; checked against [`MAX_WARP_RANGE_M`].
+        range_m: f64,
+    },
     /// Jump through a stargate within [`crate::JUMP_RANGE_M`].
-    Jump { gate: ObjectId },
+    Jump {
+        /// The stargate; anything else is refused with [`CommandError::NotAGate`] or
+        /// [`CommandError::NotInSystem`].
+        gate: ObjectId,
+    },
     /// Say something in local chat.
-    Chat { text: String },
+    Chat {
+        /// The line as the pilot typed it; trimmed, and refused when empty, too long or holding control
+        /// characters.
+        text: String,
+    },
 }
 
 /// Why a command (or a ship entering the system) was refused. Each maps onto one error code of the client
 /// protocol; `InvalidArgument` texts name the field and say what is wrong with it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CommandError {
+    /// The commanded ship is not here (it jumped out, logged off, or the client's view is stale).
     #[error("ship {0} is not in this system")]
     UnknownShip(ShipId),
+    /// A ship added or arriving is here already: a repeated handoff or login, refused so it is not doubled.
     #[error("ship {0} is already in this system")]
     DuplicateShip(ShipId),
+    /// The target of an approach, warp or jump is neither a celestial nor a ship of this system.
     #[error("object {0} is not in this system")]
     NotInSystem(ObjectId),
+    /// A jump from too far from the gate; the pilot must approach first.
     #[error("stargate {gate} is {distance_m:.0} m away, at most {max_m:.0} m")]
-    OutOfRange { gate: ObjectId, distance_m: f64, max_m: f64 },
+    OutOfRange {
+        /// The stargate asked for.
+        gate: ObjectId,
+        /// How far the ship was from it when the command was applied.
+        distance_m: f64,
+        /// The jump range, so the client can say how much nearer to get.
+        max_m: f64,
+    },
+    /// A jump through something that is not a stargate (a planet, the star, a ship).
     #[error("object {0} is not a stargate")]
     NotAGate(ObjectId),
     /// A ship in warp can only chat until it drops out (it can still change its mind while aligning).
     #[error("ship {0} is in warp; wait until it drops out")]
     WarpInProgress(ShipId),
+    /// An argument that can never be right (not finite, out of the system, an empty chat line); the text names
+    /// the field and what is wrong with it.
     #[error("{0}")]
     InvalidArgument(String),
 }
@@ -61,13 +88,16 @@ pub enum CommandError {
 /// What an accepted command did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// The command replaced the ship's order (or was said, for chat); its effect shows in the next steps.
     Accepted,
     /// The ship left this system through a stargate. It is removed already (and reported as departed in the next
     /// step); the caller hands it to `destination_system`, whose sim places it with
     /// [`crate::SystemSim::arrive`] at its own gate back to this system. `handoff_seq` is already incremented.
     /// (Boxed: a ship is much larger than the other outcome.)
     JumpedOut {
+        /// The ship as it left, to be stored or handed to the destination.
         ship: Box<Ship>,
+        /// The system id the gate leads to.
         destination_system: u32,
     },
 }

@@ -22,8 +22,11 @@ const ROMAN: [&str; 12] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX
 /// What a celestial is; decides what commands it accepts (only stargates can be jumped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CelestialKind {
+    /// The sun at the origin (local index 0).
     Star,
+    /// A planet: somewhere to warp to, nothing more.
     Planet,
+    /// A gate to a neighbouring system: the only celestial a ship can jump through.
     Stargate,
 }
 
@@ -32,7 +35,9 @@ pub enum CelestialKind {
 pub struct Celestial {
     /// See [`celestial_id`]: unique across the universe, bit 63 set.
     pub id: ObjectId,
+    /// What it is, which decides whether it can be jumped through.
     pub kind: CelestialKind,
+    /// The name clients show, EVE-style ("Jita IV", "Stargate (Perimeter)").
     pub name: String,
     /// Metres from the star.
     pub position: Vec3,
@@ -48,18 +53,33 @@ pub struct Celestial {
 /// layout; [`SystemLayout::generate`] is the real source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SystemLayout {
+    /// The EVE id of the system this is the scenery of.
     pub system_id: u32,
+    /// The system's name, the stem of its celestials' names.
     pub name: String,
+    /// Every celestial, in local-index order (star, planets, gates).
     pub celestials: Vec<Celestial>,
 }
 
 /// Why a layout cannot be generated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
+    /// The dense index asked for is past the end of the universe.
     #[error("system index {index} is out of range: the universe has {len} systems")]
-    NoSuchSystem { index: usize, len: usize },
+    NoSuchSystem {
+        /// The index asked for.
+        index: usize,
+        /// How many systems the universe has.
+        len: usize,
+    },
+    /// The planets and gates together would not fit in the local-index bits of a celestial id.
     #[error("system {system_id} has {gates} stargates, more than its celestial ids can number")]
-    TooManyGates { system_id: u32, gates: usize },
+    TooManyGates {
+        /// The system whose gates do not fit.
+        system_id: u32,
+        /// How many stargates it has.
+        gates: usize,
+    },
 }
 
 impl SystemLayout {

@@ -31,8 +31,11 @@ pub(crate) enum Order {
 /// flown is private and is reset whenever a ship enters a system.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ship {
+    /// The ship's id: the key of commands, views and the store.
     pub id: ShipId,
+    /// The character flying it, so chat and views say who it is and the store finds it at login.
     pub character_id: u64,
+    /// The pilot's name as shown to other players.
     pub pilot: String,
     /// Metres from the star of the system the ship is in.
     pub position: Vec3,
@@ -80,11 +83,17 @@ impl Ship {
 /// [`crate::quantise`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShipView {
+    /// The ship, as [`Ship::id`].
     pub id: ShipId,
+    /// Its pilot's character, as [`Ship::character_id`].
     pub character_id: u64,
+    /// Its pilot's name, as [`Ship::pilot`].
     pub pilot: String,
+    /// Metres from the star.
     pub position: Vec3,
+    /// Metres per second, so clients can extrapolate between deltas.
     pub velocity: Vec3,
+    /// What the ship is doing, so clients can show it (and know a warping ship will not answer commands).
     pub motion: Motion,
 }
 

@@ -23,8 +23,11 @@ const GATE_ARRIVAL_M: (f64, f64) = (500.0, 1_500.0);
 /// A line of local chat, said since the previous step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatLine {
+    /// Who said it, so clients can tell speakers with the same name apart.
     pub character_id: u64,
+    /// The speaker's name, as shown in the chat window.
     pub pilot: String,
+    /// The line, already trimmed and checked (see [`Command::Chat`]).
     pub text: String,
 }
 
@@ -44,6 +47,7 @@ pub struct TickOutput {
     /// Ships that left since the last step (jumped out or removed). A ship that came and went between two steps
     /// is reported in neither list.
     pub departed: Vec<ShipId>,
+    /// Local chat said since the last step, in the order it was said.
     pub chat: Vec<ChatLine>,
 }
 
@@ -86,6 +90,7 @@ impl SystemSim {
         Ok(())
     }
 
+    /// The system's scenery: what snapshots list as celestials and what commands may target.
     pub fn layout(&self) -> &SystemLayout {
         &self.layout
     }
@@ -146,6 +151,7 @@ impl SystemSim {
         Some(slot.ship)
     }
 
+    /// The ship with this id, if it is in the system (for handoffs, saves and tests).
     pub fn ship(&self, id: ShipId) -> Option<&Ship> {
         self.ships.get(&id).map(|slot| &slot.ship)
     }
@@ -155,6 +161,7 @@ impl SystemSim {
         self.ships.values().map(|slot| &slot.ship)
     }
 
+    /// How many ships are in the system: its player count for metrics and load reports.
     pub fn ship_count(&self) -> usize {
         self.ships.len()
     }

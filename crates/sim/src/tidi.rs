@@ -36,8 +36,11 @@ impl Default for TidiConfig {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("tidi.{field}: {value} is not in {range}")]
 pub struct TidiConfigError {
+    /// The offending field of [`TidiConfig`], as named in settings (`floor`, `budget`, …).
     pub field: &'static str,
+    /// The value that was refused.
     pub value: f64,
+    /// The range it must lie in, written out for the message (e.g. `(0, 1]`).
     pub range: &'static str,
 }
 
@@ -79,6 +82,7 @@ impl TidiController {
         Ok(TidiController { config, systems: BTreeMap::new() })
     }
 
+    /// The configuration in force, including a floor changed with [`set_floor`](Self::set_floor).
     pub fn config(&self) -> &TidiConfig {
         &self.config
     }
@@ -103,8 +107,6 @@ impl TidiController {
         self.systems.remove(&system);
     }
 
-    /// Recomputes every factor from the current demands: falls to the target at once, rises by at most
-    /// `recovery_per_update`.
     /// Change the floor while running (an operator's live setting). Refused, leaving the old floor, when the new
     /// one is out of range.
     pub fn set_floor(&mut self, floor: f64) -> Result<(), TidiConfigError> {
@@ -114,6 +116,8 @@ impl TidiController {
         Ok(())
     }
 
+    /// Recomputes every factor from the current demands: falls to the target at once, rises by at most
+    /// `recovery_per_update`.
     pub fn update(&mut self) {
         let share = fair_share(self.systems.values().map(|load| load.demand), self.config.budget);
         for load in self.systems.values_mut() {

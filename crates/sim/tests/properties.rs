@@ -77,7 +77,7 @@ proptest! {
                     let before = sim.tick();
                     let out = sim.step(dt);
                     prop_assert_eq!(out.tick, before + 1);
-                    for view in out.moved.iter() {
+                    for view in &out.moved {
                         prop_assert!(!out.arrived.iter().any(|a| a.id == view.id));
                         prop_assert!(!out.departed.contains(&view.id));
                     }

@@ -290,7 +290,7 @@ impl Profiler {
         let running = self.is_running();
         let mut messages: HashMap<&'static str, Stats> = HashMap::new();
         let mut systems: HashMap<u32, Stats> = HashMap::new();
-        for shard in self.shards.iter() {
+        for shard in &self.shards {
             merge_from(&mut messages, &lock(&shard.messages));
             merge_from(&mut systems, &lock(&shard.systems));
         }
@@ -325,7 +325,7 @@ impl Profiler {
     }
 
     fn clear_tables(&self) {
-        for shard in self.shards.iter() {
+        for shard in &self.shards {
             lock(&shard.messages).clear();
             lock(&shard.systems).clear();
         }

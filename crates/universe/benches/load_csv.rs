@@ -4,6 +4,8 @@
 //! The EVE data lives outside the repository (`../shared/data/eve`, see its README); without it the CSV
 //! benchmark says so and only the generator is measured.
 
+#![expect(missing_docs, reason = "criterion_main! generates an undocumented `pub fn main`")]
+
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -19,7 +21,7 @@ fn bench_load(c: &mut Criterion) {
         c.bench_function("load EVE map (systems, jumps, constellations, regions)", |b| {
             b.iter(|| {
                 load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).expect("EVE map loads")
-            })
+            });
         });
         let full = load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).expect("EVE map loads");
         c.bench_function("select k-space", |b| b.iter(|| full.select(|s| s.kind == SystemKind::KSpace)));
@@ -27,7 +29,7 @@ fn bench_load(c: &mut Criterion) {
             b.iter(|| {
                 LoadProfile::from_activity_path(&dir.join("activity.csv"), &full, &ActivityWeights::default())
                     .expect("activity loads")
-            })
+            });
         });
     } else {
         eprintln!("EVE map not found at {}: CSV loading NOT measured", dir.display());

@@ -22,9 +22,13 @@ use crate::{
 
 /// The inputs of [`load_universe`]; only the systems are required.
 pub struct UniverseFiles<'a> {
+    /// `systems.csv`: every system with its position, security and groups; the universe is these systems.
     pub systems: Input<'a>,
+    /// `jumps.csv`: the stargates; without it the systems stand unconnected (fine for purely spatial tests).
     pub jumps: Option<Input<'a>>,
+    /// `constellations.csv`: names for the constellations; without it they get placeholder names.
     pub constellations: Option<Input<'a>>,
+    /// `regions.csv`: names for the regions; without it they get placeholder names.
     pub regions: Option<Input<'a>>,
 }
 

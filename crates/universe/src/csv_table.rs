@@ -14,11 +14,14 @@ use crate::{LoadError, Location, SystemId, Universe};
 
 /// A named input: the name is what error messages show (usually the path).
 pub struct Input<'a> {
+    /// What error messages call the input: the path for a file, a label for text built in memory.
     pub name: &'a str,
+    /// Where the CSV text comes from; any reader, so tests and callers can load from memory.
     pub reader: &'a mut dyn Read,
 }
 
 impl<'a> Input<'a> {
+    /// Names a reader so that every problem found in it can say where it was.
     pub fn new(name: &'a str, reader: &'a mut dyn Read) -> Self {
         Input { name, reader }
     }
@@ -53,7 +56,7 @@ impl<'a> CsvTable<'a> {
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').to_owned())
             .collect();
-        if header.iter().all(|h| h.is_empty()) {
+        if header.iter().all(String::is_empty) {
             return Err(LoadError::Empty { at: Location::file(file) });
         }
         Ok(CsvTable { file, reader, header })
@@ -85,7 +88,7 @@ impl<'a> CsvTable<'a> {
             match self.reader.read_record(&mut record) {
                 Ok(false) => return Ok(()),
                 Ok(true) => {
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = record.position().map_or(0, csv::Position::line);
                     // Lines that are entirely blank carry no data.
                     if record.iter().all(str::is_empty) {
                         continue;
@@ -181,7 +184,7 @@ pub(crate) fn open_file(path: &std::path::Path, name: &str) -> Result<std::io::B
 }
 
 fn csv_error(file: &str, error: csv::Error) -> LoadError {
-    let line = error.position().map(|p| p.line());
+    let line = error.position().map(csv::Position::line);
     let at = Location { file: file.to_owned(), line, column: None };
     match error.into_kind() {
         csv::ErrorKind::Io(source) => LoadError::Io { at, source },

@@ -9,14 +9,19 @@ pub const LIGHT_YEAR_M: f64 = 9.460_730_472_580_8e15;
 /// A point or direction in space, in metres.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Vec3 {
+    /// In the galactic plane.
     pub x: f64,
+    /// Out of the galactic plane ("up"); small next to x and z for the EVE map.
     pub y: f64,
+    /// In the galactic plane, across x.
     pub z: f64,
 }
 
 impl Vec3 {
+    /// The origin, and the null velocity: where a sum of positions starts.
     pub const ZERO: Vec3 = Vec3 { x: 0.0, y: 0.0, z: 0.0 };
 
+    /// A point from its three components, in metres; `const` so fixed positions can be constants.
     pub const fn new(x: f64, y: f64, z: f64) -> Self {
         Vec3 { x, y, z }
     }
@@ -30,14 +35,17 @@ impl Vec3 {
         }
     }
 
+    /// The Euclidean length: a distance for an offset, a speed for a velocity.
     pub fn length(self) -> f64 {
         self.dot(self).sqrt()
     }
 
+    /// How far apart two points are, in metres (for jump lengths, a region's spread, arrival checks).
     pub fn distance(self, other: Vec3) -> f64 {
         (self - other).length()
     }
 
+    /// The dot product; `d.dot(d)` is a squared distance, cheaper than [`Vec3::distance`] when only comparing.
     pub fn dot(self, other: Vec3) -> f64 {
         self.x * other.x + self.y * other.y + self.z * other.z
     }

@@ -39,10 +39,15 @@ pub const DEFAULT_LOAD: Load = Load { cpu: 1.0, mem: 1.0 };
 /// is a fight (many ships, many modules), a pod kill follows one; NPC kills are mostly one pilot ratting.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ActivityWeights {
+    /// The CPU load of a system with no activity at all: what ticking it costs regardless of who is there.
     pub base: f64,
+    /// Load added per ship jump in the snapshot (`ship_jumps`): each brings a ship ticked for a while.
     pub per_ship_jump: f64,
+    /// Load added per ship kill (`ship_kills`): a kill stands for a fight, many ships and modules at once.
     pub per_ship_kill: f64,
+    /// Load added per pod kill (`pod_kills`): the end of a fight, about as costly as the ship kill before it.
     pub per_pod_kill: f64,
+    /// Load added per NPC kill (`npc_kills`): mostly one pilot ratting, so cheap each.
     pub per_npc_kill: f64,
 }
 

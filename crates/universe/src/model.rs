@@ -40,14 +40,19 @@ impl SystemKind {
 /// One solar system: the unit the premapper places and a sol node ticks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SolarSystem {
+    /// The EVE system id: what files, mappings and clients use to name the system across runs.
     pub id: SystemId,
+    /// The display name, for operators and reports (not unique in generated universes, so never a key).
     pub name: String,
     /// Position of the sun, in metres.
     pub position: Vec3,
     /// Security status from -1.0 (lawless) to 1.0 (safest); 0.45 and above counts as high-sec.
     pub security: f64,
+    /// The constellation it belongs to: the historic unit of placement, kept together by some strategies.
     pub constellation: ConstellationId,
+    /// The region it belongs to, for grouping in reports and region-aware strategies.
     pub region: RegionId,
+    /// Which part of the map it is in, so spatial work can leave wormhole and other space out.
     pub kind: SystemKind,
 }
 
@@ -61,27 +66,36 @@ impl SolarSystem {
 /// A group of neighbouring systems; the historic unit of placement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Constellation {
+    /// The id systems refer to it by.
     pub id: ConstellationId,
+    /// The display name (a placeholder when the input had no constellations file).
     pub name: String,
+    /// The region it lies in.
     pub region: RegionId,
 }
 
 /// A group of constellations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Region {
+    /// The id systems and constellations refer to it by.
     pub id: RegionId,
+    /// The display name (a placeholder when the input had no regions file).
     pub name: String,
 }
 
 /// Why a set of parts does not make a universe.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UniverseError {
+    /// Two systems share an id, so lookups by id would be ambiguous.
     #[error("system {0} appears more than once")]
     DuplicateSystem(SystemId),
+    /// A stargate (its two ends as given) leads to a system not in the universe.
     #[error("stargate {0} – {1} names a system that does not exist")]
     UnknownGateEnd(SystemId, SystemId),
+    /// A stargate from a system to itself: meaningless, and it would break the graph's invariants.
     #[error("stargate {0} – {0} joins a system to itself")]
     SelfGate(SystemId),
+    /// A system whose position is NaN or infinite, which would poison every distance computed from it.
     #[error("system {0} has a position that is not a finite number")]
     BadPosition(SystemId),
 }
@@ -140,6 +154,7 @@ impl Universe {
         self.systems.len()
     }
 
+    /// True when there are no systems (a selection can leave none), so callers can refuse to map nothing.
     pub fn is_empty(&self) -> bool {
         self.systems.is_empty()
     }
@@ -179,10 +194,12 @@ impl Universe {
         self.adjacency.len() / 2
     }
 
+    /// Every constellation, including placeholders for those named by a system but absent from the inputs.
     pub fn constellations(&self) -> &[Constellation] {
         &self.constellations
     }
 
+    /// Every region, including placeholders for those named by a system but absent from the inputs.
     pub fn regions(&self) -> &[Region] {
         &self.regions
     }

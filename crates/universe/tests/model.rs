@@ -24,7 +24,7 @@ fn system(id: u32, position: Vec3) -> SolarSystem {
 
 /// `n` systems with ids 100, 101, … at distinct positions.
 fn systems(n: u32) -> Vec<SolarSystem> {
-    (0..n).map(|i| system(100 + i, Vec3::new(i as f64 * 1e15, 0.0, 0.0))).collect()
+    (0..n).map(|i| system(100 + i, Vec3::new(f64::from(i) * 1e15, 0.0, 0.0))).collect()
 }
 
 fn gates(pairs: &[(u32, u32)]) -> Vec<(SystemId, SystemId)> {

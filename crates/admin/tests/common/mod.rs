@@ -70,7 +70,7 @@ impl Mock {
     }
 
     pub fn lock(&self) -> MutexGuard<'_, MockState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn system_view(id: u32) -> SystemView {
@@ -289,7 +289,7 @@ pub async fn send(app: &Router, method: Method, uri: &str, auth: Option<&str>, b
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }
-    let request = request.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_else(Body::empty)).unwrap();
+    let request = request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned()))).unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
