@@ -11,13 +11,14 @@
 
 use std::f64::consts::TAU;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orrery_admin::{
     AdminConfig, ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, SettingView,
     ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
 };
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 const SYSTEMS: usize = 360;
@@ -263,7 +264,7 @@ impl Demo {
         let work: Vec<f64> = players.iter().map(|&p| 0.08 + 0.05 * p as f64 + 0.000_3 * (p as f64).powi(2)).collect();
         let mut tidi = vec![1.0; self.systems.len()];
         let mut nodes = Vec::new();
-        let mut late = self.late_ticks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut late = self.late_ticks.lock();
         for node in 0..self.nodes {
             let members: Vec<usize> =
                 (0..self.systems.len()).filter(|&i| self.systems[i].map.node_id == node).collect();
@@ -313,12 +314,12 @@ impl Demo {
     }
 
     fn setting_f64(&self, key: &str, default: f64) -> f64 {
-        let settings = self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let settings = self.settings.lock();
         settings.iter().find(|s| s.key == key).and_then(|s| s.value.as_f64()).unwrap_or(default)
     }
 
     fn shutdown_view(&self) -> Option<ShutdownView> {
-        let mut guard = self.shutdown.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.shutdown.lock();
         let (request, fires_at) = guard.as_ref()?;
         let now = now_ms();
         if now >= *fires_at {
@@ -375,11 +376,11 @@ impl ClusterControl for Demo {
     }
 
     async fn settings(&self) -> Vec<SettingView> {
-        self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.settings.lock().clone()
     }
 
     async fn put_setting(&self, key: &str, value: Value) -> Result<SettingView, ControlError> {
-        let mut settings = self.settings.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut settings = self.settings.lock();
         let setting = settings
             .iter_mut()
             .find(|s| s.key == key)
@@ -409,19 +410,19 @@ impl ClusterControl for Demo {
             return Err(ControlError::bad_request("cluster", format!("this cluster is `{}`", self.name)));
         }
         let fires_at = now_ms() + request.in_seconds * 1000;
-        *self.shutdown.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((request, fires_at));
+        *self.shutdown.lock() = Some((request, fires_at));
         self.shutdown_view().ok_or_else(|| ControlError::Internal("the shutdown fired at once".into()))
     }
 
     async fn cancel_shutdown(&self) -> Result<(), ControlError> {
-        match self.shutdown.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        match self.shutdown.lock().take() {
             Some(_) => Ok(()),
             None => Err(ControlError::NotFound("no shutdown is scheduled".into())),
         }
     }
 
     async fn profiler_start(&self) -> Result<ProfilerStatus, ControlError> {
-        let mut profiler = self.profiler_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut profiler = self.profiler_since.lock();
         if matches!(*profiler, Some((true, _))) {
             return Err(ControlError::Conflict("the profiler is already running".into()));
         }
@@ -431,14 +432,14 @@ impl ClusterControl for Demo {
     }
 
     async fn profiler_stop(&self) -> Result<ProfilerStatus, ControlError> {
-        let mut profiler = self.profiler_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut profiler = self.profiler_since.lock();
         let since = profiler.map(|(_, since)| since);
         *profiler = since.map(|since| (false, since));
         Ok(ProfilerStatus { running: false, since_unix_ms: since })
     }
 
     async fn profiler_report(&self) -> Value {
-        let profiler = *self.profiler_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let profiler = *self.profiler_since.lock();
         let Some((running, since)) = profiler else {
             return json!({"running": false, "since_unix_ms": null, "elapsed_s": 0.0,
                           "by_message": [], "by_system": []});
@@ -502,7 +503,7 @@ impl ClusterControl for Demo {
     }
 
     fn log_level(&self) -> String {
-        self.log_filter.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.log_filter.lock().clone()
     }
 
     fn set_log_level(&self, filter: &str) -> Result<(), ControlError> {
@@ -516,7 +517,7 @@ impl ClusterControl for Demo {
         if !valid {
             return Err(ControlError::bad_request("filter", format!("`{filter}` is not a log filter directive")));
         }
-        *self.log_filter.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = filter.to_owned();
+        *self.log_filter.lock() = filter.to_owned();
         Ok(())
     }
 

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::config::Scenario;
@@ -31,17 +31,14 @@ impl LatencyRecorder {
     /// Records one sample (clamped to the histogram's range).
     pub fn record(&self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).clamp(1, LATENCY_MAX_US);
-        if let Ok(mut guard) = self.histogram.lock()
-            && let Some(histogram) = guard.as_mut()
-        {
+        if let Some(histogram) = self.histogram.lock().as_mut() {
             histogram.saturating_record(micros);
         }
     }
 
     /// p50, p99 and max so far, in milliseconds (zeros when there is no sample).
     pub fn summary(&self) -> LatencySummary {
-        let Ok(guard) = self.histogram.lock() else { return LatencySummary::default() };
-        match guard.as_ref() {
+        match self.histogram.lock().as_ref() {
             Some(h) if !h.is_empty() => LatencySummary {
                 samples: h.len(),
                 p50: micros_to_ms(h.value_at_quantile(0.50)),
@@ -209,9 +206,8 @@ impl Shared {
         for latency in t.latencies {
             self.latency.record(latency);
         }
-        if !t.error_codes.is_empty()
-            && let Ok(mut codes) = self.error_codes.lock()
-        {
+        if !t.error_codes.is_empty() {
+            let mut codes = self.error_codes.lock();
             for code in t.error_codes {
                 *codes.entry(code.as_str_name().trim_start_matches("ERROR_CODE_").to_string()).or_default() += 1;
             }
@@ -242,7 +238,7 @@ impl Shared {
             duration_s: (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             deltas_received: self.deltas.load(Relaxed),
             pongs: self.pongs.load(Relaxed),
-            error_codes: self.error_codes.lock().map(|codes| codes.clone()).unwrap_or_default(),
+            error_codes: self.error_codes.lock().clone(),
         }
     }
 }

@@ -267,7 +267,7 @@ async fn reader(
         let mut want = 0;
         if buffer.start < buffer.end {
             let now = shared.now_us();
-            let Ok(mut stats) = shared.stats.lock() else { return };
+            let mut stats = shared.stats.lock();
             let data = buffer.data();
             let consumed = match target {
                 Target::Irc | Target::BlastIrc => {

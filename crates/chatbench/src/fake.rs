@@ -15,14 +15,15 @@
 //! generator counts the loss).
 
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
 use orrery_proto::frame;
 use orrery_proto::v1::{self, client_envelope::Body as Cmd, server_envelope::Body as Msg};
+use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -107,20 +108,20 @@ async fn ticker(kind: FakeKind, tick: Duration, hub: Arc<Hub>) {
         number += 1;
         let buffer = match kind {
             FakeKind::Orrery => {
-                let chat = std::mem::take(&mut *lock(&hub.lines));
+                let chat = std::mem::take(&mut *hub.lines.lock());
                 // Like orrery, a delta every tick, with or without chat.
                 let delta = v1::SystemDelta { system_id: SYSTEM, tick: number, chat, ..Default::default() };
                 frame::encode(&v1::ServerEnvelope { request_id: 0, body: Some(Msg::Delta(delta)) })
             }
             FakeKind::Irc => {
-                let lines = std::mem::take(&mut *lock(&hub.irc));
+                let lines = std::mem::take(&mut *hub.irc.lock());
                 if lines.is_empty() {
                     continue;
                 }
                 Bytes::from(lines)
             }
         };
-        lock(&hub.members).retain(|member| match member.try_send(buffer.clone()) {
+        hub.members.lock().retain(|member| match member.try_send(buffer.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 hub.dropped.fetch_add(1, Ordering::Relaxed);
@@ -129,11 +130,6 @@ async fn ticker(kind: FakeKind, tick: Duration, hub: Arc<Hub>) {
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
     }
-}
-
-/// A poisoned lock only means another task panicked mid-update; the data is still usable for a fake.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Writes whatever is queued, coalesced into one write per wake-up.
@@ -189,11 +185,11 @@ async fn connection(kind: FakeKind, stream: TcpStream, index: u64, hub: Arc<Hub>
                             if tx.send(framed).await.is_err() {
                                 return;
                             }
-                            lock(&hub.members).push(tx.clone());
+                            hub.members.lock().push(tx.clone());
                             continue;
                         }
                         Some(Cmd::Chat(chat)) => {
-                            lock(&hub.lines).push(v1::ChatLine {
+                            hub.lines.lock().push(v1::ChatLine {
                                 character_id: index,
                                 pilot: name.clone(),
                                 text: chat.text,
@@ -221,13 +217,13 @@ async fn connection(kind: FakeKind, stream: TcpStream, index: u64, hub: Arc<Hub>
                         }
                         "USER" => Some(format!(":blast 001 {name} :Welcome to the blaster\r\n")),
                         "JOIN" => {
-                            lock(&hub.members).push(tx.clone());
+                            hub.members.lock().push(tx.clone());
                             Some(format!(
                                 ":{name}!{name}@127.0.0.1 JOIN {rest}\r\n:blast 366 {name} {rest} :End of /NAMES list.\r\n"
                             ))
                         }
                         "PRIVMSG" => {
-                            let mut irc = lock(&hub.irc);
+                            let mut irc = hub.irc.lock();
                             irc.extend_from_slice(format!(":{name}!{name}@127.0.0.1 PRIVMSG {rest}\r\n").as_bytes());
                             None
                         }

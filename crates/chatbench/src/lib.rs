@@ -27,13 +27,14 @@ mod wire;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
+use parking_lot::Mutex;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -834,7 +835,7 @@ async fn settle(shared: &Arc<Shared>) {
     let mut last = u64::MAX;
     while Instant::now() < deadline {
         let seen = {
-            let stats = shared.stats.lock().expect("stats");
+            let stats = shared.stats.lock();
             stats.received + stats.late + stats.dups
         };
         if seen == last {
@@ -857,7 +858,7 @@ async fn run_step(
     let senders = seqs.len();
     let clients = txs.len();
     let rate = offered / (senders as f64 * (clients as f64 - 1.0));
-    shared.stats.lock().expect("stats").next_step(step, senders, clients);
+    shared.stats.lock().next_step(step, senders, clients);
     let sent_before = shared.sent.load(Ordering::Relaxed);
     let errors_before = shared.server_errors.load(Ordering::Relaxed);
     let cpu0 = pid.and_then(cpu_ticks);
@@ -888,7 +889,7 @@ async fn run_step(
     let expected = sent * (clients as u64 - 1);
     let drain_until = Instant::now() + Duration::from_secs(args.drain_s);
     while Instant::now() < drain_until {
-        if shared.stats.lock().expect("stats").received >= expected {
+        if shared.stats.lock().received >= expected {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -900,7 +901,7 @@ async fn run_step(
     };
     let server_cpu = cpu(cpu0, pid.and_then(cpu_ticks));
     let generator_cpu = cpu(gen0, cpu_ticks(std::process::id()));
-    let stats = shared.stats.lock().expect("stats");
+    let stats = shared.stats.lock();
     let start_us = (start - shared.epoch).as_micros() as u64;
     let span_s = (stats.last_us.saturating_sub(start_us) as f64 / 1e6).max(args.duration as f64);
     let q = |p: f64| stats.hist.value_at_quantile(p) as f64 / 1000.0;

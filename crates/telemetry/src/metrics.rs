@@ -14,9 +14,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text;
 use prometheus_client::metrics::counter::Counter;
@@ -236,7 +236,7 @@ impl Metrics {
     /// system exported before but absent now is removed, so the family lists only systems with ships. A system
     /// given with 0 ships is removed too. The caller passes the whole picture at each refresh.
     pub fn set_system_players(&self, systems: &[(u32, u64)]) {
-        let mut present = lock(&self.system_players_present);
+        let mut present = self.system_players_present.lock();
         let now: HashSet<u32> = systems.iter().filter(|(_, ships)| *ships > 0).map(|(id, _)| *id).collect();
         for &(system, ships) in systems {
             if ships > 0 {
@@ -270,7 +270,7 @@ impl Metrics {
     /// system counts as 1.0. A NaN factor counts as 1.0 (it is not a dilation). `now` is a parameter so tests and
     /// replays need no clock.
     pub fn set_tidi_at(&self, factors: &[(u32, f64)], now: Instant) {
-        let mut state = lock(&self.tidi_state);
+        let mut state = self.tidi_state.lock();
         let mut dilated: HashSet<u32> = HashSet::new();
         for &(system, factor) in factors {
             if factor < 1.0 {
@@ -366,12 +366,6 @@ impl Metrics {
 /// A count as a gauge value: gauges are `i64`, counts `u64`; a count past `i64::MAX` is not a real case.
 fn saturating_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Takes a lock even if a thread panicked while holding it: the guarded sets are rebuilt at every refresh, so a
-/// poisoned one is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 // `Arc<Metrics>` is shared by every runtime thread.

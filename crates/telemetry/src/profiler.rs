@@ -16,10 +16,10 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::string::FromUtf8Error;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
+use parking_lot::Mutex;
 use serde::Serialize;
 
 /// How many shards each timing table is split into. Each thread records into one shard (threads are assigned
@@ -226,7 +226,7 @@ impl Profiler {
 
     /// Clears the tables and starts recording. Starting a running profiler restarts it (tables cleared).
     pub fn start(&self) {
-        let mut clock = lock(&self.clock);
+        let mut clock = self.clock.lock();
         self.clear_tables();
         clock.since = Some((SystemTime::now(), Instant::now()));
         clock.stopped_at = None;
@@ -235,7 +235,7 @@ impl Profiler {
 
     /// Stops recording; the tables are kept for [`Profiler::report`] until the next start or reset.
     pub fn stop(&self) {
-        let mut clock = lock(&self.clock);
+        let mut clock = self.clock.lock();
         if self.enabled.swap(false, Ordering::Relaxed) {
             clock.stopped_at = Some(Instant::now());
         }
@@ -286,13 +286,13 @@ impl Profiler {
     /// The timing tables since start: per message type and per system, count, total, mean, p50, p99 and max,
     /// sorted by total time, largest first.
     pub fn report(&self) -> ProfileReport {
-        let clock = lock(&self.clock);
+        let clock = self.clock.lock();
         let running = self.is_running();
         let mut messages: HashMap<&'static str, Stats> = HashMap::new();
         let mut systems: HashMap<u32, Stats> = HashMap::new();
         for shard in &self.shards {
-            merge_from(&mut messages, &lock(&shard.messages));
-            merge_from(&mut systems, &lock(&shard.systems));
+            merge_from(&mut messages, &shard.messages.lock());
+            merge_from(&mut systems, &shard.systems.lock());
         }
         let (since_unix_ms, elapsed_s) = match clock.since {
             None => (None, 0.0),
@@ -315,7 +315,7 @@ impl Profiler {
     /// Clears the tables ([`Profiler::start`] does it too). While running, the tables restart from now; while
     /// stopped, the report is empty until the next start. A record racing the reset lands on either side.
     pub fn reset(&self) {
-        let mut clock = lock(&self.clock);
+        let mut clock = self.clock.lock();
         self.clear_tables();
         if self.is_running() {
             clock.since = Some((SystemTime::now(), Instant::now()));
@@ -326,8 +326,8 @@ impl Profiler {
 
     fn clear_tables(&self) {
         for shard in &self.shards {
-            lock(&shard.messages).clear();
-            lock(&shard.systems).clear();
+            shard.messages.lock().clear();
+            shard.systems.lock().clear();
         }
     }
 }
@@ -341,7 +341,7 @@ thread_local! {
 
 fn record_into<K: Eq + Hash>(table: &Mutex<HashMap<K, Stats>>, key: K, elapsed: Duration) {
     let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX).min(MAX_RECORD_NS);
-    lock(table).entry(key).or_insert_with(Stats::new).record(ns);
+    table.lock().entry(key).or_insert_with(Stats::new).record(ns);
 }
 
 fn merge_from<K: Eq + Hash + Copy>(into: &mut HashMap<K, Stats>, from: &HashMap<K, Stats>) {
@@ -360,11 +360,6 @@ fn table(entries: impl Iterator<Item = (String, Stats)>) -> Vec<TimingRow> {
     let mut entries: Vec<(String, Stats)> = entries.collect();
     entries.sort_by(|(a_name, a), (b_name, b)| b.total_ns.cmp(&a.total_ns).then_with(|| a_name.cmp(b_name)));
     entries.into_iter().map(|(name, stats)| stats.row(name)).collect()
-}
-
-/// Takes a lock even if a thread panicked while holding it: a timing table is still meaningful after that.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Set while a [`flamegraph`] is sampling: the sampler is process-wide.

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -11,6 +11,7 @@ use orrery_admin::{
     ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, SettingView, ShutdownRequest,
     ShutdownView, SystemDetail, SystemView, UniverseView,
 };
+use parking_lot::{Mutex, MutexGuard};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -69,8 +70,9 @@ impl Mock {
         state
     }
 
+    /// The state, for a test to arrange or inspect without counting a call.
     pub fn lock(&self) -> MutexGuard<'_, MockState> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock()
     }
 
     fn system_view(id: u32) -> SystemView {

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -15,6 +15,7 @@ use orrery_proto::frame;
 use orrery_proto::v1::server_envelope::Body as Msg;
 use orrery_proto::v1::{self, CelestialKind, ErrorCode, ShipMotion, client_envelope::Body as Cmd};
 use orrery_proto::{error, reply};
+use parking_lot::{Mutex, MutexGuard};
 use prost::Message as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -106,8 +107,8 @@ impl FakeServer {
         if websocket { format!("ws://{}/", self.addr) } else { self.addr.to_string() }
     }
 
-    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
-        self.world.lock().expect("world lock")
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock()
     }
 }
 
@@ -170,7 +171,7 @@ struct Session {
 }
 
 async fn serve(mut conn: Conn, world: Arc<Mutex<World>>, options: Options, accepted: Instant) {
-    world.lock().expect("lock").connections += 1;
+    world.lock().connections += 1;
     let mut session = Session { account: None, character: None, ship: None, tick: 1000, chat: Vec::new() };
     let mut ticker = tokio::time::interval(options.tick);
     let drop_at = options.drop_at.filter(|at| accepted < *at);
@@ -196,7 +197,7 @@ async fn serve(mut conn: Conn, world: Arc<Mutex<World>>, options: Options, accep
         }
     }
     if let Some(character) = &session.character {
-        world.lock().expect("lock").in_space.remove(&character.character_id);
+        world.lock().in_space.remove(&character.character_id);
     }
 }
 
@@ -306,7 +307,7 @@ fn handle(
     envelope: v1::ClientEnvelope,
 ) -> (Vec<v1::ServerEnvelope>, bool) {
     let id = envelope.request_id;
-    let mut world = world.lock().expect("lock");
+    let mut world = world.lock();
     let answer = |e| (vec![e], false);
     match envelope.body {
         Some(Cmd::Register(r)) => {
