@@ -80,13 +80,14 @@ pub struct NpcDesk {
 }
 
 /// See the module documentation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Exchange {
     market: Market,
     ledger: Ledger,
     catalog: ItemCatalog,
     stations: BTreeMap<StationId, RegionId>,
     desks: Vec<NpcDesk>,
+    /// The last operation's events (kept to reuse the allocation; not state).
     events: Vec<Event>,
 }
 

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use orrery_market::{
-    BookKey, CharacterId, Exchange, Fees, ItemCatalog, ItemTypeId, NpcRules, OrderRequest, Owner, RegionId, Side,
-    StationId,
+    BookKey, CharacterId, Exchange, Fees, ItemCatalog, ItemTypeId, Ledger, Market, NpcDesk, NpcRules, OrderRequest,
+    Owner, RegionId, Side, StationId,
 };
 use orrery_universe::Input;
 
@@ -60,4 +60,11 @@ pub fn player(id: u64) -> Owner {
 /// A request in [`BOOK`] at Jita expiring at 1,000.
 pub fn request(owner: Owner, side: Side, quantity: i64, price: i64) -> OrderRequest {
     OrderRequest { owner, side, book: BOOK, station: JITA, quantity, price, expires_at: 1_000 }
+}
+
+pub const BOOK_VELDSPAR: BookKey = BookKey { region: THE_FORGE, item: VELDSPAR };
+
+/// What an exchange holds, to compare before and after a refused operation.
+pub fn state(exchange: &Exchange) -> (Market, Ledger, Vec<NpcDesk>) {
+    (exchange.market().clone(), exchange.ledger().clone(), exchange.desks().to_vec())
 }
