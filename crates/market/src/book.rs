@@ -28,6 +28,8 @@ pub struct RestingOrder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Slot {
     pub(crate) order: RestingOrder,
+    /// The order's book, as an index into the market's books.
+    book: u32,
     prev: u32,
     next: u32,
 }
@@ -63,10 +65,6 @@ impl Book {
             Side::Sell => self.asks.first_key_value().map(|(&p, _)| p),
         }
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.bids.is_empty() && self.asks.is_empty()
-    }
 }
 
 /// Every resting order, in slots that are reused once their order leaves.
@@ -77,8 +75,8 @@ pub(crate) struct Slab {
 }
 
 impl Slab {
-    pub(crate) fn insert(&mut self, order: RestingOrder) -> u32 {
-        let slot = Slot { order, prev: NIL, next: NIL };
+    pub(crate) fn insert(&mut self, order: RestingOrder, book: u32) -> u32 {
+        let slot = Slot { order, book, prev: NIL, next: NIL };
         match self.free.pop() {
             Some(index) => {
                 self.slots[index as usize] = slot;
@@ -102,6 +100,10 @@ impl Slab {
 
     pub(crate) fn order_mut(&mut self, index: u32) -> &mut RestingOrder {
         &mut self.slots[index as usize].order
+    }
+
+    pub(crate) fn book_of(&self, index: u32) -> u32 {
+        self.slots[index as usize].book
     }
 
     pub(crate) fn next(&self, index: u32) -> u32 {
@@ -129,7 +131,7 @@ impl Slab {
 
     /// Takes a slot's order out of its price level on `side` (the level goes when it empties).
     pub(crate) fn unlink(&mut self, side: &mut BTreeMap<Money, Level>, index: u32) {
-        let Slot { order, prev, next } = &self.slots[index as usize];
+        let Slot { order, prev, next, .. } = &self.slots[index as usize];
         let (price, quantity, prev, next) = (order.price, order.remaining, *prev, *next);
         let Some(level) = side.get_mut(&price) else { return };
         if prev == NIL {

@@ -40,6 +40,7 @@ mod book;
 mod error;
 mod event;
 mod exchange;
+mod expiry;
 mod fees;
 mod ids;
 mod items;

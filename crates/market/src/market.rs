@@ -6,11 +6,14 @@
 //! before and commits the events after. Nothing here reads a clock: times (`now`, `expires_at`) are numbers the
 //! caller passes in, in whatever unit it keeps (ticks or milliseconds), the same unit everywhere.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
 
 use crate::book::{Book, RestingOrder, Slab};
 use crate::error::MarketError;
 use crate::event::{CloseReason, Event, Fill};
+use crate::expiry::ExpiryQueue;
 use crate::fees::Fees;
 use crate::ids::{BookKey, MAX_AMOUNT, Money, OrderId, Owner, Quantity, Side, StationId};
 
@@ -85,12 +88,15 @@ pub fn validate_amounts(quantity: i64, price: i64) -> Result<ValidOrder, MarketE
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Market {
     fees: Fees,
-    books: HashMap<BookKey, Book>,
+    /// Every book that ever had an order (an empty book stays: there are at most regions × item types).
+    books: Vec<Book>,
+    book_index: HashMap<BookKey, u32, FixedState>,
     slab: Slab,
-    /// Where each resting order is in the slab.
-    index: HashMap<OrderId, u32>,
+    /// Where each resting order is in the slab. Hashed with foldhash's fixed-seed hasher: fast on integer keys
+    /// and the same on every run (nothing here iterates a hash map in an order that shows).
+    index: HashMap<OrderId, u32, FixedState>,
     /// Every resting order by expiry, for [`Market::expire`] (ties in order of id: deterministic).
-    expiries: BTreeSet<(u64, OrderId)>,
+    expiries: ExpiryQueue,
     next_id: u64,
 }
 
@@ -99,10 +105,11 @@ impl Market {
     pub fn new(fees: Fees) -> Self {
         Market {
             fees,
-            books: HashMap::new(),
+            books: Vec::new(),
+            book_index: HashMap::default(),
             slab: Slab::default(),
-            index: HashMap::new(),
-            expiries: BTreeSet::new(),
+            index: HashMap::default(),
+            expiries: ExpiryQueue::default(),
             next_id: 1,
         }
     }
@@ -134,12 +141,12 @@ impl Market {
 
     /// The best price on one side of a book: the highest bid or the lowest ask.
     pub fn best(&self, book: BookKey, side: Side) -> Option<Money> {
-        self.books.get(&book).and_then(|b| b.best(side))
+        self.book(book).and_then(|b| b.best(side))
     }
 
     /// The best `levels` price levels of each side of a book.
     pub fn depth(&self, book: BookKey, levels: usize) -> Depth {
-        let Some(b) = self.books.get(&book) else { return Depth::default() };
+        let Some(b) = self.book(book) else { return Depth::default() };
         Depth {
             bids: b.bids.iter().rev().take(levels).map(|(&p, l)| (p, l.quantity)).collect(),
             asks: b.asks.iter().take(levels).map(|(&p, l)| (p, l.quantity)).collect(),
@@ -148,7 +155,7 @@ impl Market {
 
     /// The orders at one price of one side of a book, in time priority.
     pub fn level(&self, book: BookKey, side: Side, price: Money) -> Vec<&RestingOrder> {
-        let level = self.books.get(&book).and_then(|b| match side {
+        let level = self.book(book).and_then(|b| match side {
             Side::Buy => b.bids.get(&price),
             Side::Sell => b.asks.get(&price),
         });
@@ -183,7 +190,8 @@ impl Market {
             expires_at: request.expires_at,
             escrow: escrow(request.owner, request.side, valid.price, valid.quantity),
         });
-        let slot = self.slab.insert(RestingOrder {
+        let book = self.book_for(request.book);
+        let order = RestingOrder {
             id,
             owner: request.owner,
             side: request.side,
@@ -192,15 +200,16 @@ impl Market {
             price: valid.price,
             remaining: valid.quantity,
             expires_at: request.expires_at,
-        });
-        self.enter(slot, events);
+        };
+        let slot = self.slab.insert(order, book);
+        self.enter(slot, true, events);
         Ok(id)
     }
 
     /// Checks a price change without making it: the order must exist, be `caller`'s, and the new price be valid
     /// and different.
     pub fn validate_reprice(&self, caller: Owner, order: OrderId, new_price: i64) -> Result<Repricing, MarketError> {
-        let resting = self.owned(caller, order)?;
+        let resting = self.slab.order(self.owned(caller, order)?);
         let valid = validate_amounts(resting.remaining as i64, new_price)?;
         if valid.price == resting.price {
             return Err(MarketError::UnchangedPrice { order, price: valid.price });
@@ -219,9 +228,9 @@ impl Market {
         events: &mut Vec<Event>,
     ) -> Result<(), MarketError> {
         let repricing = self.validate_reprice(caller, order, new_price)?;
-        let slot = self.index[&order];
-        let book = self.books.entry(repricing.order.book).or_default();
-        self.slab.unlink(book.side_mut(repricing.order.side), slot);
+        let slot = self.owned(caller, order)?;
+        let book = self.slab.book_of(slot);
+        self.slab.unlink(self.books[book as usize].side_mut(repricing.order.side), slot);
         let resting = &repricing.order;
         events.push(Event::Repriced {
             order,
@@ -232,14 +241,13 @@ impl Market {
             new_price: repricing.new_price,
         });
         self.slab.order_mut(slot).price = repricing.new_price;
-        self.enter(slot, events);
+        self.enter(slot, false, events);
         Ok(())
     }
 
     /// Cancels `caller`'s order; appends `Closed` (cancelled) with the escrow it releases.
     pub fn cancel(&mut self, caller: Owner, order: OrderId, events: &mut Vec<Event>) -> Result<(), MarketError> {
-        self.owned(caller, order)?;
-        let slot = self.index[&order];
+        let slot = self.owned(caller, order)?;
         self.close(slot, CloseReason::Cancelled, events);
         Ok(())
     }
@@ -247,45 +255,56 @@ impl Market {
     /// Closes every order whose expiry is at or before `now` (in order of expiry, then id); appends a `Closed`
     /// (expired) for each.
     pub fn expire(&mut self, now: u64, events: &mut Vec<Event>) {
-        while let Some(&(expires_at, id)) = self.expiries.first() {
-            if expires_at > now {
-                break;
+        while let Some((expires_at, id)) = self.expiries.pop_due(now) {
+            // Orders that already left the book leave stale entries behind; they are skipped here.
+            if let Some(&slot) = self.index.get(&id)
+                && self.slab.order(slot).expires_at == expires_at
+            {
+                self.close(slot, CloseReason::Expired, events);
             }
-            let slot = self.index[&id];
-            self.close(slot, CloseReason::Expired, events);
         }
     }
 
-    fn owned(&self, caller: Owner, order: OrderId) -> Result<&RestingOrder, MarketError> {
-        let resting = self.order(order).ok_or(MarketError::UnknownOrder(order))?;
-        if resting.owner != caller {
-            return Err(MarketError::NotOwner { order, owner: resting.owner, caller });
+    /// The slot of `caller`'s open order.
+    fn owned(&self, caller: Owner, order: OrderId) -> Result<u32, MarketError> {
+        let slot = *self.index.get(&order).ok_or(MarketError::UnknownOrder(order))?;
+        let owner = self.slab.order(slot).owner;
+        if owner != caller {
+            return Err(MarketError::NotOwner { order, owner, caller });
         }
-        Ok(resting)
+        Ok(slot)
     }
 
     /// Lets the order in `slot` (new, or out of its level for a price change) trade against the other side of
     /// its book, then rests what is left or, if nothing is, closes it as filled.
-    fn enter(&mut self, slot: u32, events: &mut Vec<Event>) {
+    /// `new` says whether the order is new (not yet in the index and expiry set).
+    fn enter(&mut self, slot: u32, new: bool, events: &mut Vec<Event>) {
         let order = *self.slab.order(slot);
-        let remaining = self.take_liquidity(&order, events);
+        let remaining = self.take_liquidity(&order, self.slab.book_of(slot), events);
         if remaining == 0 {
-            self.remove(slot);
+            if new {
+                self.slab.release(slot);
+            } else {
+                self.remove(slot);
+            }
             events.push(closed(&order, CloseReason::Filled, 0));
         } else {
             self.slab.order_mut(slot).remaining = remaining;
-            self.rest(slot, events);
+            self.rest(slot, new, events);
         }
     }
 
     /// Puts the order in `slot` at the back of its level and charges the broker fee on what rests.
-    fn rest(&mut self, slot: u32, events: &mut Vec<Event>) {
+    fn rest(&mut self, slot: u32, new: bool, events: &mut Vec<Event>) {
         let order = self.slab.order(slot);
-        let (id, owner, side, book, price, remaining, expires_at) =
-            (order.id, order.owner, order.side, order.book, order.price, order.remaining, order.expires_at);
-        self.slab.link(self.books.entry(book).or_default().side_mut(side), slot);
-        self.index.insert(id, slot);
-        self.expiries.insert((expires_at, id));
+        let (id, owner, side, price, remaining, expires_at) =
+            (order.id, order.owner, order.side, order.price, order.remaining, order.expires_at);
+        let book = self.slab.book_of(slot);
+        self.slab.link(self.books[book as usize].side_mut(side), slot);
+        if new {
+            self.index.insert(id, slot);
+            self.expiries.push(expires_at, id);
+        }
         if let Owner::Character(_) = owner {
             events.push(Event::BrokerFee { order: id, owner, amount: self.fees.broker_fee(remaining * price) });
         }
@@ -294,31 +313,50 @@ impl Market {
     /// Takes a resting order out of its book with the given reason, releasing its escrow.
     fn close(&mut self, slot: u32, reason: CloseReason, events: &mut Vec<Event>) {
         let order = *self.slab.order(slot);
-        if let Some(book) = self.books.get_mut(&order.book) {
-            self.slab.unlink(book.side_mut(order.side), slot);
-        }
+        let book = self.slab.book_of(slot);
+        self.slab.unlink(self.books[book as usize].side_mut(order.side), slot);
         self.remove(slot);
         events.push(closed(&order, reason, escrow(order.owner, order.side, order.price, order.remaining)));
     }
 
     /// Forgets an order already out of its level.
     fn remove(&mut self, slot: u32) {
-        let order = self.slab.order(slot);
-        self.expiries.remove(&(order.expires_at, order.id));
-        let (id, book) = (order.id, order.book);
+        let id = self.slab.order(slot).id;
         self.index.remove(&id);
         self.slab.release(slot);
-        if self.books.get(&book).is_some_and(Book::is_empty) {
-            self.books.remove(&book);
+        self.tidy_expiries();
+    }
+
+    /// Rebuilds the expiry queue when stale entries (of orders gone early) outnumber the open orders.
+    fn tidy_expiries(&mut self) {
+        if self.expiries.wants_rebuild(self.index.len()) {
+            let slab = &self.slab;
+            self.expiries.rebuild(self.index.values().map(|&slot| {
+                let order = slab.order(slot);
+                (order.expires_at, order.id)
+            }));
         }
+    }
+
+    fn book(&self, key: BookKey) -> Option<&Book> {
+        self.book_index.get(&key).map(|&i| &self.books[i as usize])
+    }
+
+    /// The index of a book, made if it is new.
+    fn book_for(&mut self, key: BookKey) -> u32 {
+        let books = &mut self.books;
+        *self.book_index.entry(key).or_insert_with(|| {
+            books.push(Book::default());
+            (books.len() - 1) as u32
+        })
     }
 
     /// Matches `incoming` against the opposite side of its book while prices cross, best price first and oldest
     /// first within a price, each fill at the resting order's price.
     /// Returns what is left of the incoming order.
-    fn take_liquidity(&mut self, incoming: &RestingOrder, events: &mut Vec<Event>) -> Quantity {
+    fn take_liquidity(&mut self, incoming: &RestingOrder, book: u32, events: &mut Vec<Event>) -> Quantity {
         let mut remaining = incoming.remaining;
-        let Some(book) = self.books.get_mut(&incoming.book) else { return remaining };
+        let book = &mut self.books[book as usize];
         let opposite = match incoming.side {
             Side::Buy => &mut book.asks,
             Side::Sell => &mut book.bids,
@@ -367,13 +405,13 @@ impl Market {
                 resting: opposite_side(incoming.side),
             }));
             if used_up {
-                // What `remove` does but for the book, which is borrowed here; `enter` drops it if it empties.
-                self.expiries.remove(&(resting.expires_at, resting.id));
+                // What `remove` does; it cannot be called while the book is borrowed.
                 self.index.remove(&resting.id);
                 self.slab.release(head);
                 events.push(closed(&resting, CloseReason::Filled, 0));
             }
         }
+        self.tidy_expiries();
         remaining
     }
 }
