@@ -36,19 +36,20 @@ fn main() -> Result<(), Box<dyn Error>> {
     exchange.grant(trader, 10_000_000_000)?;
     let docked = |character| Trader { character, docked_at: Some(jita) };
 
-    // A player-to-player trade first: the miner lists ore above the NPC's price, the trader buys half of it.
+    // A player-to-player trade first: the miner lists ore between the NPC's buy and sell prices (1,425 and 1,575),
+    // so the trader buys half of it from the miner rather than from the NPC.
     exchange.mine(miner, jita, veldspar, 10_000)?;
     let listing = PlayerOrder {
         side: Side::Sell,
         station: jita,
         item: veldspar,
         quantity: 10_000,
-        price: 1_600,
+        price: 1_500,
         expires_at: 1_000,
     };
     exchange.place(docked(miner), listing, 0)?;
     let (_, events) =
-        exchange.place(docked(trader), PlayerOrder { side: Side::Buy, quantity: 5_000, price: 1_650, ..listing }, 0)?;
+        exchange.place(docked(trader), PlayerOrder { side: Side::Buy, quantity: 5_000, price: 1_550, ..listing }, 0)?;
     println!(
         "the trader's buy: {} events, the trader now holds {} Veldspar",
         events.len(),

@@ -209,12 +209,18 @@ impl Market {
     /// Checks a price change without making it: the order must exist, be `caller`'s, and the new price be valid
     /// and different.
     pub fn validate_reprice(&self, caller: Owner, order: OrderId, new_price: i64) -> Result<Repricing, MarketError> {
-        let resting = self.slab.order(self.owned(caller, order)?);
+        self.reprice_plan(caller, order, new_price).map(|(_, repricing)| repricing)
+    }
+
+    /// [`Market::validate_reprice`] with the order's slot.
+    fn reprice_plan(&self, caller: Owner, order: OrderId, new_price: i64) -> Result<(u32, Repricing), MarketError> {
+        let slot = self.owned(caller, order)?;
+        let resting = self.slab.order(slot);
         let valid = validate_amounts(resting.remaining as i64, new_price)?;
         if valid.price == resting.price {
             return Err(MarketError::UnchangedPrice { order, price: valid.price });
         }
-        Ok(Repricing { order: *resting, new_price: valid.price, new_value: valid.value })
+        Ok((slot, Repricing { order: *resting, new_price: valid.price, new_value: valid.value }))
     }
 
     /// Changes an order's price. The order goes to the back of the queue at its new price (it loses its time
@@ -227,8 +233,7 @@ impl Market {
         new_price: i64,
         events: &mut Vec<Event>,
     ) -> Result<(), MarketError> {
-        let repricing = self.validate_reprice(caller, order, new_price)?;
-        let slot = self.owned(caller, order)?;
+        let (slot, repricing) = self.reprice_plan(caller, order, new_price)?;
         let book = self.slab.book_of(slot);
         self.slab.unlink(self.books[book as usize].side_mut(repricing.order.side), slot);
         let resting = &repricing.order;
