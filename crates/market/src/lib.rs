@@ -22,6 +22,7 @@
 //! let (miner, buyer) = (CharacterId(1), CharacterId(2));
 //! exchange.mine(miner, hub, veldspar, 1_000)?;
 //! exchange.grant(buyer, 10_000_000)?;
+//! exchange.grant(miner, 100_000)?; // for the broker fee on the sell order's resting part
 //!
 //! let at_hub = |character| Trader { character, docked_at: Some(hub) };
 //! let sell = PlayerOrder { side: Side::Sell, station: hub, item: veldspar, quantity: 1_000, price: 1_600, expires_at: 100 };
