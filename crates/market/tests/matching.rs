@@ -251,3 +251,34 @@ fn the_same_operations_give_the_same_events() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn expiry_stays_right_after_many_orders_leave_early() {
+    // Enough cancels that the expiry queue drops its stale entries (it rebuilds once they outnumber the open
+    // orders by more than 1,024), then every remaining order still expires exactly once, in order.
+    let mut m = market();
+    let mut events = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..5_000u64 {
+        let order = orrery_market::OrderRequest { expires_at: 10_000 - i, ..request(player(i % 3), Side::Buy, 1, 50) };
+        ids.push(m.place(&order, 0, &mut events).expect("valid"));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if i % 5 != 0 {
+            m.cancel(player(i as u64 % 3), *id, &mut events).expect("the owner cancels");
+        }
+    }
+    events.clear();
+    m.expire(10_000, &mut events);
+    let expired: Vec<OrderId> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Closed { order, reason: CloseReason::Expired, .. } => Some(*order),
+            _ => None,
+        })
+        .collect();
+    // Later orders expire earlier: the kept ones, latest first.
+    let kept: Vec<OrderId> = ids.iter().step_by(5).rev().copied().collect();
+    assert_eq!(expired, kept);
+    assert!(m.is_empty());
+}
