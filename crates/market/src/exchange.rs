@@ -14,7 +14,7 @@ use crate::ids::{
 };
 use crate::items::{ItemCatalog, ItemGroup};
 use crate::ledger::{Ledger, LedgerError};
-use crate::market::{Market, OrderRequest};
+use crate::market::{Market, OrderRequest, validate_amounts};
 use crate::npc::{NpcPrice, NpcRule, NpcRules};
 
 /// Who is trading, and where they are docked (orders are placed at the station one is docked at).
@@ -244,7 +244,8 @@ impl Exchange {
     }
 
     /// Opens an NPC trader desk for `item` at `station`, under its group's rule, at the base price; its orders are
-    /// placed at once (and may trade with player orders they cross).
+    /// placed at once (and may trade with player orders they cross). Refused if the desk's full stock at the
+    /// highest price its bounds allow would be worth more than [`crate::MAX_AMOUNT`].
     pub fn open_npc_desk(
         &mut self,
         station: StationId,
@@ -255,6 +256,10 @@ impl Exchange {
         let book = self.book_at(station, item)?;
         let item_type = self.catalog.get(item).ok_or(ExchangeError::UnknownItemType(item))?;
         let rule = *rules.get(item_type.group).ok_or(ExchangeError::NoNpcRule(item_type.group))?;
+        // The desk's dearest order (its full stock at the highest price the bounds allow) must fit, so that no
+        // later period can fail to restock.
+        let dearest = rule.highest_quotes(item_type.base_price);
+        validate_amounts(rule.stock as i64, dearest.sell as i64)?;
         let id = NpcTraderId(self.desks.len() as u32);
         self.desks.push(NpcDesk {
             id,

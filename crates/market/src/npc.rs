@@ -48,6 +48,13 @@ pub struct NpcRule {
     pub max_bp: u32,
 }
 
+impl NpcRule {
+    /// The quotes at the top of the bounds for an item of base price `base`: the dearest the desk can get.
+    pub fn highest_quotes(&self, base: Money) -> NpcQuotes {
+        NpcPrice { base, factor_ppm: u64::from(self.max_bp) * PPM_PER_BP }.quotes(self)
+    }
+}
+
 /// The rules of every group that has NPC traders.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NpcRules {

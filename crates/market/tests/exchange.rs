@@ -248,3 +248,15 @@ fn a_group_without_an_npc_rule_gets_no_desk() {
     assert_eq!(error.to_string(), "no NPC price rule for the group battleship (data/npc-pricing.csv)");
     assert!(exchange.open_npc_desk(JITA, RIFTER, &common::npc_rules(), 0).is_ok());
 }
+
+#[test]
+fn a_desk_whose_stock_could_overflow_at_its_highest_price_is_refused() {
+    let mut rules = common::npc_rules();
+    let ore = *rules.get(orrery_market::ItemGroup::Ore).expect("an ore rule");
+    rules.insert(orrery_market::ItemGroup::Ore, orrery_market::NpcRule { stock: u64::MAX / 4_000, ..ore });
+    let mut exchange = common::exchange(ROUND_FEES);
+    let before = common::state(&exchange);
+    let error = exchange.open_npc_desk(JITA, VELDSPAR, &rules, 0).unwrap_err();
+    assert!(matches!(error, ExchangeError::Market(MarketError::ValueOverflow { .. })), "{error}");
+    assert_eq!(common::state(&exchange), before);
+}
