@@ -9,6 +9,7 @@
 //!   and every item type are conserved.
 //! * [`Exchange`]: both together with the item catalogue, stations and NPC desks; refuses bad input before
 //!   anything changes.
+//! * [`History`]: daily open, high, low, close and volume per region and item type, from the fills.
 //! * [`ItemCatalog`] (`data/items.csv`) and [`NpcRules`] (`data/npc-pricing.csv`): the economy as data.
 //!
 //! ```
@@ -43,6 +44,7 @@ mod event;
 mod exchange;
 mod expiry;
 mod fees;
+mod history;
 mod ids;
 mod items;
 mod ledger;
@@ -54,6 +56,7 @@ pub use error::MarketError;
 pub use event::{CloseReason, Event, Fill};
 pub use exchange::{Exchange, ExchangeError, NpcDesk, PlayerOrder, Trader};
 pub use fees::{BASIS_POINTS, FeeRateError, Fees, share};
+pub use history::{DayStats, History};
 pub use ids::{
     BookKey, CharacterId, ItemTypeId, MAX_AMOUNT, Money, NpcTraderId, OrderId, Owner, Quantity, RegionId, Side,
     StationId,

@@ -282,3 +282,26 @@ fn expiry_stays_right_after_many_orders_leave_early() {
     assert_eq!(expired, kept);
     assert!(m.is_empty());
 }
+
+#[test]
+fn daily_history_counts_open_high_low_close_and_volume_per_book() {
+    let mut m = market();
+    let mut history = orrery_market::History::new();
+    fn trade(m: &mut Market, history: &mut orrery_market::History, day: u64, price: i64, quantity: i64) {
+        let (_, events) = place(m, player(1), Side::Sell, quantity, price);
+        history.record_events(day, &events);
+        let (_, events) = place(m, player(2), Side::Buy, quantity, price);
+        history.record_events(day, &events);
+    }
+    for (price, quantity) in [(100, 5), (120, 1), (90, 2), (110, 3)] {
+        trade(&mut m, &mut history, 7, price, quantity);
+    }
+    trade(&mut m, &mut history, 8, 105, 10);
+    let day = history.day(BOOK, 7).expect("day 7 traded");
+    assert_eq!((day.open, day.high, day.low, day.close), (100, 120, 90, 110));
+    assert_eq!((day.volume, day.value, day.trades), (11, 500 + 120 + 180 + 330, 4));
+    let days: Vec<u64> = history.days(BOOK).map(|(d, _)| d).collect();
+    assert_eq!(days, vec![7, 8]);
+    let other = orrery_market::BookKey { item: orrery_market::ItemTypeId(35), ..BOOK };
+    assert_eq!(history.days(other).count(), 0);
+}
