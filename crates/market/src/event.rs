@@ -73,11 +73,6 @@ pub struct Fill {
 }
 
 impl Fill {
-    /// What the buyer pays: `quantity × price`. Cannot overflow: it is at most the buy order's escrow.
-    pub fn value(&self) -> Money {
-        self.quantity * self.price
-    }
-
     /// The NPC trader on either side of the fill, with the side it took.
     pub fn npc(&self) -> impl Iterator<Item = (NpcTraderId, Side)> {
         let buyer = match self.buyer {

@@ -80,6 +80,17 @@ pub enum LedgerError {
     EscrowShort { order: OrderId, held: Held, wanted: u64, what: &'static str },
     #[error("{what} would exceed the largest amount the ledger holds ({MAX_AMOUNT})")]
     SupplyOverflow { what: String },
+    #[error("{quantity} × {price} is more than the largest amount the ledger holds ({MAX_AMOUNT})")]
+    AmountOverflow { quantity: Quantity, price: Money },
+    #[error("a fill the market cannot have made ({problem}): {fill:?}")]
+    BadFill { fill: Box<Fill>, problem: &'static str },
+}
+
+/// `quantity × price`, refused above [`MAX_AMOUNT`]. The market's events never exceed it (it checks every order's
+/// value); the ledger checks anyway, because it also applies events that did not come from this market (a
+/// store's rows, a test's sequence).
+fn amount(quantity: Quantity, price: Money) -> Result<Money, LedgerError> {
+    quantity.checked_mul(price).filter(|&v| v <= MAX_AMOUNT).ok_or(LedgerError::AmountOverflow { quantity, price })
 }
 
 /// Balances and flows; see the module documentation.
@@ -217,7 +228,7 @@ impl Ledger {
                 old_price,
                 new_price,
             } => {
-                let (old, new) = (remaining * old_price, remaining * new_price);
+                let (old, new) = (amount(*remaining, *old_price)?, amount(*remaining, *new_price)?);
                 if new > old {
                     self.debit(*character, new - old)?;
                     self.add_to_escrow(*order, new - old)?;
@@ -263,7 +274,21 @@ impl Ledger {
     /// side is a faucet or a sink.
     fn settle(&mut self, fill: &Fill) -> Result<(), LedgerError> {
         let item = fill.book.item;
-        let value = fill.value();
+        if fill.price > fill.buy_price || fill.quantity == 0 {
+            return Err(LedgerError::BadFill {
+                fill: Box::new(fill.clone()),
+                problem: "a price above the buy order's, or nothing traded",
+            });
+        }
+        let value = amount(fill.quantity, fill.price)?;
+        let escrowed = amount(fill.quantity, fill.buy_price)?;
+        let improvement = escrowed - value;
+        if fill.sales_tax > value {
+            return Err(LedgerError::BadFill {
+                fill: Box::new(fill.clone()),
+                problem: "a sales tax above the value traded",
+            });
+        }
         // The faucets first, so that what is taken out below never exceeds what exists.
         if let Owner::Npc(_) = fill.buyer {
             self.mint_money(value, "an NPC purchase")?;
@@ -277,8 +302,8 @@ impl Ledger {
             Owner::Character(buyer) => {
                 // The escrowed money stays in the supply: it goes to the seller (or to the NPC sink below) and
                 // the price improvement back to the buyer.
-                self.take_from_escrow(fill.buy_order, Held::Money(fill.quantity * fill.buy_price))?;
-                *self.wallets.entry(buyer).or_default() += fill.quantity * (fill.buy_price - fill.price);
+                self.take_from_escrow(fill.buy_order, Held::Money(escrowed))?;
+                *self.wallets.entry(buyer).or_default() += improvement;
                 *self.hangars.entry((buyer, fill.station, item)).or_default() += fill.quantity;
             }
             Owner::Npc(_) => {

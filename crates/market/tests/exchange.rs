@@ -260,3 +260,33 @@ fn a_desk_whose_stock_could_overflow_at_its_highest_price_is_refused() {
     assert!(matches!(error, ExchangeError::Market(MarketError::ValueOverflow { .. })), "{error}");
     assert_eq!(common::state(&exchange), before);
 }
+
+#[test]
+fn the_ledger_refuses_fills_the_market_cannot_have_made() {
+    let mut ledger = orrery_market::Ledger::new();
+    let fill = orrery_market::Fill {
+        buy_order: OrderId(1),
+        sell_order: OrderId(2),
+        buyer: orrery_market::Owner::Npc(orrery_market::NpcTraderId(0)),
+        seller: orrery_market::Owner::Npc(orrery_market::NpcTraderId(1)),
+        book: common::BOOK,
+        station: JITA,
+        quantity: 10,
+        price: 100,
+        buy_price: 100,
+        sales_tax: 0,
+        resting: Side::Sell,
+    };
+    let bad = [
+        orrery_market::Fill { price: 101, ..fill.clone() },
+        orrery_market::Fill { sales_tax: 1_001, ..fill.clone() },
+        orrery_market::Fill { quantity: u64::MAX / 2, ..fill.clone() },
+    ];
+    for bad in bad {
+        assert!(ledger.apply(&Event::Filled(bad.clone())).is_err(), "{bad:?} was applied");
+        assert_eq!(ledger, orrery_market::Ledger::new());
+    }
+    ledger.apply(&Event::Filled(fill)).expect("an NPC-to-NPC fill is a faucet and a sink");
+    assert_eq!(ledger.money_imbalance(), 0);
+    assert_eq!(ledger.item_imbalance(common::TRITANIUM), 0);
+}
