@@ -93,9 +93,10 @@ impl World {
         for (station, item) in [(JITA, VELDSPAR), (JITA, TRITANIUM), (AMARR, VELDSPAR), (JITA, RIFTER)] {
             world.exchange.open_npc_desk(station, item, &rules, 0).expect("a desk");
         }
-        // The desks' opening orders.
-        let opening: Vec<Event> = world.exchange.market().orders().iter().map(|o| placed(o.id, o.remaining)).collect();
-        world.record(&opening);
+        // The desks' opening orders (nothing else is in the book yet, so none of them traded).
+        for order in world.exchange.market().orders() {
+            world.placed.insert(order.id, order.remaining);
+        }
         world
     }
 
@@ -200,20 +201,6 @@ impl World {
                 }
             }
         }
-    }
-}
-
-fn placed(order: OrderId, quantity: u64) -> Event {
-    Event::Placed {
-        order,
-        owner: Owner::Character(CharacterId(0)),
-        side: Side::Buy,
-        book: common::BOOK,
-        station: JITA,
-        price: 1,
-        quantity,
-        expires_at: 0,
-        escrow: 0,
     }
 }
 
