@@ -15,8 +15,7 @@ use orrery_universe::Input;
 fn main() -> Result<(), Box<dyn Error>> {
     let data = std::env::args_os()
         .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"));
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"), PathBuf::from);
     let read = |name: &str| -> Result<String, Box<dyn Error>> {
         let path = data.join(name);
         std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()).into())

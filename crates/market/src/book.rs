@@ -14,14 +14,21 @@ pub(crate) const NIL: u32 = u32::MAX;
 /// An order resting in a book: what a depth view, a character's open orders or the store's order row show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestingOrder {
+    /// The order's id, as given when it was placed; what a cancel or modify names.
     pub id: OrderId,
+    /// Who placed it: a character (backed by escrow) or an NPC desk (backed by nothing).
     pub owner: Owner,
+    /// Whether it buys or sells.
     pub side: Side,
+    /// The book it rests in: its station's region and its item type.
     pub book: BookKey,
+    /// Where it was placed: a sell order delivers its items here; a sell order's escrowed items are kept here.
     pub station: StationId,
+    /// The price per unit it trades at when another order takes it.
     pub price: Money,
     /// What is left to fill; always ≥ 1 while the order rests.
     pub remaining: Quantity,
+    /// When it leaves the book unless filled or cancelled, in the caller's time unit (see `Market::expire`).
     pub expires_at: u64,
 }
 

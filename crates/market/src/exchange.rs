@@ -20,41 +20,89 @@ use crate::npc::{NpcPrice, NpcRule, NpcRules};
 /// Who is trading, and where they are docked (orders are placed at the station one is docked at).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trader {
+    /// The character acting: the owner of the wallet, hangars and orders the operation touches.
     pub character: CharacterId,
+    /// The station the character is docked at, or `None` in space; placing an order needs it to be the order's
+    /// station.
     pub docked_at: Option<StationId>,
 }
 
 /// A player's new order, as it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlayerOrder {
+    /// Buy (holds money in escrow) or sell (holds items).
     pub side: Side,
+    /// Where the order is placed; its region picks the book, and a sell order's items must be in the hangar here.
     pub station: StationId,
+    /// The item type traded; it must be in the catalogue.
     pub item: ItemTypeId,
+    /// Units to trade, signed as from the wire so that 0 and negative values are refused by name.
     pub quantity: i64,
+    /// Price per unit in whole money units, signed as from the wire for the same reason.
     pub price: i64,
+    /// When the order leaves the book if not filled, in the caller's time unit; must be after now.
     pub expires_at: u64,
 }
 
 /// Why the exchange refused an operation. All but `Inconsistent` are the client's mistakes and change nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExchangeError {
+    /// The order book refused the operation (bad amounts or expiry, unknown order, not the owner, same price).
     #[error(transparent)]
     Market(#[from] MarketError),
+    /// The station is not one the exchange knows (`add_station`), so it has no region and no book.
     #[error("there is no station {0}")]
     UnknownStation(StationId),
+    /// The item type is not in the catalogue (`data/items.csv`).
     #[error("there is no item type {0}")]
     UnknownItemType(ItemTypeId),
+    /// An order placed at a station the character is not docked at (or while in space).
     #[error("orders are placed where one is docked: the order is at station {station}, the character is {}",
         match .docked_at { Some(s) => format!("docked at station {s}"), None => "in space".to_owned() })]
-    NotDocked { station: StationId, docked_at: Option<StationId> },
+    NotDocked {
+        /// The order's station.
+        station: StationId,
+        /// Where the character actually is (`None`: in space).
+        docked_at: Option<StationId>,
+    },
+    /// The wallet cannot pay what the operation needs: a buy order's escrow and broker fee, a sell order's broker
+    /// fee, or a price change's extra escrow and relist fee.
     #[error("{character} has {has} money, {needed} is needed (escrow and the broker fee)")]
-    InsufficientFunds { character: CharacterId, needed: Money, has: Money },
+    InsufficientFunds {
+        /// Whose wallet.
+        character: CharacterId,
+        /// What the operation needs.
+        needed: Money,
+        /// What the wallet holds.
+        has: Money,
+    },
+    /// A sell order for more items than the character has in their hangar at the order's station.
     #[error("{character} has {has} of item type {item} at station {station}, the order is for {needed}")]
-    InsufficientItems { character: CharacterId, station: StationId, item: ItemTypeId, needed: Quantity, has: Quantity },
+    InsufficientItems {
+        /// Whose hangar.
+        character: CharacterId,
+        /// The station whose hangar was looked at (the order's).
+        station: StationId,
+        /// The item type to sell.
+        item: ItemTypeId,
+        /// The order's quantity.
+        needed: Quantity,
+        /// What the hangar holds there.
+        has: Quantity,
+    },
+    /// Mining (a faucet) was asked for an item that is not ore; nothing else comes out of an asteroid belt.
     #[error("item type {item} is {group}, not ore: only ore can be mined")]
-    NotMinable { item: ItemTypeId, group: ItemGroup },
+    NotMinable {
+        /// The item asked for.
+        item: ItemTypeId,
+        /// Its group, which is not ore.
+        group: ItemGroup,
+    },
+    /// Mining asked for 0 or a negative quantity (signed as from the wire).
     #[error("quantity {0} is not positive")]
     NonPositiveQuantity(i64),
+    /// An NPC desk was opened for an item whose group has no row in `data/npc-pricing.csv`, so its price could
+    /// not move.
     #[error("no NPC price rule for the group {0} (data/npc-pricing.csv)")]
     NoNpcRule(ItemGroup),
     /// The market's events did not apply to the ledger: a bug, not the client's mistake.
@@ -65,13 +113,20 @@ pub enum ExchangeError {
 /// One NPC trader: a buy and a sell order for one item type at one hub, restocked and repriced every period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NpcDesk {
+    /// The desk's id: the owner of its orders (`Owner::Npc`).
     pub id: NpcTraderId,
+    /// The trade hub its orders are placed at.
     pub station: StationId,
+    /// The book it trades in: the hub's region and the item type.
     pub book: BookKey,
+    /// Its item group's pricing rule (spread, stock, impact, recovery, bounds).
     pub rule: NpcRule,
+    /// Its current price factor, moved at the end of each period by what players did.
     pub price: NpcPrice,
-    /// The desk's orders of this period (gone from the book once filled).
+    /// The desk's buy order of this period, cancelled at the next restock if still open (the id stays after
+    /// the order fills and leaves the book).
     pub buy_order: Option<OrderId>,
+    /// The desk's sell order of this period, likewise.
     pub sell_order: Option<OrderId>,
     /// Units players bought from this desk in the current period.
     pub bought_from_npc: Quantity,
@@ -79,7 +134,8 @@ pub struct NpcDesk {
     pub sold_to_npc: Quantity,
 }
 
-/// See the module documentation.
+/// The market, its ledger, the item catalogue, the stations and the NPC desks together: the one place an
+/// operation is checked in full before anything changes (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct Exchange {
     market: Market,
@@ -92,6 +148,8 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// An exchange with no stations, no money, no items and no NPC desks yet, charging `fees` and trading the
+    /// item types of `catalog`; stations, grants, mining and desks are added by the caller.
     pub fn new(fees: Fees, catalog: ItemCatalog) -> Self {
         Exchange {
             market: Market::new(fees),
@@ -108,18 +166,23 @@ impl Exchange {
         self.stations.insert(station, region);
     }
 
+    /// The order books, for depth views and a character's open orders (read-only: changes go through the
+    /// exchange so the ledger follows).
     pub fn market(&self) -> &Market {
         &self.market
     }
 
+    /// The balances (wallets, escrow, hangars, faucets and sinks), for display and the conservation check.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
 
+    /// The item types this exchange trades.
     pub fn catalog(&self) -> &ItemCatalog {
         &self.catalog
     }
 
+    /// The NPC desks, in the order they were opened, with their current prices and this period's trade counts.
     pub fn desks(&self) -> &[NpcDesk] {
         &self.desks
     }

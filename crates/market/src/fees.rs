@@ -34,7 +34,9 @@ impl Default for Fees {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{which} of {rate} bp is above 100 % ({BASIS_POINTS} bp)")]
 pub struct FeeRateError {
+    /// Which rate is wrong: "broker fee" or "sales tax".
     pub which: &'static str,
+    /// The rate given, in basis points.
     pub rate: u32,
 }
 

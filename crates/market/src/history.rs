@@ -10,10 +10,13 @@ use crate::ids::{BookKey, Money, Quantity};
 /// One day of one book's trades.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayStats {
-    /// The price of the day's first, highest, lowest and last fill.
+    /// The price of the day's first fill.
     pub open: Money,
+    /// The highest price a fill traded at that day.
     pub high: Money,
+    /// The lowest price a fill traded at that day.
     pub low: Money,
+    /// The price of the day's last fill.
     pub close: Money,
     /// Units traded.
     pub volume: Quantity,
@@ -30,6 +33,7 @@ pub struct History {
 }
 
 impl History {
+    /// No days yet: a history is built by recording fills as they happen (or replaying them from the store).
     pub fn new() -> Self {
         History::default()
     }

@@ -55,7 +55,9 @@ id_type!(
 /// is a faucet or a sink).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Owner {
+    /// A player character's order, whose money or items are held in escrow.
     Character(CharacterId),
+    /// An NPC desk's order, which creates or destroys what it trades.
     Npc(NpcTraderId),
 }
 
@@ -80,6 +82,8 @@ pub enum Side {
 /// One order book: one item type in one region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BookKey {
+    /// The region whose stations all trade in this book (EVE's region-wide range).
     pub region: RegionId,
+    /// The item type traded.
     pub item: ItemTypeId,
 }

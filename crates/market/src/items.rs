@@ -14,13 +14,21 @@ use crate::ids::{ItemTypeId, MAX_AMOUNT, Money};
 /// can be mined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ItemGroup {
+    /// Refined materials (Tritanium, Pyerite, …): traded, but not mined.
     Mineral,
+    /// Raw ore from asteroid belts: the one group that can be mined (a faucet).
     Ore,
+    /// Charges fired by weapons, consumed in use.
     Ammunition,
+    /// Fittings for ships.
     Module,
+    /// The smallest ship class.
     Frigate,
+    /// The middle ship class.
     Cruiser,
+    /// The largest ship class in the catalogue.
     Battleship,
+    /// The pod a pilot flies when their ship is lost.
     Capsule,
 }
 
@@ -74,8 +82,11 @@ impl FromStr for ItemGroup {
 /// One item type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemType {
+    /// The type's id, unique in the catalogue; what orders and hangars refer to.
     pub id: ItemTypeId,
+    /// The name players see, unique in the catalogue (so it can also be looked up by name).
     pub name: String,
+    /// Its group, which picks its NPC price rule and says whether it can be mined.
     pub group: ItemGroup,
     /// The space one unit takes, in litres (1 m³ = 1 000 L), so volumes are whole numbers too.
     pub volume_l: u64,
@@ -144,10 +155,13 @@ impl ItemCatalog {
         Ok(catalog)
     }
 
+    /// The item type with that id, or `None` when the catalogue has none (how the exchange refuses unknown items).
     pub fn get(&self, id: ItemTypeId) -> Option<&ItemType> {
         self.by_id.get(&id).map(|&i| &self.types[i])
     }
 
+    /// The item type with that exact name, for tools and tests that speak of items by name (a linear search: not
+    /// for the hot path).
     pub fn by_name(&self, name: &str) -> Option<&ItemType> {
         self.types.iter().find(|t| t.name == name)
     }
@@ -157,10 +171,12 @@ impl ItemCatalog {
         &self.types
     }
 
+    /// How many item types the catalogue holds.
     pub fn len(&self) -> usize {
         self.types.len()
     }
 
+    /// Whether it holds none (never so for one read by [`ItemCatalog::from_csv`], which refuses an empty file).
     pub fn is_empty(&self) -> bool {
         self.types.is_empty()
     }

@@ -17,16 +17,22 @@ use crate::ids::{CharacterId, ItemTypeId, MAX_AMOUNT, Money, OrderId, Owner, Qua
 /// What an order holds in escrow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Held {
+    /// A buy order's money: `remaining × price`, paid out to sellers (and back to the buyer) as it fills.
     Money(Money),
+    /// A sell order's items, taken from the hangar at its station and delivered to buyers as it fills.
     Items(Quantity),
 }
 
 /// The escrow of one player order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Escrow {
+    /// The character whose order it is, to whom what is left goes back when the order closes.
     pub owner: CharacterId,
+    /// The order's station: where escrowed items go back into the hangar.
     pub station: StationId,
+    /// The order's item type (what escrowed items are).
     pub item: ItemTypeId,
+    /// What is held now.
     pub held: Held,
 }
 
@@ -46,10 +52,13 @@ pub struct MoneyFlows {
 }
 
 impl MoneyFlows {
+    /// All money that came into the game (grants and NPC purchases); `u128` so the sum of counters cannot
+    /// overflow.
     pub fn faucets(&self) -> u128 {
         u128::from(self.grants) + u128::from(self.npc_purchases)
     }
 
+    /// All money that left the game (broker fees, sales tax, NPC sales); `u128` for the same reason.
     pub fn sinks(&self) -> u128 {
         u128::from(self.broker_fees) + u128::from(self.sales_tax) + u128::from(self.npc_sales)
     }
@@ -70,20 +79,72 @@ pub struct ItemFlows {
 /// [`Exchange`](crate::Exchange)'s checks never fails; these say which invariant a wrong sequence broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
+    /// A debit (escrow, a fee, a repricing) larger than the wallet: no balance may go negative.
     #[error("{character} has {has} money, {needed} is needed")]
-    InsufficientFunds { character: CharacterId, needed: Money, has: Money },
+    InsufficientFunds {
+        /// Whose wallet.
+        character: CharacterId,
+        /// What the event takes from it.
+        needed: Money,
+        /// What it holds.
+        has: Money,
+    },
+    /// A sell order's escrow larger than the hangar at its station.
     #[error("{character} has {has} of item type {item} at station {station}, {needed} are needed")]
-    InsufficientItems { character: CharacterId, station: StationId, item: ItemTypeId, needed: Quantity, has: Quantity },
+    InsufficientItems {
+        /// Whose hangar.
+        character: CharacterId,
+        /// The hangar's station.
+        station: StationId,
+        /// The item type.
+        item: ItemTypeId,
+        /// What the event takes from it.
+        needed: Quantity,
+        /// What it holds.
+        has: Quantity,
+    },
+    /// A fill, repricing or close of a player order the ledger holds no escrow for (never placed, or already
+    /// closed).
     #[error("order {0} holds no escrow in the ledger")]
     NoEscrow(OrderId),
+    /// More was to be taken from an order's escrow than it holds, or of the wrong kind (money from a sell order,
+    /// items from a buy order).
     #[error("order {order}'s escrow holds {held:?}, but {wanted} {what} was to be taken from it")]
-    EscrowShort { order: OrderId, held: Held, wanted: u64, what: &'static str },
+    EscrowShort {
+        /// The order.
+        order: OrderId,
+        /// What its escrow holds.
+        held: Held,
+        /// How much was to be taken.
+        wanted: u64,
+        /// What was to be taken ("money", "items", "released"), for the message.
+        what: &'static str,
+    },
+    /// A faucet would push the money supply or an item type's supply above [`MAX_AMOUNT`], after which some
+    /// balance could overflow.
     #[error("{what} would exceed the largest amount the ledger holds ({MAX_AMOUNT})")]
-    SupplyOverflow { what: String },
+    SupplyOverflow {
+        /// Which supply, and after what, for the message.
+        what: String,
+    },
+    /// An event's `quantity × price` is above [`MAX_AMOUNT`] (the market never makes one; a store's rows or a
+    /// test's sequence might).
     #[error("{quantity} × {price} is more than the largest amount the ledger holds ({MAX_AMOUNT})")]
-    AmountOverflow { quantity: Quantity, price: Money },
+    AmountOverflow {
+        /// The quantity.
+        quantity: Quantity,
+        /// The price per unit.
+        price: Money,
+    },
+    /// A fill whose amounts break the market's rules (a price above the buy order's, nothing traded, a sales tax
+    /// above the value), refused before it changes any balance.
     #[error("a fill the market cannot have made ({problem}): {fill:?}")]
-    BadFill { fill: Box<Fill>, problem: &'static str },
+    BadFill {
+        /// The fill, as given.
+        fill: Box<Fill>,
+        /// Which rule it breaks.
+        problem: &'static str,
+    },
 }
 
 /// `quantity × price`, refused above [`MAX_AMOUNT`]. The market's events never exceed it (it checks every order's
@@ -109,18 +170,23 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// An empty ledger: no money, no items, no escrow, all flows 0 (so both identities start at 0).
     pub fn new() -> Self {
         Ledger::default()
     }
 
+    /// A character's wallet (0 for one the ledger has never seen).
     pub fn wallet(&self, character: CharacterId) -> Money {
         self.wallets.get(&character).copied().unwrap_or(0)
     }
 
+    /// How many items of a type a character has in their hangar at a station (items are kept per station; a sell
+    /// order can only use those at its own station).
     pub fn hangar(&self, character: CharacterId, station: StationId, item: ItemTypeId) -> Quantity {
         self.hangars.get(&(character, station, item)).copied().unwrap_or(0)
     }
 
+    /// What an open player order holds in escrow; `None` for NPC orders and closed orders.
     pub fn escrow(&self, order: OrderId) -> Option<&Escrow> {
         self.escrow.get(&order)
     }
@@ -130,10 +196,12 @@ impl Ledger {
         self.escrow.iter().map(|(&id, e)| (id, e))
     }
 
+    /// The money faucets and sinks since the ledger began, for the economy's figures and the money identity.
     pub fn money_flows(&self) -> &MoneyFlows {
         &self.money
     }
 
+    /// One item type's faucets and sinks since the ledger began (all 0 for a type that never moved).
     pub fn item_flows(&self, item: ItemTypeId) -> ItemFlows {
         self.items.get(&item).copied().unwrap_or_default()
     }

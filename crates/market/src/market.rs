@@ -21,12 +21,16 @@ use crate::ids::{BookKey, MAX_AMOUNT, Money, OrderId, Owner, Quantity, Side, Sta
 /// wire, so that a negative one is refused with a clear error rather than wrapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {
+    /// Who places it: a character (whose escrow the caller must have checked) or an NPC desk.
     pub owner: Owner,
+    /// Buy or sell: which side of the book it joins and which it trades against.
     pub side: Side,
+    /// The book it trades in; the caller picks it from the station's region and the item type.
     pub book: BookKey,
     /// Where the order is placed: a sell order's items are taken from the owner's hangar here, and its buyers
     /// receive them here.
     pub station: StationId,
+    /// Units to trade; signed so that 0 and negative values are refused by name.
     pub quantity: i64,
     /// Per unit, in whole money units.
     pub price: i64,
@@ -37,7 +41,9 @@ pub struct OrderRequest {
 /// A request's amounts once checked: positive, and the order's value within [`MAX_AMOUNT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValidOrder {
+    /// The quantity, now known to be ≥ 1.
     pub quantity: Quantity,
+    /// The price per unit, now known to be ≥ 1.
     pub price: Money,
     /// `quantity × price`.
     pub value: Money,
@@ -46,7 +52,9 @@ pub struct ValidOrder {
 /// A price change once checked: the order as it stands and its new price.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repricing {
+    /// The order before the change (its owner, side, remaining quantity and old price size the escrow change).
     pub order: RestingOrder,
+    /// The price it is to have, checked positive and different from the old one.
     pub new_price: Money,
     /// `remaining × new_price`.
     pub new_value: Money,
@@ -55,7 +63,9 @@ pub struct Repricing {
 /// The best levels of one book: `(price, total quantity)`, best first on each side.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Depth {
+    /// Buy levels, highest price first.
     pub bids: Vec<(Money, Quantity)>,
+    /// Sell levels, lowest price first.
     pub asks: Vec<(Money, Quantity)>,
 }
 
@@ -114,6 +124,7 @@ impl Market {
         }
     }
 
+    /// The rates this market charges, so that a caller checking a wallet beforehand counts the same fee.
     pub fn fees(&self) -> &Fees {
         &self.fees
     }
@@ -123,6 +134,7 @@ impl Market {
         self.index.len()
     }
 
+    /// Whether no order rests in any book.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
     }

@@ -40,11 +40,17 @@ pub struct NpcRule {
     /// How far the price moves when players' net trade in one period is `reference_volume` units, in basis points
     /// of the base price.
     pub impact_bp: u32,
+    /// The net volume (units players sold to the desk less units they bought from it, or the reverse) that
+    /// moves the price by `impact_bp` in one period; smaller volumes move it proportionally less.
     pub reference_volume: Quantity,
     /// The share of the distance to the base price recovered each period, in basis points (≤ 10 000).
     pub recovery_bp: u32,
-    /// The lowest and highest mid price, in basis points of the base price (`1 ≤ min ≤ 10 000 ≤ max`).
+    /// The lowest mid price, in basis points of the base price (`1 ≤ min_bp ≤ 10 000`): however much players
+    /// sell, the desk still pays something.
     pub min_bp: u32,
+    /// The highest mid price, in basis points of the base price (`max_bp ≥ 10 000`): however much players buy,
+    /// the price stays bounded, so a desk's full stock at this price can be checked against
+    /// [`MAX_AMOUNT`] once, when it opens.
     pub max_bp: u32,
 }
 
@@ -114,6 +120,8 @@ impl NpcRules {
         self.by_group.get(&group)
     }
 
+    /// Sets (or replaces) a group's rule, for rules made in code rather than read from `data/npc-pricing.csv`;
+    /// unlike the loader it checks nothing, so the caller keeps to the bounds documented on [`NpcRule`].
     pub fn insert(&mut self, group: ItemGroup, rule: NpcRule) {
         self.by_group.insert(group, rule);
     }
@@ -131,6 +139,7 @@ pub struct NpcQuotes {
 /// Where one desk's price stands: the base price and the factor on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NpcPrice {
+    /// The item's base price (`data/items.csv`), which the factor multiplies and recovers towards.
     pub base: Money,
     /// In millionths: [`UNIT_FACTOR`] is the base price.
     pub factor_ppm: u64,
