@@ -422,8 +422,9 @@ fn source_addr(args: &ChatArgs, index: usize) -> IpAddr {
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (an unprivileged process may; raising the hard limit
 /// needs `CAP_SYS_RESOURCE`). Returns the hard limit.
-// The workspace denies `unsafe_code`; this is its one exception: the standard library has no safe way to read
-// or raise a resource limit, and the two calls below are the whole of it.
+// The workspace denies `unsafe_code`; this is one of its two exceptions (the other reads a thread's CPU clock in the
+// market benchmark): the standard library has no safe way to read or raise a resource limit, and the two calls
+// below are the whole of it.
 #[allow(unsafe_code)]
 fn raise_nofile_limit() -> anyhow::Result<u64> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
