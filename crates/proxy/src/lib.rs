@@ -15,6 +15,7 @@ mod link;
 mod rate;
 mod rooms;
 mod session;
+mod state;
 mod transport;
 
 use std::collections::{HashMap, HashSet};
