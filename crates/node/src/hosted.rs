@@ -46,9 +46,17 @@ pub struct Hosted {
     /// Ships that jumped out recently, with their destination and the tick they left: commands and logouts
     /// that were already on their way here follow the ship instead of failing (the client could not know).
     jumped: HashMap<u64, (u32, u64)>,
+    /// The session flying each ship here. Only that session's commands move the ship and only its leave takes
+    /// the ship out; an undock of a ship already here hands the live ship to the undocking session.
+    pilots: HashMap<u64, v1::SessionRoute>,
+    /// Ships that left space here recently, as they were when they left, with the tick: an undock right after
+    /// a disconnect may carry an older stored copy (the store may not have the last position yet), and the
+    /// ship must come back where it left, not where it was last checkpointed.
+    left_here: HashMap<u64, (v1::ShipRecord, u64)>,
 }
 
-/// How many ticks a jumped ship's forwarding address is kept.
+/// How many ticks a jumped ship's forwarding address, and a ship that left space's last state, are kept (by
+/// then the store has long caught up).
 const FORWARD_TICKS: u64 = 600;
 
 /// A ship waiting for a place in a full system.
@@ -91,6 +99,8 @@ impl Hosted {
             step_ms,
             burn: std::time::Duration::ZERO,
             jumped: HashMap::new(),
+            pilots: HashMap::new(),
+            left_here: HashMap::new(),
             max_players: u32::MAX,
             queue: VecDeque::new(),
             new_celestials: Vec::new(),
@@ -127,6 +137,7 @@ impl Hosted {
         let output = self.sim.step(self.step_ms);
         let now = output.tick;
         self.jumped.retain(|_, (_, left_at)| now.saturating_sub(*left_at) <= FORWARD_TICKS);
+        self.left_here.retain(|_, (_, left_at)| now.saturating_sub(*left_at) <= FORWARD_TICKS);
         let tidi_permille = permille(context.factor);
         let chat: Vec<v1::ChatLine> = output
             .chat
@@ -193,6 +204,13 @@ impl Hosted {
                 }
             }
         }
+    }
+
+    /// The error a session gets when a newer session took its ship: its commands are refused with it, and it
+    /// is told so (as a departure) when the ship is taken.
+    fn replaced(request_id: u32, ship_id: u64) -> v1::ServerEnvelope {
+        let reason = format!("ship {ship_id} is flown by a newer session of this account");
+        error(request_id, v1::ErrorCode::SessionReplaced, reason)
     }
 
     /// A message about a ship that jumped out of here recently follows the ship to its destination (the

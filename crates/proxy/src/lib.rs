@@ -212,6 +212,9 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub world: std::sync::RwLock<World>,
     pub sessions: Mutex<HashMap<u64, Arc<link::Link>>>,
+    /// The session of each logged-in account on this proxy (one session per account, see
+    /// `session::claim_account`).
+    pub accounts: Mutex<HashMap<u64, u64>>,
     pub rooms: rooms::Rooms,
     pub next_session: AtomicU64,
     pub stats: Arc<ProxyStats>,
@@ -304,6 +307,7 @@ pub async fn start(
         store,
         world: std::sync::RwLock::new(world),
         sessions: Mutex::new(HashMap::new()),
+        accounts: Mutex::new(HashMap::new()),
         next_session: AtomicU64::new(1),
         stats: Arc::new(ProxyStats::default()),
         hashing: auth::HashPool::new(config_policy, hashers).map_err(ProxyError::Threads)?,

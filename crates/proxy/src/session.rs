@@ -18,6 +18,7 @@ use prost::Message;
 use crate::Shared;
 use crate::auth;
 use crate::guard::ConnectionSlot;
+use crate::inbox;
 use crate::link::{Link, Sender};
 use crate::rate::TokenBucket;
 use crate::state::{Action, Flow, SessionState, Step};
@@ -32,6 +33,8 @@ pub enum Control {
     Close(String),
     /// This proxy is stopping: say so and close.
     Shutdown,
+    /// A newer session of the same account logged in (here or on another proxy): say so and close.
+    Replaced,
     /// An encoded ServerEnvelope to pass on.
     Forward(Bytes),
     /// The ship is now in `system` (undock or jump); the snapshot is an encoded ServerEnvelope.
@@ -269,16 +272,13 @@ impl Connection {
 /// How long a closing session may take to send what is still queued for its client.
 const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
-/// Ask the owner of `system` to take a ship out of space (and store it); `answer_to` gets the confirmation.
-pub async fn send_out_of_space(shared: &Shared, system: u32, ship_id: u64, answer_to: Option<(u64, u32)>) {
-    let (route, request_id) = match answer_to {
-        Some((session_id, request_id)) => {
-            (Some(v1::SessionRoute { proxy_id: shared.config.proxy_id, session_id }), request_id)
-        }
-        None => (None, 0),
-    };
-    let message =
-        v1::SystemInbox { body: Some(v1::system_inbox::Body::Leave(v1::LeaveSpace { ship_id, route, request_id })) };
+/// Ask the owner of `system` to take the ship that `session` flies out of space (and store it); `answer` is the
+/// request of that session to confirm once stored (none for a connection that is gone).
+pub async fn send_out_of_space(shared: &Shared, system: u32, ship_id: u64, session_id: u64, answer: Option<u32>) {
+    let owner = v1::SessionRoute { proxy_id: shared.config.proxy_id, session_id };
+    let leave =
+        v1::LeaveSpace { ship_id, route: answer.map(|_| owner), request_id: answer.unwrap_or(0), owner: Some(owner) };
+    let message = v1::SystemInbox { body: Some(v1::system_inbox::Body::Leave(leave)) };
     publish(shared, &orrery_proto::system_subject(system), &message).await;
 }
 
@@ -328,6 +328,11 @@ impl Session {
                 self.send(&reply(0, S::Notice(v1::Notice { text: "the server is shutting down".into() })));
                 return Flow::Close;
             }
+            Control::Replaced => {
+                let reason = "a newer session of this account logged in: this one is closed";
+                self.send(&error(0, ErrorCode::SessionReplaced, reason));
+                return Flow::Close;
+            }
             Control::Forward(envelope) => self.send_encoded(&envelope),
             Control::Entered { system, ship_id, snapshot } => {
                 let step = self.state.entered(system, ship_id, snapshot);
@@ -348,8 +353,7 @@ impl Session {
                 Action::Send(envelope) => self.send(&envelope),
                 Action::Pass(envelope) => self.send_encoded(&envelope),
                 Action::SendOutOfSpace { system, ship_id, answer } => {
-                    let answer_to = answer.map(|request_id| (self.id, request_id));
-                    send_out_of_space(&self.shared, system, ship_id, answer_to).await;
+                    send_out_of_space(&self.shared, system, ship_id, self.id, answer).await;
                 }
                 Action::JoinRoom(system) => {
                     self.shared.rooms.join(&self.shared, system, self.id, self.link.clone()).await
@@ -385,6 +389,12 @@ impl Session {
             self.send(&error(request_id, ErrorCode::UnknownMessage, "envelope without a (known) body"));
             return Flow::Continue;
         };
+        if matches!(body, C::Register(_) | C::Login(_) | C::Resume(_))
+            && let Err(refusal) = self.state.may_log_in(request_id)
+        {
+            self.send(&refusal.envelope());
+            return Flow::Continue;
+        }
         match body {
             C::Ping(ping) => self.send(&reply(request_id, S::Pong(v1::Pong { nonce: ping.nonce }))),
             C::Register(_) | C::Login(_) | C::Resume(_) if self.shared.closing.load(Ordering::Relaxed) => {
@@ -505,7 +515,7 @@ impl Session {
         }
         match self.shared.store.account_for_token(&digest.hex()).await {
             Ok(Some(account_id)) => {
-                self.state.logged_in(account_id);
+                self.claim_account(account_id).await;
                 self.token_digest = Some(digest);
                 self.send_logged_in(request_id, account_id, resume.token.clone()).await;
             }
@@ -520,9 +530,22 @@ impl Session {
         if let Err(problem) = self.shared.store.put_session_token(&digest.hex(), account_id).await {
             return self.internal(request_id, "storing the session token", problem);
         }
-        self.state.logged_in(account_id);
+        self.claim_account(account_id).await;
         self.token_digest = Some(digest);
         self.send_logged_in(request_id, account_id, token).await;
+    }
+
+    /// This session now acts for `account_id`, and is its only session: an older one on this proxy is closed
+    /// at once, those on other proxies when they hear of this one on the bus.
+    async fn claim_account(&mut self, account_id: u64) {
+        self.state.logged_in(account_id);
+        let previous = self.shared.accounts.lock().ok().and_then(|mut accounts| accounts.insert(account_id, self.id));
+        if let Some(previous) = previous.filter(|previous| *previous != self.id) {
+            inbox::tell(&self.shared, previous, Control::Replaced);
+        }
+        let opened = v1::SessionOpened { account_id, route: Some(self.route()) };
+        let event = v1::ClusterEvent { body: Some(v1::cluster_event::Body::SessionOpened(opened)) };
+        publish(&self.shared, orrery_proto::CLUSTER_SUBJECT, &event).await;
     }
 
     async fn send_logged_in(&self, request_id: u32, account_id: u64, token: String) {
@@ -635,6 +658,12 @@ impl Session {
     async fn finish(&mut self) {
         let actions = self.state.closing();
         self.apply(Step { actions, flow: Flow::Close }).await;
+        if let Some(account_id) = self.state.account()
+            && let Ok(mut accounts) = self.shared.accounts.lock()
+            && accounts.get(&account_id) == Some(&self.id)
+        {
+            accounts.remove(&account_id);
+        }
         if let Ok(mut sessions) = self.shared.sessions.lock() {
             sessions.remove(&self.id);
         }

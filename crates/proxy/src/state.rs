@@ -105,10 +105,26 @@ impl SessionState {
         self.space
     }
 
+    pub fn account(&self) -> Option<u64> {
+        self.account
+    }
+
     /// The logged-in account, or the error that answers a request needing one.
     pub fn require_account(&self, request_id: u32) -> Result<u64, Refusal> {
         let reason = "log in first (Login, Register or Resume)";
         self.account.ok_or(Refusal { request_id, code: ErrorCode::NotLoggedIn, reason })
+    }
+
+    /// May this session log in (Login, Register, Resume)? Not once it is: a session acts for one account.
+    pub fn may_log_in(&self, request_id: u32) -> Result<(), Refusal> {
+        match self.account {
+            None => Ok(()),
+            Some(_) => Err(Refusal {
+                request_id,
+                code: ErrorCode::AlreadyLoggedIn,
+                reason: "this session is already logged in: Logout first, or open another connection",
+            }),
+        }
     }
 
     /// A login, registration or resume succeeded.

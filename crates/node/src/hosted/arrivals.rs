@@ -11,20 +11,50 @@ use crate::convert;
 use crate::persist::PersistJob;
 
 impl Hosted {
-    /// An undock: the ship enters now, or waits in line while the system is full.
+    /// An undock: the ship enters now, or waits in line while the system is full. A ship that is already here
+    /// — flown or waiting for another session — is taken over by this one, live, where it is; a ship that
+    /// left space here moments ago comes back as it left, whatever older copy the undock carries.
     pub(super) fn on_enter(&mut self, enter: v1::EnterSpace, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
         let route = enter.route.unwrap_or_default();
-        let Some(record) = enter.ship else { return };
-        if self.is_full() || !self.queue.is_empty() {
-            if self.sim.ship(record.ship_id).is_some() || self.queue.iter().any(|w| w.ship.ship_id == record.ship_id) {
-                let answer = error(enter.request_id, v1::ErrorCode::AlreadyInSpace, "this ship is already here");
-                effects.publish.push(left(route, &answer));
-                return;
-            }
-            self.queue.push_back(Waiting { route, request_id: enter.request_id, ship: record, told: 0 });
+        let request_id = enter.request_id;
+        let Some(ship) = &enter.ship else { return };
+        let ship_id = ship.ship_id;
+        if let Some(live) = self.sim.ship(ship_id) {
+            let handoff_seq = live.handoff_seq;
+            self.new_pilot(ship_id, route, effects);
+            entered.push(Entered { route, request_id, ship_id, handoff_seq });
             return;
         }
-        self.enter(route, enter.request_id, &record, entered, effects);
+        if let Some(waiting) = self.queue.iter_mut().find(|w| w.ship.ship_id == ship_id) {
+            let old = std::mem::replace(&mut waiting.route, route);
+            (waiting.request_id, waiting.told) = (request_id, 0);
+            if old != route {
+                effects.publish.push(left(old, &Hosted::replaced(0, ship_id)));
+            }
+            return;
+        }
+        let Some(In::Enter(enter)) = self.follow_jumped(ship_id, In::Enter(enter), effects) else { return };
+        let Some(mut record) = enter.ship else { return };
+        if let Some((latest, _)) = self.left_here.remove(&ship_id)
+            && latest.handoff_seq >= record.handoff_seq
+        {
+            record = latest;
+        }
+        if self.is_full() || !self.queue.is_empty() {
+            self.queue.push_back(Waiting { route, request_id, ship: record, told: 0 });
+            return;
+        }
+        self.enter(route, request_id, &record, entered, effects);
+    }
+
+    /// `route` flies the ship from now on; a different session that flew it is told it lost it.
+    fn new_pilot(&mut self, ship_id: u64, route: v1::SessionRoute, effects: &mut TickEffects) {
+        if let Some(old) = self.pilots.insert(ship_id, route)
+            && old != route
+        {
+            tracing::info!(system = self.system_id, ship = ship_id, "ship taken over by a newer session");
+            effects.publish.push(left(old, &Hosted::replaced(0, ship_id)));
+        }
     }
 
     /// A ship jumping in from another system: placed at the gate back there, or bounced if this system is full.
@@ -76,6 +106,7 @@ impl Hosted {
                     metrics.count_handoff();
                 }
                 let arrival = Entered { route, request_id: handoff.request_id, ship_id, handoff_seq };
+                self.new_pilot(ship_id, route, effects);
                 self.now_in_space(arrival, entered, effects);
             }
             Err(problem) => tracing::error!(system = self.system_id, ship = ship_id, %problem, "handoff refused"),
@@ -122,7 +153,10 @@ impl Hosted {
         let ship = convert::ship(record);
         let (ship_id, handoff_seq) = (ship.id, ship.handoff_seq);
         match self.sim.add_ship(ship) {
-            Ok(()) => self.now_in_space(Entered { route, request_id, ship_id, handoff_seq }, entered, effects),
+            Ok(()) => {
+                self.new_pilot(ship_id, route, effects);
+                self.now_in_space(Entered { route, request_id, ship_id, handoff_seq }, entered, effects);
+            }
             Err(problem) => {
                 let answer = error(request_id, v1::ErrorCode::AlreadyInSpace, problem.to_string());
                 effects.publish.push(left(route, &answer));

@@ -24,6 +24,10 @@ impl Hosted {
         let route = command.route.unwrap_or_default();
         let envelope = command.envelope.unwrap_or_default();
         let request_id = envelope.request_id;
+        if self.pilots.get(&ship_id).is_some_and(|pilot| *pilot != route) {
+            effects.publish.push(forward(route, &Hosted::replaced(request_id, ship_id)));
+            return;
+        }
         let outcome = match convert::command(&envelope) {
             Ok(cmd) => self.sim.apply(ship_id, cmd),
             Err(reason) => Err(CommandError::InvalidArgument(reason)),
@@ -35,6 +39,7 @@ impl Hosted {
                     metrics.count_jump();
                 }
                 self.jumped.insert(ship.id, (destination_system, self.sim.tick()));
+                self.pilots.remove(&ship.id);
                 let handoff = v1::SystemInbox {
                     body: Some(In::Handoff(v1::Handoff {
                         route: Some(route),

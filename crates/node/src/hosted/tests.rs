@@ -12,6 +12,8 @@ use crate::persist::PersistJob;
 const HERE: u32 = 1;
 const THERE: u32 = 2;
 const STEP_MS: u64 = 1_000;
+/// The farthest a ship moves in one step outside warp (300 m/s for one second of simulation), and a little.
+const ONE_TICK_OF_TRAVEL_M: f64 = 300.0 + 1e-6;
 const GATE_AT: Vec3 = Vec3 { x: 1.0e12, y: 0.0, z: 0.0 };
 
 fn gate_id() -> u64 {
@@ -126,9 +128,11 @@ fn command(session: u64, ship_id: u64, request_id: u32, body: v1::client_envelop
     })
 }
 
-fn leave(ship_id: u64, answer_to: Option<(u64, u32)>) -> In {
-    let (route, request_id) = answer_to.map_or((None, 0), |(session, request_id)| (route(session), request_id));
-    In::Leave(v1::LeaveSpace { ship_id, route, request_id })
+/// Session `session` takes ship `ship_id` out of space; `answer` is its logout's request id (none: a dropped
+/// connection).
+fn leave(ship_id: u64, session: u64, answer: Option<u32>) -> In {
+    let answer_route = answer.and(route(session));
+    In::Leave(v1::LeaveSpace { ship_id, route: answer_route, request_id: answer.unwrap_or(0), owner: route(session) })
 }
 
 fn approach(x: i64) -> v1::client_envelope::Body {
@@ -215,7 +219,7 @@ fn ticks_are_the_clock_each_advances_the_simulation_by_one_step() {
         assert_eq!(sent.deltas[0].tick, tick);
         assert_eq!(sent.deltas[0].sim_time_ms, tick * STEP_MS);
         let now = node.position(10).x;
-        assert!(now > last && now - last <= 300.0 + 1e-6, "tick {tick}: moved from {last} to {now}");
+        assert!(now > last && now - last <= ONE_TICK_OF_TRAVEL_M, "tick {tick}: moved from {last} to {now}");
         last = now;
     }
 }
@@ -234,17 +238,18 @@ fn a_refused_command_is_answered_to_its_session_with_its_request_id() {
     assert_eq!(only_error(&node.tick(), 1).1, v1::ErrorCode::OutOfRange);
 }
 
-/// A ship at the gate, entered by session 1.
-fn at_the_gate(node: &mut Harness) {
+/// Ship 10 of session 1 at the gate, its jump (request 9) queued; the next tick applies it.
+fn jumping() -> Harness {
+    let mut node = Harness::new(HERE, THERE);
     node.send(enter(1, 1, record(10, GATE_AT + Vec3::new(1_000.0, 0.0, 0.0))));
     node.tick();
+    node.send(command(1, 10, 9, v1::client_envelope::Body::Jump(v1::Jump { gate_id: gate_id() })));
+    node
 }
 
 #[test]
 fn a_jump_hands_the_ship_to_its_destination_and_stores_it_there() {
-    let mut node = Harness::new(HERE, THERE);
-    at_the_gate(&mut node);
-    node.send(command(1, 10, 9, v1::client_envelope::Body::Jump(v1::Jump { gate_id: gate_id() })));
+    let mut node = jumping();
     let sent = node.tick();
     assert!(node.hosted.sim.ship(10).is_none());
     let [(system, In::Handoff(handoff))] = sent.to_system.as_slice() else {
@@ -260,12 +265,10 @@ fn a_jump_hands_the_ship_to_its_destination_and_stores_it_there() {
 
 #[test]
 fn commands_and_departures_behind_a_jump_follow_the_ship() {
-    let mut node = Harness::new(HERE, THERE);
-    at_the_gate(&mut node);
-    node.send(command(1, 10, 9, v1::client_envelope::Body::Jump(v1::Jump { gate_id: gate_id() })));
+    let mut node = jumping();
     node.tick();
     node.send(command(1, 10, 10, approach(0)));
-    node.send(leave(10, Some((1, 11))));
+    node.send(leave(10, 1, Some(11)));
     let sent = node.tick();
     assert!(sent.answers_to(1).is_empty(), "nothing answered here: {:?}", sent.answers_to(1));
     let followed: Vec<(u32, &str)> = sent
@@ -320,7 +323,7 @@ fn a_logout_is_answered_only_once_the_ship_is_stored() {
     node.tick();
     node.tick();
     let live = node.position(10);
-    node.send(leave(10, Some((1, 3))));
+    node.send(leave(10, 1, Some(3)));
     let sent = node.tick();
     assert!(sent.to_proxy.is_empty(), "no answer before the write: {:?}", sent.to_proxy.len());
     let [(rows, Some((7, 1, P::Left(answer))))] = sent.persisted.as_slice() else {
@@ -337,7 +340,7 @@ fn a_logout_is_answered_only_once_the_ship_is_stored() {
 #[test]
 fn a_disconnect_stores_the_ship_without_an_answer() {
     let mut node = undocked();
-    node.send(leave(10, None));
+    node.send(leave(10, 1, None));
     let sent = node.tick();
     assert!(sent.to_proxy.is_empty());
     assert!(matches!(sent.persisted.as_slice(), [(rows, None)] if rows.len() == 1 && !rows[0].in_space));
@@ -357,8 +360,101 @@ fn a_full_system_queues_undocks_and_admits_them_when_a_place_frees() {
         }
         other => panic!("session 2 should be queued: {other:?}"),
     }
-    node.send(leave(10, None));
+    node.send(leave(10, 1, None));
     let sent = node.tick();
     let snapshot = only_snapshot(&sent, 2);
     assert_eq!((snapshot.your_ship_id, sent.answers_to(2)[0].request_id), (20, 4));
+}
+
+/// Ship 10 of session 1, flying towards +x for a few ticks; its record as last checkpointed (where it entered).
+fn flying_with_a_stale_record() -> (Harness, v1::ShipRecord) {
+    let stale = record(10, Vec3::new(1.0e6, 0.0, 0.0));
+    let mut node = undocked();
+    node.send(command(1, 10, 2, approach(2_000_000)));
+    for _ in 0..8 {
+        node.tick();
+    }
+    assert!(node.position(10).x > 1.0e6 + 500.0, "the ship moved away from its stored copy");
+    (node, stale)
+}
+
+fn own_position(snapshot: &v1::SystemSnapshot) -> v1::Vec3 {
+    let own = snapshot.ships.iter().find(|ship| ship.ship_id == snapshot.your_ship_id).expect("own ship listed");
+    own.position.expect("a position")
+}
+
+fn quantised(position: Vec3) -> v1::Vec3 {
+    let [x, y, z] = orrery_sim::quantise(position);
+    v1::Vec3 { x, y, z }
+}
+
+#[test]
+fn an_undock_right_after_a_drop_gets_the_ship_where_it_left_not_an_older_stored_copy() {
+    for ticks_between in [0, 1, 3] {
+        let (mut node, stale) = flying_with_a_stale_record();
+        node.send(leave(10, 1, None));
+        let sent = node.tick();
+        let stored = sent.rows()[0].position;
+        for _ in 0..ticks_between {
+            node.tick();
+        }
+        node.send(enter(2, 7, stale.clone()));
+        let snapshot = only_snapshot(&node.tick(), 2);
+        // The snapshot describes the end of the entering tick: up to one tick of travel from where it left.
+        let v1::Vec3 { x, y, z } = own_position(&snapshot);
+        let offset = Vec3::new(x as f64, y as f64, z as f64) - Vec3::new(stored[0], stored[1], stored[2]);
+        assert!(offset.length() <= ONE_TICK_OF_TRAVEL_M, "{ticks_between} ticks between drop and undock: {offset:?}");
+    }
+}
+
+#[test]
+fn an_undock_of_a_ship_in_space_hands_the_live_ship_to_the_new_session() {
+    let (mut node, stale) = flying_with_a_stale_record();
+    let live = node.position(10);
+    node.send(enter(2, 7, stale));
+    let sent = node.tick();
+    let snapshot = only_snapshot(&sent, 2);
+    assert_eq!(sent.answers_to(2)[0].request_id, 7);
+    let moved_on = node.position(10);
+    assert!((moved_on - live).length() <= ONE_TICK_OF_TRAVEL_M, "the live ship, one tick on: {live:?} → {moved_on:?}");
+    assert_eq!(own_position(&snapshot), quantised(moved_on));
+    assert_eq!(node.hosted.sim.ship_count(), 1, "one ship, never a copy beside it");
+    assert!(sent.deltas[0].arrived.is_empty() && sent.deltas[0].departed.is_empty(), "it never left");
+    match sent.to_proxy.iter().find(|(_, session, _)| *session == 1) {
+        Some((_, _, P::Left(answer))) => {
+            let answer = v1::ServerEnvelope::decode(&answer[..]).expect("envelope");
+            let Some(S::Error(error)) = answer.body else { panic!("an error: {answer:?}") };
+            assert_eq!(error.code(), v1::ErrorCode::SessionReplaced);
+        }
+        other => panic!("session 1 must be told it lost the ship: {other:?}"),
+    }
+}
+
+#[test]
+fn a_replaced_session_neither_steers_nor_stores_the_ship() {
+    let (mut node, stale) = flying_with_a_stale_record();
+    node.send(enter(2, 7, stale));
+    node.tick();
+    node.send(command(1, 10, 8, v1::client_envelope::Body::Stop(v1::Stop {})));
+    let (request_id, code, _) = only_error(&node.tick(), 1);
+    assert_eq!((request_id, code), (8, v1::ErrorCode::SessionReplaced));
+    node.send(leave(10, 1, Some(9)));
+    let sent = node.tick();
+    assert!(node.hosted.sim.ship(10).is_some(), "the old session's logout leaves the ship to the new one");
+    assert!(sent.rows().is_empty());
+    assert!(matches!(sent.answers_to(1).as_slice(), [v1::ServerEnvelope { request_id: 9, body: Some(S::Ok(_)) }]));
+    node.send(command(2, 10, 10, v1::client_envelope::Body::Stop(v1::Stop {})));
+    assert!(node.tick().answers_to(2).is_empty(), "the new session steers");
+    node.send(leave(10, 2, None));
+    assert_eq!(node.tick().rows().len(), 1, "and its drop stores the ship");
+}
+
+#[test]
+fn an_undock_behind_a_jump_follows_the_ship() {
+    let mut node = jumping();
+    node.tick();
+    node.send(enter(2, 3, record(10, Vec3::new(5.0, 0.0, 0.0))));
+    let sent = node.tick();
+    assert!(node.hosted.sim.ship(10).is_none());
+    assert!(matches!(sent.to_system.as_slice(), [(THERE, In::Enter(_))]), "{:?}", sent.to_system);
 }
