@@ -458,3 +458,5 @@ fn an_undock_behind_a_jump_follows_the_ship() {
     assert!(node.hosted.sim.ship(10).is_none());
     assert!(matches!(sent.to_system.as_slice(), [(THERE, In::Enter(_))]), "{:?}", sent.to_system);
 }
+
+mod model;
