@@ -164,3 +164,30 @@ async fn a_second_session_of_an_account_replaces_the_first_and_takes_the_live_sh
     second.request(Cmd::Ping(v1::Ping { nonce: 2 }), WAIT).await.expect("no error before the pong");
     test.cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_on_another_proxy_replaces_the_session_and_takes_the_live_ship() {
+    let test = TestCluster::start_with(|config| config.checkpoint_every = Duration::from_secs(600)).await;
+    let second_proxy = common::extra_proxy(&test, |_| {}).await;
+    let mut first = pilot(&test.addr(), "two_proxies").await;
+    let (ship, character) = (first.ship_id(), first.character.character_id);
+    fly_away(&mut first).await;
+    first.until(WAIT, "flying", |p| p.me().is_some_and(|s| s.motion == v1::ShipMotion::Approaching as i32)).await;
+
+    let mut second = Client::connect(&second_proxy.tcp_addr().to_string()).await.expect("connect");
+    second.login("two_proxies", "correct horse battery").await.expect("login on the other proxy");
+    let errors = errors_until_closed(&mut first.client).await;
+    assert_eq!(errors, vec![(0, v1::ErrorCode::SessionReplaced)], "closed by a login on the other proxy");
+    let snapshot = second.undock(character).await.expect("undock through the other proxy");
+    assert_eq!(snapshot.ships.iter().filter(|s| s.ship_id == ship).count(), 1, "one ship for the character");
+    let last_seen = first.me().and_then(|s| s.position).expect("seen flying");
+    let now = snapshot.ships.iter().find(|s| s.ship_id == ship).and_then(|s| s.position).expect("own ship");
+    let elapsed_ticks = snapshot.tick.saturating_sub(first.last_tick) as f64;
+    let off = distance(now, last_seen);
+    assert!(
+        off <= ONE_TICK_OF_TRAVEL_M * (elapsed_ticks + 1.0),
+        "{off:.0} m in {elapsed_ticks} ticks: not the live ship"
+    );
+    second_proxy.shutdown().await;
+    test.cluster.shutdown().await;
+}
