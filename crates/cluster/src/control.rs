@@ -221,6 +221,9 @@ impl ClusterControl for Control {
     }
 
     async fn put_setting(&self, key: &str, value: serde_json::Value) -> Result<SettingView, ControlError> {
+        if orrery_settings::spec_for(key).is_none() {
+            return Err(ControlError::NotFound(format!("no setting {key:?} (GET /api/v1/settings lists them)")));
+        }
         let parsed = orrery_settings::parse_json(key, &value)
             .map_err(|problem| ControlError::bad_request("value", problem.to_string()))?;
         self.store

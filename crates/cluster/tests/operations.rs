@@ -145,6 +145,9 @@ async fn settings_changed_with_sql_take_effect_and_invalid_ones_are_refused() {
         http(&test, "PUT", "/api/v1/settings/session.idle_timeout_s", Some(TOKEN), Some(r#"{"value": -3}"#)).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("value"), "{body}");
+    // An unknown key is not found, as documented.
+    let (status, body) = http(&test, "PUT", "/api/v1/settings/no.such.key", Some(TOKEN), Some(r#"{"value": 1}"#)).await;
+    assert_eq!(status, 404, "{body}");
     test.cluster.shutdown().await;
 }
 
