@@ -76,11 +76,9 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
             Some(E::SessionOpened(opened)) => {
                 // One session per account: a login on another proxy closes this proxy's session of the account.
                 let elsewhere = opened.route.is_none_or(|route| route.proxy_id != shared.config.proxy_id);
-                let previous = shared
-                    .accounts
-                    .lock()
-                    .ok()
-                    .and_then(|mut accounts| if elsewhere { accounts.remove(&opened.account_id) } else { None });
+                let previous = shared.accounts.lock().ok().and_then(|mut accounts| {
+                    if elsewhere { accounts.taken_elsewhere(opened.account_id) } else { None }
+                });
                 if let Some(previous) = previous {
                     tell(&shared, previous, Control::Replaced);
                 }

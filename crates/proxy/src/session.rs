@@ -539,8 +539,8 @@ impl Session {
     /// at once, those on other proxies when they hear of this one on the bus.
     async fn claim_account(&mut self, account_id: u64) {
         self.state.logged_in(account_id);
-        let previous = self.shared.accounts.lock().ok().and_then(|mut accounts| accounts.insert(account_id, self.id));
-        if let Some(previous) = previous.filter(|previous| *previous != self.id) {
+        let previous = self.shared.accounts.lock().ok().and_then(|mut accounts| accounts.claim(account_id, self.id));
+        if let Some(previous) = previous {
             inbox::tell(&self.shared, previous, Control::Replaced);
         }
         let opened = v1::SessionOpened { account_id, route: Some(self.route()) };
@@ -660,9 +660,8 @@ impl Session {
         self.apply(Step { actions, flow: Flow::Close }).await;
         if let Some(account_id) = self.state.account()
             && let Ok(mut accounts) = self.shared.accounts.lock()
-            && accounts.get(&account_id) == Some(&self.id)
         {
-            accounts.remove(&account_id);
+            accounts.release(account_id, self.id);
         }
         if let Ok(mut sessions) = self.shared.sessions.lock() {
             sessions.remove(&self.id);

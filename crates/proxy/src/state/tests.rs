@@ -154,3 +154,5 @@ fn a_closing_connection_takes_a_ship_on_its_way_in_out_of_space() {
     );
     assert_eq!(state.closing(), vec![], "closing twice sends nothing more");
 }
+
+mod model;
