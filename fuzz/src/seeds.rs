@@ -237,7 +237,7 @@ fn bus_messages(servers: &[(&str, v1::ServerEnvelope)]) -> Vec<(String, Vec<u8>)
                 arrival_gate_id: 1 << 63 | 2,
             })),
         ),
-        ("system-leave".into(), inbox(I::Leave(v1::LeaveSpace { ship_id: 1, route, request_id: 12 }))),
+        ("system-leave".into(), inbox(I::Leave(v1::LeaveSpace { ship_id: 1, route, request_id: 12, owner: route }))),
         ("system-inject-fault".into(), inbox(I::InjectFault(v1::InjectFault { panic: true, burn_ms_per_tick: 250 }))),
         ("system-add-celestial".into(), inbox(I::AddCelestial(celestial(5, v1::CelestialKind::Stargate, 9)))),
         (

@@ -133,6 +133,7 @@ fn setting(key: &str, value: Value, description: &str) -> SettingView {
         value: value.clone(),
         default: value,
         description: description.into(),
+        pending: None,
         updated_at_ms: None,
     }
 }

@@ -165,6 +165,11 @@ pub struct SettingView {
     pub description: String,
     /// When it was last changed (Unix milliseconds), `None` if never.
     pub updated_at_ms: Option<u64>,
+    /// A value written but not in force yet: the cluster reads the settings table every poll interval (500 ms
+    /// by default), so right after a change `value` is still the old one and this is the new one. A value
+    /// that stays pending was refused (the log says why). Absent when what is stored is in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<serde_json::Value>,
 }
 
 /// An operator's request to stop the cluster.

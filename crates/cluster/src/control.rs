@@ -186,8 +186,8 @@ impl ClusterControl for Control {
 
     async fn settings(&self) -> Vec<SettingView> {
         let current = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
-        let stored: HashMap<String, u64> = match self.store.settings().await {
-            Ok(rows) => rows.into_iter().map(|row| (row.key, row.updated_at_ms)).collect(),
+        let stored: HashMap<String, (u64, String)> = match self.store.settings().await {
+            Ok(rows) => rows.into_iter().map(|row| (row.key, (row.updated_at_ms, row.value))).collect(),
             Err(_) => HashMap::new(),
         };
         current
@@ -195,13 +195,25 @@ impl ClusterControl for Control {
             .into_iter()
             .map(|(key, value)| {
                 let spec = orrery_settings::spec_for(&key).map(|(spec, _)| spec);
+                let row = stored.get(&key);
+                // Read-your-writes: a row written since the last poll is shown as pending beside the value in
+                // force, so a GET right after a PUT never looks as if the change was lost.
+                let pending = row
+                    .filter(|(_, raw)| orrery_settings::parse(&key, raw).ok().as_ref() != Some(&value))
+                    .map(|(_, raw)| {
+                        orrery_settings::parse(&key, raw).map_or_else(
+                            |_| serde_json::Value::String(raw.clone()),
+                            |parsed| serde_json::to_value(&parsed).unwrap_or(serde_json::Value::Null),
+                        )
+                    });
                 SettingView {
                     value: serde_json::to_value(&value).unwrap_or(serde_json::Value::Null),
+                    pending,
                     default: spec
                         .and_then(|spec| serde_json::from_str(spec.default).ok())
                         .unwrap_or(serde_json::Value::Null),
                     description: spec.map_or(String::new(), |spec| spec.description.to_owned()),
-                    updated_at_ms: stored.get(&key).copied(),
+                    updated_at_ms: row.map(|(updated_at_ms, _)| *updated_at_ms),
                     key,
                 }
             })
@@ -209,6 +221,9 @@ impl ClusterControl for Control {
     }
 
     async fn put_setting(&self, key: &str, value: serde_json::Value) -> Result<SettingView, ControlError> {
+        if orrery_settings::spec_for(key).is_none() {
+            return Err(ControlError::NotFound(format!("no setting {key:?} (GET /api/v1/settings lists them)")));
+        }
         let parsed = orrery_settings::parse_json(key, &value)
             .map_err(|problem| ControlError::bad_request("value", problem.to_string()))?;
         self.store
@@ -222,6 +237,7 @@ impl ClusterControl for Control {
             default: spec.and_then(|spec| serde_json::from_str(spec.default).ok()).unwrap_or(serde_json::Value::Null),
             description: spec.map_or(String::new(), |spec| spec.description.to_owned()),
             updated_at_ms: Some(now_ms()),
+            pending: None,
         })
     }
 

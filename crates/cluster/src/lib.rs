@@ -163,6 +163,22 @@ fn base_settings(config: &ClusterConfig) -> orrery_settings::Settings {
     }
 }
 
+/// A starting cluster hosts no ship yet, so a ship the store still has in space was left there by a crash (a
+/// clean shutdown stores every ship out of space). It is stored as docked where it was last checkpointed, so
+/// that what `Login` reports (`in_space`) agrees with what `Undock` does.
+async fn dock_ships_left_in_space(store: &dyn Store) -> Result<(), orrery_store::StoreError> {
+    let mut rows = store.ships_in_space().await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for row in &mut rows {
+        row.in_space = false;
+    }
+    store.save_ships(&rows).await?;
+    tracing::warn!(ships = rows.len(), "ships left in space by an unclean stop: docked where last checkpointed");
+    Ok(())
+}
+
 impl Cluster {
     /// Premap, store the mapping, start nodes, persistence and the proxy.
     pub async fn start(config: ClusterConfig) -> Result<Cluster, ClusterError> {
@@ -171,6 +187,7 @@ impl Cluster {
             return Err(ClusterError::Config("--nodes must be at least 1".into()));
         }
         let store = orrery_store::open(&config.db_url).await?;
+        dock_ships_left_in_space(store.as_ref()).await?;
         let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
         let mapping =
             orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?;

@@ -9,14 +9,13 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{TestCluster, WAIT, pilot};
+use common::{TestCluster, WAIT, extra_proxy, pilot};
 use orrery_bots::orrery_proto::v1::{self, ErrorCode, client_envelope::Body as Cmd, server_envelope::Body as Msg};
 use orrery_bots::{Client, ClientError};
-use orrery_proxy::{PasswordPolicy, ProxyConfig, ProxyHandle};
+use orrery_proxy::PasswordPolicy;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -24,20 +23,6 @@ use tokio::net::{TcpSocket, TcpStream};
 const PASSWORD: &str = "correct horse battery";
 
 /// A second proxy (id 2) on the test cluster, with `adjust`ed limits.
-async fn extra_proxy(test: &TestCluster, adjust: impl FnOnce(&mut ProxyConfig)) -> ProxyHandle {
-    let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut config = ProxyConfig::new(2, local, Some(local));
-    config.password_policy = PasswordPolicy { memory_kib: 64, iterations: 1 };
-    adjust(&mut config);
-    let world = orrery_proxy::World::new(
-        test.universe.systems().iter().map(|s| s.id.0),
-        &orrery_cluster::starting_systems(&test.universe),
-    )
-    .expect("world");
-    let bus: Arc<dyn orrery_bus::Bus> = test.cluster.bus().clone();
-    orrery_proxy::start(config, bus, test.cluster.store().clone(), world).await.expect("second proxy starts")
-}
-
 fn loopback(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
 }
@@ -467,8 +452,9 @@ async fn password_guessing_is_locked_out_per_account_and_per_address() {
     // The lock is on the name, wherever the login comes from.
     let mut owner = Raw::connect(loopback(1), addr).await;
     refused_with(&owner.login("victim", PASSWORD).await, ErrorCode::RateLimited);
-    // Another account is unaffected, from the guesser's address too.
-    logged_in(&guesser.login("bystander", PASSWORD).await);
+    // Another account is unaffected, from the guesser's address too (on a connection of its own: a session
+    // that is logged in cannot log in again).
+    logged_in(&Raw::connect(loopback(2), addr).await.login("bystander", PASSWORD).await);
     // An unknown name is locked out the same way: the lockout tells nothing about which names exist.
     for guess in 0..5 {
         refused_with(&guesser.login("ghost", &format!("guess number {guess}")).await, ErrorCode::BadCredentials);
@@ -525,6 +511,8 @@ async fn session_tokens_expire_and_cannot_be_forged() {
     let mut fresh = Raw::connect(loopback(1), addr).await;
     let resumed = logged_in(&fresh.request(Cmd::Resume(v1::Resume { token: token.clone() })).await);
     assert_eq!(resumed.account_id, session.account_id);
+    // The refusals below come on a connection that is not logged in (a logged-in one cannot log in again).
+    let mut fresh = Raw::connect(loopback(1), addr).await;
 
     // Changing the issue time makes another token, which the store does not know.
     let forged = format!("{random}.{}", issued + 3600);
@@ -606,7 +594,9 @@ async fn nobody_can_fly_another_accounts_ship() {
     // Undocking someone else's character (in space or not) is NOT_YOURS, never ALREADY_IN_SPACE.
     let answer = intruder.request(Cmd::Undock(v1::Undock { character_id: theirs }), WAIT).await;
     assert!(matches!(answer, Err(ClientError::Server { code: ErrorCode::NotYours, .. })), "{answer:?}");
-    let mut intruder = common::pilot_on(intruder, &name).await;
+    // A new connection: a session that is logged in cannot log in again.
+    drop(intruder);
+    let mut intruder = common::pilot(&test.addr(), &name).await;
     assert_eq!(intruder.system(), system, "both in the same system");
     assert_ne!(intruder.ship_id(), their_ship);
 

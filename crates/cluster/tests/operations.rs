@@ -145,6 +145,9 @@ async fn settings_changed_with_sql_take_effect_and_invalid_ones_are_refused() {
         http(&test, "PUT", "/api/v1/settings/session.idle_timeout_s", Some(TOKEN), Some(r#"{"value": -3}"#)).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("value"), "{body}");
+    // An unknown key is not found, as documented.
+    let (status, body) = http(&test, "PUT", "/api/v1/settings/no.such.key", Some(TOKEN), Some(r#"{"value": 1}"#)).await;
+    assert_eq!(status, 404, "{body}");
     test.cluster.shutdown().await;
 }
 
@@ -410,4 +413,29 @@ async fn the_premap_options_decide_the_stored_mapping() {
     let stored = orrery_store::Store::load_mapping(&store).await.expect("reads").expect("a mapping is stored");
     store.close().await;
     assert_eq!(stored.assignments, loose, "the stored mapping is not the one for a 5% allowance without kicks");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_read_right_after_a_write_show_the_write() {
+    // A poll interval longer than the test: the change cannot be in force yet when it is read back.
+    let test = TestCluster::start_with(|config| {
+        config.admin_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.admin_token = Some(TOKEN.into());
+        config.settings_poll = Duration::from_secs(600);
+    })
+    .await;
+    let (status, body) = http(&test, "PUT", "/api/v1/settings/motd", Some(TOKEN), Some(r#"{"value": "o7"}"#)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(&test, "GET", "/api/v1/settings", Some(TOKEN), None).await;
+    assert_eq!(status, 200, "{body}");
+    let settings: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let motd = settings
+        .as_array()
+        .or_else(|| settings["settings"].as_array())
+        .and_then(|all| all.iter().find(|s| s["key"] == "motd"))
+        .unwrap_or_else(|| panic!("motd listed: {body}"))
+        .clone();
+    assert!(motd["value"] == "o7" || motd["pending"] == "o7", "the write is neither in force nor pending: {motd}");
+    assert!(motd["updated_at_ms"].is_u64());
+    test.cluster.shutdown().await;
 }

@@ -101,3 +101,30 @@ async fn graceful_shutdown_and_restart_bring_every_character_back_where_it_was()
     }
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_login_and_undock_agree_about_ships_left_in_space() {
+    let test = TestCluster::start().await;
+    let mut pilot = pilot(&test.addr(), "crashed").await;
+    let (ship, token) = (pilot.ship_id(), pilot.token.clone());
+    pilot.client.request(Cmd::Ping(v1::Ping { nonce: 1 }), WAIT).await.expect("in space");
+    let TestCluster { cluster, universe, dir } = test;
+    let store = cluster.store().clone();
+    cluster.shutdown().await;
+    // What a crash leaves behind: the ship's last checkpoint still says "in space".
+    let mut row = store.ship(ship).await.unwrap().expect("stored ship");
+    row.in_space = true;
+    store.save_ships(&[row]).await.unwrap();
+    drop(store);
+
+    let cluster = Cluster::start(common::config(universe, &dir.path().join("orrery.db"))).await.expect("restart");
+    let mut client = Client::connect(&cluster.tcp_addr().to_string()).await.unwrap();
+    let session = client.resume(&token).await.expect("resume");
+    let character = session.characters.iter().find(|c| c.ship_id == ship).expect("character").clone();
+    assert!(!character.in_space, "nothing is in space after a restart: {character:?}");
+    let snapshot = client.undock(character.character_id).await.expect("undock");
+    let me = snapshot.ships.iter().find(|s| s.ship_id == ship).expect("own ship").position.unwrap();
+    let back = [me.x as f64, me.y as f64, me.z as f64];
+    assert!(distance(back, row.position) < 2.0, "undocked where last checkpointed: {back:?} against {row:?}");
+    cluster.shutdown().await;
+}

@@ -7,11 +7,17 @@ use std::collections::{HashMap, VecDeque};
 use bytes::Bytes;
 use orrery_proto::v1::{self, server_envelope::Body as S, system_inbox::Body as In};
 use orrery_proto::{error, frame, reply};
-use orrery_sim::{CommandError, Outcome, SystemSim, tidi::permille};
+use orrery_sim::{SystemSim, tidi::permille};
 use prost::Message;
 
 use crate::convert;
 use crate::persist::PersistJob;
+
+mod arrivals;
+mod commands;
+mod departures;
+#[cfg(test)]
+mod tests;
 
 /// Everything one tick wants sent: bus messages and store writes.
 #[derive(Default)]
@@ -40,9 +46,17 @@ pub struct Hosted {
     /// Ships that jumped out recently, with their destination and the tick they left: commands and logouts
     /// that were already on their way here follow the ship instead of failing (the client could not know).
     jumped: HashMap<u64, (u32, u64)>,
+    /// The session flying each ship here. Only that session's commands move the ship and only its leave takes
+    /// the ship out; an undock of a ship already here hands the live ship to the undocking session.
+    pilots: HashMap<u64, v1::SessionRoute>,
+    /// Ships that left space here recently, as they were when they left, with the tick: an undock right after
+    /// a disconnect may carry an older stored copy (the store may not have the last position yet), and the
+    /// ship must come back where it left, not where it was last checkpointed.
+    left_here: HashMap<u64, (v1::ShipRecord, u64)>,
 }
 
-/// How many ticks a jumped ship's forwarding address is kept.
+/// How many ticks a jumped ship's forwarding address, and a ship that left space's last state, are kept (by
+/// then the store has long caught up).
 const FORWARD_TICKS: u64 = 600;
 
 /// A ship waiting for a place in a full system.
@@ -85,6 +99,8 @@ impl Hosted {
             step_ms,
             burn: std::time::Duration::ZERO,
             jumped: HashMap::new(),
+            pilots: HashMap::new(),
+            left_here: HashMap::new(),
             max_players: u32::MAX,
             queue: VecDeque::new(),
             new_celestials: Vec::new(),
@@ -102,7 +118,7 @@ impl Hosted {
                         metrics.count_command(kind);
                     }
                     let started = context.profiler.map(|_| std::time::Instant::now());
-                    self.apply(body, context, &mut entered, effects);
+                    self.handle(body, context, &mut entered, effects);
                     if let (Some(profiler), Some(started)) = (context.profiler, started) {
                         profiler.record_message(kind, started.elapsed());
                     }
@@ -121,6 +137,7 @@ impl Hosted {
         let output = self.sim.step(self.step_ms);
         let now = output.tick;
         self.jumped.retain(|_, (_, left_at)| now.saturating_sub(*left_at) <= FORWARD_TICKS);
+        self.left_here.retain(|_, (_, left_at)| now.saturating_sub(*left_at) <= FORWARD_TICKS);
         let tidi_permille = permille(context.factor);
         let chat: Vec<v1::ChatLine> = output
             .chat
@@ -160,162 +177,14 @@ impl Hosted {
         }
     }
 
-    fn apply(&mut self, body: In, context: &TickContext<'_>, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
+    /// Route one inbox message to its handler: commands ([`commands`]), entries and handoffs ([`arrivals`]),
+    /// departures ([`departures`]), and the operators' messages.
+    fn handle(&mut self, body: In, context: &TickContext<'_>, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
         match body {
-            In::Command(command) => {
-                let route = command.route.unwrap_or_default();
-                let envelope = command.envelope.unwrap_or_default();
-                let request_id = envelope.request_id;
-                if self.sim.ship(command.ship_id).is_none()
-                    && let Some(&(destination, _)) = self.jumped.get(&command.ship_id)
-                {
-                    let ship_id = command.ship_id;
-                    let message = v1::SystemInbox {
-                        body: Some(In::Command(v1::SessionCommand {
-                            route: Some(route),
-                            ship_id,
-                            envelope: Some(envelope),
-                        })),
-                    };
-                    effects
-                        .publish
-                        .push((orrery_proto::system_subject(destination), Bytes::from(message.encode_to_vec())));
-                    return;
-                }
-                let outcome = match convert::command(&envelope) {
-                    Ok(cmd) => self.sim.apply(command.ship_id, cmd),
-                    Err(reason) => Err(CommandError::InvalidArgument(reason)),
-                };
-                match outcome {
-                    Ok(Outcome::Accepted) => {}
-                    Ok(Outcome::JumpedOut { ship, destination_system }) => {
-                        if let Some(metrics) = context.metrics {
-                            metrics.count_jump();
-                        }
-                        self.jumped.insert(ship.id, (destination_system, self.sim.tick()));
-                        let handoff = v1::SystemInbox {
-                            body: Some(In::Handoff(v1::Handoff {
-                                route: Some(route),
-                                request_id,
-                                ship: Some(convert::ship_record(&ship, destination_system)),
-                                from_system_id: self.system_id,
-                                arrival_gate_id: 0,
-                            })),
-                        };
-                        // The ship belongs to the destination from now on, in the store too: a crash before
-                        // it arrives leaves it there (next to the star), never in two systems.
-                        let mut in_transit = ship.clone();
-                        in_transit.position = orrery_sim::Vec3::ZERO;
-                        in_transit.velocity = orrery_sim::Vec3::ZERO;
-                        effects.persist.push(PersistJob::rows(vec![convert::ship_row(
-                            &in_transit,
-                            destination_system,
-                            true,
-                        )]));
-                        effects.publish.push((
-                            orrery_proto::system_subject(destination_system),
-                            Bytes::from(handoff.encode_to_vec()),
-                        ));
-                    }
-                    Err(problem) => effects.publish.push(forward(route, &self.command_error(request_id, &problem))),
-                }
-            }
-            In::Enter(enter) => {
-                let route = enter.route.unwrap_or_default();
-                let Some(record) = enter.ship else { return };
-                if self.is_full() || !self.queue.is_empty() {
-                    if self.sim.ship(record.ship_id).is_some()
-                        || self.queue.iter().any(|w| w.ship.ship_id == record.ship_id)
-                    {
-                        let answer =
-                            error(enter.request_id, v1::ErrorCode::AlreadyInSpace, "this ship is already here");
-                        effects.publish.push(left(route, &answer));
-                        return;
-                    }
-                    self.queue.push_back(Waiting { route, request_id: enter.request_id, ship: record, told: 0 });
-                    return;
-                }
-                self.enter(route, enter.request_id, &record, entered, effects);
-            }
-            In::Handoff(handoff) => {
-                let route = handoff.route.unwrap_or_default();
-                let Some(record) = handoff.ship else { return };
-                let ship = convert::ship(&record);
-                let (ship_id, handoff_seq) = (ship.id, ship.handoff_seq);
-                if self.sim.ship(ship_id).is_some() {
-                    // A duplicate delivery of a handoff already applied: the ship is here once.
-                    tracing::warn!(system = self.system_id, ship = ship_id, "duplicate handoff ignored");
-                    return;
-                }
-                if self.is_full() {
-                    // Full: the ship goes back through the gate it came from, and the pilot is told why.
-                    let mut back = record.clone();
-                    back.system_id = handoff.from_system_id;
-                    back.handoff_seq += 1;
-                    let bounce = v1::SystemInbox {
-                        body: Some(In::Handoff(v1::Handoff {
-                            route: Some(route),
-                            request_id: 0,
-                            ship: Some(back),
-                            from_system_id: self.system_id,
-                            arrival_gate_id: 0,
-                        })),
-                    };
-                    effects.publish.push((
-                        orrery_proto::system_subject(handoff.from_system_id),
-                        Bytes::from(bounce.encode_to_vec()),
-                    ));
-                    let reason = format!(
-                        "system {} is full ({} of {} players): the ship stays at its gate",
-                        self.system_id,
-                        self.sim.ship_count(),
-                        self.max_players
-                    );
-                    effects.publish.push(forward(route, &error(handoff.request_id, v1::ErrorCode::SystemFull, reason)));
-                    return;
-                }
-                match self.sim.arrive(ship, handoff.from_system_id) {
-                    Ok(()) => {
-                        if let Some(metrics) = context.metrics {
-                            metrics.count_handoff();
-                        }
-                        let arrival = Entered { route, request_id: handoff.request_id, ship_id, handoff_seq };
-                        self.now_in_space(arrival, entered, effects);
-                    }
-                    Err(problem) => {
-                        tracing::error!(system = self.system_id, ship = ship_id, %problem, "handoff refused")
-                    }
-                }
-            }
-            In::Leave(leave) => {
-                if let Some(at) = self.queue.iter().position(|w| w.ship.ship_id == leave.ship_id) {
-                    self.queue.remove(at);
-                    if let Some(route) = leave.route {
-                        effects.publish.push(left(route, &reply(leave.request_id, S::Ok(v1::Ok {}))));
-                    }
-                    return;
-                }
-                if self.sim.ship(leave.ship_id).is_none()
-                    && let Some(&(destination, _)) = self.jumped.get(&leave.ship_id)
-                {
-                    let message = v1::SystemInbox { body: Some(In::Leave(leave)) };
-                    effects
-                        .publish
-                        .push((orrery_proto::system_subject(destination), Bytes::from(message.encode_to_vec())));
-                    return;
-                }
-                let answer = leave.route.map(|route| {
-                    let ok = reply(leave.request_id, S::Ok(v1::Ok {}));
-                    left(route, &ok)
-                });
-                match self.sim.remove_ship(leave.ship_id) {
-                    Some(ship) => {
-                        let row = convert::ship_row(&ship, self.system_id, false);
-                        effects.persist.push(PersistJob { rows: vec![row], then_publish: answer, done: None });
-                    }
-                    None => effects.publish.extend(answer),
-                }
-            }
+            In::Command(command) => self.on_command(command, context, effects),
+            In::Enter(enter) => self.on_enter(enter, entered, effects),
+            In::Handoff(handoff) => self.on_handoff(handoff, context, entered, effects),
+            In::Leave(leave) => self.on_leave(leave, effects),
             In::AddCelestial(celestial) => {
                 if let Err(problem) = self.sim.add_celestial(convert::celestial_from(&celestial)) {
                     tracing::warn!(system = self.system_id, %problem, "celestial not added");
@@ -337,80 +206,23 @@ impl Hosted {
         }
     }
 
-    fn is_full(&self) -> bool {
-        self.sim.ship_count() >= self.max_players as usize
+    /// The error a session gets when a newer session took its ship: its commands are refused with it, and it
+    /// is told so (as a departure) when the ship is taken.
+    fn replaced(request_id: u32, ship_id: u64) -> v1::ServerEnvelope {
+        let reason = format!("ship {ship_id} is flown by a newer session of this account");
+        error(request_id, v1::ErrorCode::SessionReplaced, reason)
     }
 
-    /// Players waiting for a place in this system.
-    pub fn queue_len(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Let waiting ships in while there is room (a raised cap admits them at the next tick), and tell the rest
-    /// their new place in line.
-    fn admit_waiting(&mut self, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
-        while !self.is_full()
-            && let Some(waiting) = self.queue.pop_front()
-        {
-            self.enter(waiting.route, waiting.request_id, &waiting.ship, entered, effects);
+    /// A message about a ship that jumped out of here recently follows the ship to its destination (the
+    /// session could not know yet); the message is given back when the ship is not such a ship.
+    fn follow_jumped(&self, ship_id: u64, body: In, effects: &mut TickEffects) -> Option<In> {
+        if self.sim.ship(ship_id).is_some() {
+            return Some(body);
         }
-        let (system_id, cap) = (self.system_id, self.max_players);
-        for (index, waiting) in self.queue.iter_mut().enumerate() {
-            let position = index as u32 + 1;
-            if waiting.told != position {
-                waiting.told = position;
-                let queued = reply(waiting.request_id, S::Queued(v1::Queued { system_id, position, cap }));
-                effects.publish.push(forward(waiting.route, &queued));
-            }
-        }
-    }
-
-    /// Put a ship into space here (undock or login), or answer why not.
-    fn enter(
-        &mut self,
-        route: v1::SessionRoute,
-        request_id: u32,
-        record: &v1::ShipRecord,
-        entered: &mut Vec<Entered>,
-        effects: &mut TickEffects,
-    ) {
-        let ship = convert::ship(record);
-        let (ship_id, handoff_seq) = (ship.id, ship.handoff_seq);
-        match self.sim.add_ship(ship) {
-            Ok(()) => self.now_in_space(Entered { route, request_id, ship_id, handoff_seq }, entered, effects),
-            Err(problem) => {
-                let answer = error(request_id, v1::ErrorCode::AlreadyInSpace, problem.to_string());
-                effects.publish.push(left(route, &answer));
-            }
-        }
-    }
-
-    /// A ship just placed in this system (undock or jump): it is here for good, so forget any forwarding
-    /// address, store it, and send its session the snapshot once the tick is done.
-    fn now_in_space(&mut self, arrival: Entered, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
-        self.jumped.remove(&arrival.ship_id);
-        if let Some(ship) = self.sim.ship(arrival.ship_id) {
-            effects.persist.push(PersistJob::rows(vec![convert::ship_row(ship, self.system_id, true)]));
-        }
-        entered.push(arrival);
-    }
-
-    fn command_error(&self, request_id: u32, problem: &CommandError) -> v1::ServerEnvelope {
-        use v1::ErrorCode as E;
-        let code = match problem {
-            CommandError::UnknownShip(_) => E::NotInSystem,
-            CommandError::DuplicateShip(_) => E::AlreadyInSpace,
-            CommandError::NotInSystem(_) | CommandError::NotAGate(_) => E::NotInSystem,
-            CommandError::OutOfRange { .. } => E::OutOfRange,
-            CommandError::WarpInProgress(_) | CommandError::InvalidArgument(_) => E::InvalidArgument,
-        };
-        let reason = match problem {
-            CommandError::UnknownShip(ship) => {
-                format!("ship {ship} is not in system {} (it may have just jumped)", self.system_id)
-            }
-            other => other.to_string(),
-        };
-        error(request_id, code, reason)
+        let Some(&(destination, _)) = self.jumped.get(&ship_id) else { return Some(body) };
+        let message = v1::SystemInbox { body: Some(body) };
+        effects.publish.push((orrery_proto::system_subject(destination), Bytes::from(message.encode_to_vec())));
+        None
     }
 
     /// The snapshot a session gets on entering, as an encoded ServerEnvelope.

@@ -9,8 +9,9 @@ use orrery_universe::{GeneratorConfig, LoadProfile, SystemKind, Universe, genera
 
 #[derive(Args, Debug, Clone)]
 pub struct UniverseArgs {
-    /// Systems CSV (system_id,name,constellation_id,region_id,x,y,z,security[,kind]). Without it a universe is
-    /// generated. constellations.csv and regions.csv beside it are read when present.
+    /// Systems CSV (system_id,name,constellation_id,region_id,x,y,z,security[,kind]); needs --jumps. Every CSV
+    /// starts with a header line naming its columns (any order, extra columns ignored, spaces trimmed). Without
+    /// it a universe is generated. constellations.csv and regions.csv beside it are read when present.
     #[arg(long, value_name = "FILE", requires = "jumps")]
     pub systems: Option<PathBuf>,
     /// Stargates CSV (from_system_id,to_system_id), with --systems.

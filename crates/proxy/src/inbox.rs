@@ -29,17 +29,12 @@ pub async fn serve(shared: Arc<Shared>, mut inbox: orrery_bus::Subscription) {
             Some(Body::Left(envelope)) => Control::Left(envelope),
             None => continue,
         };
-        let link = shared.sessions.lock().ok().and_then(|sessions| sessions.get(&decoded.session_id).cloned());
-        let undelivered = match link {
-            Some(link) => link.control(control).err(),
-            None => Some(control),
-        };
-        if let Some(control) = undelivered {
+        if let Some(control) = tell(&shared, decoded.session_id, control) {
             tracing::debug!(session = decoded.session_id, "message for a session that is gone");
             if let Control::Entered { system, ship_id, .. } = control {
                 // The client left while its ship was entering space: take the ship out again so that it
                 // does not stay in space without a pilot.
-                crate::session::send_out_of_space(&shared, system, ship_id, None).await;
+                crate::session::send_out_of_space(&shared, system, ship_id, decoded.session_id, None).await;
             }
         }
     }
@@ -78,12 +73,31 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
                     world.add(system);
                 }
             }
+            Some(E::SessionOpened(opened)) => {
+                // One session per account: a login on another proxy closes this proxy's session of the account.
+                let elsewhere = opened.route.is_none_or(|route| route.proxy_id != shared.config.proxy_id);
+                let previous = shared.accounts.lock().ok().and_then(|mut accounts| {
+                    if elsewhere { accounts.taken_elsewhere(opened.account_id) } else { None }
+                });
+                if let Some(previous) = previous {
+                    tell(&shared, previous, Control::Replaced);
+                }
+            }
             Some(E::ShuttingDown(notice)) => {
                 shared.closing.store(true, Relaxed);
                 tell_everyone(&shared, Control::Close(notice.text));
             }
             None => {}
         }
+    }
+}
+
+/// Pass a control message to one session of this proxy; given back if the session is gone.
+pub(crate) fn tell(shared: &Shared, session_id: u64, control: Control) -> Option<Control> {
+    let link = shared.sessions.lock().ok().and_then(|sessions| sessions.get(&session_id).cloned());
+    match link {
+        Some(link) => link.control(control).err(),
+        None => Some(control),
     }
 }
 

@@ -8,6 +8,7 @@
 //! everything queued in one write (TCP) or one flush (WebSocket). A session whose queue is full — a client
 //! that stopped reading — is dropped, so server memory stays bounded whatever clients do.
 
+mod accounts;
 mod auth;
 mod guard;
 mod inbox;
@@ -15,6 +16,7 @@ mod link;
 mod rate;
 mod rooms;
 mod session;
+mod state;
 mod transport;
 
 use std::collections::{HashMap, HashSet};
@@ -211,6 +213,8 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub world: std::sync::RwLock<World>,
     pub sessions: Mutex<HashMap<u64, Arc<link::Link>>>,
+    /// The session of each logged-in account on this proxy (one session per account).
+    pub accounts: Mutex<accounts::AccountSessions>,
     pub rooms: rooms::Rooms,
     pub next_session: AtomicU64,
     pub stats: Arc<ProxyStats>,
@@ -303,6 +307,7 @@ pub async fn start(
         store,
         world: std::sync::RwLock::new(world),
         sessions: Mutex::new(HashMap::new()),
+        accounts: Mutex::new(accounts::AccountSessions::default()),
         next_session: AtomicU64::new(1),
         stats: Arc::new(ProxyStats::default()),
         hashing: auth::HashPool::new(config_policy, hashers).map_err(ProxyError::Threads)?,

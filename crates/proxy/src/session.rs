@@ -18,8 +18,10 @@ use prost::Message;
 use crate::Shared;
 use crate::auth;
 use crate::guard::ConnectionSlot;
+use crate::inbox;
 use crate::link::{Link, Sender};
 use crate::rate::TokenBucket;
+use crate::state::{Action, Flow, SessionState, Step};
 use crate::transport::{Read, ReadError, Reader, TcpOut, Writer};
 
 /// What a sol node (through the proxy inbox) or the cluster tells a session.
@@ -31,6 +33,8 @@ pub enum Control {
     Close(String),
     /// This proxy is stopping: say so and close.
     Shutdown,
+    /// A newer session of the same account logged in (here or on another proxy): say so and close.
+    Replaced,
     /// An encoded ServerEnvelope to pass on.
     Forward(Bytes),
     /// The ship is now in `system` (undock or jump); the snapshot is an encoded ServerEnvelope.
@@ -39,25 +43,13 @@ pub enum Control {
     Left(Bytes),
 }
 
-enum Space {
-    Docked,
-    Entering { ship_id: u64, system: u32 },
-    Flying { ship_id: u64, system: u32 },
-    Leaving { ship_id: u64, system: u32, deadline: Instant, request_id: u32 },
-}
-
-enum Flow {
-    Continue,
-    Close,
-}
-
 struct Session {
     shared: Arc<Shared>,
     id: u64,
     link: Arc<Link>,
-    account: Option<u64>,
+    /// Who is logged in and where the ship is: the part of the session a test drives without a connection.
+    state: SessionState,
     token_digest: Option<auth::TokenDigest>,
-    space: Space,
     bucket: TokenBucket,
     peer: SocketAddr,
     /// Commands refused for the rate limit since `flood_since` (the current flood window's start).
@@ -97,9 +89,8 @@ pub fn run(
         shared: shared.clone(),
         id,
         link,
-        account: None,
+        state: SessionState::default(),
         token_digest: None,
-        space: Space::Docked,
         bucket: TokenBucket::new(shared.live.rate_limit_per_s(), Instant::now()),
         peer,
         refused: 0,
@@ -181,7 +172,7 @@ impl Connection {
             _ = link.session_woken() => Flow::Continue,
             // One timer for every deadline: the earliest of them. Which one passed is worked out after it
             // fired, so that the deadlines are not kept in every session's task while it waits.
-            _ = tokio::time::sleep_until(due) => self.deadline_reached(),
+            _ = tokio::time::sleep_until(due) => Box::pin(self.deadline_reached()).await,
             read = self.reader.next(max_frame, shared.config.frame_deadline, blocked) => match read {
                 // A frame began (its deadline is set at the next turn), or queued frames can go out now.
                 Ok(Read::FrameBegun | Read::Writable) => Flow::Continue,
@@ -219,28 +210,21 @@ impl Connection {
     fn deadlines(&self) -> Deadlines {
         let shared = &self.session.shared;
         Deadlines {
-            leave: match self.session.space {
-                Space::Leaving { deadline, .. } => Some(tokio::time::Instant::from_std(deadline)),
-                _ => None,
-            },
+            leave: self.session.state.leave_deadline().map(tokio::time::Instant::from_std),
             frame: self.reader.partial_since().map(|since| since + shared.config.frame_deadline),
             idle: self.last_heard + shared.live.idle_timeout(),
         }
     }
 
     /// The timer fired: close for the deadline that passed, if one did (settings may have moved them).
-    fn deadline_reached(&mut self) -> Flow {
+    async fn deadline_reached(&mut self) -> Flow {
         let deadlines = self.deadlines();
         let now = tokio::time::Instant::now();
         let session = &mut self.session;
         if deadlines.leave.is_some_and(|deadline| deadline <= now) {
             // The node did not confirm in time; the ship is still sent out of space when we close.
-            let request_id = match session.space {
-                Space::Leaving { request_id, .. } => request_id,
-                _ => 0,
-            };
-            session.send(&reply(request_id, S::Ok(v1::Ok {})));
-            Flow::Close
+            let step = session.state.leave_timed_out();
+            session.apply(step).await
         } else if deadlines.frame.is_some_and(|deadline| deadline <= now) {
             session.incomplete_frame(session.shared.config.frame_deadline)
         } else if deadlines.idle <= now {
@@ -288,16 +272,13 @@ impl Connection {
 /// How long a closing session may take to send what is still queued for its client.
 const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
-/// Ask the owner of `system` to take a ship out of space (and store it); `answer_to` gets the confirmation.
-pub async fn send_out_of_space(shared: &Shared, system: u32, ship_id: u64, answer_to: Option<(u64, u32)>) {
-    let (route, request_id) = match answer_to {
-        Some((session_id, request_id)) => {
-            (Some(v1::SessionRoute { proxy_id: shared.config.proxy_id, session_id }), request_id)
-        }
-        None => (None, 0),
-    };
-    let message =
-        v1::SystemInbox { body: Some(v1::system_inbox::Body::Leave(v1::LeaveSpace { ship_id, route, request_id })) };
+/// Ask the owner of `system` to take the ship that `session` flies out of space (and store it); `answer` is the
+/// request of that session to confirm once stored (none for a connection that is gone).
+pub async fn send_out_of_space(shared: &Shared, system: u32, ship_id: u64, session_id: u64, answer: Option<u32>) {
+    let owner = v1::SessionRoute { proxy_id: shared.config.proxy_id, session_id };
+    let leave =
+        v1::LeaveSpace { ship_id, route: answer.map(|_| owner), request_id: answer.unwrap_or(0), owner: Some(owner) };
+    let message = v1::SystemInbox { body: Some(v1::system_inbox::Body::Leave(leave)) };
     publish(shared, &orrery_proto::system_subject(system), &message).await;
 }
 
@@ -347,40 +328,40 @@ impl Session {
                 self.send(&reply(0, S::Notice(v1::Notice { text: "the server is shutting down".into() })));
                 return Flow::Close;
             }
+            Control::Replaced => {
+                let reason = "a newer session of this account logged in: this one is closed";
+                self.send(&error(0, ErrorCode::SessionReplaced, reason));
+                return Flow::Close;
+            }
             Control::Forward(envelope) => self.send_encoded(&envelope),
             Control::Entered { system, ship_id, snapshot } => {
-                match self.space {
-                    Space::Entering { .. } => {}
-                    Space::Flying { system: old, .. } => self.shared.rooms.leave(old, self.id),
-                    // The ship arrived somewhere after a logout began (it was jumping): the leave request
-                    // follows it there.
-                    Space::Leaving { deadline, request_id, .. } => {
-                        send_out_of_space(&self.shared, system, ship_id, Some((self.id, request_id))).await;
-                        self.space = Space::Leaving { ship_id, system, deadline, request_id };
-                        return Flow::Continue;
-                    }
-                    Space::Docked => {
-                        send_out_of_space(&self.shared, system, ship_id, None).await;
-                        return Flow::Continue;
-                    }
-                }
-                self.space = Space::Flying { ship_id, system };
-                self.send_encoded(&snapshot);
-                self.shared.rooms.join(&self.shared, system, self.id, self.link.clone()).await;
+                let step = self.state.entered(system, ship_id, snapshot);
+                return self.apply(step).await;
             }
             Control::Left(answer) => {
-                self.send_encoded(&answer);
-                let leaving = matches!(self.space, Space::Leaving { .. });
-                if let Space::Flying { system, .. } | Space::Leaving { system, .. } = self.space {
-                    self.shared.rooms.leave(system, self.id);
-                }
-                self.space = Space::Docked;
-                if leaving {
-                    return Flow::Close;
-                }
+                let step = self.state.left(answer);
+                return self.apply(step).await;
             }
         }
         Flow::Continue
+    }
+
+    /// Do what a step of the state machine asks, in order.
+    async fn apply(&mut self, step: Step) -> Flow {
+        for action in step.actions {
+            match action {
+                Action::Send(envelope) => self.send(&envelope),
+                Action::Pass(envelope) => self.send_encoded(&envelope),
+                Action::SendOutOfSpace { system, ship_id, answer } => {
+                    send_out_of_space(&self.shared, system, ship_id, self.id, answer).await;
+                }
+                Action::JoinRoom(system) => {
+                    self.shared.rooms.join(&self.shared, system, self.id, self.link.clone()).await
+                }
+                Action::LeaveRoom(system) => self.shared.rooms.leave(system, self.id),
+            }
+        }
+        step.flow
     }
 
     async fn on_envelope(&mut self, envelope: v1::ClientEnvelope) -> Flow {
@@ -408,6 +389,12 @@ impl Session {
             self.send(&error(request_id, ErrorCode::UnknownMessage, "envelope without a (known) body"));
             return Flow::Continue;
         };
+        if matches!(body, C::Register(_) | C::Login(_) | C::Resume(_))
+            && let Err(refusal) = self.state.may_log_in(request_id)
+        {
+            self.send(&refusal.envelope());
+            return Flow::Continue;
+        }
         match body {
             C::Ping(ping) => self.send(&reply(request_id, S::Pong(v1::Pong { nonce: ping.nonce }))),
             C::Register(_) | C::Login(_) | C::Resume(_) if self.shared.closing.load(Ordering::Relaxed) => {
@@ -439,10 +426,7 @@ impl Session {
     }
 
     fn logged_in(&self, request_id: u32) -> Option<u64> {
-        if self.account.is_none() {
-            self.send(&error(request_id, ErrorCode::NotLoggedIn, "log in first (Login, Register or Resume)"));
-        }
-        self.account
+        self.state.require_account(request_id).map_err(|refusal| self.send(&refusal.envelope())).ok()
     }
 
     fn internal(&self, request_id: u32, what: &str, problem: impl std::fmt::Display) {
@@ -531,7 +515,7 @@ impl Session {
         }
         match self.shared.store.account_for_token(&digest.hex()).await {
             Ok(Some(account_id)) => {
-                self.account = Some(account_id);
+                self.claim_account(account_id).await;
                 self.token_digest = Some(digest);
                 self.send_logged_in(request_id, account_id, resume.token.clone()).await;
             }
@@ -546,9 +530,22 @@ impl Session {
         if let Err(problem) = self.shared.store.put_session_token(&digest.hex(), account_id).await {
             return self.internal(request_id, "storing the session token", problem);
         }
-        self.account = Some(account_id);
+        self.claim_account(account_id).await;
         self.token_digest = Some(digest);
         self.send_logged_in(request_id, account_id, token).await;
+    }
+
+    /// This session now acts for `account_id`, and is its only session: an older one on this proxy is closed
+    /// at once, those on other proxies when they hear of this one on the bus.
+    async fn claim_account(&mut self, account_id: u64) {
+        self.state.logged_in(account_id);
+        let previous = self.shared.accounts.lock().ok().and_then(|mut accounts| accounts.claim(account_id, self.id));
+        if let Some(previous) = previous {
+            inbox::tell(&self.shared, previous, Control::Replaced);
+        }
+        let opened = v1::SessionOpened { account_id, route: Some(self.route()) };
+        let event = v1::ClusterEvent { body: Some(v1::cluster_event::Body::SessionOpened(opened)) };
+        publish(&self.shared, orrery_proto::CLUSTER_SUBJECT, &event).await;
     }
 
     async fn send_logged_in(&self, request_id: u32, account_id: u64, token: String) {
@@ -588,14 +585,10 @@ impl Session {
     }
 
     async fn undock(&mut self, request_id: u32, character_id: u64) {
-        let Some(account_id) = self.logged_in(request_id) else { return };
-        if !matches!(self.space, Space::Docked) {
-            return self.send(&error(
-                request_id,
-                ErrorCode::AlreadyInSpace,
-                "this session already has a ship in space",
-            ));
-        }
+        let account_id = match self.state.may_undock(request_id) {
+            Ok(account_id) => account_id,
+            Err(refusal) => return self.send(&refusal.envelope()),
+        };
         let record = match self.shared.store.character(character_id).await {
             Ok(Some(record)) if record.account_id == account_id => record,
             Ok(_) => {
@@ -625,7 +618,7 @@ impl Session {
             ship.velocity = [0.0; 3];
         }
         let system = ship.system_id;
-        self.space = Space::Entering { ship_id: ship.ship_id, system };
+        self.state.entering(ship.ship_id, system);
         let message = v1::SystemInbox {
             body: Some(v1::system_inbox::Body::Enter(v1::EnterSpace {
                 route: Some(self.route()),
@@ -637,12 +630,9 @@ impl Session {
     }
 
     async fn command(&mut self, request_id: u32, envelope: v1::ClientEnvelope) {
-        let (ship_id, system) = match self.space {
-            Space::Flying { ship_id, system } => (ship_id, system),
-            _ if self.account.is_none() => {
-                return self.send(&error(request_id, ErrorCode::NotLoggedIn, "log in first"));
-            }
-            _ => return self.send(&error(request_id, ErrorCode::NotInSpace, "undock first")),
+        let (ship_id, system) = match self.state.command_target(request_id) {
+            Ok(target) => target,
+            Err(refusal) => return self.send(&refusal.envelope()),
         };
         let message = v1::SystemInbox {
             body: Some(v1::system_inbox::Body::Command(v1::SessionCommand {
@@ -660,34 +650,19 @@ impl Session {
         {
             tracing::error!(session = self.id, %problem, "could not delete the session token");
         }
-        match self.space {
-            Space::Flying { ship_id, system } | Space::Entering { ship_id, system } => {
-                send_out_of_space(&self.shared, system, ship_id, Some((self.id, request_id))).await;
-                let deadline = Instant::now() + self.shared.config.logout_timeout;
-                self.space = Space::Leaving { ship_id, system, deadline, request_id };
-                Flow::Continue
-            }
-            Space::Leaving { .. } => Flow::Continue,
-            Space::Docked => {
-                self.send(&reply(request_id, S::Ok(v1::Ok {})));
-                Flow::Close
-            }
-        }
+        let step = self.state.logout(request_id, Instant::now(), self.shared.config.logout_timeout);
+        self.apply(step).await
     }
 
     /// The connection is closing: a ship still in space (or on its way) is taken out and stored.
     async fn finish(&mut self) {
-        match self.space {
-            // A repeated leave request for a ship already out is harmless: the node ignores it.
-            Space::Flying { ship_id, system }
-            | Space::Entering { ship_id, system }
-            | Space::Leaving { ship_id, system, .. } => {
-                self.shared.rooms.leave(system, self.id);
-                send_out_of_space(&self.shared, system, ship_id, None).await;
-            }
-            Space::Docked => {}
+        let actions = self.state.closing();
+        self.apply(Step { actions, flow: Flow::Close }).await;
+        if let Some(account_id) = self.state.account()
+            && let Ok(mut accounts) = self.shared.accounts.lock()
+        {
+            accounts.release(account_id, self.id);
         }
-        self.space = Space::Docked;
         if let Ok(mut sessions) = self.shared.sessions.lock() {
             sessions.remove(&self.id);
         }

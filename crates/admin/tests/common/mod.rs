@@ -44,6 +44,7 @@ impl Mock {
                         default: json!(2000),
                         description: "ships per system".into(),
                         updated_at_ms: None,
+                        pending: None,
                     },
                     SettingView {
                         key: "motd".into(),
@@ -51,6 +52,7 @@ impl Mock {
                         default: json!("hello"),
                         description: "message of the day".into(),
                         updated_at_ms: None,
+                        pending: None,
                     },
                 ],
                 shutdown: None,

@@ -274,3 +274,21 @@ pub async fn inject(test: &TestCluster, system: u32, fault: v1::InjectFault) {
         .await
         .expect("publish");
 }
+
+/// A second proxy (id 2) on the test cluster's bus and store, as a cluster with several proxies has.
+pub async fn extra_proxy(
+    test: &TestCluster,
+    adjust: impl FnOnce(&mut orrery_proxy::ProxyConfig),
+) -> orrery_proxy::ProxyHandle {
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = orrery_proxy::ProxyConfig::new(2, local, Some(local));
+    config.password_policy = PasswordPolicy { memory_kib: 64, iterations: 1 };
+    adjust(&mut config);
+    let world = orrery_proxy::World::new(
+        test.universe.systems().iter().map(|s| s.id.0),
+        &orrery_cluster::starting_systems(&test.universe),
+    )
+    .expect("world");
+    let bus: std::sync::Arc<dyn orrery_bus::Bus> = test.cluster.bus().clone();
+    orrery_proxy::start(config, bus, test.cluster.store().clone(), world).await.expect("second proxy starts")
+}

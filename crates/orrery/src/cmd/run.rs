@@ -18,7 +18,8 @@ pub struct RunArgs {
     /// TCP listener for game clients (4-byte big-endian length + protobuf envelope).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7777")]
     pub listen: SocketAddr,
-    /// WebSocket listener for game clients (one binary message per envelope).
+    /// WebSocket listener for game clients (one binary message per envelope). It cannot be turned off: the
+    /// port must be free (use another, or port 0 for any).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7778")]
     pub ws_listen: SocketAddr,
     /// Database URL (`sqlite://PATH`). Default: a SQLite file in --data-dir.
@@ -30,7 +31,10 @@ pub struct RunArgs {
     /// Number of sol nodes (one thread each). Default: the number of CPU cores, at least 2.
     #[arg(long, value_name = "N")]
     pub nodes: Option<usize>,
-    /// Nominal tick length of every system, in milliseconds (1000 = 1 Hz, 100 = 10 Hz).
+    /// Nominal tick length of every system, in milliseconds (1000 = 1 Hz, 100 = 10 Hz). Commands are applied
+    /// at their system's next tick, so the tick is a floor under every latency: with 1000 ms a chat line
+    /// reaches the others 0–1 s after it is sent. The player cap per system (1,000 by default) has no option:
+    /// it is the live setting `system.max_players` (admin API or SQL, see docs/admin-api.md).
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=60_000))]
     pub tick_ms: u32,
     /// A tick length for one system, as SYSTEM_ID=MS (repeatable), e.g. `--system-tick 30000142=100` for 10 Hz.
@@ -69,13 +73,15 @@ pub struct RunArgs {
     /// The cluster's name: shown on the dashboard, and typed by operators to confirm an emergency shutdown.
     #[arg(long, value_name = "NAME", default_value = "orrery-local")]
     pub cluster_name: String,
-    /// Admin API and dashboard listener.
+    /// Admin API and dashboard listener. It cannot be turned off: the port must be free (use another, or port
+    /// 0 for any).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7780")]
     pub admin_listen: SocketAddr,
     /// Admin bearer token. Default: generated at first start into <data-dir>/admin-token and printed once.
     #[arg(long, value_name = "TOKEN")]
     pub admin_token: Option<String>,
-    /// argon2id memory cost in KiB (default: OWASP's 19 MiB). Lower only for load tests.
+    /// argon2id memory cost in KiB (default: OWASP's 19 MiB). Lower only for load tests; the smallest cost
+    /// used is 8 KiB (smaller values are raised to it).
     #[arg(long, value_name = "KIB", default_value_t = PasswordPolicy::default().memory_kib)]
     pub argon2_memory_kib: u32,
 }

@@ -1,0 +1,462 @@
+//! The node's message handling driven as a unit: bus messages into a hosted system's inbox, ticks as the clock
+//! (each advances the simulation by the tick's step, no wall time involved), and the effects — bus messages
+//! and store writes — read back decoded.
+
+use orrery_proto::v1::{self, proxy_inbox::Body as P, server_envelope::Body as S, system_inbox::Body as In};
+use orrery_sim::{Celestial, CelestialKind, SystemLayout, Vec3, celestial_id};
+use prost::Message;
+
+use super::{Hosted, TickContext, TickEffects};
+use crate::persist::PersistJob;
+
+const HERE: u32 = 1;
+const THERE: u32 = 2;
+const STEP_MS: u64 = 1_000;
+/// The farthest a ship moves in one step outside warp (300 m/s for one second of simulation), and a little.
+const ONE_TICK_OF_TRAVEL_M: f64 = 300.0 + 1e-6;
+const GATE_AT: Vec3 = Vec3 { x: 1.0e12, y: 0.0, z: 0.0 };
+
+fn gate_id() -> u64 {
+    celestial_id(HERE, 1)
+}
+
+fn layout(system_id: u32, other: u32) -> SystemLayout {
+    let star = Celestial {
+        id: celestial_id(system_id, 0),
+        kind: CelestialKind::Star,
+        name: format!("S{system_id}"),
+        position: Vec3::ZERO,
+        destination: None,
+    };
+    let gate = Celestial {
+        id: celestial_id(system_id, 1),
+        kind: CelestialKind::Stargate,
+        name: format!("S{system_id} gate to S{other}"),
+        position: GATE_AT,
+        destination: Some(other),
+    };
+    SystemLayout { system_id, name: format!("S{system_id}"), celestials: vec![star, gate] }
+}
+
+/// A proxy message, decoded: (proxy id, session id, body).
+type ToProxy = (u32, u64, P);
+
+/// What one tick sent, decoded.
+#[derive(Default)]
+struct Sent {
+    /// Every proxy message published at once.
+    to_proxy: Vec<ToProxy>,
+    /// (system id, body) of every message to another system's inbox.
+    to_system: Vec<(u32, In)>,
+    deltas: Vec<v1::SystemDelta>,
+    /// Store writes, with the proxy message each one sends once written.
+    persisted: Vec<(Vec<orrery_store::ShipRow>, Option<ToProxy>)>,
+}
+
+fn decode_proxy(subject: &str, payload: &[u8]) -> ToProxy {
+    let proxy = subject.strip_prefix("proxy.").and_then(|id| id.parse().ok()).expect("a proxy subject");
+    let message = v1::ProxyInbox::decode(payload).expect("a proxy inbox message");
+    (proxy, message.session_id, message.body.expect("a body"))
+}
+
+impl Sent {
+    fn from(effects: TickEffects) -> Sent {
+        let mut sent = Sent::default();
+        for (subject, payload) in effects.publish {
+            if subject.ends_with(".delta") {
+                let envelope = orrery_proto::frame::decode::<v1::ServerEnvelope>(&payload[4..]).expect("a delta");
+                let Some(S::Delta(delta)) = envelope.body else { panic!("not a delta: {envelope:?}") };
+                sent.deltas.push(delta);
+            } else if let Some(system) = subject.strip_prefix("system.") {
+                let system = system.parse().expect("a system subject");
+                let message = v1::SystemInbox::decode(&payload[..]).expect("a system inbox message");
+                sent.to_system.push((system, message.body.expect("a body")));
+            } else {
+                sent.to_proxy.push(decode_proxy(&subject, &payload));
+            }
+        }
+        for PersistJob { rows, then_publish, .. } in effects.persist {
+            let answer = then_publish.map(|(subject, payload)| decode_proxy(&subject, &payload));
+            sent.persisted.push((rows, answer));
+        }
+        sent
+    }
+
+    /// The server envelope sent to `session` (forwarded, entered or left), in order.
+    fn answers_to(&self, session: u64) -> Vec<v1::ServerEnvelope> {
+        self.to_proxy
+            .iter()
+            .chain(self.persisted.iter().filter_map(|(_, answer)| answer.as_ref()))
+            .filter(|(_, to, _)| *to == session)
+            .map(|(_, _, body)| match body {
+                P::Forward(bytes) | P::Left(bytes) => v1::ServerEnvelope::decode(&bytes[..]).expect("an envelope"),
+                P::Entered(entered) => v1::ServerEnvelope::decode(&entered.snapshot[..]).expect("a snapshot"),
+            })
+            .collect()
+    }
+
+    fn rows(&self) -> Vec<&orrery_store::ShipRow> {
+        self.persisted.iter().flat_map(|(rows, _)| rows).collect()
+    }
+}
+
+fn route(session_id: u64) -> Option<v1::SessionRoute> {
+    Some(v1::SessionRoute { proxy_id: 7, session_id })
+}
+
+fn record(ship_id: u64, position: Vec3) -> v1::ShipRecord {
+    v1::ShipRecord {
+        ship_id,
+        character_id: ship_id + 1000,
+        pilot: format!("pilot {ship_id}"),
+        system_id: HERE,
+        position: Some(v1::Vec3d { x: position.x, y: position.y, z: position.z }),
+        velocity: Some(v1::Vec3d::default()),
+        handoff_seq: 0,
+    }
+}
+
+fn enter(session: u64, request_id: u32, record: v1::ShipRecord) -> In {
+    In::Enter(v1::EnterSpace { route: route(session), request_id, ship: Some(record) })
+}
+
+fn command(session: u64, ship_id: u64, request_id: u32, body: v1::client_envelope::Body) -> In {
+    In::Command(v1::SessionCommand {
+        route: route(session),
+        ship_id,
+        envelope: Some(v1::ClientEnvelope { request_id, body: Some(body) }),
+    })
+}
+
+/// Session `session` takes ship `ship_id` out of space; `answer` is its logout's request id (none: a dropped
+/// connection).
+fn leave(ship_id: u64, session: u64, answer: Option<u32>) -> In {
+    let answer_route = answer.and(route(session));
+    In::Leave(v1::LeaveSpace { ship_id, route: answer_route, request_id: answer.unwrap_or(0), owner: route(session) })
+}
+
+fn approach(x: i64) -> v1::client_envelope::Body {
+    v1::client_envelope::Body::Approach(v1::Approach {
+        target: Some(v1::approach::Target::Point(v1::Vec3 { x, y: 0, z: 0 })),
+    })
+}
+
+/// A hosted system driven by hand.
+struct Harness {
+    hosted: Hosted,
+}
+
+impl Harness {
+    fn new(system_id: u32, other: u32) -> Harness {
+        Harness { hosted: Hosted::new(orrery_sim::SystemSim::new(layout(system_id, other)), 1_000, STEP_MS) }
+    }
+
+    fn send(&mut self, body: In) {
+        let message = v1::SystemInbox { body: Some(body) };
+        self.hosted.inbox.push_back(bytes::Bytes::from(message.encode_to_vec()));
+    }
+
+    fn tick(&mut self) -> Sent {
+        let context =
+            TickContext { profiler: None, metrics: None, node_id: 3, factor: 1.0, allow_fault_injection: false };
+        let mut effects = TickEffects::default();
+        self.hosted.tick(&context, &mut effects);
+        Sent::from(effects)
+    }
+
+    fn position(&self, ship_id: u64) -> Vec3 {
+        self.hosted.sim.ship(ship_id).expect("the ship is in space").position
+    }
+}
+
+fn only_snapshot(sent: &Sent, session: u64) -> v1::SystemSnapshot {
+    match sent.answers_to(session).as_slice() {
+        [v1::ServerEnvelope { body: Some(S::Snapshot(snapshot)), .. }] => snapshot.clone(),
+        other => panic!("expected one snapshot for session {session}, got {other:?}"),
+    }
+}
+
+fn only_error(sent: &Sent, session: u64) -> (u32, v1::ErrorCode, String) {
+    match sent.answers_to(session).as_slice() {
+        [v1::ServerEnvelope { request_id, body: Some(S::Error(error)) }] => {
+            (*request_id, error.code(), error.reason.clone())
+        }
+        other => panic!("expected one error for session {session}, got {other:?}"),
+    }
+}
+
+/// A system with ship 10 of session 1 in space, 1,000 km from the star.
+fn undocked() -> Harness {
+    let mut node = Harness::new(HERE, THERE);
+    node.send(enter(1, 1, record(10, Vec3::new(1.0e6, 0.0, 0.0))));
+    node.tick();
+    node
+}
+
+#[test]
+fn an_entering_ship_gets_its_snapshot_and_is_stored_in_space() {
+    let mut node = Harness::new(HERE, THERE);
+    node.send(enter(1, 5, record(10, Vec3::new(1.0e6, 0.0, 0.0))));
+    let sent = node.tick();
+    let snapshot = only_snapshot(&sent, 1);
+    assert_eq!((snapshot.system_id, snapshot.your_ship_id, snapshot.tick, snapshot.node_id), (HERE, 10, 1, 3));
+    assert_eq!(sent.answers_to(1)[0].request_id, 5);
+    let rows = sent.rows();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].in_space && rows[0].ship_id == 10 && rows[0].system_id == HERE);
+    assert_eq!(rows[0].position, [1.0e6, 0.0, 0.0]);
+    assert_eq!(sent.deltas.len(), 1, "a system with a ship publishes a delta every tick");
+    assert_eq!(sent.deltas[0].arrived.iter().map(|s| s.ship_id).collect::<Vec<_>>(), vec![10]);
+}
+
+#[test]
+fn ticks_are_the_clock_each_advances_the_simulation_by_one_step() {
+    let mut node = undocked();
+    node.send(command(1, 10, 2, approach(2_000_000)));
+    let mut last = node.position(10).x;
+    for tick in 2..=6 {
+        let sent = node.tick();
+        assert_eq!(sent.deltas[0].tick, tick);
+        assert_eq!(sent.deltas[0].sim_time_ms, tick * STEP_MS);
+        let now = node.position(10).x;
+        assert!(now > last && now - last <= ONE_TICK_OF_TRAVEL_M, "tick {tick}: moved from {last} to {now}");
+        last = now;
+    }
+}
+
+#[test]
+fn a_refused_command_is_answered_to_its_session_with_its_request_id() {
+    let mut node = Harness::new(HERE, THERE);
+    node.send(command(4, 99, 17, v1::client_envelope::Body::Stop(v1::Stop {})));
+    let (request_id, code, reason) = only_error(&node.tick(), 4);
+    assert_eq!((request_id, code), (17, v1::ErrorCode::NotInSystem));
+    assert!(reason.contains("ship 99 is not in system 1"), "{reason}");
+
+    let mut node = undocked();
+    let far_gate = v1::client_envelope::Body::Jump(v1::Jump { gate_id: gate_id() });
+    node.send(command(1, 10, 18, far_gate));
+    assert_eq!(only_error(&node.tick(), 1).1, v1::ErrorCode::OutOfRange);
+}
+
+/// Ship 10 of session 1 at the gate, its jump (request 9) queued; the next tick applies it.
+fn jumping() -> Harness {
+    let mut node = Harness::new(HERE, THERE);
+    node.send(enter(1, 1, record(10, GATE_AT + Vec3::new(1_000.0, 0.0, 0.0))));
+    node.tick();
+    node.send(command(1, 10, 9, v1::client_envelope::Body::Jump(v1::Jump { gate_id: gate_id() })));
+    node
+}
+
+#[test]
+fn a_jump_hands_the_ship_to_its_destination_and_stores_it_there() {
+    let mut node = jumping();
+    let sent = node.tick();
+    assert!(node.hosted.sim.ship(10).is_none());
+    let [(system, In::Handoff(handoff))] = sent.to_system.as_slice() else {
+        panic!("one handoff: {:?}", sent.to_system)
+    };
+    assert_eq!((*system, handoff.request_id, handoff.from_system_id), (THERE, 9, HERE));
+    assert_eq!(handoff.route, route(1));
+    assert_eq!(handoff.ship.as_ref().map(|ship| (ship.ship_id, ship.system_id)), Some((10, THERE)));
+    let rows = sent.rows();
+    assert!(rows.len() == 1 && rows[0].system_id == THERE && rows[0].in_space, "stored in the destination: {rows:?}");
+    assert_eq!(sent.deltas[0].departed, vec![10]);
+}
+
+#[test]
+fn commands_and_departures_behind_a_jump_follow_the_ship() {
+    let mut node = jumping();
+    node.tick();
+    node.send(command(1, 10, 10, approach(0)));
+    node.send(leave(10, 1, Some(11)));
+    let sent = node.tick();
+    assert!(sent.answers_to(1).is_empty(), "nothing answered here: {:?}", sent.answers_to(1));
+    let followed: Vec<(u32, &str)> = sent
+        .to_system
+        .iter()
+        .map(|(system, body)| (*system, if matches!(body, In::Command(_)) { "command" } else { "leave" }))
+        .collect();
+    assert_eq!(followed, vec![(THERE, "command"), (THERE, "leave")]);
+}
+
+#[test]
+fn a_handoff_places_the_ship_at_the_gate_back_once() {
+    let mut there = Harness::new(THERE, HERE);
+    let mut ship = record(10, Vec3::ZERO);
+    ship.system_id = THERE;
+    ship.handoff_seq = 1;
+    let handoff =
+        v1::Handoff { route: route(1), request_id: 9, ship: Some(ship), from_system_id: HERE, arrival_gate_id: 0 };
+    there.send(In::Handoff(handoff.clone()));
+    there.send(In::Handoff(handoff));
+    let sent = there.tick();
+    let snapshot = only_snapshot(&sent, 1);
+    assert_eq!((snapshot.system_id, snapshot.your_ship_id), (THERE, 10));
+    assert_eq!(there.hosted.sim.ship_count(), 1, "a duplicate handoff is ignored");
+    let distance = (there.position(10) - GATE_AT).length();
+    assert!((500.0..=1_500.0).contains(&distance), "{distance} m from the gate back");
+}
+
+#[test]
+fn a_full_system_bounces_a_jumping_ship_back_and_says_why() {
+    let mut there = Harness::new(THERE, HERE);
+    there.hosted.max_players = 0;
+    let handoff = v1::Handoff {
+        route: route(1),
+        request_id: 9,
+        ship: Some(record(10, Vec3::ZERO)),
+        from_system_id: HERE,
+        arrival_gate_id: 0,
+    };
+    there.send(In::Handoff(handoff));
+    let sent = there.tick();
+    let (request_id, code, _) = only_error(&sent, 1);
+    assert_eq!((request_id, code), (9, v1::ErrorCode::SystemFull));
+    let [(HERE, In::Handoff(back))] = sent.to_system.as_slice() else { panic!("bounced home: {:?}", sent.to_system) };
+    assert_eq!(back.ship.as_ref().map(|ship| (ship.system_id, ship.handoff_seq)), Some((HERE, 1)));
+}
+
+#[test]
+fn a_logout_is_answered_only_once_the_ship_is_stored() {
+    let mut node = undocked();
+    node.send(command(1, 10, 2, approach(2_000_000)));
+    node.tick();
+    node.tick();
+    let live = node.position(10);
+    node.send(leave(10, 1, Some(3)));
+    let sent = node.tick();
+    assert!(sent.to_proxy.is_empty(), "no answer before the write: {:?}", sent.to_proxy.len());
+    let [(rows, Some((7, 1, P::Left(answer))))] = sent.persisted.as_slice() else {
+        panic!("one write with its answer")
+    };
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].in_space);
+    assert_eq!(rows[0].position, [live.x, live.y, live.z], "stored where it was live");
+    let answer = v1::ServerEnvelope::decode(&answer[..]).expect("envelope");
+    assert!(matches!(answer, v1::ServerEnvelope { request_id: 3, body: Some(S::Ok(_)) }));
+    assert_eq!(sent.deltas[0].departed, vec![10]);
+}
+
+#[test]
+fn a_disconnect_stores_the_ship_without_an_answer() {
+    let mut node = undocked();
+    node.send(leave(10, 1, None));
+    let sent = node.tick();
+    assert!(sent.to_proxy.is_empty());
+    assert!(matches!(sent.persisted.as_slice(), [(rows, None)] if rows.len() == 1 && !rows[0].in_space));
+}
+
+#[test]
+fn a_full_system_queues_undocks_and_admits_them_when_a_place_frees() {
+    let mut node = Harness::new(HERE, THERE);
+    node.hosted.max_players = 1;
+    node.send(enter(1, 1, record(10, Vec3::new(1.0e6, 0.0, 0.0))));
+    node.send(enter(2, 4, record(20, Vec3::new(2.0e6, 0.0, 0.0))));
+    let sent = node.tick();
+    only_snapshot(&sent, 1);
+    match sent.answers_to(2).as_slice() {
+        [v1::ServerEnvelope { request_id: 4, body: Some(S::Queued(queued)) }] => {
+            assert_eq!((queued.system_id, queued.position, queued.cap), (HERE, 1, 1));
+        }
+        other => panic!("session 2 should be queued: {other:?}"),
+    }
+    node.send(leave(10, 1, None));
+    let sent = node.tick();
+    let snapshot = only_snapshot(&sent, 2);
+    assert_eq!((snapshot.your_ship_id, sent.answers_to(2)[0].request_id), (20, 4));
+}
+
+/// Ship 10 of session 1, flying towards +x for a few ticks; its record as last checkpointed (where it entered).
+fn flying_with_a_stale_record() -> (Harness, v1::ShipRecord) {
+    let stale = record(10, Vec3::new(1.0e6, 0.0, 0.0));
+    let mut node = undocked();
+    node.send(command(1, 10, 2, approach(2_000_000)));
+    for _ in 0..8 {
+        node.tick();
+    }
+    assert!(node.position(10).x > 1.0e6 + 500.0, "the ship moved away from its stored copy");
+    (node, stale)
+}
+
+fn own_position(snapshot: &v1::SystemSnapshot) -> v1::Vec3 {
+    let own = snapshot.ships.iter().find(|ship| ship.ship_id == snapshot.your_ship_id).expect("own ship listed");
+    own.position.expect("a position")
+}
+
+fn quantised(position: Vec3) -> v1::Vec3 {
+    let [x, y, z] = orrery_sim::quantise(position);
+    v1::Vec3 { x, y, z }
+}
+
+#[test]
+fn an_undock_right_after_a_drop_gets_the_ship_where_it_left_not_an_older_stored_copy() {
+    for ticks_between in [0, 1, 3] {
+        let (mut node, stale) = flying_with_a_stale_record();
+        node.send(leave(10, 1, None));
+        let sent = node.tick();
+        let stored = sent.rows()[0].position;
+        for _ in 0..ticks_between {
+            node.tick();
+        }
+        node.send(enter(2, 7, stale.clone()));
+        let snapshot = only_snapshot(&node.tick(), 2);
+        // The snapshot describes the end of the entering tick: up to one tick of travel from where it left.
+        let v1::Vec3 { x, y, z } = own_position(&snapshot);
+        let offset = Vec3::new(x as f64, y as f64, z as f64) - Vec3::new(stored[0], stored[1], stored[2]);
+        assert!(offset.length() <= ONE_TICK_OF_TRAVEL_M, "{ticks_between} ticks between drop and undock: {offset:?}");
+    }
+}
+
+#[test]
+fn an_undock_of_a_ship_in_space_hands_the_live_ship_to_the_new_session() {
+    let (mut node, stale) = flying_with_a_stale_record();
+    let live = node.position(10);
+    node.send(enter(2, 7, stale));
+    let sent = node.tick();
+    let snapshot = only_snapshot(&sent, 2);
+    assert_eq!(sent.answers_to(2)[0].request_id, 7);
+    let moved_on = node.position(10);
+    assert!((moved_on - live).length() <= ONE_TICK_OF_TRAVEL_M, "the live ship, one tick on: {live:?} → {moved_on:?}");
+    assert_eq!(own_position(&snapshot), quantised(moved_on));
+    assert_eq!(node.hosted.sim.ship_count(), 1, "one ship, never a copy beside it");
+    assert!(sent.deltas[0].arrived.is_empty() && sent.deltas[0].departed.is_empty(), "it never left");
+    match sent.to_proxy.iter().find(|(_, session, _)| *session == 1) {
+        Some((_, _, P::Left(answer))) => {
+            let answer = v1::ServerEnvelope::decode(&answer[..]).expect("envelope");
+            let Some(S::Error(error)) = answer.body else { panic!("an error: {answer:?}") };
+            assert_eq!(error.code(), v1::ErrorCode::SessionReplaced);
+        }
+        other => panic!("session 1 must be told it lost the ship: {other:?}"),
+    }
+}
+
+#[test]
+fn a_replaced_session_neither_steers_nor_stores_the_ship() {
+    let (mut node, stale) = flying_with_a_stale_record();
+    node.send(enter(2, 7, stale));
+    node.tick();
+    node.send(command(1, 10, 8, v1::client_envelope::Body::Stop(v1::Stop {})));
+    let (request_id, code, _) = only_error(&node.tick(), 1);
+    assert_eq!((request_id, code), (8, v1::ErrorCode::SessionReplaced));
+    node.send(leave(10, 1, Some(9)));
+    let sent = node.tick();
+    assert!(node.hosted.sim.ship(10).is_some(), "the old session's logout leaves the ship to the new one");
+    assert!(sent.rows().is_empty());
+    assert!(matches!(sent.answers_to(1).as_slice(), [v1::ServerEnvelope { request_id: 9, body: Some(S::Ok(_)) }]));
+    node.send(command(2, 10, 10, v1::client_envelope::Body::Stop(v1::Stop {})));
+    assert!(node.tick().answers_to(2).is_empty(), "the new session steers");
+    node.send(leave(10, 2, None));
+    assert_eq!(node.tick().rows().len(), 1, "and its drop stores the ship");
+}
+
+#[test]
+fn an_undock_behind_a_jump_follows_the_ship() {
+    let mut node = jumping();
+    node.tick();
+    node.send(enter(2, 3, record(10, Vec3::new(5.0, 0.0, 0.0))));
+    let sent = node.tick();
+    assert!(node.hosted.sim.ship(10).is_none());
+    assert!(matches!(sent.to_system.as_slice(), [(THERE, In::Enter(_))]), "{:?}", sent.to_system);
+}
+
+mod model;
