@@ -83,7 +83,16 @@ fn client_envelopes() -> Vec<(&'static str, v1::ClientEnvelope)> {
         ),
         ("client-login", body(2, C::Login(v1::Login { username: "pilot-2".into(), password: "correct horse".into() }))),
         ("client-resume", body(3, C::Resume(v1::Resume { token: "0f".repeat(32) }))),
-        ("client-create-character", body(4, C::CreateCharacter(v1::CreateCharacter { name: "Ada Lovelace".into() }))),
+        (
+            "client-create-character",
+            body(
+                4,
+                C::CreateCharacter(v1::CreateCharacter {
+                    name: "Ada Lovelace".into(),
+                    start_system: Some(v1::create_character::StartSystem::StartSystemName("Jita".into())),
+                }),
+            ),
+        ),
         ("client-undock", body(5, C::Undock(v1::Undock { character_id: 42 }))),
         (
             "client-approach-point",
@@ -132,6 +141,7 @@ fn character(character_id: u64, in_space: bool) -> v1::Character {
         ship_id: character_id + 7,
         system_id: 30_000_142,
         in_space,
+        system_name: "Jita".into(),
     }
 }
 
@@ -149,6 +159,7 @@ fn server_envelopes() -> Vec<(&'static str, v1::ServerEnvelope)> {
                     account_id: 77,
                     token: "ab".repeat(32),
                     characters: vec![character(5, false), character(6, true)],
+                    trade_hubs: vec![v1::SystemRef { system_id: 30_000_142, name: "Jita".into() }],
                 }),
             ),
         ),

@@ -277,9 +277,20 @@ impl Client {
         logged_in(self.request(resume, self.options.request_timeout).await?)
     }
 
-    /// `CreateCharacter`; returns the new character (its ship in a starting system, docked).
+    /// `CreateCharacter`; returns the new character (its ship in a starting system chosen by the server,
+    /// docked).
     pub async fn create_character(&mut self, name: &str) -> Result<v1::Character, ClientError> {
-        let create = Cmd::CreateCharacter(v1::CreateCharacter { name: name.into() });
+        self.create_character_in(name, None).await
+    }
+
+    /// `CreateCharacter` with a chosen start system (by name or id: a meeting point, such as one of
+    /// `LoggedIn.trade_hubs`), or `None` to let the server choose; returns the new character, docked there.
+    pub async fn create_character_in(
+        &mut self,
+        name: &str,
+        start_system: Option<v1::create_character::StartSystem>,
+    ) -> Result<v1::Character, ClientError> {
+        let create = Cmd::CreateCharacter(v1::CreateCharacter { name: name.into(), start_system });
         let envelope = self.request(create, self.options.request_timeout).await?;
         match envelope.body {
             Some(Msg::CharacterCreated(v1::CharacterCreated { character: Some(character) })) => Ok(character),

@@ -50,7 +50,15 @@ fn script(envelope: v1::ClientEnvelope) -> Act {
 }
 
 fn logged_in(id: u32, account_id: u64) -> v1::ServerEnvelope {
-    reply(id, Msg::LoggedIn(v1::LoggedIn { account_id, token: format!("t{account_id}"), characters: Vec::new() }))
+    reply(
+        id,
+        Msg::LoggedIn(v1::LoggedIn {
+            account_id,
+            token: format!("t{account_id}"),
+            characters: Vec::new(),
+            trade_hubs: Vec::new(),
+        }),
+    )
 }
 
 /// A server on 127.0.0.1 following [`script`] over TCP, or over WebSocket when `websocket`.

@@ -115,13 +115,17 @@ pub async fn orrery_connect(
         other => bail!("Register answered {other:?}"),
     }
     if !idle {
-        let character =
-            match request(&mut stream, &mut buffer, 2, Cmd::CreateCharacter(v1::CreateCharacter { name: name.into() }))
-                .await?
-            {
-                Msg::CharacterCreated(created) => created.character.context("CharacterCreated without character")?,
-                other => bail!("CreateCharacter answered {other:?}"),
-            };
+        let character = match request(
+            &mut stream,
+            &mut buffer,
+            2,
+            Cmd::CreateCharacter(v1::CreateCharacter { name: name.into(), start_system: None }),
+        )
+        .await?
+        {
+            Msg::CharacterCreated(created) => created.character.context("CharacterCreated without character")?,
+            other => bail!("CreateCharacter answered {other:?}"),
+        };
         if let Some(system) = system
             && character.system_id != system
         {

@@ -158,7 +158,12 @@ async fn connection(kind: FakeKind, stream: TcpStream, index: u64, hub: Arc<Hub>
                     let answer = match envelope.body {
                         Some(Cmd::Register(register)) => {
                             name = register.username;
-                            Msg::LoggedIn(v1::LoggedIn { account_id: index, token: "fake".into(), characters: vec![] })
+                            Msg::LoggedIn(v1::LoggedIn {
+                                account_id: index,
+                                token: "fake".into(),
+                                characters: vec![],
+                                trade_hubs: vec![],
+                            })
                         }
                         Some(Cmd::CreateCharacter(create)) => {
                             name = create.name.clone();
@@ -169,6 +174,7 @@ async fn connection(kind: FakeKind, stream: TcpStream, index: u64, hub: Arc<Hub>
                                     ship_id: index,
                                     system_id: SYSTEM,
                                     in_space: false,
+                                    system_name: String::new(),
                                 }),
                             })
                         }

@@ -56,11 +56,7 @@ pub fn orrery_names(args: &ChatArgs, tag: u32, clients: usize, idle: bool) -> an
         return Ok(OrreryNames { names: (0..clients).map(name).collect(), system: None });
     }
     let universe = generate(&GeneratorConfig { systems: args.generate_systems, seed: args.seed });
-    let world = orrery_proxy::World::new(
-        universe.systems().iter().map(|s| s.id.0),
-        &orrery_cluster::starting_systems(&universe),
-    )
-    .context("the universe has no starting system")?;
+    let world = orrery_cluster::proxy_world(&universe).context("the universe has no starting system")?;
     let system = world.starting_system(&name(0));
     let names: Vec<String> =
         (0..clients * 10_000).map(name).filter(|n| world.starting_system(n) == system).take(clients).collect();

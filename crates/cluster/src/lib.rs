@@ -219,7 +219,7 @@ impl Cluster {
             nodes.push(orrery_node::start(node_config, dyn_bus.clone(), layouts, persister.clone()).await?);
         }
 
-        let world = World::new(universe.systems().iter().map(|s| s.id.0), &starting_systems(universe))
+        let world = proxy_world(universe)
             .ok_or_else(|| ClusterError::Config("the universe has no system to start in".into()))?;
         let mut proxy_config = ProxyConfig::new(1, config.tcp_listen, config.ws_listen);
         proxy_config.password_policy = config.password_policy;
@@ -433,6 +433,14 @@ fn layouts_by_node(universe: &Universe, mapping: &Mapping) -> Result<Vec<Vec<Sys
         by_node[mapping.node_of(index)].push(SystemLayout::generate(universe, index)?);
     }
     Ok(by_node)
+}
+
+/// What a proxy knows of `universe`: its systems and their names, the starting systems, and the trade hubs a
+/// player can choose to start in and meet others. `None` if the universe has no system.
+pub fn proxy_world(universe: &Universe) -> Option<World> {
+    let hubs: Vec<u32> = orrery_universe::trade_hubs(universe).into_iter().map(|i| universe.system(i).id.0).collect();
+    let world = World::new(universe.systems().iter().map(|s| s.id.0), &starting_systems(universe))?;
+    Some(world.with_names(universe.systems().iter().map(|s| (s.id.0, s.name.clone()))).with_trade_hubs(&hubs))
 }
 
 /// Where new characters start: the high-security systems (all systems if there are none).

@@ -105,7 +105,7 @@ async fn protocol_misuse_gets_a_code_and_a_reason() {
     // Commands before login.
     for body in [
         Cmd::Undock(v1::Undock { character_id: 1 }),
-        Cmd::CreateCharacter(v1::CreateCharacter { name: "Nobody".into() }),
+        Cmd::CreateCharacter(v1::CreateCharacter { name: "Nobody".into(), start_system: None }),
         Cmd::Chat(v1::Chat { text: "hi".into() }),
     ] {
         let answer = client.request(body, WAIT).await;

@@ -115,11 +115,7 @@ async fn warp_and_jumps_carry_a_ship_to_a_system_on_another_node_exactly_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tick_length_is_configurable_per_system() {
     let universe = common::universe();
-    let world = orrery_proxy::World::new(
-        universe.systems().iter().map(|s| s.id.0),
-        &orrery_cluster::starting_systems(&universe),
-    )
-    .expect("world");
+    let world = orrery_cluster::proxy_world(&universe).expect("world");
     let fast_system = world.starting_system("fast_one pilot");
     let test = TestCluster::start_with(|config| {
         config.system_tick_ms.insert(fast_system, 50);

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Pilot, TestCluster, WAIT, name_starting_in, pilot};
+use common::{Pilot, TestCluster, WAIT, name_starting_in, pilot, undocked};
 use orrery_bots::orrery_proto::v1::{self, client_envelope::Body as Cmd, server_envelope::Body as Msg};
 use orrery_bots::{Client, ClientError};
 
@@ -189,5 +189,60 @@ async fn a_login_on_another_proxy_replaces_the_session_and_takes_the_live_ship()
         "{off:.0} m in {elapsed_ticks} ticks: not the live ship"
     );
     second_proxy.shutdown().await;
+    test.cluster.shutdown().await;
+}
+
+/// How two pilots meet (issue 26): LoggedIn lists the trade hubs; two new characters that choose the same one
+/// — by name in any case, or by id — start there and see each other. A start system that does not exist or is
+/// not a starting system is refused with NOT_A_STARTING_SYSTEM, naming it, and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_new_characters_choosing_the_same_start_system_meet_there() {
+    use v1::create_character::StartSystem::{StartSystemId, StartSystemName};
+    let test = TestCluster::start().await;
+    let mut first = Client::connect(&test.addr()).await.expect("connect");
+    let session = first.register_or_login("meeting_first", "correct horse battery").await.expect("register");
+    let hub = session.trade_hubs.first().cloned().expect("LoggedIn lists the trade hubs");
+    assert!(!hub.name.is_empty(), "a trade hub has a name: {hub:?}");
+
+    // A low-security system whose name no high-security system shares: refused by name and by id.
+    let systems = test.universe.systems();
+    let high_named = |name: &str| systems.iter().any(|s| s.is_high_sec() && s.name.eq_ignore_ascii_case(name));
+    let low = systems.iter().find(|s| !s.is_high_sec() && !high_named(&s.name)).expect("a low-security system");
+    let refusals = [
+        (StartSystemName("Nowhere Special".into()), "Nowhere Special".to_owned()),
+        (StartSystemId(4_000_000_000), "4000000000".to_owned()),
+        (StartSystemName(low.name.to_uppercase()), format!("{} ({})", low.name, low.id.0)),
+        (StartSystemId(low.id.0), format!("{} ({})", low.name, low.id.0)),
+    ];
+    for (start_system, named) in refusals {
+        let create = v1::CreateCharacter { name: "Refused Pilot".into(), start_system: Some(start_system) };
+        match first.request(Cmd::CreateCharacter(create), WAIT).await {
+            Err(ClientError::Server { code, reason }) => {
+                assert_eq!(code, v1::ErrorCode::NotAStartingSystem, "{reason}");
+                assert!(reason.contains(&named), "the reason names {named}: {reason}");
+            }
+            other => panic!("expected NOT_A_STARTING_SYSTEM for {named}, got {other:?}"),
+        }
+    }
+    let stored = test.cluster.store().characters(session.account_id).await.expect("characters");
+    assert!(stored.is_empty(), "refusals created nothing: {stored:?}");
+
+    let by_name = StartSystemName(hub.name.to_uppercase());
+    let character = first.create_character_in("Refused Pilot", Some(by_name)).await.expect("created by name");
+    assert_eq!((character.system_id, character.system_name.as_str()), (hub.system_id, hub.name.as_str()));
+    let mut first = undocked(first, character, session.token).await;
+
+    let mut second = Client::connect(&test.addr()).await.expect("connect");
+    let other_session = second.register_or_login("meeting_second", "correct horse battery").await.expect("register");
+    assert_eq!(other_session.trade_hubs, session.trade_hubs, "every player learns the same meeting points");
+    let character =
+        second.create_character_in("Second Pilot", Some(StartSystemId(hub.system_id))).await.expect("by id");
+    assert_eq!(character.system_id, hub.system_id);
+    let mut second = undocked(second, character, other_session.token).await;
+
+    assert_eq!((first.system(), second.system()), (hub.system_id, hub.system_id));
+    let (first_ship, second_ship) = (first.ship_id(), second.ship_id());
+    second.until(WAIT, "the first pilot in the second's view", |p| p.ships.contains_key(&first_ship)).await;
+    first.until(WAIT, "the second pilot in the first's view", |p| p.ships.contains_key(&second_ship)).await;
     test.cluster.shutdown().await;
 }

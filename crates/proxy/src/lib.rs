@@ -18,8 +18,9 @@ mod rooms;
 mod session;
 mod state;
 mod transport;
+mod world;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use auth::PasswordPolicy;
+pub use world::{StartRefusal, World};
 
 /// How a proxy behaves; every limit that protects the server from its clients is here.
 #[derive(Debug, Clone)]
@@ -102,38 +104,6 @@ impl ProxyConfig {
             login_failure_window: Duration::from_secs(60),
             token_ttl: Duration::from_secs(30 * 24 * 3600),
         }
-    }
-}
-
-/// What the proxy must know of the universe: which systems exist, and where new characters start.
-#[derive(Debug, Clone)]
-pub struct World {
-    systems: HashSet<u32>,
-    starting_systems: Vec<u32>,
-}
-
-impl World {
-    /// `starting_systems` must be non-empty and part of `systems`; the others are ignored.
-    pub fn new(systems: impl IntoIterator<Item = u32>, starting_systems: &[u32]) -> Option<World> {
-        let systems: HashSet<u32> = systems.into_iter().collect();
-        let starting_systems: Vec<u32> = starting_systems.iter().copied().filter(|id| systems.contains(id)).collect();
-        (!starting_systems.is_empty()).then_some(World { systems, starting_systems })
-    }
-
-    /// Where a new character called `name` starts: spread over the starting systems by a stable hash of the
-    /// name, so that a crowd of new players does not all land in one system.
-    pub fn starting_system(&self, name: &str) -> u32 {
-        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        self.starting_systems[(hash % self.starting_systems.len() as u64) as usize]
-    }
-
-    pub fn contains(&self, system_id: u32) -> bool {
-        self.systems.contains(&system_id)
-    }
-
-    /// A system added at runtime.
-    pub fn add(&mut self, system_id: u32) {
-        self.systems.insert(system_id);
     }
 }
 

@@ -313,6 +313,19 @@ impl Session {
         }
     }
 
+    /// A stored character as the client sees it, with its system's name so the player can tell others where
+    /// to meet.
+    fn character_message(&self, record: &orrery_store::CharacterRecord) -> v1::Character {
+        v1::Character {
+            character_id: record.character_id,
+            name: record.name.clone(),
+            ship_id: record.ship.ship_id,
+            system_id: record.ship.system_id,
+            in_space: record.ship.in_space,
+            system_name: self.world(|world| world.name(record.ship.system_id).unwrap_or_default().to_owned()),
+        }
+    }
+
     fn route(&self) -> v1::SessionRoute {
         v1::SessionRoute { proxy_id: self.shared.config.proxy_id, session_id: self.id }
     }
@@ -551,8 +564,10 @@ impl Session {
     async fn send_logged_in(&self, request_id: u32, account_id: u64, token: String) {
         match self.shared.store.characters(account_id).await {
             Ok(characters) => {
-                let characters = characters.iter().map(character_message).collect();
-                self.send(&reply(request_id, S::LoggedIn(v1::LoggedIn { account_id, token, characters })));
+                let characters = characters.iter().map(|record| self.character_message(record)).collect();
+                let trade_hubs = self.world(crate::World::trade_hubs);
+                let logged_in = v1::LoggedIn { account_id, token, characters, trade_hubs };
+                self.send(&reply(request_id, S::LoggedIn(logged_in)));
                 let motd = self.shared.live.motd();
                 if !motd.is_empty() {
                     self.send(&reply(0, S::Notice(v1::Notice { text: motd })));
@@ -567,14 +582,14 @@ impl Session {
         if let Err(reason) = auth::check_character_name(&create.name) {
             return self.send(&error(request_id, ErrorCode::InvalidArgument, reason));
         }
-        let ship = orrery_store::NewShip {
-            system_id: self.world(|world| world.starting_system(&create.name)),
-            position: [0.0; 3],
-            velocity: [0.0; 3],
+        let system_id = match self.world(|world| world.start_for(&create.name, create.start_system.as_ref())) {
+            Ok(system_id) => system_id,
+            Err(refusal) => return self.send(&error(request_id, ErrorCode::NotAStartingSystem, refusal.to_string())),
         };
+        let ship = orrery_store::NewShip { system_id, position: [0.0; 3], velocity: [0.0; 3] };
         match self.shared.store.create_character(account_id, &create.name, ship).await {
             Ok(record) => {
-                let character = Some(character_message(&record));
+                let character = Some(self.character_message(&record));
                 self.send(&reply(request_id, S::CharacterCreated(v1::CharacterCreated { character })));
             }
             Err(orrery_store::StoreError::Conflict { .. }) => {
@@ -666,16 +681,6 @@ impl Session {
         if let Ok(mut sessions) = self.shared.sessions.lock() {
             sessions.remove(&self.id);
         }
-    }
-}
-
-fn character_message(record: &orrery_store::CharacterRecord) -> v1::Character {
-    v1::Character {
-        character_id: record.character_id,
-        name: record.name.clone(),
-        ship_id: record.ship.ship_id,
-        system_id: record.ship.system_id,
-        in_space: record.ship.in_space,
     }
 }
 

@@ -296,6 +296,7 @@ fn logged_in(world: &mut World, username: &str, request_id: u32) -> v1::ServerEn
             account_id: account.id,
             token,
             characters: account.character.iter().cloned().collect(),
+            trade_hubs: Vec::new(),
         }),
     )
 }
@@ -346,6 +347,7 @@ fn handle(
                 ship_id: account_id * 10 + 1,
                 system_id: 1,
                 in_space: false,
+                system_name: String::new(),
             };
             if let Some(account) = world.accounts.get_mut(&username) {
                 account.character = Some(character.clone());

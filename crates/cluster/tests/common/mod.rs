@@ -84,12 +84,17 @@ pub async fn pilot_on(mut client: Client, name: &str) -> Pilot {
         Some(character) => character.clone(),
         None => client.create_character(&format!("{name} pilot")).await.expect("character"),
     };
+    undocked(client, character, session.token).await
+}
+
+/// The pilot of `character` (created or listed on `client`'s session, whose token is `token`), undocked.
+pub async fn undocked(mut client: Client, character: v1::Character, token: String) -> Pilot {
     let snapshot = client.undock(character.character_id).await.expect("undock");
     let mut pilot = Pilot {
         client,
         character,
         snapshot: v1::SystemSnapshot::default(),
-        token: session.token,
+        token,
         ships: HashMap::new(),
         chat: Vec::new(),
         last_tick: 0,
@@ -244,11 +249,7 @@ pub fn route(universe: &Universe, from: u32, goal: impl Fn(u32) -> bool) -> Vec<
 /// A pilot name (as `pilot` uses it) whose new character starts in a system for which `wanted` holds: new
 /// characters are spread over the starting systems by a hash of their name.
 pub fn name_starting(test: &TestCluster, prefix: &str, wanted: impl Fn(u32) -> bool) -> String {
-    let world = orrery_proxy::World::new(
-        test.universe.systems().iter().map(|s| s.id.0),
-        &orrery_cluster::starting_systems(&test.universe),
-    )
-    .expect("world");
+    let world = orrery_cluster::proxy_world(&test.universe).expect("world");
     (0..100_000)
         .map(|i| format!("{prefix}{i}"))
         .find(|name| wanted(world.starting_system(&format!("{name} pilot"))))
@@ -284,11 +285,7 @@ pub async fn extra_proxy(
     let mut config = orrery_proxy::ProxyConfig::new(2, local, Some(local));
     config.password_policy = PasswordPolicy { memory_kib: 64, iterations: 1 };
     adjust(&mut config);
-    let world = orrery_proxy::World::new(
-        test.universe.systems().iter().map(|s| s.id.0),
-        &orrery_cluster::starting_systems(&test.universe),
-    )
-    .expect("world");
+    let world = orrery_cluster::proxy_world(&test.universe).expect("world");
     let bus: std::sync::Arc<dyn orrery_bus::Bus> = test.cluster.bus().clone();
     orrery_proxy::start(config, bus, test.cluster.store().clone(), world).await.expect("second proxy starts")
 }
