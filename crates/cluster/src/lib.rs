@@ -264,13 +264,13 @@ impl Cluster {
             metrics,
             profiler,
         };
-        let reports: Vec<Arc<Mutex<NodeReport>>> = cluster.nodes.iter().map(NodeHandle::shared_report).collect();
+        let reports: Vec<_> = cluster.nodes.iter().map(NodeHandle::shared_report).collect();
         let watcher = runtime_systems::Watcher {
             store: cluster.store.clone(),
             bus: dyn_bus.clone(),
             universe: cluster.universe.clone(),
             node_of: cluster.node_of_system.clone(),
-            reports: Arc::new(move || reports.iter().filter_map(|r| r.lock().ok().map(|r| r.clone())).collect()),
+            reports: Arc::new(move || reports.iter().map(|r| r.lock().clone()).collect()),
             every: config.settings_poll,
         };
         tokio::spawn(watcher.run(cluster.stop_watchers.clone()));
@@ -292,11 +292,11 @@ impl Cluster {
 
     /// The admin API's view of this cluster.
     fn control(&self, log: Option<Arc<dyn LogControl>>) -> Arc<dyn orrery_admin::ClusterControl> {
-        let reports: Vec<Arc<Mutex<NodeReport>>> = self.nodes.iter().map(NodeHandle::shared_report).collect();
+        let reports: Vec<_> = self.nodes.iter().map(NodeHandle::shared_report).collect();
         let proxy_stats = self.proxy.shared_stats();
         let slow_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let metrics = self.metrics.clone();
-        let read_reports = move || reports.iter().filter_map(|r| r.lock().ok().map(|r| r.clone())).collect::<Vec<_>>();
+        let read_reports = move || reports.iter().map(|r| r.lock().clone()).collect::<Vec<_>>();
         let read_reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync> = Arc::new(read_reports);
         let sessions_stats = proxy_stats.clone();
         let refresh_reports = read_reports.clone();

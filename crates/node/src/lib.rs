@@ -20,7 +20,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use orrery_bus::Bus;
@@ -132,7 +134,7 @@ impl NodeHandle {
     }
 
     pub fn report(&self) -> NodeReport {
-        self.report.lock().map(|report| report.clone()).unwrap_or_default()
+        self.report.lock().clone()
     }
 
     /// Stop ticking, checkpoint every ship still in space as out of space, wait for the store to confirm, and
@@ -462,9 +464,7 @@ impl Node {
             ticks,
             late_ticks,
         };
-        if let Ok(mut shared) = self.report.lock() {
-            *shared = report;
-        }
+        *self.report.lock() = report;
     }
 }
 

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::{ProxyConfig, Shared};
@@ -25,7 +27,7 @@ impl ConnectionSlot {
     /// A place for one more connection from `ip`, or `None` if the address is at `max_connections_per_ip`.
     pub fn take(shared: &Arc<Shared>, ip: IpAddr) -> Option<ConnectionSlot> {
         let limit = shared.config.max_connections_per_ip;
-        let mut open = shared.connections.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut open = shared.connections.open.lock();
         let count = open.entry(ip).or_insert(0);
         if limit > 0 && *count >= limit {
             return None;
@@ -37,7 +39,7 @@ impl ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut open = self.shared.connections.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut open = self.shared.connections.open.lock();
         if let Some(count) = open.get_mut(&self.ip) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -65,8 +67,8 @@ impl<K: Hash + Eq + Clone> FailureWindows<K> {
         FailureWindows { max, window, entries: Mutex::new(HashMap::new()) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Instant, u32)>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, (Instant, u32)>> {
+        self.entries.lock()
     }
 
     /// True while `key` has used up its failures of the current window.

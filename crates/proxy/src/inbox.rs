@@ -63,22 +63,16 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
                 live.idle_timeout_ms.store(settings.idle_timeout_s.saturating_mul(1000), Relaxed);
                 live.rate_limit_per_s.store(u64::from(settings.rate_limit_per_s), Relaxed);
                 live.max_frame_bytes.store(settings.max_frame_bytes, Relaxed);
-                if let Ok(mut motd) = live.motd.lock() {
-                    *motd = settings.motd;
-                }
+                *live.motd.lock() = settings.motd;
             }
             Some(E::Notice(notice)) => tell_everyone(&shared, Control::Notice(notice.text)),
             Some(E::SystemAdded(system)) => {
-                if let Ok(mut world) = shared.world.write() {
-                    world.add(system);
-                }
+                shared.world.write().add(system);
             }
             Some(E::SessionOpened(opened)) => {
                 // One session per account: a login on another proxy closes this proxy's session of the account.
                 let elsewhere = opened.route.is_none_or(|route| route.proxy_id != shared.config.proxy_id);
-                let previous = shared.accounts.lock().ok().and_then(|mut accounts| {
-                    if elsewhere { accounts.taken_elsewhere(opened.account_id) } else { None }
-                });
+                let previous = if elsewhere { shared.accounts.lock().taken_elsewhere(opened.account_id) } else { None };
                 if let Some(previous) = previous {
                     tell(&shared, previous, Control::Replaced);
                 }
@@ -94,7 +88,7 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
 
 /// Pass a control message to one session of this proxy; given back if the session is gone.
 pub(crate) fn tell(shared: &Shared, session_id: u64, control: Control) -> Option<Control> {
-    let link = shared.sessions.lock().ok().and_then(|sessions| sessions.get(&session_id).cloned());
+    let link = shared.sessions.lock().get(&session_id).cloned();
     match link {
         Some(link) => link.control(control).err(),
         None => Some(control),
@@ -103,7 +97,7 @@ pub(crate) fn tell(shared: &Shared, session_id: u64, control: Control) -> Option
 
 /// Pass a control message to every session of this proxy.
 pub(crate) fn tell_everyone(shared: &Shared, control: Control) {
-    let Ok(sessions) = shared.sessions.lock() else { return };
+    let sessions = shared.sessions.lock();
     for link in sessions.values() {
         let _ = link.control(control.clone());
     }

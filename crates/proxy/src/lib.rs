@@ -22,12 +22,13 @@ mod world;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orrery_bus::Bus;
 use orrery_store::Store;
+use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -172,7 +173,7 @@ impl LiveLimits {
     }
 
     pub fn motd(&self) -> String {
-        self.motd.lock().map(|motd| motd.clone()).unwrap_or_default()
+        self.motd.lock().clone()
     }
 }
 
@@ -181,7 +182,7 @@ pub(crate) struct Shared {
     pub config: ProxyConfig,
     pub bus: Arc<dyn Bus>,
     pub store: Arc<dyn Store>,
-    pub world: std::sync::RwLock<World>,
+    pub world: RwLock<World>,
     pub sessions: Mutex<HashMap<u64, Arc<link::Link>>>,
     /// The session of each logged-in account on this proxy (one session per account).
     pub accounts: Mutex<accounts::AccountSessions>,
@@ -275,7 +276,7 @@ pub async fn start(
         config,
         bus,
         store,
-        world: std::sync::RwLock::new(world),
+        world: RwLock::new(world),
         sessions: Mutex::new(HashMap::new()),
         accounts: Mutex::new(accounts::AccountSessions::default()),
         next_session: AtomicU64::new(1),

@@ -8,7 +8,9 @@
 //! or a bot swarm) walks it in the same order every tick instead of at random.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use tokio::task::JoinHandle;
 
@@ -28,9 +30,7 @@ struct Room {
 impl Rooms {
     /// Add a session to a system's room, subscribing to its deltas if it is the first.
     pub async fn join(&self, shared: &Arc<Shared>, system: u32, session: u64, link: Arc<Link>) {
-        if let Ok(mut rooms) = self.rooms.lock()
-            && let Some(room) = rooms.get_mut(&system)
-        {
+        if let Some(room) = self.rooms.lock().get_mut(&system) {
             room.members.insert(session, link);
             return;
         }
@@ -41,7 +41,7 @@ impl Rooms {
                 return;
             }
         };
-        let Ok(mut rooms) = self.rooms.lock() else { return };
+        let mut rooms = self.rooms.lock();
         // Another session may have created the room while we subscribed; then ours is simply dropped.
         let room = rooms.entry(system).or_insert_with(|| Room {
             members: BTreeMap::new(),
@@ -52,7 +52,7 @@ impl Rooms {
 
     /// Remove a session from a room; the last one out closes the room and its subscription.
     pub fn leave(&self, system: u32, session: u64) {
-        let Ok(mut rooms) = self.rooms.lock() else { return };
+        let mut rooms = self.rooms.lock();
         if let Some(room) = rooms.get_mut(&system) {
             room.members.remove(&session);
             if room.members.is_empty()
@@ -64,7 +64,7 @@ impl Rooms {
     }
 
     fn fan_out(&self, system: u32, frame: &bytes::Bytes) -> u64 {
-        let Ok(rooms) = self.rooms.lock() else { return 0 };
+        let rooms = self.rooms.lock();
         let Some(room) = rooms.get(&system) else { return 0 };
         room.members.values().filter(|member| member.push(frame.clone())).count() as u64
     }

@@ -81,9 +81,7 @@ pub fn run(
             (None, link, Some(task))
         }
     };
-    if let Ok(mut sessions) = shared.sessions.lock() {
-        sessions.insert(id, link.clone());
-    }
+    shared.sessions.lock().insert(id, link.clone());
     tracing::debug!(session = id, %peer, "session opened");
     let session = Session {
         shared: shared.clone(),
@@ -307,10 +305,7 @@ impl Session {
     }
 
     fn world<T>(&self, read: impl FnOnce(&crate::World) -> T) -> T {
-        match self.shared.world.read() {
-            Ok(world) => read(&world),
-            Err(poisoned) => read(&poisoned.into_inner()),
-        }
+        read(&self.shared.world.read())
     }
 
     /// A stored character as the client sees it, with its system's name so the player can tell others where
@@ -552,7 +547,7 @@ impl Session {
     /// at once, those on other proxies when they hear of this one on the bus.
     async fn claim_account(&mut self, account_id: u64) {
         self.state.logged_in(account_id);
-        let previous = self.shared.accounts.lock().ok().and_then(|mut accounts| accounts.claim(account_id, self.id));
+        let previous = self.shared.accounts.lock().claim(account_id, self.id);
         if let Some(previous) = previous {
             inbox::tell(&self.shared, previous, Control::Replaced);
         }
@@ -673,14 +668,10 @@ impl Session {
     async fn finish(&mut self) {
         let actions = self.state.closing();
         self.apply(Step { actions, flow: Flow::Close }).await;
-        if let Some(account_id) = self.state.account()
-            && let Ok(mut accounts) = self.shared.accounts.lock()
-        {
-            accounts.release(account_id, self.id);
+        if let Some(account_id) = self.state.account() {
+            self.shared.accounts.lock().release(account_id, self.id);
         }
-        if let Ok(mut sessions) = self.shared.sessions.lock() {
-            sessions.remove(&self.id);
-        }
+        self.shared.sessions.lock().remove(&self.id);
     }
 }
 

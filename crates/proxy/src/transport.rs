@@ -8,8 +8,10 @@
 //! is closed long before the idle timeout.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -242,15 +244,15 @@ pub struct Progress {
 
 impl Progress {
     fn partial_since(&self) -> Option<Instant> {
-        *self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self.since.lock()
     }
 
     fn message_done(&self) {
-        *self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        *self.since.lock() = None;
     }
 
     fn bytes_arrived(&self) {
-        let mut since = self.since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut since = self.since.lock();
         if since.is_none() {
             *since = Some(Instant::now());
             self.started.notify_one();
