@@ -43,11 +43,13 @@ pub fn celestial_message(celestial: &orrery_sim::Celestial) -> v1::Celestial {
 /// How a node runs.
 #[derive(Clone)]
 pub struct NodeConfig {
+    /// This node's id, as the mapping and the operators' reports name it.
     pub node_id: u32,
     /// Nominal tick length of every system (wall time at factor 1.0), unless `system_tick_ms` names it.
     pub tick_ms: u32,
     /// Per-system tick lengths (e.g. 100 ms for an arena that needs 10 Hz), by system id.
     pub system_tick_ms: std::collections::HashMap<u32, u32>,
+    /// When and how far Time Dilation slows a system that cannot keep up with its ticks.
     pub tidi: TidiConfig,
     /// How often every ship is checkpointed to the store.
     pub checkpoint_every: Duration,
@@ -65,6 +67,9 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// Production defaults for node `node_id` ticking every `tick_ms` (at least 1): no fault injection, real
+    /// time, checkpoints every 10 s, no profiler or metrics.
+    #[must_use]
     pub fn new(node_id: u32, tick_ms: u32) -> NodeConfig {
         NodeConfig {
             node_id,
@@ -84,22 +89,35 @@ impl NodeConfig {
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// The operating system refused the node's thread.
     #[error("cannot start the node thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// The node's thread could not set up (its runtime, or the bus subscriptions of its systems).
     #[error("node {node}: {reason}")]
-    Startup { node: u32, reason: String },
+    Startup {
+        /// The node that failed.
+        node: u32,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// One hosted system as the operators see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SystemReport {
+    /// The system reported on.
     pub system_id: u32,
+    /// Ships in space there.
     pub ships: usize,
+    /// Time Dilation factor: 1.0 at full speed, down to the floor while overloaded.
     pub factor: f64,
     /// Smoothed work per tick, milliseconds.
     pub tick_work_ms: f64,
+    /// A tick panicked: the system no longer runs and its commands are answered with UNAVAILABLE.
     pub failed: bool,
+    /// Its nominal tick length in milliseconds.
     pub tick_ms: u32,
+    /// Its player cap (`u32::MAX`: none); more pilots wait in its queue.
     pub max_players: u32,
     /// Players waiting for a place.
     pub queued: usize,
@@ -108,8 +126,11 @@ pub struct SystemReport {
 /// What a node last reported (refreshed with every Time Dilation update).
 #[derive(Debug, Clone, Default)]
 pub struct NodeReport {
+    /// The reporting node.
     pub node_id: u32,
+    /// Every system it hosts.
     pub systems: Vec<SystemReport>,
+    /// Ticks run since the node started, all systems together.
     pub ticks: u64,
     /// Ticks that started more than one nominal tick late.
     pub late_ticks: u64,
@@ -124,6 +145,8 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
+    /// The id this node was started with.
+    #[must_use]
     pub fn node_id(&self) -> u32 {
         self.node_id
     }
@@ -133,6 +156,8 @@ impl NodeHandle {
         self.report.clone()
     }
 
+    /// A copy of the node's last report.
+    #[must_use]
     pub fn report(&self) -> NodeReport {
         self.report.lock().clone()
     }

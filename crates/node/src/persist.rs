@@ -13,13 +13,18 @@ use tokio::sync::{mpsc, oneshot};
 /// Rows to store, and a bus message to publish once they are.
 #[derive(Debug, Default)]
 pub struct PersistJob {
+    /// The ships to write, in one transaction with the other jobs of the batch.
     pub rows: Vec<ShipRow>,
+    /// A bus subject and message to publish after the rows are stored (e.g. a handoff that must not be seen
+    /// before the ship is written).
     pub then_publish: Option<(String, Bytes)>,
     /// Completed once written (used by shutdown to wait for the last checkpoint).
     pub done: Option<oneshot::Sender<()>>,
 }
 
 impl PersistJob {
+    /// A job that only stores rows.
+    #[must_use]
     pub fn rows(rows: Vec<ShipRow>) -> PersistJob {
         PersistJob { rows, ..PersistJob::default() }
     }
@@ -32,8 +37,11 @@ pub type Persister = mpsc::UnboundedSender<PersistJob>;
 /// Counters of the persistence worker.
 #[derive(Debug, Default)]
 pub struct PersistStats {
+    /// Batches written.
     pub batches: std::sync::atomic::AtomicU64,
+    /// Ship rows written.
     pub rows: std::sync::atomic::AtomicU64,
+    /// Batches given up on after five failed retries (their rows were not stored).
     pub failures: std::sync::atomic::AtomicU64,
     /// Duration of the last batch, microseconds.
     pub last_batch_us: std::sync::atomic::AtomicU64,
@@ -60,7 +68,7 @@ async fn worker(
     use std::sync::atomic::Ordering::Relaxed;
     let mut jobs = Vec::new();
     while queue.recv_many(&mut jobs, 4096).await > 0 {
-        let rows: Vec<ShipRow> = jobs.iter().flat_map(|job| job.rows.iter().cloned()).collect();
+        let rows: Vec<ShipRow> = jobs.iter().flat_map(|job| job.rows.iter().copied()).collect();
         let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {

@@ -24,7 +24,9 @@ use tokio::sync::oneshot;
 /// may lower it, never production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
+    /// Memory per hash in KiB (argon2's `m`; at least 8).
     pub memory_kib: u32,
+    /// Passes over that memory (argon2's `t`).
     pub iterations: u32,
 }
 

@@ -65,7 +65,7 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
                 live.max_frame_bytes.store(settings.max_frame_bytes, Relaxed);
                 *live.motd.lock() = settings.motd;
             }
-            Some(E::Notice(notice)) => tell_everyone(&shared, Control::Notice(notice.text)),
+            Some(E::Notice(notice)) => tell_everyone(&shared, &Control::Notice(notice.text)),
             Some(E::SystemAdded(system)) => {
                 shared.world.write().add(system);
             }
@@ -79,7 +79,7 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
             }
             Some(E::ShuttingDown(notice)) => {
                 shared.closing.store(true, Relaxed);
-                tell_everyone(&shared, Control::Close(notice.text));
+                tell_everyone(&shared, &Control::Close(notice.text));
             }
             None => {}
         }
@@ -96,7 +96,7 @@ pub(crate) fn tell(shared: &Shared, session_id: u64, control: Control) -> Option
 }
 
 /// Pass a control message to every session of this proxy.
-pub(crate) fn tell_everyone(shared: &Shared, control: Control) {
+pub(crate) fn tell_everyone(shared: &Shared, control: &Control) {
     let sessions = shared.sessions.lock();
     for link in sessions.values() {
         let _ = link.control(control.clone());

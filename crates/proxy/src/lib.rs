@@ -41,6 +41,7 @@ pub use world::{StartRefusal, World};
 pub struct ProxyConfig {
     /// This proxy's id on the bus (`proxy.<id>`).
     pub proxy_id: u32,
+    /// Where clients connect over TCP (4-byte length prefix per envelope); port 0 picks a free port.
     pub tcp_listen: SocketAddr,
     /// WebSocket listener; `None` to serve TCP only.
     pub ws_listen: Option<SocketAddr>,
@@ -57,6 +58,7 @@ pub struct ProxyConfig {
     pub socket_send_buffer: Option<usize>,
     /// How long a logout waits for the sol node to confirm the ship is stored.
     pub logout_timeout: Duration,
+    /// How hard argon2id works per password; lower only for load tests.
     pub password_policy: PasswordPolicy,
     /// A frame whose first byte has arrived must be complete within this time (TCP: header and body; WebSocket:
     /// the message), or the connection is closed with `BAD_FRAME` (slowloris). A session with no partial frame
@@ -67,6 +69,7 @@ pub struct ProxyConfig {
     /// little over its rate is only throttled; one sending 100 commands a second more than it may (100
     /// refusals in a row included) is dropped.
     pub flood_kick_after: u32,
+    /// The window in which `flood_kick_after` refusals disconnect a session.
     pub flood_window: Duration,
     /// Concurrent connections (TCP and WebSocket together) from one IP address; more are answered with an
     /// `Error{RATE_LIMITED}` and closed. 0: no limit. The default is high enough for loopback load tests.
@@ -77,6 +80,7 @@ pub struct ProxyConfig {
     /// Failed logins per client IP address within `login_failure_window` after which every login from that
     /// address is refused until the window ends. 0: no limit.
     pub login_failures_per_ip: u32,
+    /// How long a failed login counts against the two limits above.
     pub login_failure_window: Duration,
     /// Session tokens older than this are refused by `Resume` (the issue time is part of the token).
     pub token_ttl: Duration,
@@ -111,13 +115,21 @@ impl ProxyConfig {
 /// Counters for metrics and tests.
 #[derive(Debug, Default)]
 pub struct ProxyStats {
+    /// Connections accepted since the start.
     pub sessions_opened: AtomicU64,
+    /// Connections open now.
     pub sessions_open: AtomicU64,
+    /// Sessions dropped because their outbound queue filled (a client that stopped reading).
     pub slow_clients_dropped: AtomicU64,
+    /// Envelopes received from clients.
     pub frames_in: AtomicU64,
+    /// Envelopes sent to clients.
     pub frames_out: AtomicU64,
+    /// Bytes received from clients, frame headers included.
     pub bytes_in: AtomicU64,
+    /// Bytes sent to clients, frame headers included.
     pub bytes_out: AtomicU64,
+    /// Commands refused for the per-session rate limit.
     pub rate_limited: AtomicU64,
     /// Sessions disconnected for flooding past the rate limit.
     pub flooders_kicked: AtomicU64,
@@ -132,10 +144,18 @@ pub struct ProxyStats {
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// A listener could not bind (address in use, no permission).
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The operating system refused a thread for password hashing.
     #[error("cannot start the password hashing threads: {0}")]
     Threads(std::io::Error),
+    /// The bus refused the subscription to this proxy's inbox or to the cluster broadcasts.
     #[error("cannot subscribe to the proxy's bus inbox: {0}")]
     Bus(#[from] orrery_bus::BusError),
 }
@@ -144,9 +164,13 @@ pub enum ProxyError {
 /// them at every use, so a change applies to every session at once.
 #[derive(Debug)]
 pub struct LiveLimits {
+    /// `ProxyConfig::idle_timeout` as it is now, in milliseconds (read through [`LiveLimits::idle_timeout`]).
     pub idle_timeout_ms: AtomicU64,
+    /// `ProxyConfig::rate_limit_per_s` as it is now (read through [`LiveLimits::rate_limit_per_s`]).
     pub rate_limit_per_s: AtomicU64,
+    /// `ProxyConfig::max_frame_bytes` as it is now (read through [`LiveLimits::max_frame_bytes`]).
     pub max_frame_bytes: AtomicU64,
+    /// The message of the day, sent as a `Notice` after each login; empty for none.
     pub motd: Mutex<String>,
 }
 
@@ -160,18 +184,26 @@ impl LiveLimits {
         }
     }
 
+    /// How long a silent session may stay open (at least 1 ms, whatever the setting says).
+    #[must_use]
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms.load(Ordering::Relaxed).max(1))
     }
 
+    /// Commands per second a session may send (at least 1).
+    #[must_use]
     pub fn rate_limit_per_s(&self) -> u32 {
         self.rate_limit_per_s.load(Ordering::Relaxed).clamp(1, u64::from(u32::MAX)) as u32
     }
 
+    /// The largest envelope accepted from a client, in bytes.
+    #[must_use]
     pub fn max_frame_bytes(&self) -> usize {
         self.max_frame_bytes.load(Ordering::Relaxed) as usize
     }
 
+    /// A copy of the message of the day (empty: none).
+    #[must_use]
     pub fn motd(&self) -> String {
         self.motd.lock().clone()
     }
@@ -215,10 +247,14 @@ impl ProxyHandle {
         self.tcp_addr
     }
 
+    /// The bound WebSocket address, if the proxy serves WebSocket.
+    #[must_use]
     pub fn ws_addr(&self) -> Option<SocketAddr> {
         self.ws_addr
     }
 
+    /// The proxy's counters, for tests and metrics.
+    #[must_use]
     pub fn stats(&self) -> &ProxyStats {
         &self.shared.stats
     }
@@ -233,6 +269,8 @@ impl ProxyHandle {
         &self.shared.live
     }
 
+    /// Connections open now (the `sessions_open` counter).
+    #[must_use]
     pub fn open_sessions(&self) -> u64 {
         self.shared.stats.sessions_open.load(Ordering::Relaxed)
     }
@@ -243,7 +281,7 @@ impl ProxyHandle {
         self.shared.shutdown.cancel();
         // Sessions wait on their links, not on the token (one waiter less in every idle session); one that
         // registers after this sees the cancelled token at its first turn.
-        inbox::tell_everyone(&self.shared, session::Control::Shutdown);
+        inbox::tell_everyone(&self.shared, &session::Control::Shutdown);
         self.tasks.close();
         self.tasks.wait().await;
     }
@@ -267,7 +305,7 @@ pub async fn start(
     let ws_addr = ws.as_ref().and_then(|listener| listener.local_addr().ok());
     let inbox = bus.subscribe(&orrery_proto::proxy_subject(config.proxy_id)).await?;
     let broadcasts = bus.subscribe(orrery_proto::CLUSTER_SUBJECT).await?;
-    let hashers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hashers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let config_policy = config.password_policy;
     let live = LiveLimits::from_config(&config);
     let login_failures = guard::LoginFailures::new(&config);

@@ -63,12 +63,12 @@ struct Session {
 /// is done here, outside the future, so that the future holds only the [`Connection`] and the state of one
 /// [`Connection::turn`].
 pub fn run(
-    shared: Arc<Shared>,
+    shared: &Arc<Shared>,
     reader: Reader,
     writer: Writer,
     peer: SocketAddr,
     slot: ConnectionSlot,
-) -> impl std::future::Future<Output = ()> + Send {
+) -> impl std::future::Future<Output = ()> + Send + use<> {
     let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
     shared.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
     shared.stats.sessions_open.fetch_add(1, Ordering::Relaxed);
@@ -364,7 +364,7 @@ impl Session {
                     send_out_of_space(&self.shared, system, ship_id, self.id, answer).await;
                 }
                 Action::JoinRoom(system) => {
-                    self.shared.rooms.join(&self.shared, system, self.id, self.link.clone()).await
+                    self.shared.rooms.join(&self.shared, system, self.id, self.link.clone()).await;
                 }
                 Action::LeaveRoom(system) => self.shared.rooms.leave(system, self.id),
             }

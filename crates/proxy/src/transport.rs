@@ -455,7 +455,7 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener, kind: Listener, 
                 match kind {
                     Listener::Tcp => {
                         // Spawned as it is: a wrapping `async` block would hold the session's future twice.
-                        tasks.spawn(crate::session::run(shared.clone(), Reader::tcp(stream), Writer::Tcp, peer, slot));
+                        tasks.spawn(crate::session::run(&shared, Reader::tcp(stream), Writer::Tcp, peer, slot));
                     }
                     Listener::WebSocket => {
                         tasks.spawn(serve_websocket(shared.clone(), stream, peer, slot));
@@ -517,7 +517,7 @@ async fn serve_websocket(shared: Arc<Shared>, stream: TcpStream, peer: std::net:
             // The handshake's bytes are not a partial message.
             progress.message_done();
             let (sink, stream) = ws.split();
-            crate::session::run(shared, Reader::Ws { stream, progress }, Writer::Ws(sink), peer, slot).await;
+            crate::session::run(&shared, Reader::Ws { stream, progress }, Writer::Ws(sink), peer, slot).await;
         }
         Ok(Err(error)) => tracing::debug!(%peer, %error, "websocket handshake failed"),
         Err(_) => tracing::debug!(%peer, "websocket handshake timed out"),

@@ -32,7 +32,12 @@ pub enum StartRefusal {
     NotStarting(String),
     /// Several starting systems share this name; the id tells them apart.
     #[error("create_character.start_system_name: {name:?} names {} starting systems ({}): give start_system_id", ids.len(), list(ids))]
-    Ambiguous { name: String, ids: Vec<u32> },
+    Ambiguous {
+        /// The name as the player gave it.
+        name: String,
+        /// The starting systems of that name, lowest id first.
+        ids: Vec<u32>,
+    },
 }
 
 fn list(ids: &[u32]) -> String {
