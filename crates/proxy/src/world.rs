@@ -67,7 +67,7 @@ impl World {
         self
     }
 
-    /// The trade hubs, busiest first, that [`World::trade_hubs`] offers as meeting points; those that are not
+    /// The trade hubs, best-connected first, that [`World::trade_hubs`] offers as meeting points; those that are not
     /// starting systems are left out, so that every hub offered can be chosen.
     #[must_use]
     pub fn with_trade_hubs(mut self, hubs: &[u32]) -> World {
@@ -209,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn trade_hubs_are_offered_busiest_first_and_only_where_characters_may_start() {
+    fn trade_hubs_are_offered_in_the_given_order_and_only_where_characters_may_start() {
         let hubs = world().trade_hubs();
         let offered: Vec<(u32, &str)> = hubs.iter().map(|hub| (hub.system_id, hub.name.as_str())).collect();
         assert_eq!(offered, [(2, "Amarr"), (1, "Jita")]);
