@@ -67,6 +67,9 @@ const PANELS: [Panel; 3] = [
 /// let svg = tradeoff("EVE, 250 nodes", &[best, metis]);
 /// assert!(svg.starts_with("<?xml") && svg.contains("best 20%: max/mean 1.2000"));
 /// ```
+///
+/// Longer than most functions on purpose: one straight run of SVG output (frame, panels, series, legend) whose
+/// coordinates build on each other from top to bottom.
 pub fn tradeoff(title: &str, series: &[Series]) -> String {
     let finite = |p: &&Point| p.balance.is_finite() && p.spread_ly.is_finite();
     let points = || series.iter().flat_map(|s| s.points.iter()).filter(finite);

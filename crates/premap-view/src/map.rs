@@ -552,6 +552,11 @@ impl Legend {
         }
     }
 
+    /// Draws the legend at (`x0`, `y0`): heading, then the rows or bars of `info`.
+    ///
+    /// Longer than most functions here on purpose: it is one straight run of SVG output whose coordinates build
+    /// on each other from top to bottom, and cut into pieces the reader would have to carry the running
+    /// positions from one to the next.
     fn draw(&self, svg: &mut Svg, x0: f64, y0: f64, info: &[NodeInfo]) {
         let max = info.iter().map(|n| n.load).fold(0.0, f64::max);
         let mean = info.iter().map(|n| n.load).sum::<f64>() / info.len().max(1) as f64;
