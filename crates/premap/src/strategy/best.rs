@@ -547,6 +547,11 @@ fn split_fillers(subset: &Subset<'_>, k: usize, cap: f64) -> (Vec<usize>, Vec<Ve
         }
     }
     core.sort_unstable();
+    debug_assert_eq!(
+        core.len() + fillers.iter().map(Vec::len).sum::<usize>(),
+        subset.len(),
+        "every system is in the core or in one filler"
+    );
     (core, fillers)
 }
 
