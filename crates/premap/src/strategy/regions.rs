@@ -1,5 +1,5 @@
 //! Region re-solving (step 11 of `best`; `Options::region_nodes`): a node and the nodes it shares the most gates
-//! with, merged and mapped again by `best` itself, the new borders kept where they cut fewer gates, then where
+//! with, merged and mapped again by `best`'s steps 1–10, the new borders kept where they cut fewer gates, then where
 //! they make nodes more compact without cutting more.
 //!
 //! Recombination (step 9) and kicks (step 10) redraw borders one pair of nodes at a time, and a pair alone is
