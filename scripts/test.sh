@@ -55,7 +55,7 @@ fi
 # without the map they fail and say where they looked.
 export ORRERY_EVE_DATA=${ORRERY_EVE_DATA:-$(cd .. && pwd)/shared/data/eve}
 # nextest's filter for exactly the tests that read the EVE map.
-eve_filter='binary(eve_map) | test(/eve_map/)'
+eve_filter='binary(=eve_map) | test(/eve_map/)'
 nextest_filter=()
 eve_left_out=""
 if [ -f "$ORRERY_EVE_DATA/systems.csv" ] && [ -f "$ORRERY_EVE_DATA/jumps.csv" ]; then

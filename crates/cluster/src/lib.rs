@@ -49,6 +49,9 @@ pub struct ClusterConfig {
     /// cross-node jumps (by default it aims at LPT's balance), how many kicks per node it spends on cutting
     /// fewer gates, and how many nodes the regions it maps again hold (see `orrery_premap::Options`).
     pub premap: orrery_premap::Options,
+    /// A mapping made beforehand with `premap` (e.g. by `orrery run` on a blocking thread while it shows the
+    /// progress, since `best` can take half a minute); `None` premaps in [`Cluster::start`].
+    pub mapping: Option<Mapping>,
     pub tick_ms: u32,
     /// Per-system tick lengths in milliseconds, by system id (others use `tick_ms`).
     pub system_tick_ms: std::collections::HashMap<u32, u32>,
@@ -88,6 +91,7 @@ impl ClusterConfig {
             load: None,
             nodes: 2,
             premap: orrery_premap::Options::default(),
+            mapping: None,
             tick_ms: 1000,
             system_tick_ms: std::collections::HashMap::new(),
             db_url: db_url.into(),
@@ -189,8 +193,21 @@ impl Cluster {
         let store = orrery_store::open(&config.db_url).await?;
         dock_ships_left_in_space(store.as_ref()).await?;
         let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
-        let mapping =
-            orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?;
+        let mapping = match &config.mapping {
+            Some(mapping) if mapping.nodes() != config.nodes || mapping.assignment().len() != universe.len() => {
+                return Err(ClusterError::Config(format!(
+                    "the mapping given is for {} nodes and {} systems, the cluster has {} nodes and {} systems",
+                    mapping.nodes(),
+                    mapping.assignment().len(),
+                    config.nodes,
+                    universe.len()
+                )));
+            }
+            Some(mapping) => mapping.clone(),
+            None => {
+                orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?
+            }
+        };
         let epoch = store.load_mapping().await?.map_or(0, |previous| previous.epoch) + 1;
         let assignments: Vec<(u32, u32)> =
             (0..universe.len()).map(|index| (universe.system(index).id.0, mapping.node_of(index) as u32)).collect();

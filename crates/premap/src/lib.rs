@@ -13,7 +13,9 @@
 //! heavier than the per-node share of what remains — a trade hub like Jita gets a node of its own — and then
 //! places the rest on the remaining nodes. [`evaluate`] computes the metrics an operator judges a mapping by.
 //!
-//! This crate is pure: no I/O, no clocks, no threads. Callers time it themselves.
+//! This crate is pure: no I/O, no clocks, no threads. Callers time it themselves, and may follow a long run
+//! through a callback ([`premap_with_progress`]). Pictures of a mapping (the SVG map, the trade-off chart) are
+//! operator tooling and live in `orrery-premap-view`.
 //!
 //! ```
 //! use orrery_premap::{Strategy, evaluate, premap};
@@ -32,9 +34,9 @@ mod dedicated;
 mod export;
 mod mapping;
 mod metrics;
+mod progress;
 mod strategy;
 mod subset;
-pub mod svg;
 #[cfg(test)]
 mod test_support;
 
@@ -42,7 +44,8 @@ pub use dedicated::dedicated_systems;
 pub use export::metis_graph;
 pub use mapping::Mapping;
 pub use metrics::{Metrics, evaluate};
-pub use strategy::{METIS_DEFAULT_IMBALANCE, Options, Strategy, premap, premap_with};
+pub use progress::Progress;
+pub use strategy::{METIS_DEFAULT_IMBALANCE, Options, Strategy, premap, premap_with, premap_with_progress};
 
 /// Why a mapping could not be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -188,6 +188,10 @@ async fn serve(args: RunArgs) -> Result<()> {
     config.log_control = LOG_CONTROL.get().cloned();
     let systems = config.universe.len();
     let nodes = config.nodes;
+    if nodes > 0 {
+        // (With no node, Cluster::start says what is wrong.)
+        config.mapping = Some(premap_on_a_blocking_thread(&config).await?);
+    }
     let cluster = Cluster::start(config).await.context("starting the cluster")?;
     println!(
         "orrery running: {systems} systems on {nodes} sol nodes (mapping epoch {}), store {db_url}",
@@ -207,6 +211,33 @@ async fn serve(args: RunArgs) -> Result<()> {
     cluster.shutdown().await;
     println!("stopped cleanly");
     Ok(())
+}
+
+/// Premaps `config`'s universe with `best` on a blocking thread, showing its progress on stderr (when it is a
+/// terminal), as `orrery premap` does: at 24–64 nodes `best` searches for fewer cut gates for up to half a
+/// minute, which would otherwise stall the runtime and leave the operator looking at nothing.
+async fn premap_on_a_blocking_thread(config: &ClusterConfig) -> Result<orrery_premap::Mapping> {
+    let universe = config.universe.clone();
+    let load = config.load.as_ref().map_or_else(
+        || orrery_universe::LoadProfile::synthesise(&universe, 0).cpu(&universe),
+        |profile| profile.cpu(&universe),
+    );
+    let (nodes, options) = (config.nodes, config.premap);
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} premapping {elapsed} {msg}")
+            .expect("a valid progress template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let shown = bar.clone();
+    let mapping = tokio::task::spawn_blocking(move || {
+        let mut show = |p| shown.set_message(crate::cmd::premap::progress_message(p));
+        orrery_premap::premap_with_progress(&universe, &load, nodes, orrery_premap::Strategy::Best, &options, &mut show)
+    })
+    .await
+    .context("the premap thread failed")?
+    .context("premapping the universe");
+    bar.finish_and_clear();
+    mapping
 }
 
 async fn wait_for_signal() {

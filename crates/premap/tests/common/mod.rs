@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests that run strategies on whole maps.
 
+#[allow(dead_code)] // only the EVE-map tests read the map
+pub mod eve;
+
 use orrery_premap::{Metrics, Options, Strategy, evaluate, premap_with};
 use orrery_universe::Universe;
 
