@@ -19,6 +19,7 @@
 mod control;
 pub mod emergency;
 pub mod live_settings;
+pub mod node_reports;
 pub mod runtime_systems;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub use emergency::EmergencyShutdown;
 use orrery_telemetry::{Metrics, Profiler};
 use tokio_util::sync::CancellationToken;
 
+use node_reports::NodeReports;
 use orrery_bus::{Bus, InProcessBus};
 use orrery_node::{NodeConfig, NodeHandle, NodeReport, PersistStats};
 use orrery_premap::{Mapping, Strategy};
@@ -124,6 +126,8 @@ pub enum ClusterError {
     Node(#[from] orrery_node::NodeError),
     #[error("starting the proxy: {0}")]
     Proxy(#[from] orrery_proxy::ProxyError),
+    #[error("on the bus: {0}")]
+    Bus(#[from] orrery_bus::BusError),
     #[error("starting the admin API: {0}")]
     Admin(#[from] orrery_admin::AdminError),
     #[error("{0}")]
@@ -134,6 +138,8 @@ pub enum ClusterError {
 pub struct Cluster {
     proxy: ProxyHandle,
     nodes: Vec<NodeHandle>,
+    /// The nodes' health as they publish it on the bus.
+    reports: NodeReports,
     persister: orrery_node::Persister,
     persist_worker: tokio::task::JoinHandle<()>,
     persist_stats: Arc<PersistStats>,
@@ -190,6 +196,9 @@ impl Cluster {
         let (persister, persist_worker) =
             orrery_node::spawn_worker(store.clone(), dyn_bus.clone(), persist_stats.clone(), Some(metrics.clone()));
 
+        // Listen before the nodes start, so that their first reports are heard.
+        let stop_watchers = CancellationToken::new();
+        let reports = NodeReports::follow(dyn_bus.as_ref(), config.nodes as u32, stop_watchers.clone()).await?;
         let mut nodes = Vec::with_capacity(config.nodes);
         for (node, layouts) in layouts_by_node(universe, &mapping)?.into_iter().enumerate() {
             let mut node_config = NodeConfig::new(node as u32, config.tick_ms);
@@ -216,7 +225,6 @@ impl Cluster {
         // Live settings: the command line's values, overridden by rows of the settings table.
         let base = base_settings(&config);
         let settings: live_settings::SharedSettings = Arc::new(Mutex::new(base.clone()));
-        let stop_watchers = CancellationToken::new();
         live_settings::broadcast(dyn_bus.as_ref(), &base).await;
         tokio::spawn(live_settings::watch(
             store.clone(),
@@ -231,6 +239,7 @@ impl Cluster {
         let mut cluster = Cluster {
             proxy,
             nodes,
+            reports,
             persister,
             persist_worker,
             persist_stats,
@@ -247,13 +256,13 @@ impl Cluster {
             metrics,
             profiler,
         };
-        let reports: Vec<Arc<Mutex<NodeReport>>> = cluster.nodes.iter().map(NodeHandle::shared_report).collect();
+        let reports = cluster.reports.clone();
         let watcher = runtime_systems::Watcher {
             store: cluster.store.clone(),
             bus: dyn_bus.clone(),
             universe: cluster.universe.clone(),
             node_of: cluster.node_of_system.clone(),
-            reports: Arc::new(move || reports.iter().filter_map(|r| r.lock().ok().map(|r| r.clone())).collect()),
+            reports: Arc::new(move || reports.latest()),
             every: config.settings_poll,
         };
         tokio::spawn(watcher.run(cluster.stop_watchers.clone()));
@@ -275,11 +284,11 @@ impl Cluster {
 
     /// The admin API's view of this cluster.
     fn control(&self, log: Option<Arc<dyn LogControl>>) -> Arc<dyn orrery_admin::ClusterControl> {
-        let reports: Vec<Arc<Mutex<NodeReport>>> = self.nodes.iter().map(NodeHandle::shared_report).collect();
+        let reports = self.reports.clone();
         let proxy_stats = self.proxy.shared_stats();
         let slow_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let metrics = self.metrics.clone();
-        let read_reports = move || reports.iter().filter_map(|r| r.lock().ok().map(|r| r.clone())).collect::<Vec<_>>();
+        let read_reports = move || reports.latest();
         let read_reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync> = Arc::new(read_reports);
         let sessions_stats = proxy_stats.clone();
         let refresh_reports = read_reports.clone();
@@ -374,8 +383,14 @@ impl Cluster {
         self.node_of_system.read().ok().and_then(|map| map.get(&system_id).copied())
     }
 
+    /// The latest report each node published on the bus, in node order (a node not heard from yet is absent).
     pub fn node_reports(&self) -> Vec<NodeReport> {
-        self.nodes.iter().map(NodeHandle::report).collect()
+        self.reports.latest()
+    }
+
+    /// The coordinator's board of node reports (with arrival times: the nodes' heartbeats).
+    pub fn reports(&self) -> &NodeReports {
+        &self.reports
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
