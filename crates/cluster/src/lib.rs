@@ -32,7 +32,10 @@ use orrery_telemetry::{Metrics, Profiler};
 use tokio_util::sync::CancellationToken;
 
 use node_reports::NodeReports;
-use orrery_bus::{Bus, InProcessBus};
+use orrery_bus::{Bus, InProcessBus, NatsBus};
+
+/// Messages each bus subscription may queue before a slow subscriber loses them.
+const BUS_QUEUE: usize = 65_536;
 use orrery_node::{NodeConfig, NodeHandle, NodeReport, PersistStats};
 use orrery_premap::{Mapping, Strategy};
 use orrery_proxy::{PasswordPolicy, ProxyConfig, ProxyHandle, World};
@@ -54,8 +57,10 @@ pub struct ClusterConfig {
     pub tick_ms: u32,
     /// Per-system tick lengths in milliseconds, by system id (others use `tick_ms`).
     pub system_tick_ms: std::collections::HashMap<u32, u32>,
-    /// `sqlite://path` or a plain path.
+    /// The store: `sqlite://path` or a plain path (embedded), or `postgres://…` (a PostgreSQL server).
     pub db_url: String,
+    /// The bus: `None` for the in-process bus (embedded), or `nats://HOST:PORT` (a NATS server).
+    pub bus_url: Option<String>,
     pub tcp_listen: SocketAddr,
     pub ws_listen: Option<SocketAddr>,
     pub checkpoint_every: Duration,
@@ -93,6 +98,7 @@ impl ClusterConfig {
             tick_ms: 1000,
             system_tick_ms: std::collections::HashMap::new(),
             db_url: db_url.into(),
+            bus_url: None,
             tcp_listen: SocketAddr::from(([127, 0, 0, 1], 7777)),
             ws_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7778))),
             checkpoint_every: Duration::from_secs(10),
@@ -116,7 +122,7 @@ impl ClusterConfig {
 /// Why a cluster could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("opening the store: {0}")]
+    #[error("opening the store")]
     Store(#[from] orrery_store::StoreError),
     #[error("premapping the universe: {0}")]
     Premap(#[from] orrery_premap::PremapError),
@@ -126,8 +132,10 @@ pub enum ClusterError {
     Node(#[from] orrery_node::NodeError),
     #[error("starting the proxy: {0}")]
     Proxy(#[from] orrery_proxy::ProxyError),
-    #[error("on the bus: {0}")]
+    #[error("on the bus")]
     Bus(#[from] orrery_bus::BusError),
+    #[error("connecting to the bus")]
+    BusConnect(#[source] orrery_bus::BusError),
     #[error("starting the admin API: {0}")]
     Admin(#[from] orrery_admin::AdminError),
     #[error("{0}")]
@@ -144,7 +152,7 @@ pub struct Cluster {
     persist_worker: tokio::task::JoinHandle<()>,
     persist_stats: Arc<PersistStats>,
     store: Arc<dyn Store>,
-    bus: Arc<InProcessBus>,
+    bus: Arc<dyn Bus>,
     epoch: u64,
     node_of_system: runtime_systems::SharedMapping,
     universe: runtime_systems::SharedUniverse,
@@ -177,6 +185,11 @@ impl Cluster {
             return Err(ClusterError::Config("--nodes must be at least 1".into()));
         }
         let store = orrery_store::open(&config.db_url).await?;
+        // Connected before the mapping is saved, so that an unreachable bus leaves the stored epoch alone.
+        let bus: Arc<dyn Bus> = match &config.bus_url {
+            None => Arc::new(InProcessBus::new(BUS_QUEUE)),
+            Some(url) => Arc::new(NatsBus::connect(url, BUS_QUEUE).await.map_err(ClusterError::BusConnect)?),
+        };
         let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
         let mapping =
             orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?;
@@ -188,7 +201,6 @@ impl Cluster {
             Arc::new(std::sync::RwLock::new(assignments.into_iter().collect()));
         tracing::info!(epoch, nodes = config.nodes, systems = universe.len(), "mapping stored");
 
-        let bus = Arc::new(InProcessBus::new(65_536));
         let dyn_bus: Arc<dyn Bus> = bus.clone();
         let persist_stats = Arc::new(PersistStats::default());
         let metrics = Arc::new(Metrics::new());
@@ -397,7 +409,8 @@ impl Cluster {
         &self.store
     }
 
-    pub fn bus(&self) -> &Arc<InProcessBus> {
+    /// The bus every role of this process is on (in-process, or a NATS connection).
+    pub fn bus(&self) -> &Arc<dyn Bus> {
         &self.bus
     }
 

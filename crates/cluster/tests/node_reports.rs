@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::TestCluster;
-use orrery_bus::Bus;
 use orrery_node::{NodeReport, SystemReport};
 use prost::Message;
 

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use sqlx::Postgres;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection as _, Postgres};
 
 use crate::StoreError;
 
@@ -38,12 +38,19 @@ impl PostgresStore {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|problem: sqlx::Error| StoreError::InvalidUrl(format!("{}: {problem}", redacted(url))))?;
+        let unreachable = |reason: String| StoreError::Unreachable { url: redacted(url), reason };
+        // One connection first, for the real reason when it fails (the pool would only say it timed out).
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
+            .map_err(|problem| unreachable(problem.to_string()))?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|problem| StoreError::Unreachable { url: redacted(url), reason: problem.to_string() })?;
+            .map_err(|problem| unreachable(problem.to_string()))?;
         MIGRATOR.run(&pool).await?;
         tracing::info!(url = %redacted(url), "store opened");
         Ok(PostgresStore { pool })
@@ -74,8 +81,32 @@ impl PostgresStore {
 
 crate::backend::sql_store!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);
 
-/// The URL without its password, for messages and logs.
-pub(crate) fn redacted(url: &str) -> String {
+/// Creates a new, empty database named `PREFIX_<process id>_<nanoseconds>` on the server `server_url` points
+/// at (through its database, e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and returns the new
+/// database's URL: for tests and benchmarks that each need a database of their own on one throwaway server.
+pub async fn create_scratch_database(server_url: &str, prefix: &str) -> Result<String, StoreError> {
+    let (base, _) = server_url
+        .rsplit_once('/')
+        .filter(|(base, _)| base.contains("://"))
+        .ok_or_else(|| StoreError::InvalidUrl(format!("{} names no database", redacted(server_url))))?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let name = format!("{prefix}_{}_{nanos}", std::process::id());
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::invalid(format!("database name {name:?}: letters, digits and _ only")));
+    }
+    let options: PgConnectOptions = server_url
+        .parse()
+        .map_err(|problem: sqlx::Error| StoreError::InvalidUrl(format!("{}: {problem}", redacted(server_url))))?;
+    let mut admin = PgConnection::connect_with(&options)
+        .await
+        .map_err(|problem| StoreError::Unreachable { url: redacted(server_url), reason: problem.to_string() })?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    let _ = admin.close().await;
+    Ok(format!("{base}/{name}"))
+}
+
+/// A store URL without its password, for messages and logs.
+pub fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_owned() };
     match credentials.split_once(':') {

@@ -69,13 +69,10 @@ pub fn postgres_url() -> String {
 /// A [`PostgresStore`] on a new database of the test server.
 pub async fn postgres_store() -> PostgresStore {
     let url = postgres_url();
-    let admin = sqlx::PgPool::connect(&url).await.unwrap_or_else(|e| panic!("{POSTGRES_URL_VARIABLE}={url}: {e}"));
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let name = format!("orrery_test_{}_{nanos}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create a test database");
-    admin.close().await;
-    let (base, _) = url.rsplit_once('/').expect("the URL names a database");
-    PostgresStore::open(&format!("{base}/{name}")).await.expect("open the test database")
+    let database = orrery_store::create_scratch_database(&url, "orrery_test")
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES_URL_VARIABLE}={url}: {e}"));
+    PostgresStore::open(&database).await.expect("open the test database")
 }
 
 impl Fresh {
