@@ -72,6 +72,13 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# Real NATS and PostgreSQL servers for the tests that need them (the Bus and Store conformance suites):
+# installed if missing, started on free ports, their URLs exported, stopped when this script exits.
+say "starting NATS and PostgreSQL (scripts/services.sh)"
+source scripts/services.sh
+trap orrery_services_stop EXIT
+orrery_services_start
+
 if cargo nextest --version >/dev/null 2>&1; then
     say "cargo nextest run"
     cargo nextest run --workspace --no-fail-fast "${nextest_filter[@]}"

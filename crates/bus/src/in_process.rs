@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
 use bytes::Bytes;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 
-use crate::{Bus, BusError, BusStats, Subscription, validate_subject};
+use crate::{Bus, BusError, BusStats, Counters, DEFAULT_MAX_PAYLOAD, Subscription, check_payload, validate_subject};
 
 /// The in-process bus: every role of `orrery run` shares one.
 #[derive(Clone)]
@@ -20,24 +20,28 @@ type SubjectTable = HashMap<String, Vec<(u64, mpsc::Sender<Bytes>)>>;
 
 struct Inner {
     capacity: usize,
+    max_payload: usize,
     next_id: AtomicU64,
     subjects: RwLock<SubjectTable>,
-    published: AtomicU64,
-    delivered: AtomicU64,
-    dropped: AtomicU64,
+    counters: Counters,
 }
 
 impl InProcessBus {
-    /// A bus whose subscriptions each queue at most `capacity` messages (a slow subscriber loses the rest).
+    /// A bus whose subscriptions each queue at most `capacity` messages (a slow subscriber loses the rest),
+    /// refusing payloads above NATS's default limit ([`DEFAULT_MAX_PAYLOAD`]).
     pub fn new(capacity: usize) -> InProcessBus {
+        InProcessBus::with_max_payload(capacity, DEFAULT_MAX_PAYLOAD)
+    }
+
+    /// A bus with its own payload limit (bytes), e.g. to match a NATS server configured otherwise.
+    pub fn with_max_payload(capacity: usize, max_payload: usize) -> InProcessBus {
         InProcessBus {
             inner: Arc::new(Inner {
                 capacity: capacity.max(1),
+                max_payload,
                 next_id: AtomicU64::new(1),
                 subjects: RwLock::new(HashMap::new()),
-                published: AtomicU64::new(0),
-                delivered: AtomicU64::new(0),
-                dropped: AtomicU64::new(0),
+                counters: Counters::default(),
             }),
         }
     }
@@ -48,23 +52,11 @@ impl InProcessBus {
     }
 
     fn deliver(&self, subject: &str, payload: Bytes) {
-        self.inner.published.fetch_add(1, Ordering::Relaxed);
+        self.inner.counters.published.fetch_add(1, Ordering::Relaxed);
         let Ok(subjects) = self.inner.subjects.read() else { return };
         let Some(subscribers) = subjects.get(subject) else { return };
         for (_, sender) in subscribers {
-            match sender.try_send(payload.clone()) {
-                Ok(()) => {
-                    self.inner.delivered.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(TrySendError::Full(_)) => {
-                    let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                    if dropped.is_power_of_two() {
-                        tracing::warn!(subject, dropped, "slow bus subscriber: message dropped");
-                    }
-                }
-                // The subscription is being dropped; its guard removes it.
-                Err(TrySendError::Closed(_)) => {}
-            }
+            self.inner.counters.offer(subject, sender, payload.clone());
         }
     }
 }
@@ -93,6 +85,7 @@ impl Drop for Unsubscribe {
 impl Bus for InProcessBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
         validate_subject(subject)?;
+        check_payload(subject, payload.len(), self.inner.max_payload)?;
         self.deliver(subject, payload);
         Ok(())
     }
@@ -113,10 +106,10 @@ impl Bus for InProcessBus {
     }
 
     fn stats(&self) -> BusStats {
-        BusStats {
-            published: self.inner.published.load(Ordering::Relaxed),
-            delivered: self.inner.delivered.load(Ordering::Relaxed),
-            dropped: self.inner.dropped.load(Ordering::Relaxed),
-        }
+        self.inner.counters.stats()
+    }
+
+    fn max_payload(&self) -> usize {
+        self.inner.max_payload
     }
 }

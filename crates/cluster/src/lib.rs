@@ -19,6 +19,7 @@
 mod control;
 pub mod emergency;
 pub mod live_settings;
+pub mod node_reports;
 pub mod runtime_systems;
 
 use std::net::SocketAddr;
@@ -30,7 +31,11 @@ pub use emergency::EmergencyShutdown;
 use orrery_telemetry::{Metrics, Profiler};
 use tokio_util::sync::CancellationToken;
 
-use orrery_bus::{Bus, InProcessBus};
+use node_reports::NodeReports;
+use orrery_bus::{Bus, InProcessBus, NatsBus};
+
+/// Messages each bus subscription may queue before a slow subscriber loses them.
+const BUS_QUEUE: usize = 65_536;
 use orrery_node::{NodeConfig, NodeHandle, NodeReport, PersistStats};
 use orrery_premap::{Mapping, Strategy};
 use orrery_proxy::{PasswordPolicy, ProxyConfig, ProxyHandle, World};
@@ -55,8 +60,10 @@ pub struct ClusterConfig {
     pub tick_ms: u32,
     /// Per-system tick lengths in milliseconds, by system id (others use `tick_ms`).
     pub system_tick_ms: std::collections::HashMap<u32, u32>,
-    /// `sqlite://path` or a plain path.
+    /// The store: `sqlite://path` or a plain path (embedded), or `postgres://…` (a PostgreSQL server).
     pub db_url: String,
+    /// The bus: `None` for the in-process bus (embedded), or `nats://HOST:PORT` (a NATS server).
+    pub bus_url: Option<String>,
     pub tcp_listen: SocketAddr,
     pub ws_listen: Option<SocketAddr>,
     pub checkpoint_every: Duration,
@@ -95,6 +102,7 @@ impl ClusterConfig {
             tick_ms: 1000,
             system_tick_ms: std::collections::HashMap::new(),
             db_url: db_url.into(),
+            bus_url: None,
             tcp_listen: SocketAddr::from(([127, 0, 0, 1], 7777)),
             ws_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7778))),
             checkpoint_every: Duration::from_secs(10),
@@ -118,7 +126,7 @@ impl ClusterConfig {
 /// Why a cluster could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("opening the store: {0}")]
+    #[error("opening the store")]
     Store(#[from] orrery_store::StoreError),
     #[error("premapping the universe: {0}")]
     Premap(#[from] orrery_premap::PremapError),
@@ -128,6 +136,10 @@ pub enum ClusterError {
     Node(#[from] orrery_node::NodeError),
     #[error("starting the proxy: {0}")]
     Proxy(#[from] orrery_proxy::ProxyError),
+    #[error("on the bus")]
+    Bus(#[from] orrery_bus::BusError),
+    #[error("connecting to the bus")]
+    BusConnect(#[source] orrery_bus::BusError),
     #[error("starting the admin API: {0}")]
     Admin(#[from] orrery_admin::AdminError),
     #[error("{0}")]
@@ -138,11 +150,13 @@ pub enum ClusterError {
 pub struct Cluster {
     proxy: ProxyHandle,
     nodes: Vec<NodeHandle>,
+    /// The nodes' health as they publish it on the bus.
+    reports: NodeReports,
     persister: orrery_node::Persister,
     persist_worker: tokio::task::JoinHandle<()>,
     persist_stats: Arc<PersistStats>,
     store: Arc<dyn Store>,
-    bus: Arc<InProcessBus>,
+    bus: Arc<dyn Bus>,
     epoch: u64,
     node_of_system: runtime_systems::SharedMapping,
     universe: runtime_systems::SharedUniverse,
@@ -191,6 +205,12 @@ impl Cluster {
             return Err(ClusterError::Config("--nodes must be at least 1".into()));
         }
         let store = orrery_store::open(&config.db_url).await?;
+        // Connected before anything is written (ships docked, the mapping saved), so that an unreachable bus leaves
+        // the store alone.
+        let bus: Arc<dyn Bus> = match &config.bus_url {
+            None => Arc::new(InProcessBus::new(BUS_QUEUE)),
+            Some(url) => Arc::new(NatsBus::connect(url, BUS_QUEUE).await.map_err(ClusterError::BusConnect)?),
+        };
         dock_ships_left_in_space(store.as_ref()).await?;
         let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
         let mapping = match &config.mapping {
@@ -216,7 +236,6 @@ impl Cluster {
             Arc::new(std::sync::RwLock::new(assignments.into_iter().collect()));
         tracing::info!(epoch, nodes = config.nodes, systems = universe.len(), "mapping stored");
 
-        let bus = Arc::new(InProcessBus::new(65_536));
         let dyn_bus: Arc<dyn Bus> = bus.clone();
         let persist_stats = Arc::new(PersistStats::default());
         let metrics = Arc::new(Metrics::new());
@@ -224,6 +243,9 @@ impl Cluster {
         let (persister, persist_worker) =
             orrery_node::spawn_worker(store.clone(), dyn_bus.clone(), persist_stats.clone(), Some(metrics.clone()));
 
+        // Listen before the nodes start, so that their first reports are heard.
+        let stop_watchers = CancellationToken::new();
+        let reports = NodeReports::follow(dyn_bus.as_ref(), config.nodes as u32, stop_watchers.clone()).await?;
         let mut nodes = Vec::with_capacity(config.nodes);
         for (node, layouts) in layouts_by_node(universe, &mapping)?.into_iter().enumerate() {
             let mut node_config = NodeConfig::new(node as u32, config.tick_ms);
@@ -250,7 +272,6 @@ impl Cluster {
         // Live settings: the command line's values, overridden by rows of the settings table.
         let base = base_settings(&config);
         let settings: live_settings::SharedSettings = Arc::new(Mutex::new(base.clone()));
-        let stop_watchers = CancellationToken::new();
         live_settings::broadcast(dyn_bus.as_ref(), &base).await;
         tokio::spawn(live_settings::watch(
             store.clone(),
@@ -265,6 +286,7 @@ impl Cluster {
         let mut cluster = Cluster {
             proxy,
             nodes,
+            reports,
             persister,
             persist_worker,
             persist_stats,
@@ -281,13 +303,13 @@ impl Cluster {
             metrics,
             profiler,
         };
-        let reports: Vec<Arc<Mutex<NodeReport>>> = cluster.nodes.iter().map(NodeHandle::shared_report).collect();
+        let reports = cluster.reports.clone();
         let watcher = runtime_systems::Watcher {
             store: cluster.store.clone(),
             bus: dyn_bus.clone(),
             universe: cluster.universe.clone(),
             node_of: cluster.node_of_system.clone(),
-            reports: Arc::new(move || reports.iter().filter_map(|r| r.lock().ok().map(|r| r.clone())).collect()),
+            reports: Arc::new(move || reports.latest()),
             every: config.settings_poll,
         };
         tokio::spawn(watcher.run(cluster.stop_watchers.clone()));
@@ -309,11 +331,11 @@ impl Cluster {
 
     /// The admin API's view of this cluster.
     fn control(&self, log: Option<Arc<dyn LogControl>>) -> Arc<dyn orrery_admin::ClusterControl> {
-        let reports: Vec<Arc<Mutex<NodeReport>>> = self.nodes.iter().map(NodeHandle::shared_report).collect();
+        let reports = self.reports.clone();
         let proxy_stats = self.proxy.shared_stats();
         let slow_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let metrics = self.metrics.clone();
-        let read_reports = move || reports.iter().filter_map(|r| r.lock().ok().map(|r| r.clone())).collect::<Vec<_>>();
+        let read_reports = move || reports.latest();
         let read_reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync> = Arc::new(read_reports);
         let sessions_stats = proxy_stats.clone();
         let refresh_reports = read_reports.clone();
@@ -408,15 +430,22 @@ impl Cluster {
         self.node_of_system.read().ok().and_then(|map| map.get(&system_id).copied())
     }
 
+    /// The latest report each node published on the bus, in node order (a node not heard from yet is absent).
     pub fn node_reports(&self) -> Vec<NodeReport> {
-        self.nodes.iter().map(NodeHandle::report).collect()
+        self.reports.latest()
+    }
+
+    /// The coordinator's board of node reports (with arrival times: the nodes' heartbeats).
+    pub fn reports(&self) -> &NodeReports {
+        &self.reports
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
-    pub fn bus(&self) -> &Arc<InProcessBus> {
+    /// The bus every role of this process is on (in-process, or a NATS connection).
+    pub fn bus(&self) -> &Arc<dyn Bus> {
         &self.bus
     }
 

@@ -39,6 +39,9 @@ pub enum StoreError {
     /// an applied migration was edited).
     #[error("cannot migrate the database schema")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database server did not answer (PostgreSQL): the URL (without its password) and why.
+    #[error("cannot reach the PostgreSQL server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     /// The store URL names nothing this build can open.
     #[error("unusable store URL: {0}")]
     InvalidUrl(String),

@@ -1,5 +1,6 @@
-//! `orrery run`: the whole cluster in one process — coordinator, sol nodes, proxy, in-process bus, SQLite
-//! store — on a generated universe unless files are given. Ctrl-C or SIGTERM stops it gracefully: no new
+//! `orrery run`: the whole cluster in one process — coordinator, sol nodes, proxy — on the in-process bus and
+//! a SQLite store by default, or on a NATS server (`--bus nats://…`) and a PostgreSQL server
+//! (`--store postgres://…`); on a generated universe unless files are given. Ctrl-C or SIGTERM stops it gracefully: no new
 //! connections, every ship stored, exit 0.
 
 use std::net::SocketAddr;
@@ -22,9 +23,13 @@ pub struct RunArgs {
     /// port must be free (use another, or port 0 for any).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7778")]
     pub ws_listen: SocketAddr,
-    /// Database URL (`sqlite://PATH`). Default: a SQLite file in --data-dir.
-    #[arg(long, value_name = "URL")]
+    /// The store: `sqlite://PATH`, or `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE` for a PostgreSQL server.
+    /// Default: a SQLite file in --data-dir.
+    #[arg(long = "store", visible_alias = "db", value_name = "URL")]
     pub db: Option<String>,
+    /// The bus: `nats://HOST:PORT` for a NATS server. Default: the in-process bus (every role in this process).
+    #[arg(long, value_name = "URL", value_parser = parse_bus_url)]
+    pub bus: Option<String>,
     /// Directory for the default database.
     #[arg(long, value_name = "DIR", default_value = "orrery-data")]
     pub data_dir: PathBuf,
@@ -120,6 +125,14 @@ impl orrery_cluster::LogControl for ReloadableLog {
     }
 }
 
+fn parse_bus_url(text: &str) -> Result<String, String> {
+    if text.starts_with("nats://") && text.len() > "nats://".len() {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not a NATS URL (nats://HOST:PORT); leave --bus out for the in-process bus"))
+    }
+}
+
 fn parse_system_tick(text: &str) -> Result<(u32, u32), String> {
     let (system, ms) = text.split_once('=').ok_or_else(|| format!("`{text}`: expected SYSTEM_ID=MS"))?;
     let system = system.trim().parse().map_err(|_| format!("`{system}`: not a system id"))?;
@@ -148,6 +161,7 @@ async fn serve(args: RunArgs) -> Result<()> {
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut config = ClusterConfig::new(universe, db_url.clone());
+    config.bus_url = args.bus.clone();
     config.load = Some(load);
     config.nodes = args.nodes.unwrap_or(cores.max(2));
     config.premap = orrery_premap::Options {
@@ -194,8 +208,10 @@ async fn serve(args: RunArgs) -> Result<()> {
     }
     let cluster = Cluster::start(config).await.context("starting the cluster")?;
     println!(
-        "orrery running: {systems} systems on {nodes} sol nodes (mapping epoch {}), store {db_url}",
-        cluster.epoch()
+        "orrery running: {systems} systems on {nodes} sol nodes (mapping epoch {}), store {}, bus {}",
+        cluster.epoch(),
+        orrery_store::redacted_url(&db_url),
+        args.bus.as_deref().unwrap_or("in-process")
     );
     println!("clients: tcp://{}  ws://{}", cluster.tcp_addr(), cluster.ws_addr().map_or("-".into(), |a| a.to_string()));
     println!("bots:    orrery bots --connect {} --count 100 --scenario mixed --duration 60", cluster.tcp_addr());
