@@ -31,7 +31,10 @@ pub struct Point {
 /// A strategy's points, in the order they are joined by a line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
+    /// The strategy (or strategy and setting) the legend names, e.g. "best" or "metis".
     pub name: String,
+    /// Its mappings' figures, one dot each, joined by a line in this order (a sweep over imbalances in
+    /// rising order draws the strategy's trade-off curve).
     pub points: Vec<Point>,
 }
 

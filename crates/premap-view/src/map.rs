@@ -89,12 +89,7 @@ pub fn render(universe: &Universe, load: &[f64], mapping: &Mapping, metrics: &Me
     }
     let info: Vec<NodeInfo> = (0..nodes)
         .map(|k| NodeInfo {
-            load: metrics
-                .node_loads
-                .get(k)
-                .copied()
-                .map(clean)
-                .unwrap_or_else(|| members[k].iter().map(|&s| loads[s]).sum()),
+            load: metrics.node_loads.get(k).copied().map_or_else(|| members[k].iter().map(|&s| loads[s]).sum(), clean),
             systems: members[k].len(),
             dedicated: metrics.dedicated.get(k).copied().unwrap_or(false),
             colour: colours[k],
@@ -423,7 +418,7 @@ fn dots(
                 .raw("\"><title>")
                 .text(&system.name)
                 .raw(" (")
-                .uint(system.id.0 as u64)
+                .uint(u64::from(system.id.0))
                 .raw(") — ");
             match node {
                 Some(k) => svg.raw("node ").uint(k as u64),
@@ -562,12 +557,10 @@ impl Legend {
         let mean = info.iter().map(|n| n.load).sum::<f64>() / info.len().max(1) as f64;
         svg.raw("<g id=\"legend\">\n");
         svg.text_element(x0, y0 + 20.0, "font-size=\"15\" font-weight=\"bold\" fill=\"#111\"", "Load per node");
-        let heaviest = info
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.load.total_cmp(&b.1.load).then(b.0.cmp(&a.0)))
-            .map(|(k, n)| format!("heaviest: node {k} at {} · mean {}", load_text(n.load), load_text(mean)))
-            .unwrap_or_else(|| "no nodes".to_string());
+        let heaviest = match info.iter().enumerate().max_by(|a, b| a.1.load.total_cmp(&b.1.load).then(b.0.cmp(&a.0))) {
+            Some((k, n)) => format!("heaviest: node {k} at {} · mean {}", load_text(n.load), load_text(mean)),
+            None => "no nodes".to_string(),
+        };
         svg.text_element(x0, y0 + 36.0, "font-size=\"11\" fill=\"#555\"", &heaviest);
         let top = y0 + LEGEND_TOP;
         let fraction = |load: f64| if max > 0.0 { load / max } else { 0.0 };
@@ -898,8 +891,8 @@ mod tests {
         // Two tight clusters far apart; within each, two nodes interleave and no gates exist.
         let mut systems = Vec::new();
         for i in 0..4 {
-            systems.push(system(i + 1, "west", 0.0, i as f64 * 0.1));
-            systems.push(system(i + 11, "east", 100.0, i as f64 * 0.1));
+            systems.push(system(i + 1, "west", 0.0, f64::from(i) * 0.1));
+            systems.push(system(i + 11, "east", 100.0, f64::from(i) * 0.1));
         }
         let u = universe(systems, &[]);
         let node_of = vec![0, 2, 1, 3, 0, 2, 1, 3];
@@ -989,10 +982,10 @@ mod tests {
     #[test]
     fn many_nodes_switch_to_columns_then_to_bars() {
         let n = 400u32;
-        let systems = (0..n).map(|i| system(i + 1, "s", (i % 20) as f64, (i / 20) as f64)).collect();
+        let systems = (0..n).map(|i| system(i + 1, "s", f64::from(i % 20), f64::from(i / 20))).collect();
         let gates: Vec<(u32, u32)> = (1..n).filter(|i| i % 20 != 0).map(|i| (i, i + 1)).collect();
         let u = universe(systems, &gates);
-        let load: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64).collect();
+        let load: Vec<f64> = (0..n).map(|i| 1.0 + f64::from(i % 7)).collect();
         for nodes in [100usize, 400] {
             let node_of: Vec<u32> = (0..n).map(|i| (i as usize * nodes / n as usize) as u32).collect();
             let svg = draw(&u, &load, nodes, node_of.clone(), "many");

@@ -2,6 +2,8 @@
 //! generated default universe. Run with `cargo bench -p orrery-premap`; the targets are `best` onto
 //! 250 nodes under 100 ms and `rcb` under 20 ms, on one core.
 
+#![expect(missing_docs, reason = "criterion_main! generates an undocumented `pub fn main`")]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -25,7 +27,7 @@ fn bench_strategies(c: &mut Criterion) {
                 group.sample_size(if nodes == 24 { 10 } else { 20 });
                 for strategy in Strategy::ALL.into_iter().filter(|s| s.is_available()) {
                     group.bench_with_input(BenchmarkId::new(strategy.name(), nodes), &nodes, |b, &nodes| {
-                        b.iter(|| premap(black_box(&universe), black_box(&load), nodes, strategy).expect("premaps"))
+                        b.iter(|| premap(black_box(&universe), black_box(&load), nodes, strategy).expect("premaps"));
                     });
                 }
             }
@@ -40,7 +42,7 @@ fn bench_strategies(c: &mut Criterion) {
     group.sample_size(20);
     for strategy in [Strategy::Rcb, Strategy::Best] {
         group.bench_with_input(BenchmarkId::new(strategy.name(), 250), &250, |b, &nodes| {
-            b.iter(|| premap(black_box(&universe), black_box(&load), nodes, strategy).expect("premaps"))
+            b.iter(|| premap(black_box(&universe), black_box(&load), nodes, strategy).expect("premaps"));
         });
     }
     group.finish();

@@ -13,7 +13,20 @@ pub enum Progress {
     /// Step 9: touching nodes redraw their borders for fewer cut gates.
     Recombining,
     /// Step 10: `kicks` kicks in all.
-    Kicking { kicks: usize },
+    Kicking {
+        /// How many kicks step 10 tries in all (kicks per node times the shared nodes), so a caller can say
+        /// how much work lies ahead; the kicks themselves are not reported one by one.
+        kicks: usize,
+    },
     /// Step 11: region `region` of `regions` (one a node) in round `round` (from 1) of at most `rounds`.
-    Regions { round: usize, rounds: usize, region: usize, regions: usize },
+    Regions {
+        /// The round under way, from 1: first the rounds for fewer cut gates, then those for compact nodes.
+        round: usize,
+        /// The most rounds there can be; fewer run when a round keeps nothing, so this is a bound, not a promise.
+        rounds: usize,
+        /// The region about to be mapped again, from 1 (region `v` is node `v` with its closest neighbours).
+        region: usize,
+        /// Regions in a round: one per shared node.
+        regions: usize,
+    },
 }

@@ -20,7 +20,7 @@ fn bench_load(c: &mut Criterion) {
 /// Reading the EVE map in `dir`.
 fn bench_load_eve(c: &mut Criterion, dir: &std::path::Path) {
     c.bench_function("load EVE map (systems, jumps, constellations, regions)", |b| {
-        b.iter(|| load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).expect("EVE map loads"))
+        b.iter(|| load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).expect("EVE map loads"));
     });
     let full = load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).expect("EVE map loads");
     c.bench_function("select k-space", |b| b.iter(|| full.select(|s| s.kind == SystemKind::KSpace)));
@@ -28,7 +28,7 @@ fn bench_load_eve(c: &mut Criterion, dir: &std::path::Path) {
         b.iter(|| {
             LoadProfile::from_activity_path(&dir.join("activity.csv"), &full, &ActivityWeights::default())
                 .expect("activity loads")
-        })
+        });
     });
 }
 

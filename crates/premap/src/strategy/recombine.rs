@@ -543,7 +543,7 @@ mod tests {
         // cut again.
         let mut gates = vec![(0, 1), (2, 3), (0, 2), (1, 3)];
         gates.extend([(4, 5), (6, 7), (8, 9), (4, 6), (5, 7), (6, 8), (7, 9), (3, 10), (10, 4)]);
-        let universe = universe((0..11).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &gates);
+        let universe = universe((0..11).map(|i| Vec3::new(f64::from(i), 0.0, 0.0)), &gates);
         let load = vec![1.0; 11];
         let subset = Subset::new(&universe, &load, &[true; 11]);
         let systems: Vec<usize> = (0..10).collect();

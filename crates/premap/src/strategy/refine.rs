@@ -214,7 +214,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
 
     /// Removes the last part, which must have no systems left.
     fn pop_part(&mut self) {
-        debug_assert!(self.members.last().is_some_and(|m| m.is_empty()), "the part removed still has systems");
+        debug_assert!(self.members.last().is_some_and(Vec::is_empty), "the part removed still has systems");
         self.part_load.pop();
         self.members.pop();
         self.cap.pop();
@@ -1366,7 +1366,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
                 if !self.fits(to, wv - wu) || !self.fits(from, wu - wv) {
                     continue;
                 }
-                let adjacent_uv = self.subset.neighbours(v).contains(&u) as i64;
+                let adjacent_uv = i64::from(self.subset.neighbours(v).contains(&u));
                 let gain = gain_v + self.links(u, from) - self.links(u, to) - 2 * adjacent_uv;
                 if gain > 0 {
                     candidates.push((gain, to, u));
@@ -1451,7 +1451,7 @@ mod tests {
     /// the cap).
     #[test]
     fn an_exchange_that_failed_is_tried_again_once_the_caps_change() {
-        let u = universe((0..4).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &[(0, 1), (1, 2), (2, 3)]);
+        let u = universe((0..4).map(|i| Vec3::new(f64::from(i), 0.0, 0.0)), &[(0, 1), (1, 2), (2, 3)]);
         let load = [3.0, 1.0, 1.0, 1.0];
         let subset = Subset::new(&u, &load, &[true; 4]);
         let mut refiner = Refiner::new(&subset, vec![0, 0, 1, 2], vec![4.0; 3]);

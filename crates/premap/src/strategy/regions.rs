@@ -76,7 +76,7 @@ pub(crate) fn resolve(
                     rounds: all_rounds,
                     region: region + 1,
                     regions: k,
-                })
+                });
             };
             if !regions.round(&mut part, aim, &mut turned_down, &mut report) {
                 break;
@@ -216,7 +216,7 @@ mod tests {
     /// and 4 have changed places: nodes 0 and 1 each hold a system cut off from the rest of them.
     fn ring_with_two_swapped() -> (orrery_universe::Universe, Vec<f64>, Vec<u32>) {
         let gates: Vec<(usize, usize)> = (0..12).map(|i| (i, (i + 1) % 12)).collect();
-        let u = universe((0..12).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &gates);
+        let u = universe((0..12).map(|i| Vec3::new(f64::from(i), 0.0, 0.0)), &gates);
         let part = vec![0, 0, 0, 1, 0, 1, 1, 1, 2, 2, 2, 2];
         (u, vec![1.0; 12], part)
     }
