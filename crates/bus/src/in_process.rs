@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
+use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
 use crate::{Bus, BusError, BusStats, Counters, DEFAULT_MAX_PAYLOAD, Subscription, check_payload, validate_subject};
@@ -48,12 +49,12 @@ impl InProcessBus {
 
     /// Number of live subscriptions of `subject` (for tests and diagnostics).
     pub fn subscribers(&self, subject: &str) -> usize {
-        self.inner.subjects.read().map(|subjects| subjects.get(subject).map_or(0, Vec::len)).unwrap_or(0)
+        self.inner.subjects.read().get(subject).map_or(0, Vec::len)
     }
 
-    fn deliver(&self, subject: &str, payload: Bytes) {
+    fn deliver(&self, subject: &str, payload: &Bytes) {
         self.inner.counters.published.fetch_add(1, Ordering::Relaxed);
-        let Ok(subjects) = self.inner.subjects.read() else { return };
+        let subjects = self.inner.subjects.read();
         let Some(subscribers) = subjects.get(subject) else { return };
         for (_, sender) in subscribers {
             self.inner.counters.offer(subject, sender, payload.clone());
@@ -71,7 +72,7 @@ struct Unsubscribe {
 impl Drop for Unsubscribe {
     fn drop(&mut self) {
         let Some(inner) = self.bus.upgrade() else { return };
-        let Ok(mut subjects) = inner.subjects.write() else { return };
+        let mut subjects = inner.subjects.write();
         if let Some(subscribers) = subjects.get_mut(&self.subject) {
             subscribers.retain(|(id, _)| *id != self.id);
             if subscribers.is_empty() {
@@ -86,7 +87,7 @@ impl Bus for InProcessBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
         validate_subject(subject)?;
         check_payload(subject, payload.len(), self.inner.max_payload)?;
-        self.deliver(subject, payload);
+        self.deliver(subject, &payload);
         Ok(())
     }
 
@@ -94,13 +95,7 @@ impl Bus for InProcessBus {
         validate_subject(subject)?;
         let (sender, receiver) = mpsc::channel(self.inner.capacity);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.inner
-            .subjects
-            .write()
-            .map_err(|_| BusError::Closed)?
-            .entry(subject.to_owned())
-            .or_default()
-            .push((id, sender));
+        self.inner.subjects.write().entry(subject.to_owned()).or_default().push((id, sender));
         let guard = Unsubscribe { bus: Arc::downgrade(&self.inner), subject: subject.to_owned(), id };
         Ok(Subscription::new(receiver, Box::new(guard)))
     }

@@ -48,22 +48,55 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
 /// What can go wrong on the bus.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
+    /// A subject NATS would refuse or misroute (empty, an empty token, whitespace, a wildcard in a publish),
+    /// refused on both buses so that code tested in-process also works on NATS.
     #[error("invalid subject {subject:?}: {reason}")]
-    InvalidSubject { subject: String, reason: &'static str },
+    InvalidSubject {
+        /// The subject as the caller passed it.
+        subject: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// The connection to the bus ended (the NATS client closed a subscription under us); nothing more arrives
+    /// on it.
     #[error("the bus is closed")]
     Closed,
+    /// The payload is above [`Bus::max_payload`]; it is refused whole rather than cut or silently lost.
     #[error("payload of {size} bytes for {subject:?} exceeds the bus's limit of {max} bytes")]
-    PayloadTooLarge { subject: String, size: usize, max: usize },
+    PayloadTooLarge {
+        /// Where it was to be published.
+        subject: String,
+        /// Its size in bytes.
+        size: usize,
+        /// The bus's limit in bytes.
+        max: usize,
+    },
+    /// The NATS server could not be connected to at startup.
     #[error("cannot reach the NATS server at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        /// The server URL (credentials left out), so an operator can check it.
+        url: String,
+        /// The client's reason, e.g. connection refused or a timeout.
+        reason: String,
+    },
+    /// A NATS operation on a live connection failed.
     #[error("NATS {operation} on {subject:?} failed: {reason}")]
-    Nats { operation: &'static str, subject: String, reason: String },
+    Nats {
+        /// Which operation (`publish`, `subscribe`, ...).
+        operation: &'static str,
+        /// The subject it was on.
+        subject: String,
+        /// The client's reason.
+        reason: String,
+    },
 }
 
 /// Counters every implementation keeps, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BusStats {
+    /// Messages accepted by `publish` (each counted once, however many subscribers it reaches).
     pub published: u64,
+    /// Copies handed to a subscription's queue (one per subscriber reached).
     pub delivered: u64,
     /// Copies not delivered because the subscriber's queue was full (a slow consumer).
     pub dropped: u64,

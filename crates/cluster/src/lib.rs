@@ -23,12 +23,13 @@ pub mod node_reports;
 pub mod runtime_systems;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use control::LogControl;
 pub use emergency::EmergencyShutdown;
 use orrery_telemetry::{Metrics, Profiler};
+use parking_lot::{Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use node_reports::NodeReports;
@@ -46,9 +47,11 @@ use orrery_universe::{LoadProfile, Universe};
 /// Everything `orrery run` can set.
 #[derive(Clone)]
 pub struct ClusterConfig {
+    /// The static universe the cluster simulates (systems added at runtime come on top of it).
     pub universe: Universe,
     /// Estimated load per system; synthesised from the universe when `None`.
     pub load: Option<LoadProfile>,
+    /// How many sol nodes to premap the universe onto and start (at least 1).
     pub nodes: usize,
     /// How the premap (`best`) runs: how far above the ideal node load it may let a node go, for fewer
     /// cross-node jumps (by default it aims at LPT's balance), how many kicks per node it spends on cutting
@@ -57,6 +60,7 @@ pub struct ClusterConfig {
     /// A mapping made beforehand with `premap` (e.g. by `orrery run` on a blocking thread while it shows the
     /// progress, since `best` can take half a minute); `None` premaps in [`Cluster::start`].
     pub mapping: Option<Mapping>,
+    /// Default simulation tick length in milliseconds, for every system not in `system_tick_ms`.
     pub tick_ms: u32,
     /// Per-system tick lengths in milliseconds, by system id (others use `tick_ms`).
     pub system_tick_ms: std::collections::HashMap<u32, u32>,
@@ -64,13 +68,21 @@ pub struct ClusterConfig {
     pub db_url: String,
     /// The bus: `None` for the in-process bus (embedded), or `nats://HOST:PORT` (a NATS server).
     pub bus_url: Option<String>,
+    /// Where the proxy accepts game clients over TCP (port 0 picks a free one, as tests do).
     pub tcp_listen: SocketAddr,
+    /// Where the proxy accepts browser clients over WebSocket; `None` serves none.
     pub ws_listen: Option<SocketAddr>,
+    /// How often each node writes its ships to the store: what a crash can lose at most.
     pub checkpoint_every: Duration,
+    /// What a new account's password must satisfy.
     pub password_policy: PasswordPolicy,
+    /// Requests per second a client may send before it is throttled (the base of the live setting).
     pub rate_limit_per_s: u32,
+    /// How long a silent client stays connected (the base of the live setting).
     pub idle_timeout: Duration,
+    /// Largest client frame accepted, in bytes; larger ones end the session (the base of the live setting).
     pub max_frame_bytes: usize,
+    /// Messages queued for one client before it counts as too slow and is disconnected.
     pub outbound_queue: usize,
     /// Let test clusters make a system's tick panic or burn CPU on request.
     pub allow_fault_injection: bool,
@@ -126,22 +138,32 @@ impl ClusterConfig {
 /// Why a cluster could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    /// The store could not be opened, or a read or write at startup failed.
     #[error("opening the store")]
     Store(#[from] orrery_store::StoreError),
+    /// The premap could not map the universe onto the nodes.
     #[error("premapping the universe: {0}")]
     Premap(#[from] orrery_premap::PremapError),
+    /// A system's scenery (planets, stargates) could not be generated.
     #[error("generating system layouts: {0}")]
     Layout(#[from] orrery_sim::LayoutError),
+    /// A sol node failed to start.
     #[error("starting a sol node: {0}")]
     Node(#[from] orrery_node::NodeError),
+    /// The proxy failed to start (e.g. its port is taken).
     #[error("starting the proxy: {0}")]
     Proxy(#[from] orrery_proxy::ProxyError),
+    /// Subscribing at startup failed on a connected bus.
     #[error("on the bus")]
     Bus(#[from] orrery_bus::BusError),
+    /// The bus (a NATS server) could not be connected to; nothing was written to the store.
     #[error("connecting to the bus")]
     BusConnect(#[source] orrery_bus::BusError),
+    /// The admin API failed to start (e.g. its port is taken).
     #[error("starting the admin API: {0}")]
     Admin(#[from] orrery_admin::AdminError),
+    /// The configuration cannot work (no nodes, a mapping for another universe, an admin API without a
+    /// token); the message says what.
     #[error("{0}")]
     Config(String),
 }
@@ -232,8 +254,7 @@ impl Cluster {
         let assignments: Vec<(u32, u32)> =
             (0..universe.len()).map(|index| (universe.system(index).id.0, mapping.node_of(index) as u32)).collect();
         store.save_mapping(epoch, &assignments).await?;
-        let node_of_system: runtime_systems::SharedMapping =
-            Arc::new(std::sync::RwLock::new(assignments.into_iter().collect()));
+        let node_of_system: runtime_systems::SharedMapping = Arc::new(RwLock::new(assignments.into_iter().collect()));
         tracing::info!(epoch, nodes = config.nodes, systems = universe.len(), "mapping stored");
 
         let dyn_bus: Arc<dyn Bus> = bus.clone();
@@ -294,7 +315,7 @@ impl Cluster {
             bus,
             epoch,
             node_of_system,
-            universe: Arc::new(std::sync::RwLock::new(Arc::new(config.universe.clone()))),
+            universe: Arc::new(RwLock::new(Arc::new(config.universe.clone()))),
             emergency,
             settings,
             stop_watchers,
@@ -320,7 +341,7 @@ impl Cluster {
             let stop = cluster.stop_watchers.clone();
             let handle =
                 orrery_admin::serve(orrery_admin::AdminConfig { listen, token: token.clone() }, control, async move {
-                    stop.cancelled().await
+                    stop.cancelled().await;
                 })
                 .await?;
             cluster.admin_url = Some(handle.dashboard_url(&token));
@@ -386,13 +407,14 @@ impl Cluster {
         self.emergency.fired()
     }
 
+    /// The emergency shutdown, to schedule or cancel one from outside the admin API (the binary, tests).
     pub fn emergency(&self) -> &Arc<EmergencyShutdown> {
         &self.emergency
     }
 
     /// The settings in force.
     pub fn settings(&self) -> orrery_settings::Settings {
-        self.settings.lock().map(|s| s.clone()).unwrap_or_default()
+        self.settings.lock().clone()
     }
 
     /// The dashboard's address with the token in its fragment, when the admin API is served.
@@ -400,22 +422,27 @@ impl Cluster {
         self.admin_url.as_deref()
     }
 
+    /// Where the admin API listens (the port actually bound), when it is served.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(orrery_admin::AdminHandle::local_addr)
     }
 
+    /// The profiler shared by the nodes, which the admin API starts and stops.
     pub fn profiler(&self) -> &Arc<Profiler> {
         &self.profiler
     }
 
+    /// The cluster's Prometheus metrics, which the nodes and the persistence worker update.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
+    /// Where game clients connect over TCP (the port actually bound).
     pub fn tcp_addr(&self) -> SocketAddr {
         self.proxy.tcp_addr()
     }
 
+    /// Where browser clients connect over WebSocket (the port actually bound), when served.
     pub fn ws_addr(&self) -> Option<SocketAddr> {
         self.proxy.ws_addr()
     }
@@ -427,7 +454,7 @@ impl Cluster {
 
     /// Which node hosts a system.
     pub fn node_of(&self, system_id: u32) -> Option<u32> {
-        self.node_of_system.read().ok().and_then(|map| map.get(&system_id).copied())
+        self.node_of_system.read().get(&system_id).copied()
     }
 
     /// The latest report each node published on the bus, in node order (a node not heard from yet is absent).
@@ -440,6 +467,7 @@ impl Cluster {
         &self.reports
     }
 
+    /// The store every role of this process writes to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -449,10 +477,12 @@ impl Cluster {
         &self.bus
     }
 
+    /// The proxy, for its addresses and session counters.
     pub fn proxy(&self) -> &ProxyHandle {
         &self.proxy
     }
 
+    /// The persistence worker's counters: batches and rows written, failures, the last batch's duration.
     pub fn persist_stats(&self) -> &PersistStats {
         &self.persist_stats
     }

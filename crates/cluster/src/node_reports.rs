@@ -4,18 +4,21 @@
 //! heartbeats a node lease is built on.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use orrery_bus::{Bus, BusError, Subscription};
 use orrery_node::NodeReport;
 use orrery_proto::v1;
+use parking_lot::RwLock;
 use tokio_util::sync::CancellationToken;
 
 /// One node's latest report and when it arrived.
 #[derive(Debug, Clone)]
 pub struct Heard {
+    /// What the node said about itself: its systems, their load and time dilation.
     pub report: NodeReport,
+    /// When it arrived (monotonic clock): the heartbeat a lease on the node is judged by.
     pub at: Instant,
 }
 
@@ -52,7 +55,7 @@ impl NodeReports {
                         subject_node = node,
                         claimed = message.node_id,
                         "node report on another node's subject ignored"
-                    )
+                    );
                 }
                 Err(problem) => tracing::warn!(node, %problem, "undecodable node report ignored"),
             }
@@ -62,7 +65,7 @@ impl NodeReports {
     /// Keep `report` unless a newer one of the same node is already kept (a report from a restarted node,
     /// whose count starts again, replaces whatever was kept).
     fn record(&self, report: NodeReport) {
-        let Ok(mut latest) = self.latest.write() else { return };
+        let mut latest = self.latest.write();
         let stale = latest
             .get(&report.node_id)
             .is_some_and(|kept| kept.report.sequence >= report.sequence && report.sequence > 1);
@@ -73,11 +76,11 @@ impl NodeReports {
 
     /// The latest report of every node heard from, in node order.
     pub fn latest(&self) -> Vec<NodeReport> {
-        self.latest.read().map(|latest| latest.values().map(|heard| heard.report.clone()).collect()).unwrap_or_default()
+        self.latest.read().values().map(|heard| heard.report.clone()).collect()
     }
 
     /// One node's latest report and when it arrived; `None` before its first.
     pub fn heard(&self, node: u32) -> Option<Heard> {
-        self.latest.read().ok().and_then(|latest| latest.get(&node).cloned())
+        self.latest.read().get(&node).cloned()
     }
 }

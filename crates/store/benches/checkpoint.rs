@@ -5,6 +5,8 @@
 //! `ORRERY_TEST_POSTGRES_URL` and makes a database of its own there); without it the benchmark stops, saying
 //! so. Run: `cargo bench -p orrery-store --bench checkpoint`.
 
+#![expect(missing_docs, reason = "criterion_main! generates an undocumented `pub fn main`")]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +54,7 @@ fn checkpoint(c: &mut Criterion) {
             b.iter(|| {
                 let written = runtime.block_on(store.save_ships(&batch)).expect("checkpoint");
                 assert_eq!(written, SHIPS);
-            })
+            });
         });
     }
     group.finish();

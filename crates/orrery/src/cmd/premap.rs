@@ -125,7 +125,7 @@ struct Outcome {
     elapsed: Option<Duration>,
 }
 
-pub fn run(args: PremapArgs) -> Result<()> {
+pub fn run(args: &PremapArgs) -> Result<()> {
     let (universe, full) = args.universe.load()?;
     let profile = args.universe.load_profile(args.load.as_ref(), &full)?;
     let load = profile.cpu(&universe);
@@ -210,13 +210,13 @@ pub fn run(args: PremapArgs) -> Result<()> {
         println!("wrote the graph of the shared systems for other partitioners to {}", path.display());
     }
     if let Some(path) = &args.chart {
-        let title = format!("{} — {} nodes: balance against locality", universe_title(&args), args.nodes);
+        let title = format!("{} — {} nodes: balance against locality", universe_title(args), args.nodes);
         std::fs::write(path, chart::tradeoff(&title, &series(&outcomes)))
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote the trade-off chart to {}", path.display());
     }
     if let Some(path) = &args.svg {
-        let title = format!("{} — {} nodes, strategy {}", universe_title(&args), args.nodes, chosen.name);
+        let title = format!("{} — {} nodes, strategy {}", universe_title(args), args.nodes, chosen.name);
         let svg = orrery_premap_view::map::render(&universe, &load, &chosen.mapping, &chosen.metrics, &title);
         std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote the picture of the {} mapping to {}", chosen.name, path.display());

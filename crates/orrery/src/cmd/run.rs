@@ -100,27 +100,25 @@ type FilterHandle = tracing_subscriber::reload::Handle<tracing_subscriber::EnvFi
 /// A `tracing_subscriber` reload handle as the cluster's [`orrery_cluster::LogControl`].
 pub struct ReloadableLog {
     handle: FilterHandle,
-    current: std::sync::Mutex<String>,
+    current: parking_lot::Mutex<String>,
 }
 
 impl ReloadableLog {
     pub fn new(handle: FilterHandle, initial: String) -> ReloadableLog {
-        ReloadableLog { handle, current: std::sync::Mutex::new(initial) }
+        ReloadableLog { handle, current: parking_lot::Mutex::new(initial) }
     }
 }
 
 impl orrery_cluster::LogControl for ReloadableLog {
     fn current(&self) -> String {
-        self.current.lock().map(|c| c.clone()).unwrap_or_default()
+        self.current.lock().clone()
     }
 
     fn set(&self, filter: &str) -> Result<(), String> {
         let parsed = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("`{filter}`: {e}"))?;
         self.handle.reload(parsed).map_err(|e| e.to_string())?;
-        if let Ok(mut current) = self.current.lock() {
-            tracing::info!(old = %current, new = filter, "log level changed");
-            *current = filter.to_owned();
-        }
+        let old = std::mem::replace(&mut *self.current.lock(), filter.to_owned());
+        tracing::info!(old = %old, new = filter, "log level changed");
         Ok(())
     }
 }
@@ -159,7 +157,7 @@ async fn serve(args: RunArgs) -> Result<()> {
             format!("sqlite://{}", args.data_dir.join("orrery.db").display())
         }
     };
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let mut config = ClusterConfig::new(universe, db_url.clone());
     config.bus_url = args.bus.clone();
     config.load = Some(load);
