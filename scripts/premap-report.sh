@@ -3,10 +3,10 @@
 # from the activity snapshot, at 3, 7, 24, 64 and 250 nodes; also the generated default universe at 24, 64 and 250,
 # the pictures docs/premap-eve-24.svg and docs/premap-generated-24.svg, and imbalance sweeps of best and METIS at
 # 64 and 250 nodes on both with their charts docs/premap-tradeoff-*.svg.
-# Usage: scripts/premap-report.sh [EVE_DIR]   (default ../shared/data/eve) — prints Markdown on stdout.
+# Usage: scripts/premap-report.sh [EVE_DIR]   (default $ORRERY_EVE_DATA, else ../shared/data/eve) — prints Markdown on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eve=${1:-../shared/data/eve}
+eve=${1:-${ORRERY_EVE_DATA:-../shared/data/eve}}
 [ -f "$eve/systems.csv" ] || { echo "premap-report: no EVE map at $eve (systems.csv)" >&2; exit 1; }
 cargo build --release -q -p orrery
 bin=${CARGO_TARGET_DIR:-target}/release/orrery

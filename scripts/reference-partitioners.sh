@@ -4,10 +4,10 @@
 # systems that share nodes, weighted by load) twice — asked for LPT's balance, the balance `best` aims at, and for
 # 3%, METIS's default — and its answers are judged by `orrery premap --evaluate` beside LPT, METIS and `best`.
 # Installs both from PyPI into a virtual environment (target/reference-venv) on first use.
-# Usage: scripts/reference-partitioners.sh [EVE_DIR]   (default ../shared/data/eve) — prints Markdown on stdout.
+# Usage: scripts/reference-partitioners.sh [EVE_DIR]   (default $ORRERY_EVE_DATA, else ../shared/data/eve) — prints Markdown on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eve=${1:-../shared/data/eve}
+eve=${1:-${ORRERY_EVE_DATA:-../shared/data/eve}}
 [ -f "$eve/systems.csv" ] || { echo "reference-partitioners: no EVE map at $eve (systems.csv)" >&2; exit 1; }
 venv=${CARGO_TARGET_DIR:-target}/reference-venv
 if ! "$venv/bin/python" -c 'import kahip, mtkahypar' 2>/dev/null; then

@@ -55,7 +55,7 @@ fi
 # without the map they fail and say where they looked.
 export ORRERY_EVE_DATA=${ORRERY_EVE_DATA:-$(cd .. && pwd)/shared/data/eve}
 # nextest's filter for exactly the tests that read the EVE map.
-eve_filter='binary(eve_map) | test(/eve_map/)'
+eve_filter='binary(=eve_map) | test(/eve_map/)'
 nextest_filter=()
 eve_left_out=""
 if [ -f "$ORRERY_EVE_DATA/systems.csv" ] && [ -f "$ORRERY_EVE_DATA/jumps.csv" ]; then
@@ -71,6 +71,13 @@ cargo fmt --all -- --check
 
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# Real NATS and PostgreSQL servers for the tests that need them (the Bus and Store conformance suites):
+# installed if missing, started on free ports, their URLs exported, stopped when this script exits.
+say "starting NATS and PostgreSQL (scripts/services.sh)"
+source scripts/services.sh
+trap orrery_services_stop EXIT
+orrery_services_start
 
 if cargo nextest --version >/dev/null 2>&1; then
     say "cargo nextest run"

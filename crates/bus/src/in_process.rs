@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
 
-use crate::{Bus, BusError, BusStats, Subscription, validate_subject};
+use crate::{Bus, BusError, BusStats, Counters, DEFAULT_MAX_PAYLOAD, Subscription, check_payload, validate_subject};
 
 /// The in-process bus: every role of `orrery run` shares one.
 #[derive(Clone)]
@@ -20,51 +21,43 @@ type SubjectTable = HashMap<String, Vec<(u64, mpsc::Sender<Bytes>)>>;
 
 struct Inner {
     capacity: usize,
+    max_payload: usize,
     next_id: AtomicU64,
     subjects: RwLock<SubjectTable>,
-    published: AtomicU64,
-    delivered: AtomicU64,
-    dropped: AtomicU64,
+    counters: Counters,
 }
 
 impl InProcessBus {
-    /// A bus whose subscriptions each queue at most `capacity` messages (a slow subscriber loses the rest).
+    /// A bus whose subscriptions each queue at most `capacity` messages (a slow subscriber loses the rest),
+    /// refusing payloads above NATS's default limit ([`DEFAULT_MAX_PAYLOAD`]).
     pub fn new(capacity: usize) -> InProcessBus {
+        InProcessBus::with_max_payload(capacity, DEFAULT_MAX_PAYLOAD)
+    }
+
+    /// A bus with its own payload limit (bytes), e.g. to match a NATS server configured otherwise.
+    pub fn with_max_payload(capacity: usize, max_payload: usize) -> InProcessBus {
         InProcessBus {
             inner: Arc::new(Inner {
                 capacity: capacity.max(1),
+                max_payload,
                 next_id: AtomicU64::new(1),
                 subjects: RwLock::new(HashMap::new()),
-                published: AtomicU64::new(0),
-                delivered: AtomicU64::new(0),
-                dropped: AtomicU64::new(0),
+                counters: Counters::default(),
             }),
         }
     }
 
     /// Number of live subscriptions of `subject` (for tests and diagnostics).
     pub fn subscribers(&self, subject: &str) -> usize {
-        self.inner.subjects.read().map(|subjects| subjects.get(subject).map_or(0, Vec::len)).unwrap_or(0)
+        self.inner.subjects.read().get(subject).map_or(0, Vec::len)
     }
 
-    fn deliver(&self, subject: &str, payload: Bytes) {
-        self.inner.published.fetch_add(1, Ordering::Relaxed);
-        let Ok(subjects) = self.inner.subjects.read() else { return };
+    fn deliver(&self, subject: &str, payload: &Bytes) {
+        self.inner.counters.published.fetch_add(1, Ordering::Relaxed);
+        let subjects = self.inner.subjects.read();
         let Some(subscribers) = subjects.get(subject) else { return };
         for (_, sender) in subscribers {
-            match sender.try_send(payload.clone()) {
-                Ok(()) => {
-                    self.inner.delivered.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(TrySendError::Full(_)) => {
-                    let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                    if dropped.is_power_of_two() {
-                        tracing::warn!(subject, dropped, "slow bus subscriber: message dropped");
-                    }
-                }
-                // The subscription is being dropped; its guard removes it.
-                Err(TrySendError::Closed(_)) => {}
-            }
+            self.inner.counters.offer(subject, sender, payload.clone());
         }
     }
 }
@@ -79,7 +72,7 @@ struct Unsubscribe {
 impl Drop for Unsubscribe {
     fn drop(&mut self) {
         let Some(inner) = self.bus.upgrade() else { return };
-        let Ok(mut subjects) = inner.subjects.write() else { return };
+        let mut subjects = inner.subjects.write();
         if let Some(subscribers) = subjects.get_mut(&self.subject) {
             subscribers.retain(|(id, _)| *id != self.id);
             if subscribers.is_empty() {
@@ -93,7 +86,8 @@ impl Drop for Unsubscribe {
 impl Bus for InProcessBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
         validate_subject(subject)?;
-        self.deliver(subject, payload);
+        check_payload(subject, payload.len(), self.inner.max_payload)?;
+        self.deliver(subject, &payload);
         Ok(())
     }
 
@@ -101,22 +95,16 @@ impl Bus for InProcessBus {
         validate_subject(subject)?;
         let (sender, receiver) = mpsc::channel(self.inner.capacity);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.inner
-            .subjects
-            .write()
-            .map_err(|_| BusError::Closed)?
-            .entry(subject.to_owned())
-            .or_default()
-            .push((id, sender));
+        self.inner.subjects.write().entry(subject.to_owned()).or_default().push((id, sender));
         let guard = Unsubscribe { bus: Arc::downgrade(&self.inner), subject: subject.to_owned(), id };
         Ok(Subscription::new(receiver, Box::new(guard)))
     }
 
     fn stats(&self) -> BusStats {
-        BusStats {
-            published: self.inner.published.load(Ordering::Relaxed),
-            delivered: self.inner.delivered.load(Ordering::Relaxed),
-            dropped: self.inner.dropped.load(Ordering::Relaxed),
-        }
+        self.inner.counters.stats()
+    }
+
+    fn max_payload(&self) -> usize {
+        self.inner.max_payload
     }
 }

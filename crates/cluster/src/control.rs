@@ -18,7 +18,9 @@ use crate::live_settings::SharedSettings;
 
 /// How the binary lets operators change the log level at runtime (a `tracing_subscriber` reload handle).
 pub trait LogControl: Send + Sync + 'static {
+    /// The filter in force (`tracing` `EnvFilter` syntax), for the dashboard.
     fn current(&self) -> String;
+    /// Put `filter` in force; an error says why it was refused (the previous filter stays).
     fn set(&self, filter: &str) -> Result<(), String>;
 }
 
@@ -45,10 +47,7 @@ fn now_ms() -> u64 {
 impl Control {
     /// The universe as it is now (systems added at runtime included).
     fn universe(&self) -> Arc<Universe> {
-        match self.universe.read() {
-            Ok(universe) => universe.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.universe.read().clone()
     }
 
     fn name_of(&self, system_id: u32) -> String {
@@ -84,12 +83,16 @@ impl Control {
     }
 }
 
-fn shutdown_error(problem: ShutdownError) -> ControlError {
-    match problem {
-        ShutdownError::WrongCluster { .. } => ControlError::bad_request("cluster", problem.to_string()),
-        ShutdownError::TooLong(_) => ControlError::bad_request("in_seconds", problem.to_string()),
-        ShutdownError::BadReason(_) => ControlError::bad_request("reason", problem.to_string()),
-        ShutdownError::NoneScheduled => ControlError::NotFound(problem.to_string()),
+/// Each refusal as the admin API reports it: the field at fault for a bad request, not found for a cancel
+/// with nothing scheduled.
+impl From<ShutdownError> for ControlError {
+    fn from(problem: ShutdownError) -> ControlError {
+        match problem {
+            ShutdownError::WrongCluster { .. } => ControlError::bad_request("cluster", problem.to_string()),
+            ShutdownError::TooLong(_) => ControlError::bad_request("in_seconds", problem.to_string()),
+            ShutdownError::BadReason(_) => ControlError::bad_request("reason", problem.to_string()),
+            ShutdownError::NoneScheduled => ControlError::NotFound(problem.to_string()),
+        }
     }
 }
 
@@ -167,7 +170,7 @@ impl ClusterControl for Control {
 
     async fn universe(&self) -> UniverseView {
         let universe = self.universe();
-        let node_of = self.node_of.read().map(|map| map.clone()).unwrap_or_default();
+        let node_of = self.node_of.read().clone();
         let systems = universe
             .systems()
             .iter()
@@ -185,7 +188,7 @@ impl ClusterControl for Control {
     }
 
     async fn settings(&self) -> Vec<SettingView> {
-        let current = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
+        let current = self.settings.lock().clone();
         let stored: HashMap<String, (u64, String)> = match self.store.settings().await {
             Ok(rows) => rows.into_iter().map(|row| (row.key, (row.updated_at_ms, row.value))).collect(),
             Err(_) => HashMap::new(),
@@ -246,12 +249,12 @@ impl ClusterControl for Control {
     }
 
     async fn schedule_shutdown(&self, request: ShutdownRequest) -> Result<ShutdownView, ControlError> {
-        self.emergency.schedule(&request.cluster, request.in_seconds, &request.reason).map_err(shutdown_error)?;
+        self.emergency.schedule(&request.cluster, request.in_seconds, &request.reason)?;
         self.shutdown_view().ok_or_else(|| ControlError::Internal("the shutdown vanished".into()))
     }
 
     async fn cancel_shutdown(&self) -> Result<(), ControlError> {
-        self.emergency.cancel().await.map_err(shutdown_error)
+        Ok(self.emergency.cancel().await?)
     }
 
     async fn profiler_start(&self) -> Result<ProfilerStatus, ControlError> {

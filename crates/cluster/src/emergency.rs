@@ -4,36 +4,53 @@
 //! logins and disconnect everyone with the reason, and whoever runs the cluster stops it gracefully
 //! (everything is stored).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use orrery_bus::Bus;
 use orrery_proto::v1;
+use parking_lot::Mutex;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 /// Longest countdown accepted.
 pub const MAX_COUNTDOWN_S: u64 = 24 * 3600;
 
+/// A shutdown that is counting down: what the dashboard and the admin API show while it can still be
+/// cancelled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scheduled {
+    /// Why, as the operator gave it; every announcement to the players repeats it.
     pub reason: String,
+    /// When it fires, in milliseconds since the Unix epoch (wall clock, so other machines can show it).
     pub fires_at_unix_ms: u64,
 }
 
+/// Why a shutdown request was refused; each variant names the request field at fault, so the admin API can
+/// point the operator at it.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ShutdownError {
+    /// The cluster name typed does not match: the guard against shutting down the wrong cluster.
     #[error("cluster: `{given}` is not this cluster's name")]
-    WrongCluster { given: String },
+    WrongCluster {
+        /// The name the operator typed.
+        given: String,
+    },
+    /// The countdown, in seconds, is longer than [`MAX_COUNTDOWN_S`].
     #[error("in_seconds: {0} is more than {MAX_COUNTDOWN_S}")]
     TooLong(u64),
+    /// The reason is empty or too long to announce to players.
     #[error("reason: {0}")]
     BadReason(&'static str),
+    /// Cancel was asked with no shutdown counting down.
     #[error("no shutdown is scheduled")]
     NoneScheduled,
 }
 
+/// The cluster's one emergency shutdown: at most one countdown at a time (a new schedule replaces the old),
+/// shared by the admin API, which schedules and cancels it, and whoever runs the cluster, which waits for
+/// [`EmergencyShutdown::fired`] to stop it.
 pub struct EmergencyShutdown {
     cluster_name: String,
     bus: Arc<dyn Bus>,
@@ -65,10 +82,13 @@ pub fn announcements(total: u64) -> Vec<u64> {
 }
 
 impl EmergencyShutdown {
+    /// Nothing scheduled yet; `cluster_name` is what an operator must type to schedule, and announcements
+    /// go to every client through `bus`.
     pub fn new(cluster_name: String, bus: Arc<dyn Bus>) -> Arc<EmergencyShutdown> {
         Arc::new(EmergencyShutdown { cluster_name, bus, current: Mutex::new(None), fired: CancellationToken::new() })
     }
 
+    /// The name a shutdown request must give, shown on the dashboard so the operator can check it.
     pub fn cluster_name(&self) -> &str {
         &self.cluster_name
     }
@@ -78,8 +98,9 @@ impl EmergencyShutdown {
         self.fired.clone()
     }
 
+    /// The countdown in progress, if any, for the dashboard.
     pub fn status(&self) -> Option<Scheduled> {
-        self.current.lock().ok().and_then(|current| current.as_ref().map(|(scheduled, _)| scheduled.clone()))
+        self.current.lock().as_ref().map(|(scheduled, _)| scheduled.clone())
     }
 
     /// Schedule (or reschedule) the shutdown.
@@ -104,9 +125,8 @@ impl EmergencyShutdown {
         }
         let scheduled = Scheduled { reason: reason.to_owned(), fires_at_unix_ms: now_ms() + in_seconds * 1000 };
         let cancel = CancellationToken::new();
-        if let Ok(mut current) = self.current.lock()
-            && let Some((_, previous)) = current.replace((scheduled.clone(), cancel.clone()))
-        {
+        let previous = self.current.lock().replace((scheduled.clone(), cancel.clone()));
+        if let Some((_, previous)) = previous {
             previous.cancel();
         }
         tracing::warn!(cluster = %self.cluster_name, in_seconds, reason, "emergency shutdown scheduled");
@@ -114,8 +134,9 @@ impl EmergencyShutdown {
         Ok(scheduled)
     }
 
+    /// Stop the countdown and tell every client the shutdown is off; an error if none is scheduled.
     pub async fn cancel(&self) -> Result<(), ShutdownError> {
-        let taken = self.current.lock().ok().and_then(|mut current| current.take());
+        let taken = self.current.lock().take();
         let Some((scheduled, token)) = taken else { return Err(ShutdownError::NoneScheduled) };
         token.cancel();
         tracing::warn!(cluster = %self.cluster_name, reason = %scheduled.reason, "emergency shutdown cancelled");

@@ -19,18 +19,24 @@
 mod control;
 pub mod emergency;
 pub mod live_settings;
+pub mod node_reports;
 pub mod runtime_systems;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use control::LogControl;
 pub use emergency::EmergencyShutdown;
 use orrery_telemetry::{Metrics, Profiler};
+use parking_lot::{Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
-use orrery_bus::{Bus, InProcessBus};
+use node_reports::NodeReports;
+use orrery_bus::{Bus, InProcessBus, NatsBus};
+
+/// Messages each bus subscription may queue before a slow subscriber loses them.
+const BUS_QUEUE: usize = 65_536;
 use orrery_node::{NodeConfig, NodeHandle, NodeReport, PersistStats};
 use orrery_premap::{Mapping, Strategy};
 use orrery_proxy::{PasswordPolicy, ProxyConfig, ProxyHandle, World};
@@ -41,26 +47,42 @@ use orrery_universe::{LoadProfile, Universe};
 /// Everything `orrery run` can set.
 #[derive(Clone)]
 pub struct ClusterConfig {
+    /// The static universe the cluster simulates (systems added at runtime come on top of it).
     pub universe: Universe,
     /// Estimated load per system; synthesised from the universe when `None`.
     pub load: Option<LoadProfile>,
+    /// How many sol nodes to premap the universe onto and start (at least 1).
     pub nodes: usize,
     /// How the premap (`best`) runs: how far above the ideal node load it may let a node go, for fewer
     /// cross-node jumps (by default it aims at LPT's balance), how many kicks per node it spends on cutting
     /// fewer gates, and how many nodes the regions it maps again hold (see `orrery_premap::Options`).
     pub premap: orrery_premap::Options,
+    /// A mapping made beforehand with `premap` (e.g. by `orrery run` on a blocking thread while it shows the
+    /// progress, since `best` can take half a minute); `None` premaps in [`Cluster::start`].
+    pub mapping: Option<Mapping>,
+    /// Default simulation tick length in milliseconds, for every system not in `system_tick_ms`.
     pub tick_ms: u32,
     /// Per-system tick lengths in milliseconds, by system id (others use `tick_ms`).
     pub system_tick_ms: std::collections::HashMap<u32, u32>,
-    /// `sqlite://path` or a plain path.
+    /// The store: `sqlite://path` or a plain path (embedded), or `postgres://…` (a PostgreSQL server).
     pub db_url: String,
+    /// The bus: `None` for the in-process bus (embedded), or `nats://HOST:PORT` (a NATS server).
+    pub bus_url: Option<String>,
+    /// Where the proxy accepts game clients over TCP (port 0 picks a free one, as tests do).
     pub tcp_listen: SocketAddr,
+    /// Where the proxy accepts browser clients over WebSocket; `None` serves none.
     pub ws_listen: Option<SocketAddr>,
+    /// How often each node writes its ships to the store: what a crash can lose at most.
     pub checkpoint_every: Duration,
+    /// What a new account's password must satisfy.
     pub password_policy: PasswordPolicy,
+    /// Requests per second a client may send before it is throttled (the base of the live setting).
     pub rate_limit_per_s: u32,
+    /// How long a silent client stays connected (the base of the live setting).
     pub idle_timeout: Duration,
+    /// Largest client frame accepted, in bytes; larger ones end the session (the base of the live setting).
     pub max_frame_bytes: usize,
+    /// Messages queued for one client before it counts as too slow and is disconnected.
     pub outbound_queue: usize,
     /// Let test clusters make a system's tick panic or burn CPU on request.
     pub allow_fault_injection: bool,
@@ -88,9 +110,11 @@ impl ClusterConfig {
             load: None,
             nodes: 2,
             premap: orrery_premap::Options::default(),
+            mapping: None,
             tick_ms: 1000,
             system_tick_ms: std::collections::HashMap::new(),
             db_url: db_url.into(),
+            bus_url: None,
             tcp_listen: SocketAddr::from(([127, 0, 0, 1], 7777)),
             ws_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7778))),
             checkpoint_every: Duration::from_secs(10),
@@ -114,18 +138,32 @@ impl ClusterConfig {
 /// Why a cluster could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("opening the store: {0}")]
+    /// The store could not be opened, or a read or write at startup failed.
+    #[error("opening the store")]
     Store(#[from] orrery_store::StoreError),
+    /// The premap could not map the universe onto the nodes.
     #[error("premapping the universe: {0}")]
     Premap(#[from] orrery_premap::PremapError),
+    /// A system's scenery (planets, stargates) could not be generated.
     #[error("generating system layouts: {0}")]
     Layout(#[from] orrery_sim::LayoutError),
+    /// A sol node failed to start.
     #[error("starting a sol node: {0}")]
     Node(#[from] orrery_node::NodeError),
+    /// The proxy failed to start (e.g. its port is taken).
     #[error("starting the proxy: {0}")]
     Proxy(#[from] orrery_proxy::ProxyError),
+    /// Subscribing at startup failed on a connected bus.
+    #[error("on the bus")]
+    Bus(#[from] orrery_bus::BusError),
+    /// The bus (a NATS server) could not be connected to; nothing was written to the store.
+    #[error("connecting to the bus")]
+    BusConnect(#[source] orrery_bus::BusError),
+    /// The admin API failed to start (e.g. its port is taken).
     #[error("starting the admin API: {0}")]
     Admin(#[from] orrery_admin::AdminError),
+    /// The configuration cannot work (no nodes, a mapping for another universe, an admin API without a
+    /// token); the message says what.
     #[error("{0}")]
     Config(String),
 }
@@ -134,11 +172,13 @@ pub enum ClusterError {
 pub struct Cluster {
     proxy: ProxyHandle,
     nodes: Vec<NodeHandle>,
+    /// The nodes' health as they publish it on the bus.
+    reports: NodeReports,
     persister: orrery_node::Persister,
     persist_worker: tokio::task::JoinHandle<()>,
     persist_stats: Arc<PersistStats>,
     store: Arc<dyn Store>,
-    bus: Arc<InProcessBus>,
+    bus: Arc<dyn Bus>,
     epoch: u64,
     node_of_system: runtime_systems::SharedMapping,
     universe: runtime_systems::SharedUniverse,
@@ -187,19 +227,36 @@ impl Cluster {
             return Err(ClusterError::Config("--nodes must be at least 1".into()));
         }
         let store = orrery_store::open(&config.db_url).await?;
+        // Connected before anything is written (ships docked, the mapping saved), so that an unreachable bus leaves
+        // the store alone.
+        let bus: Arc<dyn Bus> = match &config.bus_url {
+            None => Arc::new(InProcessBus::new(BUS_QUEUE)),
+            Some(url) => Arc::new(NatsBus::connect(url, BUS_QUEUE).await.map_err(ClusterError::BusConnect)?),
+        };
         dock_ships_left_in_space(store.as_ref()).await?;
         let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
-        let mapping =
-            orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?;
+        let mapping = match &config.mapping {
+            Some(mapping) if mapping.nodes() != config.nodes || mapping.assignment().len() != universe.len() => {
+                return Err(ClusterError::Config(format!(
+                    "the mapping given is for {} nodes and {} systems, the cluster has {} nodes and {} systems",
+                    mapping.nodes(),
+                    mapping.assignment().len(),
+                    config.nodes,
+                    universe.len()
+                )));
+            }
+            Some(mapping) => mapping.clone(),
+            None => {
+                orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?
+            }
+        };
         let epoch = store.load_mapping().await?.map_or(0, |previous| previous.epoch) + 1;
         let assignments: Vec<(u32, u32)> =
             (0..universe.len()).map(|index| (universe.system(index).id.0, mapping.node_of(index) as u32)).collect();
         store.save_mapping(epoch, &assignments).await?;
-        let node_of_system: runtime_systems::SharedMapping =
-            Arc::new(std::sync::RwLock::new(assignments.into_iter().collect()));
+        let node_of_system: runtime_systems::SharedMapping = Arc::new(RwLock::new(assignments.into_iter().collect()));
         tracing::info!(epoch, nodes = config.nodes, systems = universe.len(), "mapping stored");
 
-        let bus = Arc::new(InProcessBus::new(65_536));
         let dyn_bus: Arc<dyn Bus> = bus.clone();
         let persist_stats = Arc::new(PersistStats::default());
         let metrics = Arc::new(Metrics::new());
@@ -207,6 +264,9 @@ impl Cluster {
         let (persister, persist_worker) =
             orrery_node::spawn_worker(store.clone(), dyn_bus.clone(), persist_stats.clone(), Some(metrics.clone()));
 
+        // Listen before the nodes start, so that their first reports are heard.
+        let stop_watchers = CancellationToken::new();
+        let reports = NodeReports::follow(dyn_bus.as_ref(), config.nodes as u32, stop_watchers.clone()).await?;
         let mut nodes = Vec::with_capacity(config.nodes);
         for (node, layouts) in layouts_by_node(universe, &mapping)?.into_iter().enumerate() {
             let mut node_config = NodeConfig::new(node as u32, config.tick_ms);
@@ -233,7 +293,6 @@ impl Cluster {
         // Live settings: the command line's values, overridden by rows of the settings table.
         let base = base_settings(&config);
         let settings: live_settings::SharedSettings = Arc::new(Mutex::new(base.clone()));
-        let stop_watchers = CancellationToken::new();
         live_settings::broadcast(dyn_bus.as_ref(), &base).await;
         tokio::spawn(live_settings::watch(
             store.clone(),
@@ -248,6 +307,7 @@ impl Cluster {
         let mut cluster = Cluster {
             proxy,
             nodes,
+            reports,
             persister,
             persist_worker,
             persist_stats,
@@ -255,7 +315,7 @@ impl Cluster {
             bus,
             epoch,
             node_of_system,
-            universe: Arc::new(std::sync::RwLock::new(Arc::new(config.universe.clone()))),
+            universe: Arc::new(RwLock::new(Arc::new(config.universe.clone()))),
             emergency,
             settings,
             stop_watchers,
@@ -264,13 +324,13 @@ impl Cluster {
             metrics,
             profiler,
         };
-        let reports: Vec<_> = cluster.nodes.iter().map(NodeHandle::shared_report).collect();
+        let reports = cluster.reports.clone();
         let watcher = runtime_systems::Watcher {
             store: cluster.store.clone(),
             bus: dyn_bus.clone(),
             universe: cluster.universe.clone(),
             node_of: cluster.node_of_system.clone(),
-            reports: Arc::new(move || reports.iter().map(|r| r.lock().clone()).collect()),
+            reports: Arc::new(move || reports.latest()),
             every: config.settings_poll,
         };
         tokio::spawn(watcher.run(cluster.stop_watchers.clone()));
@@ -281,7 +341,7 @@ impl Cluster {
             let stop = cluster.stop_watchers.clone();
             let handle =
                 orrery_admin::serve(orrery_admin::AdminConfig { listen, token: token.clone() }, control, async move {
-                    stop.cancelled().await
+                    stop.cancelled().await;
                 })
                 .await?;
             cluster.admin_url = Some(handle.dashboard_url(&token));
@@ -292,11 +352,11 @@ impl Cluster {
 
     /// The admin API's view of this cluster.
     fn control(&self, log: Option<Arc<dyn LogControl>>) -> Arc<dyn orrery_admin::ClusterControl> {
-        let reports: Vec<_> = self.nodes.iter().map(NodeHandle::shared_report).collect();
+        let reports = self.reports.clone();
         let proxy_stats = self.proxy.shared_stats();
         let slow_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let metrics = self.metrics.clone();
-        let read_reports = move || reports.iter().map(|r| r.lock().clone()).collect::<Vec<_>>();
+        let read_reports = move || reports.latest();
         let read_reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync> = Arc::new(read_reports);
         let sessions_stats = proxy_stats.clone();
         let refresh_reports = read_reports.clone();
@@ -347,13 +407,14 @@ impl Cluster {
         self.emergency.fired()
     }
 
+    /// The emergency shutdown, to schedule or cancel one from outside the admin API (the binary, tests).
     pub fn emergency(&self) -> &Arc<EmergencyShutdown> {
         &self.emergency
     }
 
     /// The settings in force.
     pub fn settings(&self) -> orrery_settings::Settings {
-        self.settings.lock().map(|s| s.clone()).unwrap_or_default()
+        self.settings.lock().clone()
     }
 
     /// The dashboard's address with the token in its fragment, when the admin API is served.
@@ -361,22 +422,27 @@ impl Cluster {
         self.admin_url.as_deref()
     }
 
+    /// Where the admin API listens (the port actually bound), when it is served.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(orrery_admin::AdminHandle::local_addr)
     }
 
+    /// The profiler shared by the nodes, which the admin API starts and stops.
     pub fn profiler(&self) -> &Arc<Profiler> {
         &self.profiler
     }
 
+    /// The cluster's Prometheus metrics, which the nodes and the persistence worker update.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
+    /// Where game clients connect over TCP (the port actually bound).
     pub fn tcp_addr(&self) -> SocketAddr {
         self.proxy.tcp_addr()
     }
 
+    /// Where browser clients connect over WebSocket (the port actually bound), when served.
     pub fn ws_addr(&self) -> Option<SocketAddr> {
         self.proxy.ws_addr()
     }
@@ -388,25 +454,35 @@ impl Cluster {
 
     /// Which node hosts a system.
     pub fn node_of(&self, system_id: u32) -> Option<u32> {
-        self.node_of_system.read().ok().and_then(|map| map.get(&system_id).copied())
+        self.node_of_system.read().get(&system_id).copied()
     }
 
+    /// The latest report each node published on the bus, in node order (a node not heard from yet is absent).
     pub fn node_reports(&self) -> Vec<NodeReport> {
-        self.nodes.iter().map(NodeHandle::report).collect()
+        self.reports.latest()
     }
 
+    /// The coordinator's board of node reports (with arrival times: the nodes' heartbeats).
+    pub fn reports(&self) -> &NodeReports {
+        &self.reports
+    }
+
+    /// The store every role of this process writes to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
-    pub fn bus(&self) -> &Arc<InProcessBus> {
+    /// The bus every role of this process is on (in-process, or a NATS connection).
+    pub fn bus(&self) -> &Arc<dyn Bus> {
         &self.bus
     }
 
+    /// The proxy, for its addresses and session counters.
     pub fn proxy(&self) -> &ProxyHandle {
         &self.proxy
     }
 
+    /// The persistence worker's counters: batches and rows written, failures, the last batch's duration.
     pub fn persist_stats(&self) -> &PersistStats {
         &self.persist_stats
     }

@@ -8,7 +8,7 @@
 //! row returns the key to the base value.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +16,7 @@ use orrery_bus::Bus;
 use orrery_proto::v1;
 use orrery_settings::Settings;
 use orrery_store::Store;
+use parking_lot::Mutex;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +38,8 @@ pub fn to_message(settings: &Settings) -> v1::LiveSettings {
     }
 }
 
+/// Publish the settings in force on the `cluster` subject, where nodes and proxies apply them; a failure is
+/// logged, not returned, because the next change (or the next start) broadcasts again.
 pub async fn broadcast(bus: &dyn Bus, settings: &Settings) {
     let event = v1::ClusterEvent { body: Some(v1::cluster_event::Body::Settings(to_message(settings))) };
     if let Err(problem) = bus.publish(orrery_proto::CLUSTER_SUBJECT, Bytes::from(event.encode_to_vec())).await {
@@ -62,7 +65,7 @@ pub async fn watch(
                 let mut merged = base_rows.clone();
                 merged.extend(rows.into_iter().map(|row| (row.key, row.value)));
                 let rows: Vec<(String, String)> = merged.into_iter().collect();
-                let current = shared.lock().map(|s| s.clone()).unwrap_or_default();
+                let current = shared.lock().clone();
                 let reconciled = orrery_settings::reconcile(&current, &rows);
                 for rejection in &reconciled.rejected {
                     if reported.insert((rejection.key.clone(), rejection.raw.clone())) {
@@ -84,9 +87,7 @@ pub async fn watch(
                             "setting changed"
                         );
                     }
-                    if let Ok(mut shared) = shared.lock() {
-                        *shared = reconciled.settings.clone();
-                    }
+                    *shared.lock() = reconciled.settings.clone();
                     broadcast(bus.as_ref(), &reconciled.settings).await;
                 }
             }

@@ -5,7 +5,7 @@
 //! no stargates, entered by invitation (`arena_invites`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,22 +16,36 @@ use orrery_proto::v1;
 use orrery_sim::SystemLayout;
 use orrery_store::{AddedSystem, Store};
 use orrery_universe::{ConstellationId, RegionId, SolarSystem, SystemId, SystemKind, Universe, Vec3};
+use parking_lot::RwLock;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
+/// The universe in force, systems added at runtime included. Readers clone the inner `Arc` and let go of the
+/// lock; the watcher swaps in a whole new universe, so no reader ever sees one half-extended.
 pub type SharedUniverse = Arc<RwLock<Arc<Universe>>>;
+/// Which sol node hosts each system (system id to node id), grown by the watcher as it places added systems.
 pub type SharedMapping = Arc<RwLock<HashMap<u32, u32>>>;
 
+/// The watcher of the `added_systems` table, with what it needs to bring a new system online.
 pub struct Watcher {
+    /// Where operators add systems and stargates.
     pub store: Arc<dyn Store>,
+    /// Where it tells the chosen node to host a system, neighbours of their new gates, and proxies of the
+    /// system.
     pub bus: Arc<dyn Bus>,
+    /// The universe it extends (shared with the admin API).
     pub universe: SharedUniverse,
+    /// The mapping it adds each placed system to (shared with the admin API and the cluster).
     pub node_of: SharedMapping,
+    /// The nodes' latest reports, to place a system on the least-loaded node.
     pub reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync>,
+    /// How often the table is read.
     pub every: Duration,
 }
 
 impl Watcher {
+    /// Poll until `stop`, bringing each new system online once; a problem (a bad row, an arena with gates)
+    /// is logged once, and the watcher keeps going.
     pub async fn run(self, stop: CancellationToken) {
         let mut reported: HashSet<String> = HashSet::new();
         loop {
@@ -49,7 +63,7 @@ impl Watcher {
 
     async fn poll(&self, reported: &mut HashSet<String>) -> Result<(), String> {
         let rows = self.store.added_systems().await.map_err(|e| e.to_string())?;
-        let current = self.universe.read().map_err(|_| "universe lock poisoned".to_owned())?.clone();
+        let current = self.universe.read().clone();
         let mut fresh: Vec<AddedSystem> = Vec::new();
         for row in rows {
             match row {
@@ -138,9 +152,7 @@ impl Watcher {
                 })),
             };
             self.publish(&orrery_proto::node_subject(node), host.encode_to_vec()).await;
-            if let Ok(mut node_of) = self.node_of.write() {
-                node_of.insert(system.system_id, node);
-            }
+            self.node_of.write().insert(system.system_id, node);
             tracing::info!(system = system.system_id, name = %system.name, node, arena = system.arena, "added system placed");
         }
         // Existing neighbours get their stargate to each new system.
@@ -158,9 +170,7 @@ impl Watcher {
                 }
             }
         }
-        if let Ok(mut universe) = self.universe.write() {
-            *universe = Arc::new(extended);
-        }
+        *self.universe.write() = Arc::new(extended);
         for system in &fresh {
             let event = v1::ClusterEvent { body: Some(v1::cluster_event::Body::SystemAdded(system.system_id)) };
             self.publish(orrery_proto::CLUSTER_SUBJECT, event.encode_to_vec()).await;

@@ -27,7 +27,7 @@ async fn read_envelope(stream: &mut TcpStream) -> Option<v1::ServerEnvelope> {
 async fn expect_closed(stream: &mut TcpStream) {
     let mut rest = Vec::new();
     let read = tokio::time::timeout(WAIT, stream.read_to_end(&mut rest)).await;
-    assert!(matches!(read, Ok(Ok(_)) | Ok(Err(_))), "the server closes the connection");
+    assert!(matches!(read, Ok(Ok(_) | Err(_))), "the server closes the connection");
 }
 
 fn error_of(envelope: &v1::ServerEnvelope) -> (ErrorCode, String) {
@@ -78,7 +78,7 @@ async fn framing_errors_are_answered_then_disconnected_and_others_fly_on() {
     let end = tokio::time::timeout(WAIT, async {
         loop {
             match ws.next().await {
-                None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return,
+                None | Some(Err(_) | Ok(WsMessage::Close(_))) => return,
                 Some(Ok(_)) => continue,
             }
         }

@@ -53,7 +53,7 @@ async fn read_envelope(stream: &mut TcpStream, timeout: Duration) -> Option<v1::
 /// True if the server closes the connection within `timeout` (everything before the end is skipped).
 async fn closed_within(stream: &mut TcpStream, timeout: Duration) -> bool {
     let mut rest = Vec::new();
-    matches!(tokio::time::timeout(timeout, stream.read_to_end(&mut rest)).await, Ok(Ok(_)) | Ok(Err(_)))
+    matches!(tokio::time::timeout(timeout, stream.read_to_end(&mut rest)).await, Ok(Ok(_) | Err(_)))
 }
 
 fn error_of(envelope: &v1::ServerEnvelope) -> (ErrorCode, String) {

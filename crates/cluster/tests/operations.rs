@@ -197,7 +197,7 @@ async fn a_full_system_queues_entries_refuses_jumps_and_admits_when_the_cap_is_r
     first.go_to_gate(gate).await;
     match first.client.request(Cmd::Jump(v1::Jump { gate_id: gate }), WAIT).await {
         Err(ClientError::Server { code: ErrorCode::SystemFull, reason }) => {
-            assert!(reason.contains("full"), "{reason}")
+            assert!(reason.contains("full"), "{reason}");
         }
         other => panic!("expected SYSTEM_FULL, got {other:?}"),
     }

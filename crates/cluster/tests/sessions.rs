@@ -53,7 +53,7 @@ async fn errors_until_closed(client: &mut Client) -> Vec<(u32, v1::ErrorCode)> {
     loop {
         match client.next_event(WAIT).await {
             Ok(Some(v1::ServerEnvelope { request_id, body: Some(Msg::Error(error)) })) => {
-                errors.push((request_id, error.code()))
+                errors.push((request_id, error.code()));
             }
             Ok(Some(_)) => {}
             Ok(None) => panic!("not closed within {WAIT:?}; errors so far {errors:?}"),

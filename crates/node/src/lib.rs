@@ -7,6 +7,8 @@
 //! ticks at full speed; when they don't, [`orrery_sim::tidi::TidiController`] gives each system a fair share
 //! and a system that needs more than its share ticks less often in wall time (its clock runs at the factor,
 //! never below the floor), while quiet systems keep 1.0. No command is dropped: they wait for the next tick.
+//! With every Time Dilation update the node publishes its [`NodeReport`] on `node.<id>.report`: the
+//! coordinator's only view of its health, and its heartbeat.
 //!
 //! A panic in one system's tick is caught: the system is marked failed (its commands are answered
 //! UNAVAILABLE), the panic is logged, and the node's other systems keep ticking.
@@ -14,6 +16,7 @@
 mod convert;
 mod hosted;
 pub mod persist;
+mod report;
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -21,8 +24,6 @@ use std::collections::BinaryHeap;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
-
-use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use orrery_bus::Bus;
@@ -33,6 +34,7 @@ use tokio::sync::oneshot;
 
 use hosted::{Hosted, TickContext, TickEffects};
 pub use persist::{PersistJob, PersistStats, Persister, spawn_worker};
+pub use report::{NodeReport, SystemReport};
 
 /// A celestial as clients and the bus see it (positions rounded to metres): the coordinator sends the scenery
 /// of systems added at runtime in this form.
@@ -102,46 +104,11 @@ pub enum NodeError {
     },
 }
 
-/// One hosted system as the operators see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SystemReport {
-    /// The system reported on.
-    pub system_id: u32,
-    /// Ships in space there.
-    pub ships: usize,
-    /// Time Dilation factor: 1.0 at full speed, down to the floor while overloaded.
-    pub factor: f64,
-    /// Smoothed work per tick, milliseconds.
-    pub tick_work_ms: f64,
-    /// A tick panicked: the system no longer runs and its commands are answered with UNAVAILABLE.
-    pub failed: bool,
-    /// Its nominal tick length in milliseconds.
-    pub tick_ms: u32,
-    /// Its player cap (`u32::MAX`: none); more pilots wait in its queue.
-    pub max_players: u32,
-    /// Players waiting for a place.
-    pub queued: usize,
-}
-
-/// What a node last reported (refreshed with every Time Dilation update).
-#[derive(Debug, Clone, Default)]
-pub struct NodeReport {
-    /// The reporting node.
-    pub node_id: u32,
-    /// Every system it hosts.
-    pub systems: Vec<SystemReport>,
-    /// Ticks run since the node started, all systems together.
-    pub ticks: u64,
-    /// Ticks that started more than one nominal tick late.
-    pub late_ticks: u64,
-}
-
 /// A running node.
 pub struct NodeHandle {
     node_id: u32,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    report: Arc<Mutex<NodeReport>>,
 }
 
 impl NodeHandle {
@@ -149,17 +116,6 @@ impl NodeHandle {
     #[must_use]
     pub fn node_id(&self) -> u32 {
         self.node_id
-    }
-
-    /// The report cell itself, for readers that outlive borrowing the handle (the admin API).
-    pub fn shared_report(&self) -> Arc<Mutex<NodeReport>> {
-        self.report.clone()
-    }
-
-    /// A copy of the node's last report.
-    #[must_use]
-    pub fn report(&self) -> NodeReport {
-        self.report.lock().clone()
     }
 
     /// Stop ticking, checkpoint every ship still in space as out of space, wait for the store to confirm, and
@@ -185,9 +141,7 @@ pub async fn start(
         .map_err(|problem| NodeError::Startup { node: config.node_id, reason: problem.to_string() })?;
     let (ready_tx, ready_rx) = oneshot::channel();
     let (stop_tx, stop_rx) = oneshot::channel();
-    let report = Arc::new(Mutex::new(NodeReport { node_id: config.node_id, ..NodeReport::default() }));
     let node_id = config.node_id;
-    let thread_report = report.clone();
     let thread = std::thread::Builder::new().name(format!("sol-node-{node_id}")).spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime,
@@ -197,11 +151,11 @@ pub async fn start(
             }
         };
         let local = tokio::task::LocalSet::new();
-        let node = Node { config, bus, persister, tidi, report: thread_report, default_max_players: u32::MAX };
+        let node = Node { config, bus, persister, tidi, reports_sent: 0, default_max_players: u32::MAX };
         local.block_on(&runtime, node.run(layouts, ready_tx, stop_rx));
     })?;
     match ready_rx.await {
-        Ok(Ok(())) => Ok(NodeHandle { node_id, stop: Some(stop_tx), thread: Some(thread), report }),
+        Ok(Ok(())) => Ok(NodeHandle { node_id, stop: Some(stop_tx), thread: Some(thread) }),
         Ok(Err(reason)) => Err(NodeError::Startup { node: node_id, reason }),
         Err(_) => Err(NodeError::Startup { node: node_id, reason: "the node thread ended during startup".into() }),
     }
@@ -214,7 +168,8 @@ struct Node {
     bus: Arc<dyn Bus>,
     persister: Persister,
     tidi: TidiController,
-    report: Arc<Mutex<NodeReport>>,
+    /// Reports published so far (the last one's sequence number).
+    reports_sent: u64,
 }
 
 type Systems = Rc<RefCell<Vec<Hosted>>>;
@@ -316,7 +271,7 @@ impl Node {
             if now >= next_tidi {
                 self.tidi.update();
                 self.refuse_failed(&systems).await;
-                self.publish_report(&systems, ticks, late_ticks);
+                self.publish_report(&systems, ticks, late_ticks).await;
                 next_tidi = now + self.config.tidi_every;
             }
             if now >= next_checkpoint {
@@ -469,9 +424,20 @@ impl Node {
         let _ = self.persister.send(PersistJob { rows, then_publish: None, done });
     }
 
-    fn publish_report(&self, systems: &Systems, ticks: u64, late_ticks: u64) {
+    /// Publish this node's health on `node.<id>.report`: the coordinator's only view of it, and its heartbeat.
+    async fn publish_report(&mut self, systems: &Systems, ticks: u64, late_ticks: u64) {
+        self.reports_sent += 1;
+        let report = self.report(systems, ticks, late_ticks);
+        let subject = orrery_proto::node_report_subject(self.config.node_id);
+        let payload = bytes::Bytes::from(prost::Message::encode_to_vec(&report.to_message()));
+        if let Err(problem) = self.bus.publish(&subject, payload).await {
+            tracing::error!(node = self.config.node_id, %problem, "node report not published");
+        }
+    }
+
+    fn report(&self, systems: &Systems, ticks: u64, late_ticks: u64) -> NodeReport {
         let systems = systems.borrow();
-        let report = NodeReport {
+        NodeReport {
             node_id: self.config.node_id,
             systems: systems
                 .iter()
@@ -488,8 +454,8 @@ impl Node {
                 .collect(),
             ticks,
             late_ticks,
-        };
-        *self.report.lock() = report;
+            sequence: self.reports_sent,
+        }
     }
 }
 

@@ -49,9 +49,9 @@ fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
-        Command::Bots(args) => cmd::bots::run(args),
-        Command::Premap(args) => cmd::premap::run(args),
-        Command::Fingerprint(args) => cmd::fingerprint::run(args),
+        Command::Bots(args) => cmd::bots::run(&args),
+        Command::Premap(args) => cmd::premap::run(&args),
+        Command::Fingerprint(args) => cmd::fingerprint::run(&args),
         Command::Bench(args) => cmd::bench::run(args),
     };
     match result {

@@ -130,3 +130,38 @@ async fn sigterm_stores_everyone_exits_zero_and_a_restart_brings_them_back() {
     let (status, _) = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
     assert!(status.success());
 }
+
+/// `orrery run` against a bus or store nobody serves: one line on stderr naming which service and where, exit
+/// non-zero, and nothing left running.
+#[test]
+fn an_unreachable_nats_or_postgres_is_named_in_one_line_and_the_exit_is_non_zero() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            vec!["--bus".to_owned(), format!("nats://127.0.0.1:{port}")],
+            format!("NATS server at nats://127.0.0.1:{port}"),
+        ),
+        (
+            vec!["--store".to_owned(), format!("postgres://orrery:s3cret@127.0.0.1:{port}/orrery")],
+            format!("PostgreSQL server at postgres://orrery:***@127.0.0.1:{port}/orrery"),
+        ),
+    ];
+    for (args, names) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_orrery"))
+            .args(["run", "--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--generate-systems", "50", "--nodes", "1"])
+            .args(&args)
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("orrery run runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: exit {:?}", output.status);
+        let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line, got {stderr}");
+        assert!(lines[0].starts_with("error: ") && lines[0].contains(&names), "{args:?}: {stderr}");
+        assert!(!stderr.contains("s3cret"), "the password stays out of the message: {stderr}");
+    }
+}

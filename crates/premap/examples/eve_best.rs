@@ -1,25 +1,21 @@
 //! Development probe: `best` (and METIS, LPT) on the EVE k-space map at the node counts given as arguments,
-//! printing balance, cut, fragmentation and time. Needs the map at `../shared/data/eve` beside the repository.
+//! printing balance, cut, fragmentation and time. Needs the EVE map (`ORRERY_EVE_DATA`, by default
+//! `../shared/data/eve` beside the repository; see `orrery_testdata`).
 //!
 //! Run with `cargo run -p orrery-premap --example eve_best --release -- 24 250`; `gen` as the first argument
 //! uses the generated default universe instead.
 
-use std::path::Path;
 use std::time::Instant;
 
 use orrery_premap::{Strategy, evaluate, premap};
-use orrery_universe::{
-    ActivityWeights, GeneratorConfig, LoadProfile, SystemKind, Universe, generate, load_universe_paths,
-};
+use orrery_universe::{GeneratorConfig, LoadProfile, Universe, generate};
+
+#[path = "../tests/common/eve.rs"]
+mod eve;
 
 fn eve() -> (Universe, Vec<f64>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/eve");
-    let full = load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).expect("EVE map loads");
-    let profile = LoadProfile::from_activity_path(&dir.join("activity.csv"), &full, &ActivityWeights::default())
-        .expect("activity loads");
-    let kspace = full.select(|s| s.kind == SystemKind::KSpace);
-    let load = profile.cpu(&kspace);
-    (kspace, load)
+    let dir = orrery_testdata::require_eve_data();
+    eve::eve_kspace(&dir).unwrap_or_else(|e| panic!("the EVE map in {} does not load: {e}", dir.display()))
 }
 
 fn main() {

@@ -13,7 +13,9 @@
 //! heavier than the per-node share of what remains — a trade hub like Jita gets a node of its own — and then
 //! places the rest on the remaining nodes. [`evaluate`] computes the metrics an operator judges a mapping by.
 //!
-//! This crate is pure: no I/O, no clocks, no threads. Callers time it themselves.
+//! This crate is pure: no I/O, no clocks, no threads. Callers time it themselves, and may follow a long run
+//! through a callback ([`premap_with_progress`]). Pictures of a mapping (the SVG map, the trade-off chart) are
+//! operator tooling and live in `orrery-premap-view`.
 //!
 //! ```
 //! use orrery_premap::{Strategy, evaluate, premap};
@@ -32,9 +34,9 @@ mod dedicated;
 mod export;
 mod mapping;
 mod metrics;
+mod progress;
 mod strategy;
 mod subset;
-pub mod svg;
 #[cfg(test)]
 mod test_support;
 
@@ -42,25 +44,49 @@ pub use dedicated::dedicated_systems;
 pub use export::metis_graph;
 pub use mapping::Mapping;
 pub use metrics::{Metrics, evaluate};
-pub use strategy::{METIS_DEFAULT_IMBALANCE, Options, Strategy, premap, premap_with};
+pub use progress::Progress;
+pub use strategy::{METIS_DEFAULT_IMBALANCE, Options, Strategy, premap, premap_with, premap_with_progress};
 
 /// Why a mapping could not be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PremapError {
+    /// Asked for zero nodes: there is nowhere to put the systems.
     #[error("the node count must be at least 1")]
     NoNodes,
+    /// Every node must host at least one system, so there cannot be more nodes than systems.
     #[error(
         "{nodes} nodes for {systems} systems: a node count larger than the number of systems would leave nodes empty"
     )]
-    MoreNodesThanSystems { nodes: usize, systems: usize },
+    MoreNodesThanSystems {
+        /// The node count asked for.
+        nodes: usize,
+        /// The systems in the universe.
+        systems: usize,
+    },
+    /// The load vector is indexed like the universe's systems, so it must have one entry per system.
     #[error("the load vector has {loads} entries but the universe has {systems} systems")]
-    LoadLength { loads: usize, systems: usize },
+    LoadLength {
+        /// Entries in the load vector given.
+        loads: usize,
+        /// Systems in the universe.
+        systems: usize,
+    },
+    /// A load that is negative, infinite or NaN would make balance meaningless (sums and shares break).
     #[error("the load of system {system} is {value}: loads must be finite and ≥ 0")]
-    BadLoad { system: u32, value: f64 },
+    BadLoad {
+        /// The id of the system (its `SystemId`, not its index) whose load is wrong.
+        system: u32,
+        /// The load found for it.
+        value: f64,
+    },
+    /// The allowed imbalance ([`Options::imbalance`]) is how far above a shared node's ideal load a node may
+    /// go, as a fraction: a negative, infinite or NaN one allows nothing meaningful.
     #[error("imbalance {0}: it must be a finite fraction ≥ 0 (0.02 for 2%)")]
     BadImbalance(f64),
+    /// [`Options::region_nodes`] of 1: a region of one node has nothing to redistribute (0 turns regions off).
     #[error("regions of {0} node: a region mapped again must hold at least 2 nodes (0 turns regions off)")]
     BadRegionNodes(usize),
+    /// The strategy (its name here) sits behind a crate feature this build does not have, e.g. `metis`.
     #[error("strategy `{0}` is not built into this binary (enable the crate feature of the same name)")]
     Unavailable(&'static str),
 }

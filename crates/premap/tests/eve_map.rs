@@ -2,29 +2,19 @@
 //! what `best` is built to achieve, checked where the data says it is achievable. The numbers behind these
 //! bounds are in docs/benchmarks.md.
 //!
-//! The map lives outside the repository (`../shared/data/eve`); without it these tests fail and say so.
-
-use std::path::Path;
+//! The map lives outside the repository: `orrery_testdata::require_eve_data` finds it (`ORRERY_EVE_DATA`, by
+//! default `../shared/data/eve` beside the repository); without it these tests fail and say so.
 
 mod common;
 
 use common::{assert_below, metis, run, run_with};
 use orrery_premap::{Metrics, Options, Strategy};
-use orrery_universe::{ActivityWeights, LoadProfile, SystemKind, Universe, load_universe_paths};
+use orrery_universe::Universe;
 
+/// The map (from `ORRERY_EVE_DATA`, failing the test if it is missing) and its load.
 fn eve() -> (Universe, Vec<f64>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/eve");
-    assert!(
-        dir.join("systems.csv").is_file(),
-        "the EVE map is required for these tests and is missing at {} (see shared/data/eve/README.md)",
-        dir.display()
-    );
-    let full = load_universe_paths(&dir.join("systems.csv"), Some(&dir.join("jumps.csv"))).expect("EVE map loads");
-    let profile = LoadProfile::from_activity_path(&dir.join("activity.csv"), &full, &ActivityWeights::default())
-        .expect("activity snapshot loads");
-    let kspace = full.select(|s| s.kind == SystemKind::KSpace);
-    let load = profile.cpu(&kspace);
-    (kspace, load)
+    let dir = orrery_testdata::require_eve_data();
+    common::eve::eve_kspace(&dir).unwrap_or_else(|e| panic!("the EVE map in {} does not load: {e}", dir.display()))
 }
 
 #[test]

@@ -98,7 +98,7 @@ fn three_far_apart_clusters_get_a_node_each() {
 fn a_giant_system_is_alone_on_its_node_for_every_strategy() {
     // A 7 × 7 grid, 1 ly apart, joined to its grid neighbours; system 24 (the centre) outweighs the rest.
     let positions: Vec<Vec3> =
-        (0..49).map(|i| Vec3::new((i % 7) as f64 * LIGHT_YEAR_M, 0.0, (i / 7) as f64 * LIGHT_YEAR_M)).collect();
+        (0..49).map(|i| Vec3::new(f64::from(i % 7) * LIGHT_YEAR_M, 0.0, f64::from(i / 7) * LIGHT_YEAR_M)).collect();
     let mut gates = Vec::new();
     for i in 0..49 {
         if i % 7 < 6 {
@@ -110,7 +110,7 @@ fn a_giant_system_is_alone_on_its_node_for_every_strategy() {
     }
     let u = universe(&positions, &gates);
     let giant = 24;
-    let mut load: Vec<f64> = (0..49).map(|i| 1.0 + (i % 5) as f64 * 0.25).collect();
+    let mut load: Vec<f64> = (0..49).map(|i| 1.0 + f64::from(i % 5) * 0.25).collect();
     load[giant] = load.iter().sum::<f64>() + 1.0;
     for nodes in 2..=6 {
         assert_eq!(dedicated_systems(&load, nodes), vec![giant], "{nodes} nodes");
@@ -190,7 +190,7 @@ fn best_cuts_a_ladder_across() {
 
 /// Two unconnected paths: 0–1–2–3 and 4–5–6–7.
 fn two_paths() -> Universe {
-    let positions: Vec<Vec3> = (0..8).map(|i| Vec3::new(i as f64 * 1e16, 0.0, 0.0)).collect();
+    let positions: Vec<Vec3> = (0..8).map(|i| Vec3::new(f64::from(i) * 1e16, 0.0, 0.0)).collect();
     universe(&positions, &[(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (6, 7)])
 }
 
@@ -229,7 +229,7 @@ fn two_pieces_in_one_part_are_fragmented() {
     assert_eq!(m.cut_gates, 3);
 
     // Three pieces of one path on one node: two extra pieces.
-    let positions: Vec<Vec3> = (0..5).map(|i| Vec3::new(i as f64, 0.0, 0.0)).collect();
+    let positions: Vec<Vec3> = (0..5).map(|i| Vec3::new(f64::from(i), 0.0, 0.0)).collect();
     let path = universe(&positions, &[(0, 1), (1, 2), (2, 3), (3, 4)]);
     let mapping = Mapping::new(2, vec![0, 1, 0, 1, 0]).unwrap();
     let m = evaluate(&path, &[1.0; 5], &mapping);
@@ -238,7 +238,7 @@ fn two_pieces_in_one_part_are_fragmented() {
 
 #[test]
 fn isolated_systems_never_fragment_a_node() {
-    let positions: Vec<Vec3> = (0..6).map(|i| Vec3::new(i as f64 * 1e16, 0.0, 0.0)).collect();
+    let positions: Vec<Vec3> = (0..6).map(|i| Vec3::new(f64::from(i) * 1e16, 0.0, 0.0)).collect();
     let u = universe(&positions, &[]);
     let mapping = Mapping::new(2, vec![0, 1, 0, 1, 0, 1]).unwrap();
     let m = evaluate(&u, &[1.0; 6], &mapping);
@@ -295,7 +295,7 @@ fn balance_and_spread_figures_by_hand() {
 
 #[test]
 fn dedicated_flag_and_shared_balance_by_hand() {
-    let positions: Vec<Vec3> = (0..5).map(|i| Vec3::new(i as f64 * 1e16, 0.0, 0.0)).collect();
+    let positions: Vec<Vec3> = (0..5).map(|i| Vec3::new(f64::from(i) * 1e16, 0.0, 0.0)).collect();
     let u = universe(&positions, &[(0, 1), (1, 2), (2, 3), (3, 4)]);
     // 20 > 26/3: system 2 is dedicated; the shared nodes carry 3 + 3 (1+2 | 1+2).
     let load = [1.0, 2.0, 20.0, 2.0, 1.0];
@@ -327,7 +327,7 @@ fn dedicated_flag_and_shared_balance_by_hand() {
 /// with a light system it does not touch.
 #[test]
 fn best_gives_up_connectivity_to_meet_the_cap_when_heavy_systems_touch() {
-    let positions: Vec<Vec3> = (0..4).map(|i| Vec3::new(i as f64 * 1e16, 0.0, 0.0)).collect();
+    let positions: Vec<Vec3> = (0..4).map(|i| Vec3::new(f64::from(i) * 1e16, 0.0, 0.0)).collect();
     let u = universe(&positions, &[(0, 1), (1, 2), (2, 3)]);
     let load = vec![10.0, 10.0, 1.0, 1.0];
     let best = evaluate(&u, &load, &premap(&u, &load, 2, Strategy::Best).unwrap());

@@ -75,7 +75,7 @@ fn positions(n: usize) -> BoxedStrategy<Vec<(f64, f64, f64)>> {
         prop::collection::vec((0.0..1e-6f64, 0.0..1e-6f64, 0.0..1e-6f64), n),
         // A handful of distinct points, many systems on each.
         prop::collection::vec((0..3u8, 0..2u8), n)
-            .prop_map(|v| v.into_iter().map(|(a, b)| (a as f64 * 1e16, 0.0, b as f64 * 1e16)).collect()),
+            .prop_map(|v| v.into_iter().map(|(a, b)| (f64::from(a) * 1e16, 0.0, f64::from(b) * 1e16)).collect()),
         // On a line (two axes flat).
         prop::collection::vec(coordinate(), n).prop_map(|v| v.into_iter().map(|x| (x, 0.0, 0.0)).collect()),
     ]

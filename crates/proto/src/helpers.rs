@@ -53,5 +53,10 @@ pub fn node_subject(node_id: u32) -> String {
     format!("node.{node_id}")
 }
 
+/// The bus subject on which a sol node publishes its [`v1::NodeReport`] (its health and heartbeat).
+pub fn node_report_subject(node_id: u32) -> String {
+    format!("node.{node_id}.report")
+}
+
 /// The bus subject of cluster-wide broadcasts.
 pub const CLUSTER_SUBJECT: &str = "cluster";

@@ -2,8 +2,9 @@
 //! their ships are, the system → node mapping, operator settings — behind one async, transactional trait.
 //!
 //! Every role reaches the database through [`Store`], never through SQL of its own, so the backend can
-//! change under them: [`SqliteStore`] (one file) is the embedded default of `orrery run`; PostgreSQL, for
-//! the distributed mode where several processes share the state, is to implement the same trait. Each
+//! change under them: [`SqliteStore`] (one file) is the embedded default of `orrery run`; [`PostgresStore`],
+//! for the distributed mode where several processes share the state, implements the same trait with the same
+//! statements (`src/backend.rs`, `src/sql.rs`) and its own migrations (`migrations/postgres`). Each
 //! method is one transaction, so a crash between calls never leaves half of an operation behind (a
 //! character without its ship, a mapping without its epoch).
 //!
@@ -23,8 +24,8 @@
 //! - The mapping's epoch never goes back either ([`Store::save_mapping`]).
 //! - Nothing read from the database is trusted: a negative id, a NULL or non-finite position, a value of
 //!   the wrong type is [`StoreError::Corrupt`], never a panic.
-//! - Concurrent writers wait for each other (SQLite: WAL journal and a 5 s busy timeout) instead of
-//!   failing with "database is locked".
+//! - Concurrent writers wait for each other (SQLite: WAL journal and a 5 s busy timeout; PostgreSQL: row
+//!   locks, taken in ship order so that checkpoints cannot deadlock) instead of failing.
 //!
 //! ```
 //! use orrery_store::{NewShip, SqliteStore, Store};
@@ -45,8 +46,10 @@
 //! # }).unwrap();
 //! ```
 
+mod backend;
 mod error;
 mod model;
+mod postgres;
 mod sql;
 mod sqlite;
 mod store;
@@ -55,6 +58,7 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::{AccountRecord, AddedSystem, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow};
+pub use postgres::{CONNECT_TIMEOUT, PostgresStore, create_scratch_database, redacted as redacted_url};
 pub use sqlite::{BUSY_TIMEOUT, SqliteStore};
 pub use store::Store;
 
@@ -62,10 +66,11 @@ pub use store::Store;
 ///
 /// - `sqlite:///path/to/orrery.db`, `sqlite:relative.db`, or a plain path: a [`SqliteStore`] on that file
 ///   (created if missing); `sqlite::memory:` for a throwaway one.
-/// - `postgres://…` / `postgresql://…`: not yet — [`StoreError::InvalidUrl`].
+/// - `postgres://…` / `postgresql://…`: a [`PostgresStore`] on that database ([`StoreError::Unreachable`]
+///   naming the server if it does not answer).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::InvalidUrl("PostgreSQL support arrives with the distributed mode".to_owned()));
+        return Ok(Arc::new(PostgresStore::open(url).await?));
     }
     Ok(Arc::new(SqliteStore::open(url).await?))
 }

@@ -8,6 +8,7 @@ use crate::StoreError;
 /// A player account as stored: what login needs to check a password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccountRecord {
+    /// The store-assigned id (from 1) that characters and tokens refer to.
     pub account_id: u64,
     /// As the player typed it at creation (lookups ignore case).
     pub username: String,
@@ -30,6 +31,7 @@ impl fmt::Debug for AccountRecord {
 /// Where a new character's first ship starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NewShip {
+    /// The solar system the ship appears in, which decides the node that will simulate it.
     pub system_id: u32,
     /// Metres, in the system's frame.
     pub position: [f64; 3],
@@ -40,8 +42,11 @@ pub struct NewShip {
 /// A ship's durable state: what a checkpoint writes and a restore reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShipRow {
+    /// The store-assigned id (from 1) the simulation and checkpoints key the ship by.
     pub ship_id: u64,
+    /// The character flying it, whose login restores it.
     pub character_id: u64,
+    /// The solar system the ship was last in, which decides the node that restores it.
     pub system_id: u32,
     /// Metres, in the system's frame.
     pub position: [f64; 3],
@@ -58,9 +63,13 @@ pub struct ShipRow {
 /// A character with its active ship.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CharacterRecord {
+    /// The store-assigned id (from 1) a session and its ships refer to.
     pub character_id: u64,
+    /// The account that owns the character; login lists only its own.
     pub account_id: u64,
+    /// As the player typed it (unique ignoring case across all accounts).
     pub name: String,
+    /// The active ship, where the character enters space at login.
     pub ship: ShipRow,
 }
 
@@ -68,6 +77,7 @@ pub struct CharacterRecord {
 /// message routed by an older mapping can be recognised).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingRecord {
+    /// Grows on every saved change; a save older than the stored one is refused as a conflict.
     pub epoch: u64,
     /// `(system_id, node_id)`, sorted by system id, each system once.
     pub assignments: Vec<(u32, u32)>,
@@ -76,6 +86,7 @@ pub struct MappingRecord {
 /// One operator setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingRow {
+    /// The setting's name, e.g. `log_filter`; unique.
     pub key: String,
     /// JSON text; its owner parses it.
     pub value: String,
@@ -152,8 +163,7 @@ pub(crate) fn name_key(name: &str) -> String {
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -186,9 +196,13 @@ mod tests {
 /// A solar system added at runtime (`added_systems`): positions in metres, as in the universe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddedSystem {
+    /// Its id; it must be new (the cluster skips a row whose id the universe already has).
     pub system_id: u32,
+    /// What players and operators see it called.
     pub name: String,
+    /// Metres, in the universe's galactic frame.
     pub position: [f64; 3],
+    /// Security status, as in the static universe (high-sec near 1.0, null-sec at or below 0.0).
     pub security: f64,
     /// An instanced arena: no stargates, entered by invitation.
     pub arena: bool,

@@ -90,4 +90,8 @@ pub(crate) const ADDED_SYSTEMS: &str =
     "SELECT system_id, name, x, y, z, security, arena FROM added_systems ORDER BY system_id";
 pub(crate) const ADDED_STARGATES: &str =
     "SELECT from_system, to_system FROM added_stargates ORDER BY from_system, to_system";
-pub(crate) const TAKE_INVITE: &str = "DELETE FROM arena_invites WHERE rowid = (SELECT rowid FROM arena_invites WHERE character_id = $1 ORDER BY system_id LIMIT 1) RETURNING system_id";
+/// The first invitation of a character (by system id), consumed. A row value comparison, which SQLite and
+/// PostgreSQL both accept (SQLite's `rowid` is its own).
+pub(crate) const TAKE_INVITE: &str = "DELETE FROM arena_invites WHERE (system_id, character_id) = \
+     (SELECT system_id, character_id FROM arena_invites WHERE character_id = $1 ORDER BY system_id LIMIT 1) \
+     RETURNING system_id";

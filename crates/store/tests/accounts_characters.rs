@@ -1,13 +1,14 @@
-//! Accounts, session tokens, characters and their first ships.
+//! Accounts, session tokens, characters and their first ships: conformance cases, run against SQLite and
+//! PostgreSQL alike (PostgreSQL through `ORRERY_TEST_POSTGRES_URL`, see scripts/services.sh).
 
 mod common;
 
-use common::{count, new_ship, pilot};
-use orrery_store::{NewShip, SqliteStore, Store, StoreError};
+use common::{Backend, new_ship, pilot};
+use orrery_store::{NewShip, StoreError};
 
-#[tokio::test]
-async fn accounts_are_created_found_and_unique_ignoring_case() {
-    let store = SqliteStore::in_memory().await.unwrap();
+async fn accounts_are_created_found_and_unique_ignoring_case(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     let id = store.create_account("Pilot", "$argon2id$one").await.unwrap();
     assert!(id >= 1);
 
@@ -25,12 +26,12 @@ async fn accounts_are_created_found_and_unique_ignoring_case() {
 
     let other = store.create_account("Another", "h").await.unwrap();
     assert_ne!(other, id);
-    assert_eq!(count(&store, "accounts").await, 3);
+    assert_eq!(fresh.count("accounts").await, 3);
 }
 
-#[tokio::test]
-async fn session_tokens_put_lookup_delete() {
-    let store = SqliteStore::in_memory().await.unwrap();
+async fn session_tokens_put_lookup_delete(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     let a = store.create_account("a", "h").await.unwrap();
     let b = store.create_account("b", "h").await.unwrap();
 
@@ -56,9 +57,9 @@ async fn session_tokens_put_lookup_delete() {
     assert!(matches!(store.put_session_token("t", u64::MAX).await, Err(StoreError::Invalid { .. })));
 }
 
-#[tokio::test]
-async fn character_and_ship_are_created_together() {
-    let store = SqliteStore::in_memory().await.unwrap();
+async fn character_and_ship_are_created_together(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     let account = store.create_account("owner", "h").await.unwrap();
     let ship = NewShip { system_id: 30000142, position: [1.5e10, -3.0, 7.25], velocity: [100.0, 0.0, -1.0] };
     let created = store.create_character(account, "Ava Kestrel", ship).await.unwrap();
@@ -80,11 +81,11 @@ async fn character_and_ship_are_created_together() {
     assert_eq!(store.ship(0).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn duplicate_character_name_conflicts_and_leaves_no_orphan_ship() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let (account, _, _) = pilot(&store, "Ava Kestrel").await.unwrap();
-    assert_eq!((count(&store, "characters").await, count(&store, "ships").await), (1, 1));
+async fn duplicate_character_name_conflicts_and_leaves_no_orphan_ship(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
+    let (account, _, _) = pilot(&*store, "Ava Kestrel").await.unwrap();
+    assert_eq!((fresh.count("characters").await, fresh.count("ships").await), (1, 1));
 
     let err = store.create_character(account, "AVA KESTREL", new_ship(1, 0.0)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
@@ -100,15 +101,15 @@ async fn duplicate_character_name_conflicts_and_leaves_no_orphan_ship() {
     let bad = NewShip { system_id: 1, position: [0.0; 3], velocity: [0.0, f64::INFINITY, 0.0] };
     assert!(matches!(store.create_character(account, "Inf", bad).await, Err(StoreError::Invalid { .. })));
 
-    assert_eq!((count(&store, "characters").await, count(&store, "ships").await), (1, 1), "no orphan rows");
+    assert_eq!((fresh.count("characters").await, fresh.count("ships").await), (1, 1), "no orphan rows");
     // The failed attempts did not poison the connection: the next creation works.
     store.create_character(account, "Second", new_ship(2, 0.0)).await.unwrap();
-    assert_eq!((count(&store, "characters").await, count(&store, "ships").await), (2, 2));
+    assert_eq!((fresh.count("characters").await, fresh.count("ships").await), (2, 2));
 }
 
-#[tokio::test]
-async fn characters_are_listed_per_account_oldest_first() {
-    let store = SqliteStore::in_memory().await.unwrap();
+async fn characters_are_listed_per_account_oldest_first(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     let a = store.create_account("a", "h").await.unwrap();
     let b = store.create_account("b", "h").await.unwrap();
     let a1 = store.create_character(a, "A one", new_ship(10, 1.0)).await.unwrap();
@@ -121,3 +122,11 @@ async fn characters_are_listed_per_account_oldest_first() {
     assert_eq!(store.characters(c).await.unwrap(), vec![]);
     assert_eq!(store.characters(0).await.unwrap(), vec![]);
 }
+
+on_both_backends!(
+    accounts_are_created_found_and_unique_ignoring_case,
+    session_tokens_put_lookup_delete,
+    character_and_ship_are_created_together,
+    duplicate_character_name_conflicts_and_leaves_no_orphan_ship,
+    characters_are_listed_per_account_oldest_first,
+);

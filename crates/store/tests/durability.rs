@@ -83,9 +83,14 @@ async fn open_by_url_creates_directories_and_refuses_what_it_cannot_open() {
     let memory = orrery_store::open("sqlite::memory:").await.unwrap();
     assert_eq!(memory.settings().await.unwrap(), vec![]);
 
-    for url in ["postgres://orrery@db/orrery", "postgresql://db/orrery"] {
-        let err = orrery_store::open(url).await.err().expect("not supported yet");
-        assert!(matches!(&err, StoreError::InvalidUrl(m) if m.contains("PostgreSQL")), "{err:?}");
+    // A PostgreSQL URL where no server listens: an error naming the server (without the password).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    for scheme in ["postgres", "postgresql"] {
+        let url = format!("{scheme}://orrery:s3cret@127.0.0.1:{port}/orrery");
+        let err = orrery_store::open(&url).await.err().expect("nobody listens there");
+        let text = err.to_string();
+        assert!(matches!(&err, StoreError::Unreachable { .. }), "{err:?}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")) && !text.contains("s3cret"), "{text}");
     }
     assert!(matches!(orrery_store::open("redis://x").await, Err(StoreError::InvalidUrl(_))));
 

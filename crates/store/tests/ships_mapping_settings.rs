@@ -1,20 +1,22 @@
-//! Ship checkpoints and the handoff rule, the mapping, settings, and concurrent writers.
+//! Ship checkpoints and the handoff rule, the mapping, settings, and concurrent writers: conformance cases,
+//! run against SQLite and PostgreSQL alike (PostgreSQL through `ORRERY_TEST_POSTGRES_URL`, see
+//! scripts/services.sh).
 
 mod common;
 
-use common::{count, file_store, pilot};
-use orrery_store::{ShipRow, SqliteStore, Store, StoreError};
+use common::{Backend, pilot};
+use orrery_store::{ShipRow, StoreError};
 
 fn moved(ship: ShipRow, x: f64, system_id: u32, handoff_seq: u64) -> ShipRow {
     ShipRow { position: [x, 0.0, 0.0], system_id, handoff_seq, ..ship }
 }
 
-#[tokio::test]
-async fn save_ships_writes_a_batch() {
-    let store = SqliteStore::in_memory().await.unwrap();
+async fn save_ships_writes_a_batch(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     let mut ships = Vec::new();
     for name in ["one", "two", "three"] {
-        let (_, character, ship_id) = pilot(&store, name).await.unwrap();
+        let (_, character, ship_id) = pilot(&*store, name).await.unwrap();
         let ship = store.ship(ship_id).await.unwrap().unwrap();
         assert_eq!(ship.character_id, character);
         ships.push(ship);
@@ -31,10 +33,10 @@ async fn save_ships_writes_a_batch() {
     assert_eq!(store.save_ships(&[]).await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn older_handoff_sequence_is_ignored_equal_and_newer_are_written() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let (_, _, ship_id) = pilot(&store, "jumper").await.unwrap();
+async fn older_handoff_sequence_is_ignored_equal_and_newer_are_written(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
+    let (_, _, ship_id) = pilot(&*store, "jumper").await.unwrap();
     let ship = store.ship(ship_id).await.unwrap().unwrap();
 
     // Jumped twice: system 2 with seq 2 is the truth.
@@ -61,11 +63,11 @@ async fn older_handoff_sequence_is_ignored_equal_and_newer_are_written() {
     assert_eq!(store.ship(ship_id).await.unwrap(), Some(far));
 }
 
-#[tokio::test]
-async fn unknown_ships_and_wrong_owners_are_skipped_bad_batches_refused_whole() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let (_, a_char, a_ship) = pilot(&store, "a").await.unwrap();
-    let (_, b_char, b_ship) = pilot(&store, "b").await.unwrap();
+async fn unknown_ships_and_wrong_owners_are_skipped_bad_batches_refused_whole(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
+    let (_, a_char, a_ship) = pilot(&*store, "a").await.unwrap();
+    let (_, b_char, b_ship) = pilot(&*store, "b").await.unwrap();
     let a = store.ship(a_ship).await.unwrap().unwrap();
 
     let unknown = ShipRow { ship_id: 999, ..a };
@@ -88,12 +90,12 @@ async fn unknown_ships_and_wrong_owners_are_skipped_bad_batches_refused_whole() 
     assert_eq!(store.ship(a_ship).await.unwrap(), Some(a), "the good row of a refused batch is not written");
 }
 
-#[tokio::test]
-async fn in_space_flag_round_trips() {
-    let store = SqliteStore::in_memory().await.unwrap();
+async fn in_space_flag_round_trips(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     let mut ids = Vec::new();
     for name in ["x", "y", "z"] {
-        ids.push(pilot(&store, name).await.unwrap().2);
+        ids.push(pilot(&*store, name).await.unwrap().2);
     }
     assert_eq!(store.ships_in_space().await.unwrap(), vec![]);
 
@@ -116,9 +118,9 @@ async fn in_space_flag_round_trips() {
     assert!(!store.ship(ids[0]).await.unwrap().unwrap().in_space);
 }
 
-#[tokio::test]
-async fn mapping_is_replaced_with_its_epoch() {
-    let store = SqliteStore::in_memory().await.unwrap();
+async fn mapping_is_replaced_with_its_epoch(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     assert_eq!(store.load_mapping().await.unwrap(), None);
 
     store.save_mapping(1, &[(30, 2), (10, 1), (20, 1)]).await.unwrap();
@@ -148,9 +150,9 @@ async fn mapping_is_replaced_with_its_epoch() {
     assert_eq!((loaded.epoch, loaded.assignments), (3, vec![]));
 }
 
-#[tokio::test]
-async fn settings_round_trip() {
-    let store = SqliteStore::in_memory().await.unwrap();
+async fn settings_round_trip(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     assert_eq!(store.settings().await.unwrap(), vec![]);
     assert_eq!(store.get_setting("tidi.floor").await.unwrap(), None);
 
@@ -164,16 +166,16 @@ async fn settings_round_trip() {
     let floor = store.get_setting("tidi.floor").await.unwrap().unwrap();
     assert_eq!(floor.value, "0.25");
     assert!(floor.updated_at_ms > 1_600_000_000_000, "stamped with the wall clock: {}", floor.updated_at_ms);
-    assert_eq!(count(&store, "settings").await, 2);
+    assert_eq!(fresh.count("settings").await, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_writers_wait_instead_of_failing() {
-    let (_dir, _path, store) = file_store().await;
+async fn concurrent_writers_wait_instead_of_failing(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
     let mut ships = Vec::new();
     let mut account = 0;
     for i in 0..8 {
-        let (a, _, id) = pilot(&store, &format!("pilot {i}")).await.unwrap();
+        let (a, _, id) = pilot(&*store, &format!("pilot {i}")).await.unwrap();
         account = a;
         ships.push(store.ship(id).await.unwrap().unwrap());
     }
@@ -212,20 +214,17 @@ async fn concurrent_writers_wait_instead_of_failing() {
     }
 }
 
-#[tokio::test]
-async fn added_systems_stargates_and_invites_round_trip_and_bad_rows_are_reported_alone() {
-    let store = orrery_store::SqliteStore::in_memory().await.unwrap();
-    let pool = store.pool().clone();
-    sqlx::query("INSERT INTO added_systems (system_id, name, x, y, z, security, arena) VALUES (7, 'Seven', 1.5, 0, -2, 0.4, 0), (8, 'Arena', 0, 0, 0, 0, 1), (9, '  ', 0, 0, 0, 0, 0)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO added_stargates (from_system, to_system) VALUES (7, 30000142)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO arena_invites (system_id, character_id) VALUES (8, 5)").execute(&pool).await.unwrap();
-    let store: std::sync::Arc<dyn orrery_store::Store> = std::sync::Arc::new(store);
+async fn added_systems_stargates_and_invites_round_trip_and_bad_rows_are_reported_alone(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
+    fresh
+        .execute(
+            "INSERT INTO added_systems (system_id, name, x, y, z, security, arena) VALUES \
+             (7, 'Seven', 1.5, 0, -2, 0.4, 0), (8, 'Arena', 0, 0, 0, 0, 1), (9, '  ', 0, 0, 0, 0, 0)",
+        )
+        .await;
+    fresh.execute("INSERT INTO added_stargates (from_system, to_system) VALUES (7, 30000142)").await;
+    fresh.execute("INSERT INTO arena_invites (system_id, character_id) VALUES (8, 5), (9, 5)").await;
     let rows = store.added_systems().await.unwrap();
     assert_eq!(rows.len(), 3);
     let seven = rows[0].as_ref().unwrap();
@@ -237,7 +236,20 @@ async fn added_systems_stargates_and_invites_round_trip_and_bad_rows_are_reporte
     let bad = rows[2].as_ref().unwrap_err().to_string();
     assert!(bad.contains("added system 9") && bad.contains("empty name"), "{bad}");
     assert_eq!(store.added_stargates().await.unwrap(), vec![(7, 30000142)]);
+    // The first invitation by system id, each used once.
     assert_eq!(store.take_invite(5).await.unwrap(), Some(8));
+    assert_eq!(store.take_invite(5).await.unwrap(), Some(9));
     assert_eq!(store.take_invite(5).await.unwrap(), None, "an invitation is used once");
     assert_eq!(store.take_invite(6).await.unwrap(), None);
 }
+
+on_both_backends!(
+    save_ships_writes_a_batch,
+    older_handoff_sequence_is_ignored_equal_and_newer_are_written,
+    unknown_ships_and_wrong_owners_are_skipped_bad_batches_refused_whole,
+    in_space_flag_round_trips,
+    mapping_is_replaced_with_its_epoch,
+    settings_round_trip,
+    concurrent_writers_wait_instead_of_failing,
+    added_systems_stargates_and_invites_round_trip_and_bad_rows_are_reported_alone,
+);

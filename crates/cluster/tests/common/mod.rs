@@ -266,7 +266,6 @@ pub fn name_starting_elsewhere(test: &TestCluster, system: u32, prefix: &str) ->
 
 /// Send a test-only fault to a system through the bus, as a sol node would receive it.
 pub async fn inject(test: &TestCluster, system: u32, fault: v1::InjectFault) {
-    use orrery_bus::Bus;
     use prost::Message;
     let message = v1::SystemInbox { body: Some(v1::system_inbox::Body::InjectFault(fault)) };
     test.cluster

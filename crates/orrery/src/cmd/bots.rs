@@ -71,8 +71,8 @@ fn parse_scenario(text: &str) -> Result<Scenario, String> {
     text.parse().map_err(|error: orrery_bots::ConfigError| error.to_string())
 }
 
-pub fn run(args: BotsArgs) -> Result<()> {
-    let hub = if args.scenario.needs_hub() { Some(plan_hub(&args)?) } else { None };
+pub fn run(args: &BotsArgs) -> Result<()> {
+    let hub = if args.scenario.needs_hub() { Some(plan_hub(args)?) } else { None };
     let config = BotsConfig {
         seed: args.seed,
         name_prefix: args.name_prefix.clone(),

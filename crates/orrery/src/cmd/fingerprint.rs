@@ -22,7 +22,7 @@ pub struct FingerprintArgs {
     out: PathBuf,
 }
 
-pub fn run(args: FingerprintArgs) -> Result<()> {
+pub fn run(args: &FingerprintArgs) -> Result<()> {
     let (chosen, full) = args.universe.load()?;
     let profile = LoadProfile::from_activity_path(&args.activity, &full, &ActivityWeights::default())
         .context("reading the activity snapshot")?;

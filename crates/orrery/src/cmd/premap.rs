@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
-use orrery_premap::svg::chart::{self, Point, Series};
-use orrery_premap::{Mapping, Metrics, Options, Strategy, evaluate, metis_graph, premap_with};
+use orrery_premap::{Mapping, Metrics, Options, Progress, Strategy, evaluate, metis_graph, premap_with_progress};
+use orrery_premap_view::chart::{self, Point, Series};
 use orrery_universe::{Input, Universe};
 
 use crate::universe_args::UniverseArgs;
@@ -125,7 +125,7 @@ struct Outcome {
     elapsed: Option<Duration>,
 }
 
-pub fn run(args: PremapArgs) -> Result<()> {
+pub fn run(args: &PremapArgs) -> Result<()> {
     let (universe, full) = args.universe.load()?;
     let profile = args.universe.load_profile(args.load.as_ref(), &full)?;
     let load = profile.cpu(&universe);
@@ -156,14 +156,16 @@ pub fn run(args: PremapArgs) -> Result<()> {
             Some(p) if swept => format!("{p}%"),
             _ => String::new(),
         };
-        bar.set_message(format!("{strategy} {setting}"));
+        let label = format!("{strategy} {setting}");
+        bar.set_message(label.clone());
         let options = Options {
             imbalance: percent.map(|p| p / 100.0),
             kicks_per_node: args.kicks.map(|k| k as usize),
             region_nodes: args.regions,
         };
         let started = Instant::now();
-        let mapping = premap_with(&universe, &load, args.nodes, strategy, &options)?;
+        let mut show = |p: Progress| bar.set_message(format!("{label}: {}", progress_message(p)));
+        let mapping = premap_with_progress(&universe, &load, args.nodes, strategy, &options, &mut show)?;
         let elapsed = started.elapsed();
         let metrics = evaluate(&universe, &load, &mapping);
         outcomes.push(Outcome {
@@ -208,18 +210,30 @@ pub fn run(args: PremapArgs) -> Result<()> {
         println!("wrote the graph of the shared systems for other partitioners to {}", path.display());
     }
     if let Some(path) = &args.chart {
-        let title = format!("{} — {} nodes: balance against locality", universe_title(&args), args.nodes);
+        let title = format!("{} — {} nodes: balance against locality", universe_title(args), args.nodes);
         std::fs::write(path, chart::tradeoff(&title, &series(&outcomes)))
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote the trade-off chart to {}", path.display());
     }
     if let Some(path) = &args.svg {
-        let title = format!("{} — {} nodes, strategy {}", universe_title(&args), args.nodes, chosen.name);
-        let svg = orrery_premap::svg::render(&universe, &load, &chosen.mapping, &chosen.metrics, &title);
+        let title = format!("{} — {} nodes, strategy {}", universe_title(args), args.nodes, chosen.name);
+        let svg = orrery_premap_view::map::render(&universe, &load, &chosen.mapping, &chosen.metrics, &title);
         std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote the picture of the {} mapping to {}", chosen.name, path.display());
     }
     Ok(())
+}
+
+/// What a progress bar says while `best` is at `progress`.
+pub(crate) fn progress_message(progress: Progress) -> String {
+    match progress {
+        Progress::Placing => "cutting and balancing".into(),
+        Progress::Recombining => "redrawing borders for fewer cut gates".into(),
+        Progress::Kicking { kicks } => format!("{kicks} kicks for fewer cut gates"),
+        Progress::Regions { round, rounds, region, regions } => {
+            format!("regions: round {round} of at most {rounds}, region {region}/{regions}")
+        }
+    }
 }
 
 /// The outcomes as chart series: one per strategy, its points in the order run.

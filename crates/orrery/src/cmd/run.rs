@@ -1,5 +1,6 @@
-//! `orrery run`: the whole cluster in one process — coordinator, sol nodes, proxy, in-process bus, SQLite
-//! store — on a generated universe unless files are given. Ctrl-C or SIGTERM stops it gracefully: no new
+//! `orrery run`: the whole cluster in one process — coordinator, sol nodes, proxy — on the in-process bus and
+//! a SQLite store by default, or on a NATS server (`--bus nats://…`) and a PostgreSQL server
+//! (`--store postgres://…`); on a generated universe unless files are given. Ctrl-C or SIGTERM stops it gracefully: no new
 //! connections, every ship stored, exit 0.
 
 use std::net::SocketAddr;
@@ -22,9 +23,13 @@ pub struct RunArgs {
     /// port must be free (use another, or port 0 for any).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7778")]
     pub ws_listen: SocketAddr,
-    /// Database URL (`sqlite://PATH`). Default: a SQLite file in --data-dir.
-    #[arg(long, value_name = "URL")]
+    /// The store: `sqlite://PATH`, or `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE` for a PostgreSQL server.
+    /// Default: a SQLite file in --data-dir.
+    #[arg(long = "store", visible_alias = "db", value_name = "URL")]
     pub db: Option<String>,
+    /// The bus: `nats://HOST:PORT` for a NATS server. Default: the in-process bus (every role in this process).
+    #[arg(long, value_name = "URL", value_parser = parse_bus_url)]
+    pub bus: Option<String>,
     /// Directory for the default database.
     #[arg(long, value_name = "DIR", default_value = "orrery-data")]
     pub data_dir: PathBuf,
@@ -95,28 +100,34 @@ type FilterHandle = tracing_subscriber::reload::Handle<tracing_subscriber::EnvFi
 /// A `tracing_subscriber` reload handle as the cluster's [`orrery_cluster::LogControl`].
 pub struct ReloadableLog {
     handle: FilterHandle,
-    current: std::sync::Mutex<String>,
+    current: parking_lot::Mutex<String>,
 }
 
 impl ReloadableLog {
     pub fn new(handle: FilterHandle, initial: String) -> ReloadableLog {
-        ReloadableLog { handle, current: std::sync::Mutex::new(initial) }
+        ReloadableLog { handle, current: parking_lot::Mutex::new(initial) }
     }
 }
 
 impl orrery_cluster::LogControl for ReloadableLog {
     fn current(&self) -> String {
-        self.current.lock().map(|c| c.clone()).unwrap_or_default()
+        self.current.lock().clone()
     }
 
     fn set(&self, filter: &str) -> Result<(), String> {
         let parsed = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("`{filter}`: {e}"))?;
         self.handle.reload(parsed).map_err(|e| e.to_string())?;
-        if let Ok(mut current) = self.current.lock() {
-            tracing::info!(old = %current, new = filter, "log level changed");
-            *current = filter.to_owned();
-        }
+        let old = std::mem::replace(&mut *self.current.lock(), filter.to_owned());
+        tracing::info!(old = %old, new = filter, "log level changed");
         Ok(())
+    }
+}
+
+fn parse_bus_url(text: &str) -> Result<String, String> {
+    if text.starts_with("nats://") && text.len() > "nats://".len() {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not a NATS URL (nats://HOST:PORT); leave --bus out for the in-process bus"))
     }
 }
 
@@ -146,8 +157,9 @@ async fn serve(args: RunArgs) -> Result<()> {
             format!("sqlite://{}", args.data_dir.join("orrery.db").display())
         }
     };
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let mut config = ClusterConfig::new(universe, db_url.clone());
+    config.bus_url = args.bus.clone();
     config.load = Some(load);
     config.nodes = args.nodes.unwrap_or(cores.max(2));
     config.premap = orrery_premap::Options {
@@ -188,10 +200,16 @@ async fn serve(args: RunArgs) -> Result<()> {
     config.log_control = LOG_CONTROL.get().cloned();
     let systems = config.universe.len();
     let nodes = config.nodes;
+    if nodes > 0 {
+        // (With no node, Cluster::start says what is wrong.)
+        config.mapping = Some(premap_on_a_blocking_thread(&config).await?);
+    }
     let cluster = Cluster::start(config).await.context("starting the cluster")?;
     println!(
-        "orrery running: {systems} systems on {nodes} sol nodes (mapping epoch {}), store {db_url}",
-        cluster.epoch()
+        "orrery running: {systems} systems on {nodes} sol nodes (mapping epoch {}), store {}, bus {}",
+        cluster.epoch(),
+        orrery_store::redacted_url(&db_url),
+        args.bus.as_deref().unwrap_or("in-process")
     );
     println!("clients: tcp://{}  ws://{}", cluster.tcp_addr(), cluster.ws_addr().map_or("-".into(), |a| a.to_string()));
     println!("bots:    orrery bots --connect {} --count 100 --scenario mixed --duration 60", cluster.tcp_addr());
@@ -207,6 +225,33 @@ async fn serve(args: RunArgs) -> Result<()> {
     cluster.shutdown().await;
     println!("stopped cleanly");
     Ok(())
+}
+
+/// Premaps `config`'s universe with `best` on a blocking thread, showing its progress on stderr (when it is a
+/// terminal), as `orrery premap` does: at 24–64 nodes `best` searches for fewer cut gates for up to half a
+/// minute, which would otherwise stall the runtime and leave the operator looking at nothing.
+async fn premap_on_a_blocking_thread(config: &ClusterConfig) -> Result<orrery_premap::Mapping> {
+    let universe = config.universe.clone();
+    let load = config.load.as_ref().map_or_else(
+        || orrery_universe::LoadProfile::synthesise(&universe, 0).cpu(&universe),
+        |profile| profile.cpu(&universe),
+    );
+    let (nodes, options) = (config.nodes, config.premap);
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} premapping {elapsed} {msg}")
+            .expect("a valid progress template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let shown = bar.clone();
+    let mapping = tokio::task::spawn_blocking(move || {
+        let mut show = |p| shown.set_message(crate::cmd::premap::progress_message(p));
+        orrery_premap::premap_with_progress(&universe, &load, nodes, orrery_premap::Strategy::Best, &options, &mut show)
+    })
+    .await
+    .context("the premap thread failed")?
+    .context("premapping the universe");
+    bar.finish_and_clear();
+    mapping
 }
 
 async fn wait_for_signal() {

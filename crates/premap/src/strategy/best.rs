@@ -1,73 +1,58 @@
 //! `best`: the locality of a graph partitioner with the balance of LPT.
+//!
+//! [`partition`] runs the eleven steps of docs/premap.md in order, one function a step, each named for what it
+//! does and ending with a `debug_assert!` of the invariant it keeps, so that every test run checks them. The
+//! steps that move systems are methods of [`Refiner`]; this file decides which run when and with what caps.
+//! Why each constant has its value, and what else was tried, is in docs/premap-experiments.md.
 
 use super::refine::{Kick, Refiner};
 use super::{lpt, rcb, regions};
 use crate::Options;
+use crate::progress::Progress;
 use crate::subset::Subset;
 
 /// Balancing steps allowed per system of a set being bisected: generous, and it bounds the worst case.
 const BALANCE_STEPS_PER_SYSTEM: usize = 2;
-/// Balancing steps allowed per node in the final k-way balance. Measured: 4 reaches what 40 reach on the EVE
-/// map and the generated universe; fewer cost balance (e.g. 1.0305 instead of 1.0070 max/mean, generated
-/// universe on 24 nodes).
+/// Balancing steps allowed per node in the final k-way balance (step 5): enough to reach what ten times as many
+/// reach, few enough to bound the time.
 const FINAL_BALANCE_STEPS_PER_NODE: usize = 4;
-/// Nodes beyond this many add no balancing steps: with many small nodes the bisections leave the k-way
-/// balance either little to do or (heavy systems packed tightly) nothing it can do; measured on the EVE map at
-/// 250 nodes, four times the steps bought nothing and cost 2.5× the time.
+/// Nodes beyond this many add no balancing steps, and mark where `best` switches from "few large nodes" to
+/// "many small nodes" (fewer variants, fewer trees, no early recombination): with many small nodes the
+/// bisections leave the k-way balance little it can do, and the time target (250 nodes in 100 ms) counts.
 const FINAL_BALANCE_NODES_COUNTED: usize = 64;
-/// A system at least this share of the cap gets a node of its own before the rest is cut (see [`partition`]).
+/// A system at least this share of the cap gets a node of its own before the rest is cut (step 3): there is
+/// little room beside it, and carving its node out of a region later would split its neighbours.
 const NEAR_DEDICATED_SHARE: f64 = 0.8;
-/// Balancing steps allowed per node in each round of [`spill`]. Measured on the EVE map at 250 nodes (with a
-/// single round against the cap): 1 step (≈ 20 ms) reached 1.174 × the mean of the shared nodes, 4 steps
-/// 1.138 in six times the time, 8 steps no better.
+/// Balancing steps allowed per node in each round of [`spill`]: more were slower and balanced no better.
 const SPILL_STEPS_PER_NODE: usize = 1;
-/// [`spill`] first balances against a ceiling this far from the cap towards the heaviest node. Measured at 250
-/// nodes, shared-node balance without this round / with ceilings 0.05, 0.1, 0.2, 0.3, 0.6 then 0.3: EVE map
-/// 1.174 / 1.119, 1.119, 1.034, 1.034, 1.040; generated universe 1.024 / 1.027, 1.029, 1.030, 1.033, 1.035.
+/// [`spill`] first balances against a ceiling this far from the cap towards the heaviest node, so that the
+/// heaviest nodes, which decide the balance, spend the budget of nodes in pieces first.
 const SPILL_FIRST_CEILING: f64 = 0.3;
-/// The heaviest node must be more than this share above the cap for [`spill`] to run.
+/// The heaviest node must be more than this share above the cap for balance before wholeness (step 8) to
+/// run: below it, a node in pieces would buy a difference no operator sees.
 const SPILL_FROM: f64 = 0.001;
-/// Spills may leave at most one node in five in pieces ([`spill`]): measured, that keeps the nodes in pieces
-/// below METIS's on the EVE map and the generated universe; without a budget they reached 80–120 at 250 nodes.
+/// Balance before wholeness may leave at most one node in this many newly in pieces: the budget that keeps
+/// `best` below METIS's nodes in pieces.
 const SPILL_BUDGET_DIVISOR: usize = 5;
 /// Bisection steps for the lowest ceiling at which repacking stays within the budget of nodes in pieces
-/// ([`repack`]). Measured: 3 steps instead of 4 gave 1.0307 instead of 1.0291 at 250 EVE nodes, 1.0322 instead
-/// of 1.0253 at 180, and 1.0277 instead of 1.0187 at 180 generated nodes; each step costs a repacking (0.5–3 ms
-/// at 250 nodes).
+/// ([`repack`]); each step costs a repacking.
 const REPACK_CEILING_STEPS: usize = 4;
-/// Recombination for the cut ([`cut_by_recombination`]): passes at most, and spanning trees drawn per pair of
-/// touching nodes in each — fewer beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes, where pairs are many and small.
-/// Measured on the EVE map at 250 nodes with the first version, which left out pairs holding fillers (single
-/// runs, 70 ms without the pass): 2 trees 960 cut gates instead of 967 in +5 ms, 8 trees 958 in +11 ms; at 64
-/// nodes 4 trees 402, 8 trees 399, 32 trees (10 passes) 392 instead of 407; generated universe at 24 nodes 122
-/// with 4–8 trees instead of 136. With the current version, 64 trees and 10 passes instead of 8 and 3
-/// (2026-12-03): EVE map 63 cut gates instead of 78 at 7 nodes, 191 instead of 204 at 24 (METIS 197), 378
-/// instead of 388 at 64, where the run kept also balances better (1.0014 instead of 1.0018, LPT 1.0015);
-/// generated universe 106 instead of 118 at 24 and 305 instead of 329 at 64 — for 0.5 s instead of 0.05 s at
-/// 7 nodes and 1.8 s instead of 0.25 s at 24 (all six runs there redraw their borders), where an operator
-/// plans a cluster once before it starts. 32 trees with 3 passes gave 196 at 24 and 374 at 64 (1.0017); 128
-/// and 256 trees 377 and 375 at 64 in 2× and 4× the time: the tight cap, not the trees, bounds it there.
+/// Recombination for the cut (step 9, [`recombine_for_cut`]): passes at most, while a pass saves gates.
 const CUT_RECOMBINATION_PASSES: usize = 10;
+/// Spanning trees per pair of touching nodes in the recombination inside a run (step 7).
 const CUT_RECOMBINATION_TREES: usize = 64;
+/// Spanning trees per pair beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes, where pairs are many and small and
+/// the time target counts.
 const CUT_RECOMBINATION_TREES_MANY_NODES: usize = 2;
-/// Spanning trees per pair in the final recombination (step 9) at up to [`FINAL_BALANCE_NODES_COUNTED`] nodes:
-/// once, on the mapping kept, so more trees cost far less than in every run. Measured 2026-12-03 (cut gates,
-/// 64 → 256 trees): generated universe 106 → 97 at 24 nodes (METIS 98), 186 → 183 at 48, 268 → 262 at 64; EVE
-/// map 40 → 35 at 3 nodes, 191 → 187 at 24, 378 → 376 at 64, 63 at 7 either way; balance unchanged (at 3 nodes
-/// a node may fill up to the cap: 1.0001 like LPT). Time: 0.4 → 0.8 s at 24 generated nodes, 2.0 → 2.6 s at 24
-/// EVE nodes, 0.6 → 0.9 s at 64. 512 trees gave 95 and 186 at 24 nodes for another 0.5–0.7 s.
+/// Spanning trees per pair in the final recombination (step 9) at up to [`FINAL_BALANCE_NODES_COUNTED`]
+/// nodes: it runs once, on the mapping kept, so more trees cost far less than in every run.
 const CUT_RECOMBINATION_TREES_FINAL: usize = 256;
-/// Kicks after the final recombination (step 10, `Refiner::recombine_with_kicks`) per node, at up to
-/// [`FINAL_BALANCE_NODES_COUNTED`] nodes: 512 kicks at 64 nodes, 192 at 24. More kept finding gates, slowly
-/// (first version, cut alone: 2,000 kicks at 64 EVE nodes gave 351 cut gates instead of 368, for 7 s instead
-/// of 2.5).
+/// Kicks per node (step 10) by default where [`few_small_nodes`] holds: more keep finding gates, slowly.
 const KICKS_PER_NODE: usize = 8;
-/// Kicks only where nodes hold at most this many systems on average: at 3 and 7 EVE nodes (1,800 and 780
-/// systems) a kick's pairs are so large that 22 and 51 kicks took 0.5 and 2.4 s and saved no gate.
+/// Kicks and regions run by default only where nodes hold at most this many systems on average: on a few
+/// large nodes a kick's pairs are so large that kicks take seconds and save nothing.
 const KICK_MAX_SYSTEMS_PER_NODE: usize = 256;
-/// Nodes in a region of step 11 by default (the node and the four it shares the most gates with). Measured
-/// 2026-12-03 (before the rounds and the region's own kicks): regions of 3 nodes saved less (875 instead of 873
-/// cut gates at 250 EVE nodes), of 8 no more (351 instead of 355 at 64 EVE nodes, 7 s instead of 5).
+/// Nodes in a region of step 11 by default: the node and the four it shares the most gates with.
 const REGION_NODES: usize = 5;
 /// How a kick is made and followed through: four pairs of eight trees each, then recombination with 16 trees per
 /// pair for at most three passes.
@@ -76,25 +61,15 @@ const KICK: Kick = Kick { pairs: 4, trees: 8, repair_trees: 16, repair_passes: 3
 const REFINE_PASSES: usize = 8;
 /// Two runs whose heaviest nodes differ by less than this share of the cap are taken as equally balanced.
 const EQUAL_BALANCE: f64 = 0.0005;
-/// The variants after the first two are run only if the best run so far came this close to the cap (as a share
-/// of it). Measured: further off, they never balanced better (EVE map at 250 nodes: 1.242 × the cap for all four
-/// METIS-started variants, 1.243 and 1.280 for the coordinate-started ones; generated universe at 250 nodes:
-/// 1.148 for the first against 1.249–1.266; at 64 nodes 1.071 for the second and no better later), and each
-/// costs a run.
+/// The variants after the first [`ALWAYS_RUN`] are run only if the best run so far came this close to the cap
+/// (as a share of it): further off they never balanced better, and each costs a run.
 const LATER_VARIANTS_WITHIN: f64 = 0.01;
-/// Variants that run whatever the runs before them reached: two, and beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes
-/// one. With many small nodes a run that misses the cap by more than [`LATER_VARIANTS_WITHIN`] leaves the
-/// balance to step 8, and a second run changed nothing there or worse. Measured 2026-12-03 (shared-node
-/// balance and cut gates, with the second run / without it): EVE map at 180 and 250 nodes and the generated
-/// universe at 128, 250 and 400 nodes the same mapping (both runs had the same heaviest node, the first cut fewer
-/// gates); EVE map at 100 nodes 1.0041 either way, 609 / 579 cut gates; at 400 nodes 1.118 / 1.062; generated
-/// universe at 100 nodes 1.0107 / 1.0064. It was a fifth of the time at 250 EVE nodes (criterion: 110 → 88 ms).
+/// Variants that run whatever the runs before them reached: two, and beyond [`FINAL_BALANCE_NODES_COUNTED`]
+/// nodes one, where a run far off the cap leaves the balance to step 8 and a second run rarely changed it.
 const ALWAYS_RUN: usize = 2;
 const ALWAYS_RUN_MANY_NODES: usize = 1;
 /// How far METIS's bisection may miss a side's share of the load: the loose start cuts fewer gates and leaves
-/// more to the balancing (EVE map: 43 instead of 44 cut gates at 3 nodes, 84 instead of 87 at 7, 407 instead of
-/// 398–499 at 64; generated universe at 250 nodes 1.148 × the cap instead of 1.179), the tight one is better
-/// elsewhere (EVE map at 24 nodes 217 instead of 241 cut gates, at 250 nodes 803 instead of 844).
+/// more to the balancing, the tight one is better on other maps and node counts.
 const LOOSE_START: f64 = 0.01;
 const TIGHT_START: f64 = 0.001;
 /// The part of a set's slack (what its nodes may carry beyond its load) that one split may use up.
@@ -102,67 +77,96 @@ const SLACK_USE_PER_SPLIT: f64 = 0.5;
 /// A piece of the universe that no stargate joins to the rest can join any node whole without splitting it: a
 /// *filler*, if it weighs at most this share of the average room a node has left (see [`split_fillers`]).
 const FILLER_SHARE_OF_ROOM: f64 = 1.0;
+/// Relative slack when comparing a load with a cap in the invariants checked below (the refiner's own).
+const CAP_TOLERANCE: f64 = 1e-9;
 
-/// 1. The cap is the maximum node load LPT reaches on the same systems: `best` must not exceed it. An operator
-///    may allow more (`imbalance`, a fraction of the ideal load `total / k`): the cap is then the larger of
-///    the two, and the room above LPT's goes to cutting fewer gates and keeping nodes whole.
-/// 2. Small pieces of the universe that no stargate joins to the rest (isolated systems, tiny gated clusters)
-///    are *fillers*: whichever node they join, it gains no piece that could have been joined. They are set
-///    aside and placed last.
-/// 3. Systems nearly as heavy as the cap ([`NEAR_DEDICATED_SHARE`]) are kept out of the bisection and start as
-///    one-system nodes: there is little room beside them, and carving such a node out of a region later would
-///    split its neighbours. The k-way balance lets their nodes take in neighbours.
-/// 4. The rest (the *core*) is cut by recursive bisection on the stargate graph. A set of `n` nodes may carry at
-///    most `n × cap`, so each split keeps both halves within their share of that budget. Each split starts as
-///    METIS's multilevel bisection or the weighted coordinate bisection (step 7), shares stray pieces of each
-///    side out to the other side, moves or exchanges border systems until both sides are within budget, and
-///    moves or swaps border systems while that cuts fewer gates. No step splits a side into pieces.
-/// 5. A k-way balance brings every node within the cap where it can, and a k-way refinement cuts fewer gates
-///    without leaving the cap.
-/// 6. Fillers, heaviest first, go to the node with the most room among the nodes nearest to them in space (or
-///    the node with the most room anywhere, if none near has room for them): the small loads LPT uses to even
-///    out its nodes, placed so they even out ours.
-/// 7. Steps 4–6 run in up to six [`Variant`]s until one keeps every node within the cap (the later ones only if
-///    the first [`ALWAYS_RUN`] — [`ALWAYS_RUN_MANY_NODES`] beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes — came
-///    within [`LATER_VARIANTS_WITHIN`] of it); else the best balanced run is kept, near-ties
-///    going to the fewer cut gates. Variants reuse each other's bisections where the result cannot differ. At
-///    up to 64 nodes, a run within [`SPILL_FROM`] of the cap redraws its borders for the cut (step 9) before
-///    runs are compared.
-/// 8. If that run still misses the cap by more than [`SPILL_FROM`], balance before wholeness ([`spill`] and
-///    [`repack`]): nodes may give up being one piece, on at most one node in [`SPILL_BUDGET_DIVISOR`], to come
-///    nearer the cap.
-/// 9. Finally, recombination for the cut ([`cut_by_recombination`]): touching nodes redraw their border along
-///    spanning trees where that crosses fewer gates, no node passing the cap (or the heaviest node, where that
-///    is above the cap) or its own load if above it.
-/// 10. *Kicks* (`Refiner::recombine_with_kicks`) leave the local minimum where step 9 stops: a node redraws
-///     its borders with a few neighbours even where that crosses more gates, step 9 follows it through, and
-///     the outcome is kept only if the whole cuts fewer gates, or as many with more compact nodes. By default
-///     [`KICKS_PER_NODE`] per node at up to [`FINAL_BALANCE_NODES_COUNTED`] nodes of at most
-///     [`KICK_MAX_SYSTEMS_PER_NODE`] systems each, none beyond; `kicks_per_node` per node if the operator chose.
-/// 11. *Regions* (`regions::resolve`): each node with the nodes it shares the most gates with, mapped again by
-///     this very function, kept where that cuts fewer gates, in rounds while they keep something. By default
-///     regions of [`REGION_NODES`] nodes where the kicks run by default, none beyond; `region_nodes` if the
-///     operator chose (0: none).
-pub(crate) fn partition(subset: &Subset<'_>, k: usize, options: &Options) -> Vec<u32> {
-    let Options { imbalance, kicks_per_node, region_nodes } = *options;
+/// Maps `subset` onto `k` nodes: the eleven steps of docs/premap.md, in order.
+///
+/// 1. [`cap_for`]: the cap every node aims at.
+/// 2. [`split_fillers`]: small pieces of the universe no gate joins to the rest are set aside.
+/// 3. [`Core::split`]: systems nearly as heavy as the cap start as one-system nodes.
+/// 4. [`bisect_all`]: the rest is cut by recursive bisection on the stargate graph.
+/// 5. [`Core::balance_and_refine`]: a k-way balance, then a k-way refinement.
+/// 6. [`place_fillers`]: the fillers go to nodes near them with room.
+/// 7. [`best_run`]: steps 4–6 in up to six [`Variant`]s; the best run is kept.
+/// 8. [`balance_before_wholeness`]: where the kept run misses the cap, nodes may give up being one piece.
+/// 9. [`cut_by_recombination`]: touching nodes redraw their borders along spanning trees for fewer gates.
+/// 10. [`kick_for_the_cut`]: kicks leave the local minimum where step 9 stops.
+/// 11. Regions (`regions::resolve`): each node and its closest neighbours mapped again by steps 1–10
+///     ([`solve_region`]), kept where that cuts fewer gates.
+///
+/// `progress` hears which step runs (and, in step 11, which region), for a caller that shows it.
+pub(crate) fn partition(
+    subset: &Subset<'_>,
+    k: usize,
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Vec<u32> {
     if k <= 1 {
         return vec![0; subset.len()];
     }
-    // The operator's imbalance, if larger than what LPT reaches, is room to cut fewer gates.
-    let ideal = subset.load.iter().sum::<f64>() / k as f64;
-    let cap = lpt::max_load(&subset.load, k).max(imbalance.map_or(0.0, |t| (1.0 + t) * ideal));
-    let placed = place(subset, k, cap);
-    // Where balance before wholeness left the heaviest node above the cap, the others may grow up to it while
-    // redrawing borders: the balance is that node's and stays as it is. Measured (cut gates, nodes in pieces,
-    // extra pieces): 250 EVE nodes 924, 40, 57 instead of 954, 44, 64; 250 generated nodes 807 cut gates instead
-    // of 832; 180 EVE nodes 726 instead of 748.
-    let cut_cap = heaviest_node(subset, &placed, k).max(cap);
-    let part = cut_by_recombination(subset, placed, k, cut_cap, kicks_per_node);
+    let (part, cut_cap) = without_regions(subset, k, options.imbalance, options.kicks_per_node, progress);
     let default = if few_small_nodes(subset, k) { REGION_NODES } else { 0 };
-    match region_nodes.unwrap_or(default) {
+    match options.region_nodes.unwrap_or(default) {
         0 => part,
-        nodes => regions::resolve(subset, part, k, cut_cap, nodes),
+        region_nodes => {
+            let before = (subset.cut(&part), heaviest_node(subset, &part, k));
+            let part = regions::resolve(subset, part, k, cut_cap, region_nodes, &solve_region, progress);
+            debug_assert!(subset.cut(&part) <= before.0, "regions cut more gates");
+            debug_assert!(
+                heaviest_node(subset, &part, k) <= before.1.max(cut_cap) * (1.0 + CAP_TOLERANCE),
+                "regions made the heaviest node heavier than the cap"
+            );
+            part
+        }
     }
+}
+
+/// Steps 1–10 of [`partition`] (`k` ≥ 2): the mapping, and the cap its nodes keep to ([`cap_for_the_cut`]).
+fn without_regions(
+    subset: &Subset<'_>,
+    k: usize,
+    imbalance: Option<f64>,
+    kicks_per_node: Option<usize>,
+    progress: &mut dyn FnMut(Progress),
+) -> (Vec<u32>, f64) {
+    debug_assert!(k >= 2, "one node needs no partition");
+    progress(Progress::Placing);
+    let cap = cap_for(subset, k, imbalance);
+    let placed = place(subset, k, cap);
+    let cut_cap = cap_for_the_cut(subset, &placed, k, cap);
+    let mut refiner = Refiner::new(subset, placed, vec![cut_cap; k]);
+    refiner.cap_at_current_load();
+    progress(Progress::Recombining);
+    cut_by_recombination(&mut refiner, k);
+    let kicks = kicks_per_node.unwrap_or(if few_small_nodes(subset, k) { KICKS_PER_NODE } else { 0 });
+    if kicks > 0 {
+        progress(Progress::Kicking { kicks: kicks.saturating_mul(k) });
+    }
+    kick_for_the_cut(&mut refiner, kicks.saturating_mul(k));
+    (refiner.part, cut_cap)
+}
+
+/// The solver regions (step 11) hand each region to: steps 1–10 on the region's `m` nodes, aiming at the larger
+/// of the region's own LPT balance and the whole's `cap`, with the region's own kicks and no regions within.
+pub(crate) fn solve_region(inside: &Subset<'_>, m: usize, cap: f64) -> Vec<u32> {
+    let ideal = inside.load.iter().sum::<f64>() / m as f64;
+    let imbalance = Some((cap / ideal - 1.0).max(0.0));
+    without_regions(inside, m, imbalance, None, &mut |_| {}).0
+}
+
+/// Step 1: the cap is the maximum node load LPT reaches on the same systems, or, if the operator allows more
+/// (`imbalance`, a fraction of the ideal load `total / k`), the larger of the two: the room above LPT's goes
+/// to cutting fewer gates and keeping nodes whole.
+fn cap_for(subset: &Subset<'_>, k: usize, imbalance: Option<f64>) -> f64 {
+    let ideal = subset.load.iter().sum::<f64>() / k as f64;
+    lpt::max_load(&subset.load, k).max(imbalance.map_or(0.0, |t| (1.0 + t) * ideal))
+}
+
+/// The cap of steps 9–11: where balance before wholeness left the heaviest node above the cap, the others may
+/// grow up to it while redrawing borders, since the balance is that node's and stays as it is.
+fn cap_for_the_cut(subset: &Subset<'_>, placed: &[u32], k: usize, cap: f64) -> f64 {
+    heaviest_node(subset, placed, k).max(cap)
 }
 
 /// Whether the searches for the cut that take seconds rather than milliseconds (kicks and regions, steps 10 and
@@ -181,92 +185,153 @@ fn heaviest_node(subset: &Subset<'_>, part: &[u32], k: usize) -> f64 {
     node_load.into_iter().fold(0.0, f64::max)
 }
 
-/// Steps 2–8 of [`partition`].
+/// Steps 2–8 of [`partition`]: a mapping within the cap where one was found, else the best balanced one.
 fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
-    let (mut core_systems, mut fillers) = split_fillers(subset, k, cap);
-    let mut alone: Vec<usize> =
-        core_systems.iter().copied().filter(|&v| subset.load[v] >= NEAR_DEDICATED_SHARE * cap).collect();
-    alone.sort_by(|&a, &b| subset.load[b].total_cmp(&subset.load[a]).then(a.cmp(&b)));
-    alone.truncate((k - 1) / 2);
-    core_systems.retain(|v| !alone.contains(v));
-    if core_systems.len() < k - alone.len() {
-        // Too few gated systems to give every node one: fillers and near-dedicated systems join the core.
-        core_systems = (0..subset.len()).collect();
-        alone.clear();
-        fillers.clear();
+    let (core_systems, fillers) = split_fillers(subset, k, cap);
+    let core = Core::split(subset, k, cap, core_systems, fillers);
+    let (max, part) = best_run(subset, &core, k, cap);
+    debug_assert!(part.len() == subset.len() && part.iter().all(|&p| (p as usize) < k), "a run maps every system");
+    if max <= cap * (1.0 + SPILL_FROM) {
+        return part;
+    }
+    balance_before_wholeness(subset, part, max, k, cap)
+}
+
+/// The systems the bisections cut (the *core*, step 3) and how they map back to the subset.
+struct Core<'s, 'u> {
+    subset: &'s Subset<'u>,
+    /// The core without the near-dedicated systems: what the bisections cut into [`Core::rest_nodes`] nodes.
+    rest: Subset<'u>,
+    rest_nodes: usize,
+    /// The whole core, the near-dedicated systems included: what the k-way balance works on.
+    core: Subset<'u>,
+    /// The near-dedicated systems (subset indices), heaviest first; the `i`-th starts as node `rest_nodes + i`.
+    alone: Vec<usize>,
+    /// The fillers of step 2, each a piece of the universe (subset indices).
+    fillers: Vec<Vec<usize>>,
+    /// Loads by universe index, for the bisections' own subsets.
+    load: Vec<f64>,
+    /// Subset index by universe index.
+    local_of: Vec<usize>,
+    /// Core index by universe index.
+    core_local: Vec<usize>,
+}
+
+impl<'s, 'u> Core<'s, 'u> {
+    /// Step 3: systems of the core (`core_systems`, subset indices) nearly as heavy as the cap
+    /// ([`NEAR_DEDICATED_SHARE`]) are kept out of the bisection, at most `(k − 1) / 2` of them, heaviest first,
+    /// and start as one-system nodes after the others. If too few gated systems are left to give every node
+    /// one, the fillers and the near-dedicated systems join the core instead.
+    fn split(
+        subset: &'s Subset<'u>,
+        k: usize,
+        cap: f64,
+        mut core_systems: Vec<usize>,
+        mut fillers: Vec<Vec<usize>>,
+    ) -> Self {
+        let mut alone: Vec<usize> =
+            core_systems.iter().copied().filter(|&v| subset.load[v] >= NEAR_DEDICATED_SHARE * cap).collect();
+        alone.sort_by(|&a, &b| subset.load[b].total_cmp(&subset.load[a]).then(a.cmp(&b)));
+        alone.truncate((k - 1) / 2);
+        core_systems.retain(|v| !alone.contains(v));
+        if core_systems.len() < k - alone.len() {
+            core_systems = (0..subset.len()).collect();
+            alone.clear();
+            fillers.clear();
+        }
+        let universe = subset.universe;
+        let (load, local_of) = subset.by_universe_index();
+        let mask = |systems: &mut dyn Iterator<Item = usize>| {
+            let mut keep = vec![false; universe.len()];
+            for local in systems {
+                keep[subset.global[local]] = true;
+            }
+            keep
+        };
+        let rest = Subset::new(universe, &load, &mask(&mut core_systems.iter().copied()));
+        let core = Subset::new(universe, &load, &mask(&mut core_systems.iter().chain(&alone).copied()));
+        let mut core_local = vec![usize::MAX; universe.len()];
+        for (c, &global) in core.global.iter().enumerate() {
+            core_local[global] = c;
+        }
+        debug_assert!(rest.len() >= k - alone.len(), "every node of the bisections gets a system");
+        Core { subset, rest, rest_nodes: k - alone.len(), core, alone, fillers, load, local_of, core_local }
     }
 
-    let universe = subset.universe;
-    let (load, local_of) = subset.by_universe_index();
-    let mask = |systems: &mut dyn Iterator<Item = usize>| {
-        let mut keep = vec![false; universe.len()];
-        for local in systems {
-            keep[subset.global[local]] = true;
-        }
-        keep
-    };
-    // The core without the near-dedicated systems is cut into the remaining nodes; then, with those systems
-    // back as one-system nodes, the whole core is balanced and refined, so their nodes can take in neighbours.
-    let rest = Subset::new(universe, &load, &mask(&mut core_systems.iter().copied()));
-    let rest_nodes = k - alone.len();
-    let core = Subset::new(universe, &load, &mask(&mut core_systems.iter().chain(&alone).copied()));
-    let mut core_local = vec![usize::MAX; universe.len()];
-    for (c, &global) in core.global.iter().enumerate() {
-        core_local[global] = c;
-    }
-    // Variants share work: a bisection that never met a move overshooting its target comes out the same with
-    // or without `avoid_overshoot`, and the same bisections give the same result.
-    let mut memo = Memo::default();
-    let mut runs: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
-    let mut run = |variant: Variant| -> Vec<u32> {
-        let rest_part = bisect_all(&rest, &load, rest_nodes, cap, variant, &mut memo);
+    /// Steps 4–6 in one `variant`: the rest bisected, the whole core balanced and refined, the fillers placed.
+    /// `memo` shares bisections between variants; `runs` holds the runs made so far, by their bisections, so a
+    /// run whose bisections equal an earlier run's is not balanced again.
+    fn run(
+        &self,
+        k: usize,
+        cap: f64,
+        variant: Variant,
+        memo: &mut Memo,
+        runs: &mut Vec<(Vec<u32>, Vec<u32>)>,
+    ) -> Vec<u32> {
+        let rest_part = bisect_all(&self.rest, &self.load, self.rest_nodes, cap, variant, memo);
         if let Some((_, part)) = runs.iter().find(|(r, _)| *r == rest_part) {
             return part.clone();
         }
-        let mut core_part = vec![0u32; core.len()];
-        for (r, &global) in rest.global.iter().enumerate() {
-            core_part[core_local[global]] = rest_part[r];
+        let refiner = self.balance_and_refine(&rest_part, k, cap);
+        let mut part = vec![0u32; self.subset.len()];
+        for (c, &p) in refiner.part.iter().enumerate() {
+            part[self.local_of[self.core.global[c]]] = p;
         }
-        for (i, &v) in alone.iter().enumerate() {
-            core_part[core_local[subset.global[v]]] = (rest_nodes + i) as u32;
+        let mut node_load = refiner.part_load.clone();
+        place_fillers(self.subset, &self.fillers, &mut part, &mut node_load, &refiner.part, &self.core, cap);
+        runs.push((rest_part, part.clone()));
+        part
+    }
+
+    /// Step 5: the bisections' parts (`rest_part`) and the near-dedicated systems as one-system nodes, balanced
+    /// over all `k` nodes and refined for the cut; at up to [`FINAL_BALANCE_NODES_COUNTED`] nodes a run that
+    /// comes within [`SPILL_FROM`] of the cap (one that may be kept as it is) also redraws its borders for the
+    /// cut (step 9), so that the choice between runs (step 7) sees the cut each can reach. Balancing only lowers
+    /// the overload; refining and recombining only cut fewer gates.
+    fn balance_and_refine(&self, rest_part: &[u32], k: usize, cap: f64) -> Refiner<'_, 'u> {
+        let mut core_part = vec![0u32; self.core.len()];
+        for (r, &global) in self.rest.global.iter().enumerate() {
+            core_part[self.core_local[global]] = rest_part[r];
         }
-        let mut refiner = Refiner::new(&core, core_part, vec![cap; k]);
+        for (i, &v) in self.alone.iter().enumerate() {
+            core_part[self.core_local[self.subset.global[v]]] = (self.rest_nodes + i) as u32;
+        }
+        let mut refiner = Refiner::new(&self.core, core_part, vec![cap; k]);
+        let overload_before = refiner.overload();
         refiner.balance(FINAL_BALANCE_STEPS_PER_NODE * k.min(FINAL_BALANCE_NODES_COUNTED) + 64);
+        debug_assert!(refiner.overload() <= overload_before, "the k-way balance raised the overload");
+        let cut_before = self.core.cut(&refiner.part);
         refiner.cap_at_current_load();
         refiner.refine(REFINE_PASSES);
-        // Runs that come near the cap (the ones that may be kept as they are) redraw borders for the cut here
-        // already, so that the choice between runs sees it: measured on the EVE map (first version, see
-        // CUT_RECOMBINATION_TREES), 82 instead of 83 cut gates at 7 nodes, 207 instead of 217 at 24, 391 instead
-        // of 399 at 64 (where a run 0.01% heavier and 8 gates lighter is now kept). Runs further off go on to
-        // balance before wholeness, whose outcome this would change at random (measured: worse on the
-        // generated universe at 24 and 64 nodes).
         let heaviest = refiner.part_load.iter().copied().fold(0.0, f64::max);
         if k <= FINAL_BALANCE_NODES_COUNTED && heaviest <= cap * (1.0 + SPILL_FROM) {
             recombine_for_cut(&mut refiner, CUT_RECOMBINATION_TREES);
         }
+        debug_assert!(self.core.cut(&refiner.part) <= cut_before, "refining cut more gates");
+        refiner
+    }
+}
 
-        let mut part = vec![0u32; subset.len()];
-        for (c, &p) in refiner.part.iter().enumerate() {
-            part[local_of[core.global[c]]] = p;
-        }
-        let mut node_load = refiner.part_load.clone();
-        place_fillers(subset, &fillers, &mut part, &mut node_load, &refiner.part, &core, cap);
-        runs.push((rest_part, part.clone()));
-        part
-    };
-    let max_of = |part: &[u32]| heaviest_node(subset, part, k);
+/// Step 7: steps 4–6 in each [`Variant`], in order, until one keeps every node within the cap (the later ones
+/// only if the first [`ALWAYS_RUN`] — [`ALWAYS_RUN_MANY_NODES`] beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes —
+/// came within [`LATER_VARIANTS_WITHIN`] of it); else the best balanced run, heaviest nodes within
+/// [`EQUAL_BALANCE`] of the cap of each other counting as equal and then the fewer cut gates winning. Returns the
+/// run's heaviest node and the run.
+fn best_run(subset: &Subset<'_>, core: &Core<'_, '_>, k: usize, cap: f64) -> (f64, Vec<u32>) {
+    let mut memo = Memo::default();
+    let mut runs = Vec::new();
     let always_run = if k > FINAL_BALANCE_NODES_COUNTED { ALWAYS_RUN_MANY_NODES } else { ALWAYS_RUN };
     let mut best: Option<(f64, usize, Vec<u32>)> = None;
     for (i, variant) in Variant::IN_ORDER.into_iter().enumerate() {
         if i >= always_run && best.as_ref().is_some_and(|(m, _, _)| *m > cap * (1.0 + LATER_VARIANTS_WITHIN)) {
             break;
         }
-        let part = run(variant);
-        let (max, cut) = (max_of(&part), subset.cut(&part));
-        if max <= cap * (1.0 + 1e-9) {
-            return part;
+        let part = core.run(k, cap, variant, &mut memo, &mut runs);
+        let (max, cut) = (heaviest_node(subset, &part, k), subset.cut(&part));
+        if max <= cap * (1.0 + CAP_TOLERANCE) {
+            return (max, part);
         }
-        // Heaviest nodes within a hair of each other count as equal; then the fewer cut gates win.
         let better = |m: f64, c: usize| {
             if (max - m).abs() <= EQUAL_BALANCE * cap { cut < c } else { max < m }
         };
@@ -275,61 +340,65 @@ fn place(subset: &Subset<'_>, k: usize, cap: f64) -> Vec<u32> {
         }
     }
     let (max, _, part) = best.expect("at least one variant ran");
-    // Balance before wholeness, only where the cap is missed by more than a hair (on the EVE map at 24 and 64
-    // nodes it is missed by 0.06% and 0.02%: a piece or a few cut gates would buy nothing an operator sees, and
-    // the pass costs most there, on large nodes). Three tries: spills, repacking the run, repacking after the
-    // spills; repacking counts only within the spills' budget of nodes newly in pieces. A try is kept only if
-    // it lowers the heaviest node (by more than a hair: the earlier of near-equal tries wins).
-    if max <= cap * (1.0 + SPILL_FROM) {
-        return part;
-    }
+    (max, part)
+}
+
+/// Step 8, balance before wholeness: the last resort when no variant keeps every node within the cap while
+/// keeping it one piece. Heavy systems side by side can leave no split into connected nodes within the cap, and
+/// LPT, which the cap comes from, owes its balance to pairing such systems with small ones from anywhere.
+///
+/// Three tries on the run kept (`part`, whose heaviest node weighs `max`): [`spill`], [`repack`] of the run, and
+/// repacking of the spills' result; repacking counts only within the spills' budget of nodes newly in pieces.
+/// A try is kept only if it lowers the heaviest node by more than [`EQUAL_BALANCE`] of the cap (the earlier of
+/// near-equal tries wins), so the heaviest node never gets heavier.
+fn balance_before_wholeness(subset: &Subset<'_>, part: Vec<u32>, max: f64, k: usize, cap: f64) -> Vec<u32> {
     let budget = Refiner::new(subset, part.clone(), vec![cap; k]).parts_in_pieces() + k.div_ceil(SPILL_BUDGET_DIVISOR);
     let spilled = spill(subset, &part, k, cap);
     let repacked = repack(subset, &part, k, cap, budget);
     let spilled_and_repacked = repack(subset, &spilled, k, cap, budget);
     let mut kept = (max, part);
     for candidate in [Some(spilled), repacked, spilled_and_repacked].into_iter().flatten() {
-        let candidate_max = max_of(&candidate);
+        let candidate_max = heaviest_node(subset, &candidate, k);
         if candidate_max < kept.0 - EQUAL_BALANCE * cap {
             kept = (candidate_max, candidate);
         }
     }
+    debug_assert!(kept.0 <= max, "balance before wholeness made the heaviest node heavier");
     kept.1
 }
 
-/// Recombination for the cut (see `Refiner::recombine_for_cut`): every pair of touching nodes redraws its
-/// border along spanning trees of the two where that crosses fewer gates, within the cap (a node above it only
-/// within its own load, so the heaviest node never gets heavier), then the greedy refinement; repeated while
-/// it saves gates, at most [`CUT_RECOMBINATION_PASSES`] times, with [`CUT_RECOMBINATION_TREES_FINAL`] trees per
-/// pair (2 beyond [`FINAL_BALANCE_NODES_COUNTED`] nodes). Moving systems one or two at a time along a border
-/// stops where every single step would pass a cap; redrawing a whole border at once does not. Then the kicks
-/// of step 10: `kicks_per_node` per node if the operator chose, else [`KICKS_PER_NODE`] where nodes are few
-/// and small enough and none beyond.
-fn cut_by_recombination(
-    subset: &Subset<'_>,
-    part: Vec<u32>,
-    k: usize,
-    cap: f64,
-    kicks_per_node: Option<usize>,
-) -> Vec<u32> {
-    let mut refiner = Refiner::new(subset, part, vec![cap; k]);
-    refiner.cap_at_current_load();
+/// Step 9, recombination for the cut (see `Refiner::recombine_for_cut`): every pair of touching nodes redraws
+/// its border along spanning trees of the two where that crosses fewer gates, within the refiner's caps (a node
+/// above the cap only within its own load, so the heaviest node never gets heavier), then the greedy
+/// refinement; repeated while it saves gates, at most [`CUT_RECOMBINATION_PASSES`] times, with
+/// [`CUT_RECOMBINATION_TREES_FINAL`] trees per pair ([`CUT_RECOMBINATION_TREES_MANY_NODES`] beyond
+/// [`FINAL_BALANCE_NODES_COUNTED`] nodes). Moving systems one or two at a time along a border stops where every
+/// single step would pass a cap; redrawing a whole border at once does not. No node gets more pieces.
+fn cut_by_recombination(refiner: &mut Refiner<'_, '_>, k: usize) {
+    let before = refiner.checkpoint();
     let trees = if k > FINAL_BALANCE_NODES_COUNTED {
         CUT_RECOMBINATION_TREES_MANY_NODES
     } else {
         CUT_RECOMBINATION_TREES_FINAL
     };
-    recombine_for_cut(&mut refiner, trees);
-    let default = if few_small_nodes(subset, k) { KICKS_PER_NODE } else { 0 };
-    let kicks = kicks_per_node.unwrap_or(default).saturating_mul(k);
+    recombine_for_cut(refiner, trees);
+    debug_assert!(refiner.kept_since(&before), "recombination for the cut broke an invariant");
+}
+
+/// Step 10, kicks (`Refiner::recombine_with_kicks`): `kicks` times a node redraws its borders with a few
+/// neighbours even where that crosses more gates, step 9 follows it through, and the outcome is kept only if
+/// the whole cuts fewer gates, or as many with more compact nodes; then the greedy refinement if anything was
+/// kept. So the cut never grows, no cap is passed and no node gets more pieces.
+fn kick_for_the_cut(refiner: &mut Refiner<'_, '_>, kicks: usize) {
+    let before = refiner.checkpoint();
     if refiner.recombine_with_kicks(kicks, KICK) > 0 {
         refiner.refine(REFINE_PASSES);
     }
-    refiner.part
+    debug_assert!(refiner.kept_since(&before), "the kicks broke an invariant");
 }
 
-/// Passes of `Refiner::recombine_for_cut` while they save gates (at most [`CUT_RECOMBINATION_PASSES`]), then
-/// the greedy refinement if anything changed.
+/// Recombination for the cut with `trees` trees per pair, in passes while a pass saves gates (at most
+/// [`CUT_RECOMBINATION_PASSES`]), then the greedy refinement if anything was saved.
 fn recombine_for_cut(refiner: &mut Refiner<'_, '_>, trees: usize) {
     let mut saved = 0;
     for _ in 0..CUT_RECOMBINATION_PASSES {
@@ -344,17 +413,12 @@ fn recombine_for_cut(refiner: &mut Refiner<'_, '_>, trees: usize) {
     }
 }
 
-/// Balance before wholeness: the last resort when no variant keeps every node within the cap while keeping
-/// it one piece. Heavy systems side by side (on the EVE map at 250 nodes, where the per-node share is 75 load
-/// units, Amarr's 45 beside Kor-Azor Prime's 43) can leave no split into connected nodes within the cap, and
-/// LPT, which the cap comes from, owes its balance to pairing such systems with small ones from anywhere.
-///
-/// The k-way balance runs again over the whole subset (fillers included), now with *spills* as its last kind
-/// of step (see `Refiner::spill`): a system leaves an overloaded node even where that splits the node, or
-/// joins a node near it in space that it does not touch. The kicks of the balance follow a spill through, so
-/// the excess of a heavy pair can travel on. Spills may put at most one node in [`SPILL_BUDGET_DIVISOR`]
-/// newly in pieces (rounded up), preferring moves that put none in pieces (a node already in pieces taking
-/// more). Then the refinement cuts fewer gates where the caps allow.
+/// Balance before wholeness by spills (see `Refiner::spill`): the k-way balance runs again over the whole
+/// subset (fillers included) with spills as its last kind of step — a system leaves an overloaded node even
+/// where that splits the node, or joins a node near it in space that it does not touch. The kicks of the
+/// balance follow a spill through, so the excess of a heavy pair can travel on. Spills may put at most one node
+/// in [`SPILL_BUDGET_DIVISOR`] newly in pieces (rounded up), preferring moves that put none in pieces. Then the
+/// refinement cuts fewer gates where the caps allow.
 fn spill(subset: &Subset<'_>, part: &[u32], k: usize, cap: f64) -> Vec<u32> {
     let mut refiner = Refiner::new(subset, part.to_vec(), vec![cap; k]);
     refiner.allow_pieces = true;
@@ -362,8 +426,7 @@ fn spill(subset: &Subset<'_>, part: &[u32], k: usize, cap: f64) -> Vec<u32> {
     // First only the heaviest nodes act (those above a ceiling between the cap and the heaviest node), so the
     // budget goes to what decides the balance before the many nodes just above the cap use it up.
     let max = refiner.part_load.iter().copied().fold(0.0, f64::max);
-    // Nodes beyond FINAL_BALANCE_NODES_COUNTED add no steps, as in the final k-way balance: measured on the EVE
-    // map at 250 nodes, 308 steps a round instead of 128 cost 20 ms more and bought nothing (1.0342 either way).
+    // As in the final k-way balance, nodes beyond FINAL_BALANCE_NODES_COUNTED add no steps.
     let steps = SPILL_STEPS_PER_NODE * k.min(FINAL_BALANCE_NODES_COUNTED) + 64;
     refiner.set_caps(cap + SPILL_FIRST_CEILING * (max - cap));
     refiner.balance(steps);
@@ -381,11 +444,6 @@ fn spill(subset: &Subset<'_>, part: &[u32], k: usize, cap: f64) -> Vec<u32> {
 /// aims at the cap; if that leaves more than `budget` nodes in pieces, at the lowest ceiling between the cap and
 /// the heaviest node that does not, found by bisection in [`REPACK_CEILING_STEPS`] steps (a lower heaviest node
 /// is all the balance asks for). `None` if no ceiling tried stays within the budget.
-///
-/// Measured on 2026-12-03: it meets LPT's balance on the generated universe at 48 and 64 nodes (1.0028 and
-/// 1.0035; spills alone 1.0034 and 1.0061) and on the EVE map at 100 (1.0041 against 1.0088); at 250 nodes,
-/// where aiming at the cap leaves 90–100 nodes in pieces, the ceiling brings the EVE map from 1.0342 to 1.0291
-/// and the generated universe from 1.0340 to 1.0221.
 fn repack(subset: &Subset<'_>, part: &[u32], k: usize, cap: f64, budget: usize) -> Option<Vec<u32>> {
     let heaviest = |loads: &[f64]| loads.iter().copied().fold(0.0, f64::max);
     let mut start = Refiner::new(subset, part.to_vec(), vec![cap; k]);
@@ -400,8 +458,6 @@ fn repack(subset: &Subset<'_>, part: &[u32], k: usize, cap: f64, budget: usize) 
     };
     let mut kept = attempt(cap);
     if kept.is_none() {
-        // Too many nodes in pieces: the lowest ceiling between the cap and the heaviest node that stays within
-        // the budget, by bisection.
         let (mut low, mut high) = (0.0, 1.0);
         for _ in 0..REPACK_CEILING_STEPS {
             let share = (low + high) / 2.0;
@@ -417,8 +473,7 @@ fn repack(subset: &Subset<'_>, part: &[u32], k: usize, cap: f64, budget: usize) 
         }
     }
     // The refinement keeps every node within the ceiling aimed at (or its own load, if above it): no node passes
-    // the heaviest, and the room up to the ceiling is there to cut fewer gates (measured at 250 EVE nodes: 954
-    // cut gates and 44 nodes in pieces, against 966 and 46 with the cap itself).
+    // the heaviest, and the room up to the ceiling is there to cut fewer gates.
     let mut refiner = kept?;
     refiner.cap_at_current_load();
     refiner.refine(REFINE_PASSES);
@@ -449,7 +504,8 @@ impl Variant {
     ];
 }
 
-/// Splits the subset's systems (local indices) into the core and the fillers, the latter grouped by piece.
+/// Step 2: splits the subset's systems (local indices) into the core and the fillers, the latter grouped by
+/// piece.
 ///
 /// Fillers are the lightest pieces of the universe that no gate joins to the rest, taken lightest first while
 /// each weighs at most half of the room a node will have on average once the core is placed
@@ -491,10 +547,15 @@ fn split_fillers(subset: &Subset<'_>, k: usize, cap: f64) -> (Vec<usize>, Vec<Ve
         }
     }
     core.sort_unstable();
+    debug_assert_eq!(
+        core.len() + fillers.iter().map(Vec::len).sum::<usize>(),
+        subset.len(),
+        "every system is in the core or in one filler"
+    );
     (core, fillers)
 }
 
-/// Places each filler piece whole: heaviest first, on the node with the most room among the nodes whose
+/// Step 6: places each filler piece whole: heaviest first, on the node with the most room among the nodes whose
 /// systems lie nearest to it, or else on the node with the most room anywhere.
 fn place_fillers(
     subset: &Subset<'_>,
@@ -526,13 +587,19 @@ fn place_fillers(
         }
         node_load[node] += w;
     }
+    debug_assert!(
+        fillers.iter().all(|piece| piece.iter().all(|&v| part[v] == part[piece[0]])),
+        "a filler was split between nodes"
+    );
 }
 
 /// Bisections already made, by (graph start, members, nodes): the two sides, kept only for bisections whose
 /// result does not depend on `avoid_overshoot`.
 type Memo = std::collections::HashMap<(bool, u64, Vec<usize>, usize), (Vec<usize>, Vec<usize>)>;
 
-/// Recursive bisection of `core` into `k` parts; see [`partition`].
+/// Step 4: recursive bisection of `core` into `k` parts, each split by [`bisect`]. On degenerate input (all
+/// systems at one point, loads of zero) a part may come out empty; the strategies' common frame fills it
+/// (`fill_empty_nodes`).
 fn bisect_all(core: &Subset<'_>, load: &[f64], k: usize, cap: f64, variant: Variant, memo: &mut Memo) -> Vec<u32> {
     let universe = core.universe;
     let mut local_of = vec![usize::MAX; universe.len()];

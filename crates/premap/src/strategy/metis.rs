@@ -13,8 +13,9 @@ pub(crate) fn partition(subset: &Subset<'_>, k: usize, imbalance: f64) -> Vec<u3
 
 /// METIS keeps its random-number state in process-wide globals, so two calls on different threads disturb each
 /// other and the result stops being deterministic (found by a test calling `premap` from four threads). Every
-/// call therefore holds this lock.
-static METIS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// call therefore holds this lock (`parking_lot`'s, which does not poison: a call that panicked leaves nothing
+/// for the next to distrust, since every call sets the globals afresh).
+static METIS: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 /// The subset as METIS input: compressed adjacency and integer vertex weights.
 struct Input {
@@ -41,8 +42,7 @@ fn kway(subset: &Subset<'_>, k: usize, imbalance: f64) -> Option<Vec<u32>> {
     let input = input(subset);
     let mut part = vec![0 as Idx; n];
     let graph = Graph::new(1, k as Idx, &input.xadj, &input.adjncy).ok()?;
-    // A poisoned lock only means another call panicked; the globals are reset by every call anyway.
-    let _one_at_a_time = METIS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _one_at_a_time = METIS.lock();
     let ubvec = [(1.0 + imbalance) as metis::Real];
     graph.set_vwgt(&input.vwgt).set_ubvec(&ubvec).set_option(metis::option::Seed(1)).part_kway(&mut part).ok()?;
     Some(part.into_iter().map(|p| p.max(0) as u32).collect())
@@ -60,7 +60,7 @@ pub(crate) fn bisect(subset: &Subset<'_>, near_share: f64, tolerance: f64) -> Op
     let ubvec = [(1.0 + tolerance) as metis::Real];
     let mut part = vec![0 as Idx; n];
     let graph = Graph::new(1, 2, &input.xadj, &input.adjncy).ok()?;
-    let _one_at_a_time = METIS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _one_at_a_time = METIS.lock();
     graph
         .set_vwgt(&input.vwgt)
         .set_tpwgts(&tpwgts)

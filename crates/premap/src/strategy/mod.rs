@@ -90,17 +90,15 @@ pub struct Options {
     /// How many *kicks* per node `best` spends on cutting fewer gates once balance is settled (docs/premap.md,
     /// step 10): each redraws a node's borders with a few of its neighbours and is kept only if the whole cuts
     /// fewer gates, so more kicks never cut more gates, they only take longer. By default 8 per node up to 64
-    /// nodes of at most 256 systems each and none beyond, which keeps 250 EVE nodes under 100 ms; an operator
-    /// planning a large cluster once may spend a second or two more (8 per node at 250 EVE nodes: about 10%
-    /// fewer cut gates). The other strategies ignore it.
+    /// nodes of at most 256 systems each and none beyond, which keeps 250 nodes within the 100 ms target; an
+    /// operator planning a large cluster once may spend a second or two more. The other strategies ignore it.
     pub kicks_per_node: Option<usize>,
     /// Region re-solving, `best`'s step 11 (docs/premap.md): each node with up to this many nodes in all — it
     /// and the nodes it shares the most gates with — mapped again by `best` itself, the new borders kept where
     /// they cut fewer gates (then where they make nodes more compact without cutting more) without passing the
     /// cap or putting more nodes in pieces, in rounds while a round keeps something. By default regions of 5
-    /// nodes wherever the kicks run by default and none beyond: at 64 EVE nodes 331 cut gates instead of 365
-    /// and 6.06 ly instead of 6.98, better than METIS's 342 and 6.29, for about 28 s instead of 3. `Some(0)`
-    /// turns it off; `Some(1)` is refused. The other strategies ignore it.
+    /// nodes wherever the kicks run by default and none beyond; they take most of the time where they run (up
+    /// to half a minute). `Some(0)` turns it off; `Some(1)` is refused. The other strategies ignore it.
     pub region_nodes: Option<usize>,
 }
 
@@ -143,6 +141,34 @@ pub fn premap_with(
     strategy: Strategy,
     options: &Options,
 ) -> Result<Mapping, PremapError> {
+    premap_with_progress(universe, load, nodes, strategy, options, &mut |_| {})
+}
+
+/// [`premap_with`] that reports where `best` is through `progress` (the other strategies report nothing): for a
+/// caller that shows a long premap's progress. The callback is called from this thread, between steps; the
+/// mapping is the same as [`premap_with`]'s.
+///
+/// ```
+/// use orrery_premap::{Options, Progress, Strategy, premap_with, premap_with_progress};
+/// use orrery_universe::{GeneratorConfig, LoadProfile, generate};
+///
+/// let universe = generate(&GeneratorConfig { systems: 300, ..GeneratorConfig::default() });
+/// let load = LoadProfile::synthesise(&universe, 7).cpu(&universe);
+/// let mut heard = Vec::new();
+/// let mapping = premap_with_progress(&universe, &load, 6, Strategy::Best, &Options::default(), &mut |p| heard.push(p))?;
+/// assert_eq!(heard.first(), Some(&Progress::Placing));
+/// assert!(heard.iter().any(|p| matches!(p, Progress::Regions { .. })));
+/// assert_eq!(mapping, premap_with(&universe, &load, 6, Strategy::Best, &Options::default())?);
+/// # Ok::<(), orrery_premap::PremapError>(())
+/// ```
+pub fn premap_with_progress(
+    universe: &Universe,
+    load: &[f64],
+    nodes: usize,
+    strategy: Strategy,
+    options: &Options,
+    progress: &mut dyn FnMut(crate::Progress),
+) -> Result<Mapping, PremapError> {
     validate(universe, load, nodes)?;
     if let Some(imbalance) = options.imbalance
         && !(imbalance.is_finite() && imbalance >= 0.0)
@@ -161,7 +187,7 @@ pub fn premap_with(
         Strategy::Constellation => constellation::partition(&subset, k),
         Strategy::Lpt => lpt::partition(&subset.load, k),
         Strategy::Rcb => rcb::partition(&subset, k),
-        Strategy::Best => best::partition(&subset, k, options),
+        Strategy::Best => best::partition(&subset, k, options, progress),
         #[cfg(feature = "metis")]
         Strategy::Metis => metis::partition(&subset, k, options.imbalance.unwrap_or(METIS_DEFAULT_IMBALANCE)),
         #[cfg(not(feature = "metis"))]

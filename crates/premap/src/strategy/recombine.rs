@@ -40,6 +40,55 @@ pub(crate) fn best_split(
 ) -> Option<Vec<bool>> {
     let n = systems.len();
     debug_assert!(systems.is_sorted(), "systems are looked up by binary search");
+    let all_edges = union_edges(subset, systems);
+    let in_core = piece_to_cut(n, &all_edges, first, component)?;
+    let gated: Vec<usize> = (0..n).filter(|&i| in_core[i]).collect();
+    let (mut fixed_first, mut fixed_second) = (0.0, 0.0);
+    for i in (0..n).filter(|&i| !in_core[i]) {
+        if first[i] {
+            fixed_first += subset.load[systems[i]];
+        } else {
+            fixed_second += subset.load[systems[i]];
+        }
+    }
+    if gated.len() < 2 {
+        return None;
+    }
+    // Loose systems (no gates at all) may change sides with any cut, which turns a cut that misses the caps by
+    // a fraction of a system's load into one that fits: shift Δ > 0 moves the lightest loose systems of the
+    // first part to the second, Δ < 0 the other way. (load moved, systems of the union that change sides)
+    let shifts = loose_shifts(subset, systems, first, &in_core, may_change_sides);
+    let edges: Vec<(u32, u32)> = all_edges.into_iter().filter(|&(i, _)| in_core[i as usize]).collect();
+    let fit =
+        Fit { total: gated.iter().map(|&i| subset.load[systems[i]]).sum(), fixed: (fixed_first, fixed_second), caps };
+    let mut tree = Tree::new(n, &edges, gated[0], gated.len());
+    let mut best: Option<(usize, Vec<bool>)> = None;
+    for number in trees {
+        if !tree.draw(systems, &edges, number) {
+            return None;
+        }
+        tree.count_below(subset, systems, &edges);
+        let Some((cut, x, subtree_first, shift)) = tree.best_cut(&fit, &shifts) else { continue };
+        if best.as_ref().is_some_and(|(c, _)| cut >= *c) {
+            continue;
+        }
+        let inside = tree.subtree_of(x);
+        let mut side: Vec<bool> =
+            (0..n).map(|i| if in_core[i] { inside[i] == subtree_first } else { first[i] }).collect();
+        for &i in &shifts[shift].1 {
+            side[i] = !side[i];
+        }
+        best = Some((cut, side));
+    }
+    debug_assert!(
+        best.as_ref().is_none_or(|(_, side)| (0..n).all(|i| in_core[i] || side[i] == first[i] || may_change_sides[i])),
+        "a system outside the piece cut changed sides without being allowed to"
+    );
+    best.map(|(_, side)| side)
+}
+
+/// The gates within the union `systems` (ascending subset indices), as pairs of positions in `systems`.
+fn union_edges(subset: &Subset<'_>, systems: &[usize]) -> Vec<(u32, u32)> {
     let mut all_edges: Vec<(u32, u32)> = Vec::new();
     for (i, &v) in systems.iter().enumerate() {
         for &w in subset.neighbours(v) {
@@ -50,18 +99,25 @@ pub(crate) fn best_split(
             }
         }
     }
-    // One connected piece of the union is recombined (see below); the others (systems of parts of the universe
-    // no gate joins to the rest, a node's stray piece) stay with their part, their load counted for it.
+    all_edges
+}
+
+/// Which of the union's `n` systems lie in the one connected piece that is cut again: the largest that holds
+/// systems of both parts, or is the union's only piece in its part of the universe (`component`). The others
+/// (systems of parts of the universe no gate joins to the rest, a node's stray piece) stay with their part.
+/// `None` if no piece qualifies.
+///
+/// The piece cut again must not hand a part a new piece that could have been joined: a stray piece of one
+/// part, larger than the rest of the union, cut in two would hand half of it to the other part as a piece of
+/// its own.
+fn piece_to_cut(n: usize, all_edges: &[(u32, u32)], first: &[bool], component: &[usize]) -> Option<Vec<bool>> {
     let mut leader: Vec<u32> = (0..n as u32).collect();
-    for &(i, j) in &all_edges {
+    for &(i, j) in all_edges {
         let (ri, rj) = (find(&mut leader, i), find(&mut leader, j));
         if ri != rj {
             leader[ri as usize] = rj;
         }
     }
-    // The piece cut again must not hand a part a new piece that could have been joined: it holds systems of
-    // both parts, or it is the union's only piece in its part of the universe. (A stray piece of one part, larger
-    // than the rest of the union, cut in two would hand half of it to the other part as a piece of its own.)
     let mut size = vec![0usize; n];
     let mut sides = vec![(false, false); n];
     let mut roots: Vec<(usize, usize)> = Vec::new();
@@ -84,133 +140,168 @@ pub(crate) fn best_split(
     let core_leader = (0..n)
         .filter(|&i| size[i] > 0 && (sides[i] == (true, true) || alone_in_its_component(i)))
         .max_by_key(|&i| (size[i], std::cmp::Reverse(i)))? as u32;
-    let in_core: Vec<bool> = (0..n as u32).map(|i| find(&mut leader, i) == core_leader).collect();
-    let gated: Vec<usize> = (0..n).filter(|&i| in_core[i]).collect();
-    let (mut fixed_first, mut fixed_second) = (0.0, 0.0);
-    for i in (0..n).filter(|&i| !in_core[i]) {
-        if first[i] {
-            fixed_first += subset.load[systems[i]];
-        } else {
-            fixed_second += subset.load[systems[i]];
+    Some((0..n as u32).map(|i| find(&mut leader, i) == core_leader).collect())
+}
+
+/// What a cut of the piece must fit: the piece's load, the load of each part outside it, and the caps.
+struct Fit {
+    total: f64,
+    fixed: (f64, f64),
+    caps: (f64, f64),
+}
+
+/// One spanning tree of the piece cut again at a time, with what counting the cut of every tree edge at once
+/// needs; the buffers are reused from tree to tree. Indices are positions in the union.
+struct Tree {
+    root: usize,
+    /// Systems in the piece: a spanning tree has one edge fewer.
+    spanned: usize,
+    /// The piece's gates at each system.
+    degree: Vec<usize>,
+    depth: Vec<usize>,
+    /// Gates of the systems below each system, and gates joining two of them (counted at the lowest common
+    /// ancestor of their ends): the subtree's cut is `gates_below − 2 × inner_below`.
+    gates_below: Vec<usize>,
+    inner_below: Vec<usize>,
+    /// The load below each system.
+    below: Vec<f64>,
+    /// Parents before children.
+    order: Vec<u32>,
+    parent: Vec<u32>,
+    leader: Vec<u32>,
+    /// The tree's adjacency, flat: the neighbours of `x` are `tree_next[tree_start[x]..tree_start[x + 1]]`.
+    tree_edges: Vec<(u32, u32)>,
+    tree_start: Vec<usize>,
+    tree_next: Vec<u32>,
+    weighted: Vec<(u64, u32, u32)>,
+}
+
+impl Tree {
+    fn new(n: usize, edges: &[(u32, u32)], root: usize, spanned: usize) -> Tree {
+        let mut degree = vec![0usize; n];
+        for &(i, j) in edges {
+            degree[i as usize] += 1;
+            degree[j as usize] += 1;
+        }
+        Tree {
+            root,
+            spanned,
+            degree,
+            depth: vec![0usize; n],
+            gates_below: vec![0usize; n],
+            inner_below: vec![0usize; n],
+            below: vec![0.0f64; n],
+            order: Vec::with_capacity(n),
+            parent: vec![u32::MAX; n],
+            leader: vec![0; n],
+            tree_edges: Vec::with_capacity(n),
+            tree_start: vec![0usize; n + 1],
+            tree_next: vec![0u32; 2 * n],
+            weighted: Vec::with_capacity(edges.len()),
         }
     }
-    if gated.len() < 2 {
-        return None;
-    }
-    // Loose systems (no gates at all) may change sides with any cut, which turns a cut that misses the caps by
-    // a fraction of a system's load into one that fits: shift Δ > 0 moves the lightest loose systems of the
-    // first part to the second, Δ < 0 the other way. (load moved, systems of the union that change sides)
-    let shifts = loose_shifts(subset, systems, first, &in_core, may_change_sides);
-    let edges: Vec<(u32, u32)> = all_edges.into_iter().filter(|&(i, _)| in_core[i as usize]).collect();
-    let total: f64 = gated.iter().map(|&i| subset.load[systems[i]]).sum();
-    let root = gated[0];
-    let mut best: Option<(usize, Vec<bool>)> = None;
-    let mut degree = vec![0usize; n];
-    for &(i, j) in &edges {
-        degree[i as usize] += 1;
-        degree[j as usize] += 1;
-    }
-    let mut depth = vec![0usize; n];
-    let mut gates_below = vec![0usize; n];
-    let mut inner_below = vec![0usize; n];
-    let mut order = Vec::with_capacity(n);
-    let mut parent = vec![u32::MAX; n];
-    let mut below = vec![0.0f64; n];
-    // The tree's adjacency, flat: the neighbours of `x` are `tree_next[tree_start[x]..tree_start[x + 1]]`.
-    let mut tree_edges: Vec<(u32, u32)> = Vec::with_capacity(n);
-    let mut tree_start = vec![0usize; n + 1];
-    let mut tree_next = vec![0u32; 2 * n];
-    let mut weighted: Vec<(u64, u32, u32)> = Vec::with_capacity(edges.len());
-    for tree in trees {
-        // Kruskal's algorithm under pseudo-random weights.
-        weighted.clear();
-        weighted.extend(
+
+    /// Draws tree `number`: the minimum spanning tree of the piece's `edges` under pseudo-random weights
+    /// (Kruskal's algorithm), rooted at the root with parents before children in `order`. `false` if the edges
+    /// do not span the piece.
+    fn draw(&mut self, systems: &[usize], edges: &[(u32, u32)], number: usize) -> bool {
+        let n = self.degree.len();
+        self.weighted.clear();
+        self.weighted.extend(
             edges
                 .iter()
-                .map(|&(i, j)| (mix(systems[i as usize] as u64, systems[j as usize] as u64, tree as u64), i, j)),
+                .map(|&(i, j)| (mix(systems[i as usize] as u64, systems[j as usize] as u64, number as u64), i, j)),
         );
-        weighted.sort_unstable();
-        for (i, l) in leader.iter_mut().enumerate() {
+        self.weighted.sort_unstable();
+        for (i, l) in self.leader.iter_mut().enumerate() {
             *l = i as u32;
         }
-        tree_edges.clear();
-        for &(_, i, j) in &weighted {
-            let (ri, rj) = (find(&mut leader, i), find(&mut leader, j));
+        self.tree_edges.clear();
+        for &(_, i, j) in &self.weighted {
+            let (ri, rj) = (find(&mut self.leader, i), find(&mut self.leader, j));
             if ri != rj {
-                leader[ri as usize] = rj;
-                tree_edges.push((i, j));
+                self.leader[ri as usize] = rj;
+                self.tree_edges.push((i, j));
             }
         }
-        if tree_edges.len() + 1 < gated.len() {
-            return None;
+        if self.tree_edges.len() + 1 < self.spanned {
+            return false;
         }
-        tree_start.fill(0);
-        for &(i, j) in &tree_edges {
-            tree_start[i as usize + 1] += 1;
-            tree_start[j as usize + 1] += 1;
+        self.tree_start.fill(0);
+        for &(i, j) in &self.tree_edges {
+            self.tree_start[i as usize + 1] += 1;
+            self.tree_start[j as usize + 1] += 1;
         }
         for x in 0..n {
-            tree_start[x + 1] += tree_start[x];
+            self.tree_start[x + 1] += self.tree_start[x];
         }
-        let mut fill = tree_start.clone();
-        for &(i, j) in &tree_edges {
-            tree_next[fill[i as usize]] = j;
+        let mut fill = self.tree_start.clone();
+        for &(i, j) in &self.tree_edges {
+            self.tree_next[fill[i as usize]] = j;
             fill[i as usize] += 1;
-            tree_next[fill[j as usize]] = i;
+            self.tree_next[fill[j as usize]] = i;
             fill[j as usize] += 1;
         }
-        // Root the tree; each system's subtree load, children after parents in `order`.
-        order.clear();
-        order.push(root as u32);
-        parent[root] = root as u32;
+        self.order.clear();
+        self.order.push(self.root as u32);
+        self.parent[self.root] = self.root as u32;
         let mut head = 0;
-        while head < order.len() {
-            let x = order[head];
+        while head < self.order.len() {
+            let x = self.order[head];
             head += 1;
-            for &y in &tree_next[tree_start[x as usize]..tree_start[x as usize + 1]] {
-                if y != parent[x as usize] {
-                    parent[y as usize] = x;
-                    order.push(y);
+            for &y in &self.tree_next[self.tree_start[x as usize]..self.tree_start[x as usize + 1]] {
+                if y != self.parent[x as usize] {
+                    self.parent[y as usize] = x;
+                    self.order.push(y);
                 }
             }
         }
-        // Per system: the load below it, its depth, and the gates leaving the subtree below it — the gates of
-        // its members (`gates_below`) minus twice the gates joining two members, each counted at the lowest
-        // common ancestor of its ends (`inner_below`).
-        for &x in &order {
-            below[x as usize] = subset.load[systems[x as usize]];
-            depth[x as usize] = if x as usize == root { 0 } else { depth[parent[x as usize] as usize] + 1 };
-            gates_below[x as usize] = degree[x as usize];
-            inner_below[x as usize] = 0;
+        true
+    }
+
+    /// Per system of the tree: the load below it, its depth, and the gates leaving the subtree below it — the
+    /// gates of its members (`gates_below`) minus twice the gates joining two members, each counted at the
+    /// lowest common ancestor of its ends (`inner_below`).
+    fn count_below(&mut self, subset: &Subset<'_>, systems: &[usize], edges: &[(u32, u32)]) {
+        for &x in &self.order {
+            let x = x as usize;
+            self.below[x] = subset.load[systems[x]];
+            self.depth[x] = if x == self.root { 0 } else { self.depth[self.parent[x] as usize] + 1 };
+            self.gates_below[x] = self.degree[x];
+            self.inner_below[x] = 0;
         }
-        for &(i, j) in &edges {
+        for &(i, j) in edges {
             let (mut a, mut b) = (i, j);
             while a != b {
-                if depth[a as usize] < depth[b as usize] {
+                if self.depth[a as usize] < self.depth[b as usize] {
                     std::mem::swap(&mut a, &mut b);
                 }
-                a = parent[a as usize];
+                a = self.parent[a as usize];
             }
-            inner_below[a as usize] += 1;
+            self.inner_below[a as usize] += 1;
         }
-        for &x in order.iter().skip(1).rev() {
-            let up = parent[x as usize] as usize;
-            below[up] += below[x as usize];
-            gates_below[up] += gates_below[x as usize];
-            inner_below[up] += inner_below[x as usize];
+        for &x in self.order.iter().skip(1).rev() {
+            let up = self.parent[x as usize] as usize;
+            self.below[up] += self.below[x as usize];
+            self.gates_below[up] += self.gates_below[x as usize];
+            self.inner_below[up] += self.inner_below[x as usize];
         }
-        // Every tree edge, the subtree below `x` going to either part: the fitting cut crossing fewest gates.
+    }
+
+    /// Every tree edge, the subtree below `x` going to either part: the fitting cut crossing fewest gates, as
+    /// (gates crossed, `x`, whether the subtree goes to the first part, the loose shift that makes it fit).
+    fn best_cut(&self, fit: &Fit, shifts: &[(f64, Vec<usize>)]) -> Option<(usize, u32, bool, usize)> {
         let mut found: Option<(usize, u32, bool, usize)> = None;
-        for &x in order.iter().skip(1) {
-            let s = below[x as usize];
-            let cut = gates_below[x as usize] - 2 * inner_below[x as usize];
+        for &x in self.order.iter().skip(1) {
+            let s = self.below[x as usize];
+            let cut = self.gates_below[x as usize] - 2 * self.inner_below[x as usize];
             if found.is_some_and(|(c, ..)| cut >= c) {
                 continue;
             }
             for subtree_first in [true, false] {
-                let (a, b) = if subtree_first { (s, total - s) } else { (total - s, s) };
+                let (a, b) = if subtree_first { (s, fit.total - s) } else { (fit.total - s, s) };
                 // The shift Δ must satisfy fixed_first + a − Δ ≤ caps.0 and fixed_second + b + Δ ≤ caps.1.
-                let fitting = fitting_shift(&shifts, fixed_first + a - caps.0, caps.1 - fixed_second - b);
+                let fitting = fitting_shift(shifts, fit.fixed.0 + a - fit.caps.0, fit.caps.1 - fit.fixed.1 - b);
                 if let Some(shift) = fitting
                     && found.is_none_or(|(c, ..)| cut < c)
                 {
@@ -218,23 +309,17 @@ pub(crate) fn best_split(
                 }
             }
         }
-        let Some((cut, x, subtree_first, shift)) = found else { continue };
-        if best.as_ref().is_some_and(|(c, _)| cut >= *c) {
-            continue;
-        }
-        // Which systems lie in the subtree below `x` (parents come before children in `order`).
-        let mut inside = vec![false; n];
-        for &y in &order {
-            inside[y as usize] = y == x || (y as usize != root && inside[parent[y as usize] as usize]);
-        }
-        let mut side: Vec<bool> =
-            (0..n).map(|i| if in_core[i] { inside[i] == subtree_first } else { first[i] }).collect();
-        for &i in &shifts[shift].1 {
-            side[i] = !side[i];
-        }
-        best = Some((cut, side));
+        found
     }
-    best.map(|(_, side)| side)
+
+    /// Which systems of the union lie in the subtree below `x` (parents come before children in `order`).
+    fn subtree_of(&self, x: u32) -> Vec<bool> {
+        let mut inside = vec![false; self.degree.len()];
+        for &y in &self.order {
+            inside[y as usize] = y == x || (y as usize != self.root && inside[self.parent[y as usize] as usize]);
+        }
+        inside
+    }
 }
 
 /// The loose systems of the union (outside its gated core, with no gates at all) that may change sides, as
@@ -458,7 +543,7 @@ mod tests {
         // cut again.
         let mut gates = vec![(0, 1), (2, 3), (0, 2), (1, 3)];
         gates.extend([(4, 5), (6, 7), (8, 9), (4, 6), (5, 7), (6, 8), (7, 9), (3, 10), (10, 4)]);
-        let universe = universe((0..11).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &gates);
+        let universe = universe((0..11).map(|i| Vec3::new(f64::from(i), 0.0, 0.0)), &gates);
         let load = vec![1.0; 11];
         let subset = Subset::new(&universe, &load, &[true; 11]);
         let systems: Vec<usize> = (0..10).collect();

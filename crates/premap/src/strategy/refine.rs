@@ -31,14 +31,13 @@ const EXCHANGE_TRIES: usize = 24;
 /// Kicks tried per stuck part, and the descent steps that follow each through.
 const KICKS_PER_PART: usize = 6;
 const KICK_DESCENT_STEPS: usize = 64;
-/// Kicks tried in one balance, per part: a bound on time (measured: past this, balance improves no more).
+/// Kicks tried in one balance, per part: a bound on time, past which balance was found to improve no more.
 const KICK_ATTEMPTS_PER_PART: usize = 2;
-/// Kicking stops when this many overloaded parts in a row found no kick that helps: past that point it was
-/// measured to cost time without improving anything.
+/// Kicking stops when this many overloaded parts in a row found no kick that helps: past that point kicks cost
+/// time without improving anything.
 const GIVE_UP_AFTER_STUCK_PARTS: usize = 8;
-/// How many parts nearest in space a spill (see `Refiner::spill`) may send systems to besides those touching.
-/// Measured at 250 nodes (shared-node balance, EVE map / generated universe): 4 gives 1.037 / 1.038, 8 gives
-/// 1.034 / 1.033, 16 gives 1.041 / 1.025 with more cut gates and pieces.
+/// How many parts nearest in space a spill (see `Refiner::spill`) may send systems to besides those touching:
+/// fewer balance worse, more cut more gates and leave more pieces.
 const SPILL_NEAREST: usize = 8;
 
 pub(crate) struct Refiner<'s, 'a> {
@@ -142,6 +141,12 @@ impl Spill {
     }
 }
 
+/// What [`Refiner::kept_since`] compares with: the cut and each part's extra pieces at a moment.
+pub(crate) struct Checkpoint {
+    cut: usize,
+    extra_pieces: Vec<usize>,
+}
+
 /// Pieces of parts grouped by (part, component), each with its load.
 type PiecesByPart = std::collections::BTreeMap<(u32, usize), Vec<(f64, Vec<usize>)>>;
 
@@ -209,7 +214,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
 
     /// Removes the last part, which must have no systems left.
     fn pop_part(&mut self) {
-        debug_assert!(self.members.last().is_some_and(|m| m.is_empty()), "the part removed still has systems");
+        debug_assert!(self.members.last().is_some_and(Vec::is_empty), "the part removed still has systems");
         self.part_load.pop();
         self.members.pop();
         self.cap.pop();
@@ -231,6 +236,26 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// How many parts lie in more than one piece (see [`Self::fragmented`]).
     pub fn parts_in_pieces(&mut self) -> usize {
         self.fragmented_parts().into_iter().filter(|&f| f).count()
+    }
+
+    /// What the steps that redraw borders for the cut (recombination, kicks, refinement) promise to keep, as it
+    /// stands now: see [`Self::kept_since`].
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        Checkpoint { cut: self.subset.cut(&self.part), extra_pieces: self.extra_pieces() }
+    }
+
+    /// Whether, since `before`, the cut has not grown, every part is still within its cap and no part has more
+    /// pieces that could have been joined: the invariant of recombination, kicks and refinement.
+    pub fn kept_since(&mut self, before: &Checkpoint) -> bool {
+        let extra_pieces = self.extra_pieces();
+        self.subset.cut(&self.part) <= before.cut
+            && self.all_fit()
+            && extra_pieces.iter().zip(&before.extra_pieces).all(|(now, then)| now <= then)
+    }
+
+    /// Per part, its pieces beyond one per connected part of the stargate graph it reaches.
+    fn extra_pieces(&mut self) -> Vec<usize> {
+        (0..self.parts()).map(|part| self.extra_pieces_of(part, usize::MAX)).collect()
     }
 
     /// The connected-component label of every system (computed on first use).
@@ -836,9 +861,16 @@ impl<'s, 'a> Refiner<'s, 'a> {
     /// Whether `part` lies in more than one piece within one connected part of the stargate graph (pieces in
     /// different connected parts cannot be joined and do not count).
     fn fragmented(&mut self, part: u32) -> bool {
+        self.extra_pieces_of(part, 1) > 0
+    }
+
+    /// The pieces of `part` beyond one per connected part of the stargate graph it reaches — the pieces that
+    /// could have been joined, as the metrics count them — counted up to `enough`.
+    fn extra_pieces_of(&mut self, part: u32, enough: usize) -> usize {
         self.components();
         let epoch = self.next_epoch();
         let mut seen: Vec<usize> = Vec::new();
+        let mut extra = 0;
         for i in 0..self.members[part as usize].len() {
             let start = self.members[part as usize][i];
             if self.visited[start] == epoch {
@@ -846,12 +878,16 @@ impl<'s, 'a> Refiner<'s, 'a> {
             }
             let c = self.component[start];
             if seen.contains(&c) {
-                return true;
+                extra += 1;
+                if extra >= enough {
+                    return extra;
+                }
+            } else {
+                seen.push(c);
             }
-            seen.push(c);
             self.grow_piece(start, epoch);
         }
-        false
+        extra
     }
 
     /// The `count` parts with room left whose centres (mean position of their systems) lie nearest to the
@@ -868,7 +904,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
     }
 
     /// The total overload: the sum over parts of the squared excess above the cap.
-    fn overload(&self) -> f64 {
+    pub fn overload(&self) -> f64 {
         (0..self.parts()).map(|p| self.overload_of(p, 0.0)).sum()
     }
 
@@ -1330,7 +1366,7 @@ impl<'s, 'a> Refiner<'s, 'a> {
                 if !self.fits(to, wv - wu) || !self.fits(from, wu - wv) {
                     continue;
                 }
-                let adjacent_uv = self.subset.neighbours(v).contains(&u) as i64;
+                let adjacent_uv = i64::from(self.subset.neighbours(v).contains(&u));
                 let gain = gain_v + self.links(u, from) - self.links(u, to) - 2 * adjacent_uv;
                 if gain > 0 {
                     candidates.push((gain, to, u));
@@ -1415,7 +1451,7 @@ mod tests {
     /// the cap).
     #[test]
     fn an_exchange_that_failed_is_tried_again_once_the_caps_change() {
-        let u = universe((0..4).map(|i| Vec3::new(i as f64, 0.0, 0.0)), &[(0, 1), (1, 2), (2, 3)]);
+        let u = universe((0..4).map(|i| Vec3::new(f64::from(i), 0.0, 0.0)), &[(0, 1), (1, 2), (2, 3)]);
         let load = [3.0, 1.0, 1.0, 1.0];
         let subset = Subset::new(&u, &load, &[true; 4]);
         let mut refiner = Refiner::new(&subset, vec![0, 0, 1, 2], vec![4.0; 3]);

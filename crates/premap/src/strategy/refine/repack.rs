@@ -1,4 +1,4 @@
-//! Repacking: the other way of balance before wholeness (see `best::partition`, step 8). Overloaded parts
+//! Repacking: the other way of balance before wholeness (step 8 of `best::partition`). Overloaded parts
 //! shed border systems into a *pool*, and the pool is placed back heaviest first, the way LPT places its
 //! systems: on a touching part with room, else along a chain of touching parts that pass a system on until one
 //! has room, else on one of the parts with room nearest to it (one already in pieces if there is one), else on
@@ -14,14 +14,10 @@ use std::collections::BinaryHeap;
 use super::Refiner;
 
 /// A pooled system that no touching part has room for goes to one of this many parts with room nearest to it
-/// in space. Measured with `best` before step 9 could fill nodes up to the heaviest one (balance, nodes in
-/// pieces, extra pieces, mean spread in ly): 16 gives 1.0291, 44, 64, 4.27 at 250 EVE nodes and 1.0221, 42,
-/// 101, 2.23 at 250 generated nodes; 32 gives 1.0239, 51, 77, 4.39 and 1.0222, 40, 106, 2.51 (nodes farther
-/// away, in the spirit of LPT); 8 misses LPT's balance at 64 generated nodes (1.0037 against 1.0035), which 16
-/// and 32 meet.
+/// in space: fewer miss LPT's balance, more scatter nodes over the map.
 const NEAR_RECEIVERS: usize = 16;
-/// The longest chain of touching parts passing systems on (see [`Refiner::pass_on_to_room`]): measured on the
-/// EVE map at 250 nodes, searches end within a few hops, and 12 or 25 found no more chains than 6.
+/// The longest chain of touching parts passing systems on (see [`Refiner::pass_on_to_room`]): searches end
+/// within a few hops, and longer chains found no more.
 const CHAIN_HOPS: usize = 6;
 
 /// A system and its load, ordered by load, then by index for determinism.

@@ -11,7 +11,7 @@
 //! light years. Each series (a strategy swept over imbalances, or a strategy run once) is a line of dots in its
 //! own colour, each dot labelled with its setting and with a tooltip of its figures; a legend names the series.
 
-use super::{PALETTE, Svg};
+use crate::svg::{PALETTE, Svg};
 
 /// One mapping's figures, as the chart plots them.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,10 @@ pub struct Point {
 /// A strategy's points, in the order they are joined by a line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
+    /// The strategy (or strategy and setting) the legend names, e.g. "best" or "metis".
     pub name: String,
+    /// Its mappings' figures, one dot each, joined by a line in this order (a sweep over imbalances in
+    /// rising order draws the strategy's trade-off curve).
     pub points: Vec<Point>,
 }
 
@@ -57,7 +60,7 @@ const PANELS: [Panel; 3] = [
 /// out, and with no points at all the axes are drawn empty.
 ///
 /// ```
-/// use orrery_premap::svg::chart::{Point, Series, tradeoff};
+/// use orrery_premap_view::chart::{Point, Series, tradeoff};
 ///
 /// let point = |label: &str, balance, cut_gates, fragmented_nodes, spread_ly| Point {
 ///     label: label.into(), balance, cut_gates, fragmented_nodes, spread_ly,
@@ -67,6 +70,9 @@ const PANELS: [Panel; 3] = [
 /// let svg = tradeoff("EVE, 250 nodes", &[best, metis]);
 /// assert!(svg.starts_with("<?xml") && svg.contains("best 20%: max/mean 1.2000"));
 /// ```
+///
+/// Longer than most functions on purpose: one straight run of SVG output (frame, panels, series, legend) whose
+/// coordinates build on each other from top to bottom.
 pub fn tradeoff(title: &str, series: &[Series]) -> String {
     let finite = |p: &&Point| p.balance.is_finite() && p.spread_ly.is_finite();
     let points = || series.iter().flat_map(|s| s.points.iter()).filter(finite);
@@ -226,7 +232,7 @@ impl Axis {
 #[cfg(test)]
 mod tests {
     use super::{Point, Series, tradeoff};
-    use crate::svg::tests::check_xml;
+    use crate::svg::check::check_xml;
 
     fn point(label: &str, balance: f64, cut: usize, pieces: usize, spread: f64) -> Point {
         Point { label: label.into(), balance, cut_gates: cut, fragmented_nodes: pieces, spread_ly: spread }

@@ -2,10 +2,10 @@
 //! imbalance allowances, prints how the cut gates, nodes in pieces and spread fall as the heaviest node may
 //! grow, and writes the chart of it (`tradeoff.svg` in the current directory, or the path given).
 //!
-//! Run with `cargo run -p orrery-premap --example tradeoff --release [-- chart.svg]`.
+//! Run with `cargo run -p orrery-premap-view --example tradeoff --release [-- chart.svg]`.
 
-use orrery_premap::svg::chart::{Point, Series, tradeoff};
 use orrery_premap::{Options, Strategy, evaluate, premap_with};
+use orrery_premap_view::chart::{Point, Series, tradeoff};
 use orrery_universe::{GeneratorConfig, LoadProfile, generate};
 
 const SYSTEMS: usize = 2000;

@@ -25,14 +25,14 @@
 //! Size and speed: about 100 bytes per system and 25 per stargate — EVE k-space (5,000+ systems) gives well
 //! under a megabyte, rendered in milliseconds.
 
-pub mod chart;
-
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use orrery_universe::{LIGHT_YEAR_M, Universe};
 
-use crate::{Mapping, Metrics};
+use orrery_premap::{Mapping, Metrics};
+
+use crate::svg::{PALETTE, Svg};
 
 /// Side of the square map area, in pixels.
 const MAP: f64 = 1000.0;
@@ -63,27 +63,6 @@ const GATE_WEIGHT: u64 = 4;
 /// Colour of systems whose mapping entry is missing or out of range.
 const UNMAPPED: &str = "#9a9a9a";
 
-/// Well-separated hues that read on white (after Trubetskoy's 20 distinct colours, the pale ones darkened and
-/// grey left out because stargates are grey), most distinct first.
-const PALETTE: [&str; 16] = [
-    "#e6194b", // red
-    "#4363d8", // blue
-    "#3cb44b", // green
-    "#f58231", // orange
-    "#911eb4", // purple
-    "#42d4f4", // cyan
-    "#f032e6", // magenta
-    "#9a6324", // brown
-    "#469990", // teal
-    "#000075", // navy
-    "#e6b400", // gold
-    "#800000", // maroon
-    "#8fc31f", // lime
-    "#808000", // olive
-    "#f78fb3", // pink
-    "#8c7ae6", // lavender
-];
-
 /// Renders `mapping` of `universe` (with per-system `load` and the `metrics` of the mapping) as a standalone SVG
 /// document headed by `title`.
 ///
@@ -110,12 +89,7 @@ pub fn render(universe: &Universe, load: &[f64], mapping: &Mapping, metrics: &Me
     }
     let info: Vec<NodeInfo> = (0..nodes)
         .map(|k| NodeInfo {
-            load: metrics
-                .node_loads
-                .get(k)
-                .copied()
-                .map(clean)
-                .unwrap_or_else(|| members[k].iter().map(|&s| loads[s]).sum()),
+            load: metrics.node_loads.get(k).copied().map_or_else(|| members[k].iter().map(|&s| loads[s]).sum(), clean),
             systems: members[k].len(),
             dedicated: metrics.dedicated.get(k).copied().unwrap_or(false),
             colour: colours[k],
@@ -444,7 +418,7 @@ fn dots(
                 .raw("\"><title>")
                 .text(&system.name)
                 .raw(" (")
-                .uint(system.id.0 as u64)
+                .uint(u64::from(system.id.0))
                 .raw(") — ");
             match node {
                 Some(k) => svg.raw("node ").uint(k as u64),
@@ -573,17 +547,20 @@ impl Legend {
         }
     }
 
+    /// Draws the legend at (`x0`, `y0`): heading, then the rows or bars of `info`.
+    ///
+    /// Longer than most functions here on purpose: it is one straight run of SVG output whose coordinates build
+    /// on each other from top to bottom, and cut into pieces the reader would have to carry the running
+    /// positions from one to the next.
     fn draw(&self, svg: &mut Svg, x0: f64, y0: f64, info: &[NodeInfo]) {
         let max = info.iter().map(|n| n.load).fold(0.0, f64::max);
         let mean = info.iter().map(|n| n.load).sum::<f64>() / info.len().max(1) as f64;
         svg.raw("<g id=\"legend\">\n");
         svg.text_element(x0, y0 + 20.0, "font-size=\"15\" font-weight=\"bold\" fill=\"#111\"", "Load per node");
-        let heaviest = info
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.load.total_cmp(&b.1.load).then(b.0.cmp(&a.0)))
-            .map(|(k, n)| format!("heaviest: node {k} at {} · mean {}", load_text(n.load), load_text(mean)))
-            .unwrap_or_else(|| "no nodes".to_string());
+        let heaviest = match info.iter().enumerate().max_by(|a, b| a.1.load.total_cmp(&b.1.load).then(b.0.cmp(&a.0))) {
+            Some((k, n)) => format!("heaviest: node {k} at {} · mean {}", load_text(n.load), load_text(mean)),
+            None => "no nodes".to_string(),
+        };
         svg.text_element(x0, y0 + 36.0, "font-size=\"11\" fill=\"#555\"", &heaviest);
         let top = y0 + LEGEND_TOP;
         let fraction = |load: f64| if max > 0.0 { load / max } else { 0.0 };
@@ -814,106 +791,14 @@ fn key(svg: &mut Svg, x: f64, y: f64, labels: bool) {
     svg.raw("</g>\n");
 }
 
-/// An SVG document being written.
-struct Svg(String);
-
-impl Svg {
-    /// Appends markup as is.
-    fn raw(&mut self, markup: &str) -> &mut Self {
-        self.0.push_str(markup);
-        self
-    }
-
-    /// Appends text, escaped for XML content and attribute values; characters XML 1.0 forbids become U+FFFD.
-    fn text(&mut self, text: &str) -> &mut Self {
-        for c in text.chars() {
-            match c {
-                '&' => self.0.push_str("&amp;"),
-                '<' => self.0.push_str("&lt;"),
-                '>' => self.0.push_str("&gt;"),
-                '"' => self.0.push_str("&quot;"),
-                '\'' => self.0.push_str("&apos;"),
-                '\t' | '\n' | '\r' => self.0.push(c),
-                c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => self.0.push('\u{FFFD}'),
-                c => self.0.push(c),
-            }
-        }
-        self
-    }
-
-    /// Appends an unsigned integer.
-    fn uint(&mut self, mut value: u64) -> &mut Self {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-            if value == 0 {
-                break;
-            }
-        }
-        for &d in &digits[i..] {
-            self.0.push(char::from(d));
-        }
-        self
-    }
-
-    /// Appends a number rounded to one decimal, without a trailing `.0`; non-finite numbers as 0.
-    fn num(&mut self, value: f64) -> &mut Self {
-        self.fixed(value, 10.0)
-    }
-
-    /// Appends a number rounded to two decimals (for legend bars that may be thinner than a pixel).
-    fn num2(&mut self, value: f64) -> &mut Self {
-        self.fixed(value, 100.0)
-    }
-
-    fn fixed(&mut self, value: f64, scale: f64) -> &mut Self {
-        // Picture coordinates are far below the clamp; it only keeps absurd input from saturating the cast.
-        let scaled = (value * scale).round().clamp(-1e15, 1e15);
-        if !scaled.is_finite() || scaled == 0.0 {
-            self.0.push('0');
-            return self;
-        }
-        if scaled < 0.0 {
-            self.0.push('-');
-        }
-        let scaled = scaled.abs() as u64;
-        let scale = scale as u64;
-        self.uint(scaled / scale);
-        let mut fraction = scaled % scale;
-        if fraction != 0 {
-            self.0.push('.');
-            let mut unit = scale / 10;
-            while fraction != 0 && unit != 0 {
-                self.0.push(char::from(b'0' + (fraction / unit) as u8));
-                fraction %= unit;
-                unit /= 10;
-            }
-        }
-        self
-    }
-
-    /// `<text x y attributes>escaped content</text>`.
-    fn text_element(&mut self, x: f64, y: f64, attributes: &str, content: &str) {
-        self.raw("<text x=\"").num(x).raw("\" y=\"").num(y).raw("\" ").raw(attributes).raw(">").text(content);
-        self.raw("</text>\n");
-    }
-
-    /// [`Svg::text_element`] with a `text-anchor`.
-    fn text_element_anchored(&mut self, x: f64, y: f64, attributes: &str, anchor: &str, content: &str) {
-        self.raw("<text x=\"").num(x).raw("\" y=\"").num(y).raw("\" text-anchor=\"").raw(anchor).raw("\" ");
-        self.raw(attributes).raw(">").text(content).raw("</text>\n");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use orrery_universe::{ConstellationId, RegionId, SolarSystem, SystemId, SystemKind, Vec3};
 
+    use orrery_premap::evaluate;
+
     use super::*;
-    use crate::evaluate;
+    use crate::svg::check::check_xml;
 
     const LY: f64 = LIGHT_YEAR_M;
 
@@ -948,99 +833,6 @@ mod tests {
         (u, vec![1.0, 2.5, 3.0, 1.25, 4.0, 0.5])
     }
 
-    /// A small XML well-formedness check: one root `svg` element, balanced tags, quoted attributes, text free of
-    /// `<` and of `&` that does not start an entity.
-    pub(super) fn check_xml(svg: &str) -> Result<(), String> {
-        let body = svg.trim();
-        let body = match body.strip_prefix("<?xml") {
-            Some(rest) => rest.split_once("?>").ok_or("unterminated declaration")?.1.trim_start(),
-            None => body,
-        };
-        if !body.starts_with("<svg") || !body.ends_with("</svg>") {
-            return Err("not an svg document".into());
-        }
-        let mut stack: Vec<&str> = Vec::new();
-        let mut roots = 0;
-        let mut rest = body;
-        while !rest.is_empty() {
-            let open = rest.find('<').unwrap_or(rest.len());
-            let text = &rest[..open];
-            check_text(text)?;
-            if stack.is_empty() && !text.trim().is_empty() {
-                return Err(format!("text outside the root: {text:?}"));
-            }
-            rest = &rest[open..];
-            if rest.is_empty() {
-                break;
-            }
-            let close = rest.find('>').ok_or("unterminated tag")?;
-            let tag = &rest[1..close];
-            rest = &rest[close + 1..];
-            if let Some(name) = tag.strip_prefix('/') {
-                let opened = stack.pop().ok_or(format!("</{name}> closes nothing"))?;
-                if opened != name {
-                    return Err(format!("<{opened}> closed by </{name}>"));
-                }
-                continue;
-            }
-            let self_closing = tag.ends_with('/');
-            let inner = tag.strip_suffix('/').unwrap_or(tag);
-            let (name, attributes) = inner.split_once(char::is_whitespace).unwrap_or((inner, ""));
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':') {
-                return Err(format!("bad element name {name:?}"));
-            }
-            check_attributes(attributes)?;
-            if stack.is_empty() {
-                roots += 1;
-            }
-            if !self_closing {
-                stack.push(name);
-            }
-        }
-        if !stack.is_empty() {
-            return Err(format!("unclosed elements {stack:?}"));
-        }
-        if roots != 1 {
-            return Err(format!("{roots} root elements"));
-        }
-        Ok(())
-    }
-
-    fn check_attributes(mut rest: &str) -> Result<(), String> {
-        let mut names = Vec::new();
-        loop {
-            rest = rest.trim_start();
-            if rest.is_empty() {
-                return Ok(());
-            }
-            let (name, value) = rest.split_once("=\"").ok_or(format!("unquoted attribute in {rest:?}"))?;
-            if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
-                return Err(format!("bad attribute name {name:?}"));
-            }
-            if names.contains(&name) {
-                return Err(format!("attribute {name} twice"));
-            }
-            names.push(name);
-            let (value, after) = value.split_once('"').ok_or("unterminated attribute value")?;
-            check_text(value)?;
-            rest = after;
-        }
-    }
-
-    fn check_text(text: &str) -> Result<(), String> {
-        if text.contains('<') || text.contains('>') {
-            return Err(format!("unescaped markup character in {text:?}"));
-        }
-        for (i, _) in text.match_indices('&') {
-            let entity = &text[i..];
-            let named = ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].iter().any(|e| entity.starts_with(e));
-            if !named {
-                return Err(format!("bad entity at {:?}", &entity[..entity.len().min(10)]));
-            }
-        }
-        Ok(())
-    }
-
     /// The fill of each node's group of dots.
     fn node_fills(svg: &str, nodes: usize) -> Vec<Option<String>> {
         (0..nodes)
@@ -1049,16 +841,6 @@ mod tests {
                 svg.find(&marker).map(|i| svg[i + marker.len()..].chars().take(7).collect())
             })
             .collect()
-    }
-
-    #[test]
-    fn the_checker_rejects_broken_markup() {
-        assert!(check_xml("<svg><g></svg>").is_err());
-        assert!(check_xml("<svg><title>A&B</title></svg>").is_err());
-        assert!(check_xml("<svg><title>a<b</title></svg>").is_err());
-        assert!(check_xml("<svg x=1></svg>").is_err());
-        assert!(check_xml("<svg></svg><svg></svg>").is_err());
-        assert!(check_xml("<?xml version=\"1.0\"?>\n<svg a=\"&amp;\"><g/>x&lt;</svg>\n").is_ok());
     }
 
     #[test]
@@ -1109,8 +891,8 @@ mod tests {
         // Two tight clusters far apart; within each, two nodes interleave and no gates exist.
         let mut systems = Vec::new();
         for i in 0..4 {
-            systems.push(system(i + 1, "west", 0.0, i as f64 * 0.1));
-            systems.push(system(i + 11, "east", 100.0, i as f64 * 0.1));
+            systems.push(system(i + 1, "west", 0.0, f64::from(i) * 0.1));
+            systems.push(system(i + 11, "east", 100.0, f64::from(i) * 0.1));
         }
         let u = universe(systems, &[]);
         let node_of = vec![0, 2, 1, 3, 0, 2, 1, 3];
@@ -1200,10 +982,10 @@ mod tests {
     #[test]
     fn many_nodes_switch_to_columns_then_to_bars() {
         let n = 400u32;
-        let systems = (0..n).map(|i| system(i + 1, "s", (i % 20) as f64, (i / 20) as f64)).collect();
+        let systems = (0..n).map(|i| system(i + 1, "s", f64::from(i % 20), f64::from(i / 20))).collect();
         let gates: Vec<(u32, u32)> = (1..n).filter(|i| i % 20 != 0).map(|i| (i, i + 1)).collect();
         let u = universe(systems, &gates);
-        let load: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64).collect();
+        let load: Vec<f64> = (0..n).map(|i| 1.0 + f64::from(i % 7)).collect();
         for nodes in [100usize, 400] {
             let node_of: Vec<u32> = (0..n).map(|i| (i as usize * nodes / n as usize) as u32).collect();
             let svg = draw(&u, &load, nodes, node_of.clone(), "many");

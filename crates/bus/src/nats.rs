@@ -1,0 +1,126 @@
+//! The bus over a NATS server (core publish/subscribe through `async-nats`): the same seam as the
+//! in-process bus, for roles in several processes or on several machines.
+//!
+//! Each subscription gets a forwarding task that moves the server's messages into a bounded queue of the
+//! same capacity as the in-process bus's, so a slow subscriber loses messages the same way (counted, logged)
+//! instead of stalling the connection. `subscribe` returns only once the server has the subscription (a probe
+//! message round trip), so that "live when `subscribe` returns" holds across connections as it does in-process.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::{Bus, BusError, BusStats, Counters, Subscription, check_payload, validate_subject};
+
+/// How long connecting and the subscribe probe may take before the server counts as unreachable.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A bus on a NATS server. Clones share one connection.
+#[derive(Clone)]
+pub struct NatsBus {
+    client: async_nats::Client,
+    url: String,
+    capacity: usize,
+    counters: Arc<Counters>,
+    probes: Arc<AtomicU64>,
+}
+
+impl NatsBus {
+    /// Connect to `url` (`nats://HOST:PORT`); every subscription queues at most `capacity` messages. Fails
+    /// with [`BusError::Unreachable`] naming the address when no server answers within a few seconds.
+    pub async fn connect(url: &str, capacity: usize) -> Result<NatsBus, BusError> {
+        let unreachable = |reason: String| BusError::Unreachable { url: url.to_owned(), reason };
+        let options = async_nats::ConnectOptions::new()
+            .name("orrery")
+            .connection_timeout(TIMEOUT)
+            .subscription_capacity(capacity.max(512) * 2);
+        let client = tokio::time::timeout(TIMEOUT, options.connect(url))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {} s", TIMEOUT.as_secs())))?
+            .map_err(|problem| unreachable(problem.to_string()))?;
+        Ok(NatsBus {
+            client,
+            url: url.to_owned(),
+            capacity: capacity.max(1),
+            counters: Arc::new(Counters::default()),
+            probes: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The server's address as given to [`NatsBus::connect`].
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Wait until the server has processed everything this connection sent so far: a message to a private
+    /// subject, published after it, comes back.
+    async fn round_trip(&self) -> Result<(), BusError> {
+        // The server's id for this connection makes the subject private to it.
+        let probe_number = self.probes.fetch_add(1, Ordering::Relaxed);
+        let subject = format!("_orrery.probe.{}.{probe_number}", self.client.server_info().client_id);
+        let failed = |reason: String| BusError::Nats { operation: "subscribe probe", subject: subject.clone(), reason };
+        let mut probe = self.client.subscribe(subject.clone()).await.map_err(|e| failed(e.to_string()))?;
+        self.client.publish(subject.clone(), Bytes::new()).await.map_err(|e| failed(e.to_string()))?;
+        match tokio::time::timeout(TIMEOUT, probe.next()).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(BusError::Closed),
+            Err(_) => Err(failed(format!("no answer from {} within {} s", self.url, TIMEOUT.as_secs()))),
+        }
+    }
+}
+
+/// Ends a subscription's forwarding task when the [`Subscription`] is dropped; the task drops the NATS
+/// subscriber, which unsubscribes on the server.
+struct StopForwarding(tokio::task::AbortHandle);
+
+impl Drop for StopForwarding {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[async_trait::async_trait]
+impl Bus for NatsBus {
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
+        validate_subject(subject)?;
+        check_payload(subject, payload.len(), self.max_payload())?;
+        self.client.publish(subject.to_owned(), payload).await.map_err(|problem| BusError::Nats {
+            operation: "publish",
+            subject: subject.to_owned(),
+            reason: problem.to_string(),
+        })?;
+        self.counters.published.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn subscribe(&self, subject: &str) -> Result<Subscription, BusError> {
+        validate_subject(subject)?;
+        let mut subscriber = self.client.subscribe(subject.to_owned()).await.map_err(|problem| BusError::Nats {
+            operation: "subscribe",
+            subject: subject.to_owned(),
+            reason: problem.to_string(),
+        })?;
+        self.round_trip().await?;
+        let (sender, receiver) = mpsc::channel(self.capacity);
+        let counters = self.counters.clone();
+        let name = subject.to_owned();
+        let forwarding = tokio::spawn(async move {
+            while let Some(message) = subscriber.next().await {
+                counters.offer(&name, &sender, message.payload);
+            }
+        });
+        Ok(Subscription::new(receiver, Box::new(StopForwarding(forwarding.abort_handle()))))
+    }
+
+    fn stats(&self) -> BusStats {
+        self.counters.stats()
+    }
+
+    fn max_payload(&self) -> usize {
+        self.client.server_info().max_payload
+    }
+}

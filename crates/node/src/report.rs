@@ -1,0 +1,114 @@
+//! A node's health report: what it publishes on `node.<id>.report` (see [`orrery_proto::node_report_subject`])
+//! with every Time Dilation update. The coordinator reads it only from the bus, never from the node's memory,
+//! so the same report reaches it whether the node is a thread beside it or a process on another machine.
+
+use orrery_proto::v1;
+
+/// One hosted system as the operators see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SystemReport {
+    pub system_id: u32,
+    pub ships: usize,
+    pub factor: f64,
+    /// Smoothed work per tick, milliseconds.
+    pub tick_work_ms: f64,
+    pub failed: bool,
+    pub tick_ms: u32,
+    pub max_players: u32,
+    /// Players waiting for a place.
+    pub queued: usize,
+}
+
+/// What a node last reported (refreshed with every Time Dilation update).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeReport {
+    pub node_id: u32,
+    pub systems: Vec<SystemReport>,
+    pub ticks: u64,
+    /// Ticks that started more than one nominal tick late.
+    pub late_ticks: u64,
+    /// This node's reports counted from 1 (0: none yet).
+    pub sequence: u64,
+}
+
+impl NodeReport {
+    /// The bus message of this report.
+    pub fn to_message(&self) -> v1::NodeReport {
+        v1::NodeReport {
+            node_id: self.node_id,
+            systems: self
+                .systems
+                .iter()
+                .map(|system| v1::SystemReport {
+                    system_id: system.system_id,
+                    ships: saturate(system.ships),
+                    factor: system.factor,
+                    tick_work_ms: system.tick_work_ms,
+                    failed: system.failed,
+                    tick_ms: system.tick_ms,
+                    max_players: system.max_players,
+                    queued: saturate(system.queued),
+                })
+                .collect(),
+            ticks: self.ticks,
+            late_ticks: self.late_ticks,
+            sequence: self.sequence,
+        }
+    }
+
+    /// A report received from the bus.
+    pub fn from_message(message: &v1::NodeReport) -> NodeReport {
+        NodeReport {
+            node_id: message.node_id,
+            systems: message
+                .systems
+                .iter()
+                .map(|system| SystemReport {
+                    system_id: system.system_id,
+                    ships: system.ships as usize,
+                    factor: system.factor,
+                    tick_work_ms: system.tick_work_ms,
+                    failed: system.failed,
+                    tick_ms: system.tick_ms,
+                    max_players: system.max_players,
+                    queued: system.queued as usize,
+                })
+                .collect(),
+            ticks: message.ticks,
+            late_ticks: message.late_ticks,
+            sequence: message.sequence,
+        }
+    }
+}
+
+fn saturate(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_survives_the_bus_encoding() {
+        let report = NodeReport {
+            node_id: 3,
+            systems: vec![SystemReport {
+                system_id: 30000142,
+                ships: 12,
+                factor: 0.4,
+                tick_work_ms: 812.5,
+                failed: true,
+                tick_ms: 100,
+                max_players: 500,
+                queued: 7,
+            }],
+            ticks: 99,
+            late_ticks: 4,
+            sequence: 17,
+        };
+        let bytes = prost::Message::encode_to_vec(&report.to_message());
+        let decoded = orrery_proto::frame::decode::<v1::NodeReport>(&bytes).expect("decodes");
+        assert_eq!(NodeReport::from_message(&decoded), report);
+    }
+}
