@@ -219,90 +219,144 @@ async fn dock_ships_left_in_space(store: &dyn Store) -> Result<(), orrery_store:
     Ok(())
 }
 
+/// The bus `url` names: the in-process one when `None`, else a connection to that NATS server.
+async fn connect_bus(url: Option<&str>) -> Result<Arc<dyn Bus>, ClusterError> {
+    Ok(match url {
+        None => Arc::new(InProcessBus::new(BUS_QUEUE)),
+        Some(url) => Arc::new(NatsBus::connect(url, BUS_QUEUE).await.map_err(ClusterError::BusConnect)?),
+    })
+}
+
+/// The mapping the cluster runs: the one given beforehand, if it fits the cluster's nodes and universe, else
+/// `best`'s premap of the universe's load (the configured one, or one synthesised from the universe).
+fn mapping_for(config: &ClusterConfig) -> Result<Mapping, ClusterError> {
+    let universe = &config.universe;
+    match &config.mapping {
+        Some(mapping) if mapping.nodes() != config.nodes || mapping.assignment().len() != universe.len() => {
+            Err(ClusterError::Config(format!(
+                "the mapping given is for {} nodes and {} systems, the cluster has {} nodes and {} systems",
+                mapping.nodes(),
+                mapping.assignment().len(),
+                config.nodes,
+                universe.len()
+            )))
+        }
+        Some(mapping) => Ok(mapping.clone()),
+        None => {
+            let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
+            Ok(orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?)
+        }
+    }
+}
+
+/// Save `mapping` under the epoch after the stored one (so that a message routed by an older mapping can be
+/// recognised), and return that epoch with the mapping as the cluster's roles share it (system id to node).
+async fn store_mapping(
+    store: &dyn Store,
+    universe: &Universe,
+    mapping: &Mapping,
+    nodes: usize,
+) -> Result<(u64, runtime_systems::SharedMapping), ClusterError> {
+    let epoch = store.load_mapping().await?.map_or(0, |previous| previous.epoch) + 1;
+    let assignments: Vec<(u32, u32)> =
+        (0..universe.len()).map(|index| (universe.system(index).id.0, mapping.node_of(index) as u32)).collect();
+    store.save_mapping(epoch, &assignments).await?;
+    tracing::info!(epoch, nodes, systems = universe.len(), "mapping stored");
+    Ok((epoch, Arc::new(RwLock::new(assignments.into_iter().collect()))))
+}
+
+/// Start one sol node per node of `mapping`, each with its systems' layouts and the config's tick settings,
+/// all checkpointing through `persister` and reporting to the shared profiler and metrics.
+async fn start_nodes(
+    config: &ClusterConfig,
+    mapping: &Mapping,
+    bus: &Arc<dyn Bus>,
+    persister: &orrery_node::Persister,
+    profiler: &Arc<Profiler>,
+    metrics: &Arc<Metrics>,
+) -> Result<Vec<NodeHandle>, ClusterError> {
+    let mut nodes = Vec::with_capacity(config.nodes);
+    for (node, layouts) in layouts_by_node(&config.universe, mapping)?.into_iter().enumerate() {
+        let mut node_config = NodeConfig::new(node as u32, config.tick_ms);
+        node_config.checkpoint_every = config.checkpoint_every;
+        node_config.allow_fault_injection = config.allow_fault_injection;
+        node_config.sim_speed = config.sim_speed;
+        node_config.system_tick_ms = config.system_tick_ms.clone();
+        node_config.profiler = Some(profiler.clone());
+        node_config.metrics = Some(metrics.clone());
+        nodes.push(orrery_node::start(node_config, bus.clone(), layouts, persister.clone()).await?);
+    }
+    Ok(nodes)
+}
+
+/// The proxy, on the config's addresses and with its limits, placing new characters in the universe's
+/// starting systems.
+async fn start_proxy(
+    config: &ClusterConfig,
+    bus: &Arc<dyn Bus>,
+    store: &Arc<dyn Store>,
+) -> Result<ProxyHandle, ClusterError> {
+    let world = proxy_world(&config.universe)
+        .ok_or_else(|| ClusterError::Config("the universe has no system to start in".into()))?;
+    let mut proxy_config = ProxyConfig::new(1, config.tcp_listen, config.ws_listen);
+    proxy_config.password_policy = config.password_policy;
+    proxy_config.rate_limit_per_s = config.rate_limit_per_s;
+    proxy_config.idle_timeout = config.idle_timeout;
+    proxy_config.max_frame_bytes = config.max_frame_bytes;
+    proxy_config.outbound_queue = config.outbound_queue;
+    proxy_config.socket_send_buffer = config.socket_send_buffer;
+    Ok(orrery_proxy::start(proxy_config, bus.clone(), store.clone(), world).await?)
+}
+
+/// Live settings: the command line's values, broadcast now, then overridden by rows of the settings table as
+/// a watcher finds them, until `stop`. Returns the settings in force, which the watcher keeps current.
+async fn start_live_settings(
+    config: &ClusterConfig,
+    store: &Arc<dyn Store>,
+    bus: &Arc<dyn Bus>,
+    stop: &CancellationToken,
+) -> live_settings::SharedSettings {
+    let base = base_settings(config);
+    let settings: live_settings::SharedSettings = Arc::new(Mutex::new(base.clone()));
+    live_settings::broadcast(bus.as_ref(), &base).await;
+    tokio::spawn(live_settings::watch(
+        store.clone(),
+        bus.clone(),
+        base,
+        settings.clone(),
+        config.settings_poll,
+        stop.clone(),
+    ));
+    settings
+}
+
 impl Cluster {
     /// Premap, store the mapping, start nodes, persistence and the proxy.
     pub async fn start(config: ClusterConfig) -> Result<Cluster, ClusterError> {
-        let universe = &config.universe;
         if config.nodes == 0 {
             return Err(ClusterError::Config("--nodes must be at least 1".into()));
         }
         let store = orrery_store::open(&config.db_url).await?;
         // Connected before anything is written (ships docked, the mapping saved), so that an unreachable bus leaves
         // the store alone.
-        let bus: Arc<dyn Bus> = match &config.bus_url {
-            None => Arc::new(InProcessBus::new(BUS_QUEUE)),
-            Some(url) => Arc::new(NatsBus::connect(url, BUS_QUEUE).await.map_err(ClusterError::BusConnect)?),
-        };
+        let bus = connect_bus(config.bus_url.as_deref()).await?;
         dock_ships_left_in_space(store.as_ref()).await?;
-        let load = config.load.clone().unwrap_or_else(|| LoadProfile::synthesise(universe, 0));
-        let mapping = match &config.mapping {
-            Some(mapping) if mapping.nodes() != config.nodes || mapping.assignment().len() != universe.len() => {
-                return Err(ClusterError::Config(format!(
-                    "the mapping given is for {} nodes and {} systems, the cluster has {} nodes and {} systems",
-                    mapping.nodes(),
-                    mapping.assignment().len(),
-                    config.nodes,
-                    universe.len()
-                )));
-            }
-            Some(mapping) => mapping.clone(),
-            None => {
-                orrery_premap::premap_with(universe, &load.cpu(universe), config.nodes, Strategy::Best, &config.premap)?
-            }
-        };
-        let epoch = store.load_mapping().await?.map_or(0, |previous| previous.epoch) + 1;
-        let assignments: Vec<(u32, u32)> =
-            (0..universe.len()).map(|index| (universe.system(index).id.0, mapping.node_of(index) as u32)).collect();
-        store.save_mapping(epoch, &assignments).await?;
-        let node_of_system: runtime_systems::SharedMapping = Arc::new(RwLock::new(assignments.into_iter().collect()));
-        tracing::info!(epoch, nodes = config.nodes, systems = universe.len(), "mapping stored");
+        let mapping = mapping_for(&config)?;
+        let (epoch, node_of_system) = store_mapping(store.as_ref(), &config.universe, &mapping, config.nodes).await?;
 
-        let dyn_bus: Arc<dyn Bus> = bus.clone();
         let persist_stats = Arc::new(PersistStats::default());
         let metrics = Arc::new(Metrics::new());
         let profiler = Arc::new(Profiler::new());
         let (persister, persist_worker) =
-            orrery_node::spawn_worker(store.clone(), dyn_bus.clone(), persist_stats.clone(), Some(metrics.clone()));
+            orrery_node::spawn_worker(store.clone(), bus.clone(), persist_stats.clone(), Some(metrics.clone()));
 
         // Listen before the nodes start, so that their first reports are heard.
         let stop_watchers = CancellationToken::new();
-        let reports = NodeReports::follow(dyn_bus.as_ref(), config.nodes as u32, stop_watchers.clone()).await?;
-        let mut nodes = Vec::with_capacity(config.nodes);
-        for (node, layouts) in layouts_by_node(universe, &mapping)?.into_iter().enumerate() {
-            let mut node_config = NodeConfig::new(node as u32, config.tick_ms);
-            node_config.checkpoint_every = config.checkpoint_every;
-            node_config.allow_fault_injection = config.allow_fault_injection;
-            node_config.sim_speed = config.sim_speed;
-            node_config.system_tick_ms = config.system_tick_ms.clone();
-            node_config.profiler = Some(profiler.clone());
-            node_config.metrics = Some(metrics.clone());
-            nodes.push(orrery_node::start(node_config, dyn_bus.clone(), layouts, persister.clone()).await?);
-        }
-
-        let world = proxy_world(universe)
-            .ok_or_else(|| ClusterError::Config("the universe has no system to start in".into()))?;
-        let mut proxy_config = ProxyConfig::new(1, config.tcp_listen, config.ws_listen);
-        proxy_config.password_policy = config.password_policy;
-        proxy_config.rate_limit_per_s = config.rate_limit_per_s;
-        proxy_config.idle_timeout = config.idle_timeout;
-        proxy_config.max_frame_bytes = config.max_frame_bytes;
-        proxy_config.outbound_queue = config.outbound_queue;
-        proxy_config.socket_send_buffer = config.socket_send_buffer;
-        let proxy = orrery_proxy::start(proxy_config, dyn_bus.clone(), store.clone(), world).await?;
-
-        // Live settings: the command line's values, overridden by rows of the settings table.
-        let base = base_settings(&config);
-        let settings: live_settings::SharedSettings = Arc::new(Mutex::new(base.clone()));
-        live_settings::broadcast(dyn_bus.as_ref(), &base).await;
-        tokio::spawn(live_settings::watch(
-            store.clone(),
-            dyn_bus.clone(),
-            base,
-            settings.clone(),
-            config.settings_poll,
-            stop_watchers.clone(),
-        ));
-        let emergency = EmergencyShutdown::new(config.cluster_name.clone(), dyn_bus.clone());
+        let reports = NodeReports::follow(bus.as_ref(), config.nodes as u32, stop_watchers.clone()).await?;
+        let nodes = start_nodes(&config, &mapping, &bus, &persister, &profiler, &metrics).await?;
+        let proxy = start_proxy(&config, &bus, &store).await?;
+        let settings = start_live_settings(&config, &store, &bus, &stop_watchers).await;
+        let emergency = EmergencyShutdown::new(config.cluster_name.clone(), bus.clone());
 
         let mut cluster = Cluster {
             proxy,
@@ -324,30 +378,43 @@ impl Cluster {
             metrics,
             profiler,
         };
-        let reports = cluster.reports.clone();
-        let watcher = runtime_systems::Watcher {
-            store: cluster.store.clone(),
-            bus: dyn_bus.clone(),
-            universe: cluster.universe.clone(),
-            node_of: cluster.node_of_system.clone(),
-            reports: Arc::new(move || reports.latest()),
-            every: config.settings_poll,
-        };
-        tokio::spawn(watcher.run(cluster.stop_watchers.clone()));
+        cluster.watch_added_systems(config.settings_poll);
         if let Some(listen) = config.admin_listen {
-            let token =
-                config.admin_token.clone().ok_or_else(|| ClusterError::Config("the admin API needs a token".into()))?;
-            let control = cluster.control(config.log_control.clone());
-            let stop = cluster.stop_watchers.clone();
-            let handle =
-                orrery_admin::serve(orrery_admin::AdminConfig { listen, token: token.clone() }, control, async move {
-                    stop.cancelled().await;
-                })
-                .await?;
-            cluster.admin_url = Some(handle.dashboard_url(&token));
-            cluster.admin = Some(handle);
+            cluster.serve_admin(listen, &config).await?;
         }
         Ok(cluster)
+    }
+
+    /// Bring systems added to the store while the cluster runs online, reading the table every `every` until
+    /// the cluster stops.
+    fn watch_added_systems(&self, every: Duration) {
+        let reports = self.reports.clone();
+        let watcher = runtime_systems::Watcher {
+            store: self.store.clone(),
+            bus: self.bus.clone(),
+            universe: self.universe.clone(),
+            node_of: self.node_of_system.clone(),
+            reports: Arc::new(move || reports.latest()),
+            every,
+        };
+        tokio::spawn(watcher.run(self.stop_watchers.clone()));
+    }
+
+    /// Serve the admin API and dashboard on `listen` until the cluster stops; refused without the configured
+    /// token.
+    async fn serve_admin(&mut self, listen: SocketAddr, config: &ClusterConfig) -> Result<(), ClusterError> {
+        let token =
+            config.admin_token.clone().ok_or_else(|| ClusterError::Config("the admin API needs a token".into()))?;
+        let control = self.control(config.log_control.clone());
+        let stop = self.stop_watchers.clone();
+        let handle =
+            orrery_admin::serve(orrery_admin::AdminConfig { listen, token: token.clone() }, control, async move {
+                stop.cancelled().await;
+            })
+            .await?;
+        self.admin_url = Some(handle.dashboard_url(&token));
+        self.admin = Some(handle);
+        Ok(())
     }
 
     /// The admin API's view of this cluster.

@@ -61,9 +61,35 @@ impl Watcher {
         }
     }
 
+    /// One look at the tables: bring every new system online, or refuse the lot with the reason.
     async fn poll(&self, reported: &mut HashSet<String>) -> Result<(), String> {
-        let rows = self.store.added_systems().await.map_err(|e| e.to_string())?;
         let current = self.universe.read().clone();
+        let fresh = self.fresh_systems(&current, reported).await?;
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let fresh_ids: HashSet<u32> = fresh.iter().map(|s| s.system_id).collect();
+        let added_gates = self.gates_of(&current, &fresh_ids).await?;
+        refuse_arenas_with_gates(&fresh, &added_gates)?;
+        let extended = extend(&current, &fresh, &added_gates)?;
+        self.place(&extended, &fresh).await?;
+        self.give_neighbours_their_gates(&extended, &added_gates, &fresh_ids).await?;
+        *self.universe.write() = Arc::new(extended);
+        for system in &fresh {
+            let event = v1::ClusterEvent { body: Some(v1::cluster_event::Body::SystemAdded(system.system_id)) };
+            self.publish(orrery_proto::CLUSTER_SUBJECT, event.encode_to_vec()).await;
+        }
+        Ok(())
+    }
+
+    /// The added systems `current` does not have yet; a row that cannot be decoded is logged (once) and left
+    /// out, so one operator's typo does not hold back the others.
+    async fn fresh_systems(
+        &self,
+        current: &Universe,
+        reported: &mut HashSet<String>,
+    ) -> Result<Vec<AddedSystem>, String> {
+        let rows = self.store.added_systems().await.map_err(|e| e.to_string())?;
         let mut fresh: Vec<AddedSystem> = Vec::new();
         for row in rows {
             match row {
@@ -76,12 +102,14 @@ impl Watcher {
                 }
             }
         }
-        if fresh.is_empty() {
-            return Ok(());
-        }
-        let fresh_ids: HashSet<u32> = fresh.iter().map(|s| s.system_id).collect();
+        Ok(fresh)
+    }
+
+    /// The added stargates that touch a fresh system and join two systems that will exist, each once as
+    /// (lower id, higher id).
+    async fn gates_of(&self, current: &Universe, fresh_ids: &HashSet<u32>) -> Result<BTreeSet<(u32, u32)>, String> {
         let known = |id: u32| current.index_of(SystemId(id)).is_some() || fresh_ids.contains(&id);
-        let added_gates: BTreeSet<(u32, u32)> = self
+        Ok(self
             .store
             .added_stargates()
             .await
@@ -89,55 +117,19 @@ impl Watcher {
             .into_iter()
             .filter(|&(a, b)| a != b && known(a) && known(b) && (fresh_ids.contains(&a) || fresh_ids.contains(&b)))
             .map(|(a, b)| (a.min(b), a.max(b)))
-            .collect();
-        let arena_with_gates: Vec<u32> = fresh
-            .iter()
-            .filter(|s| s.arena && added_gates.iter().any(|&(a, b)| a == s.system_id || b == s.system_id))
-            .map(|s| s.system_id)
-            .collect();
-        if let Some(arena) = arena_with_gates.first() {
-            return Err(format!("arena {arena} has stargates: an arena is entered by invitation only"));
-        }
+            .collect())
+    }
 
-        // The universe with the new systems appended: existing systems keep their indices, so their existing
-        // gates keep their ids and a new gate takes the next one.
-        let mut systems: Vec<SolarSystem> = current.systems().to_vec();
-        for system in &fresh {
-            let neighbour = added_gates
-                .iter()
-                .find_map(|&(a, b)| {
-                    if a == system.system_id {
-                        Some(b)
-                    } else if b == system.system_id {
-                        Some(a)
-                    } else {
-                        None
-                    }
-                })
-                .and_then(|n| current.by_id(SystemId(n)));
-            systems.push(SolarSystem {
-                id: SystemId(system.system_id),
-                name: system.name.clone(),
-                position: Vec3::new(system.position[0], system.position[1], system.position[2]),
-                security: system.security,
-                constellation: neighbour.map_or(ConstellationId(system.system_id), |n| n.constellation),
-                region: neighbour.map_or(RegionId(system.system_id), |n| n.region),
-                kind: if system.arena { SystemKind::Other } else { SystemKind::KSpace },
-            });
-        }
-        let mut gates: Vec<(SystemId, SystemId)> =
-            current.gates().map(|(a, b)| (current.system(a).id, current.system(b).id)).collect();
-        gates.extend(added_gates.iter().map(|&(a, b)| (SystemId(a), SystemId(b))));
-        let extended = Universe::new(systems, &gates, current.constellations().to_vec(), current.regions().to_vec())
-            .map_err(|e| e.to_string())?;
-
+    /// Place each fresh system on the least-loaded node (fewest players, then fewest systems, then lowest id),
+    /// send that node the system's scenery, and record the placement in the shared mapping.
+    async fn place(&self, extended: &Universe, fresh: &[AddedSystem]) -> Result<(), String> {
         let mut load: HashMap<u32, (u64, usize)> = HashMap::new();
         for report in (self.reports)() {
             load.insert(report.node_id, (report.systems.iter().map(|s| s.ships as u64).sum(), report.systems.len()));
         }
-        for system in &fresh {
+        for system in fresh {
             let index = extended.index_of(SystemId(system.system_id)).ok_or("added system vanished")?;
-            let layout = SystemLayout::generate(&extended, index).map_err(|e| e.to_string())?;
+            let layout = SystemLayout::generate(extended, index).map_err(|e| e.to_string())?;
             let Some((&node, entry)) =
                 load.iter_mut().min_by_key(|(node, (players, count))| (*players, *count, **node))
             else {
@@ -155,25 +147,29 @@ impl Watcher {
             self.node_of.write().insert(system.system_id, node);
             tracing::info!(system = system.system_id, name = %system.name, node, arena = system.arena, "added system placed");
         }
-        // Existing neighbours get their stargate to each new system.
-        for &(a, b) in &added_gates {
+        Ok(())
+    }
+
+    /// Send each existing system joined to a fresh one its new stargate.
+    async fn give_neighbours_their_gates(
+        &self,
+        extended: &Universe,
+        added_gates: &BTreeSet<(u32, u32)>,
+        fresh_ids: &HashSet<u32>,
+    ) -> Result<(), String> {
+        for &(a, b) in added_gates {
             for (existing, new) in [(a, b), (b, a)] {
                 if fresh_ids.contains(&existing) || !fresh_ids.contains(&new) {
                     continue;
                 }
                 let index = extended.index_of(SystemId(existing)).ok_or("neighbour vanished")?;
-                let layout = SystemLayout::generate(&extended, index).map_err(|e| e.to_string())?;
+                let layout = SystemLayout::generate(extended, index).map_err(|e| e.to_string())?;
                 if let Some(gate) = layout.gate_to(new) {
                     let message =
                         v1::SystemInbox { body: Some(v1::system_inbox::Body::AddCelestial(celestial_message(gate))) };
                     self.publish(&orrery_proto::system_subject(existing), message.encode_to_vec()).await;
                 }
             }
-        }
-        *self.universe.write() = Arc::new(extended);
-        for system in &fresh {
-            let event = v1::ClusterEvent { body: Some(v1::cluster_event::Body::SystemAdded(system.system_id)) };
-            self.publish(orrery_proto::CLUSTER_SUBJECT, event.encode_to_vec()).await;
         }
         Ok(())
     }
@@ -183,4 +179,47 @@ impl Watcher {
             tracing::error!(subject, %problem, "publish failed");
         }
     }
+}
+
+/// An arena is entered by invitation only, so one with a stargate is refused (with the first such id).
+fn refuse_arenas_with_gates(fresh: &[AddedSystem], added_gates: &BTreeSet<(u32, u32)>) -> Result<(), String> {
+    match fresh.iter().find(|s| s.arena && added_gates.iter().any(|&(a, b)| a == s.system_id || b == s.system_id)) {
+        Some(arena) => Err(format!("arena {} has stargates: an arena is entered by invitation only", arena.system_id)),
+        None => Ok(()),
+    }
+}
+
+/// The universe with the fresh systems appended: existing systems keep their indices, so their existing gates
+/// keep their ids and a new gate takes the next one. A fresh system joins the constellation and region of the
+/// existing system its first gate leads to, or has its own.
+fn extend(current: &Universe, fresh: &[AddedSystem], added_gates: &BTreeSet<(u32, u32)>) -> Result<Universe, String> {
+    let mut systems: Vec<SolarSystem> = current.systems().to_vec();
+    for system in fresh {
+        let neighbour = added_gates
+            .iter()
+            .find_map(|&(a, b)| {
+                if a == system.system_id {
+                    Some(b)
+                } else if b == system.system_id {
+                    Some(a)
+                } else {
+                    None
+                }
+            })
+            .and_then(|n| current.by_id(SystemId(n)));
+        systems.push(SolarSystem {
+            id: SystemId(system.system_id),
+            name: system.name.clone(),
+            position: Vec3::new(system.position[0], system.position[1], system.position[2]),
+            security: system.security,
+            constellation: neighbour.map_or(ConstellationId(system.system_id), |n| n.constellation),
+            region: neighbour.map_or(RegionId(system.system_id), |n| n.region),
+            kind: if system.arena { SystemKind::Other } else { SystemKind::KSpace },
+        });
+    }
+    let mut gates: Vec<(SystemId, SystemId)> =
+        current.gates().map(|(a, b)| (current.system(a).id, current.system(b).id)).collect();
+    gates.extend(added_gates.iter().map(|&(a, b)| (SystemId(a), SystemId(b))));
+    Universe::new(systems, &gates, current.constellations().to_vec(), current.regions().to_vec())
+        .map_err(|e| e.to_string())
 }

@@ -7,13 +7,19 @@ use orrery_proto::v1;
 /// One hosted system as the operators see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SystemReport {
+    /// The system reported on.
     pub system_id: u32,
+    /// Ships in space there.
     pub ships: usize,
+    /// Time Dilation factor: 1.0 at full speed, down to the floor while the node is overloaded.
     pub factor: f64,
     /// Smoothed work per tick, milliseconds.
     pub tick_work_ms: f64,
+    /// A tick panicked: the system no longer runs and its commands are answered with UNAVAILABLE.
     pub failed: bool,
+    /// Its nominal tick length in milliseconds.
     pub tick_ms: u32,
+    /// Its player cap (`u32::MAX`: none); more pilots wait in its queue.
     pub max_players: u32,
     /// Players waiting for a place.
     pub queued: usize,
@@ -22,8 +28,11 @@ pub struct SystemReport {
 /// What a node last reported (refreshed with every Time Dilation update).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeReport {
+    /// The reporting node.
     pub node_id: u32,
+    /// Every system it hosts.
     pub systems: Vec<SystemReport>,
+    /// Ticks run since the node started, all systems together.
     pub ticks: u64,
     /// Ticks that started more than one nominal tick late.
     pub late_ticks: u64,
