@@ -181,35 +181,10 @@ impl Node {
         ready: oneshot::Sender<Result<(), String>>,
         mut stop: oneshot::Receiver<()>,
     ) {
-        let systems: Systems = Rc::new(RefCell::new(Vec::with_capacity(layouts.len())));
-        let mut subscriptions = Vec::with_capacity(layouts.len());
-        for layout in layouts {
-            match self.bus.subscribe(&orrery_proto::system_subject(layout.system_id)).await {
-                Ok(subscription) => subscriptions.push(subscription),
-                Err(problem) => {
-                    let _ = ready.send(Err(format!("subscribing to system {}: {problem}", layout.system_id)));
-                    return;
-                }
-            }
-            let tick_ms =
-                self.config.system_tick_ms.get(&layout.system_id).copied().unwrap_or(self.config.tick_ms).max(1);
-            let step_ms = self.step_ms(tick_ms);
-            systems.borrow_mut().push(Hosted::new(SystemSim::new(layout), tick_ms, step_ms));
-        }
-        for (index, subscription) in subscriptions.into_iter().enumerate() {
-            tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription));
-        }
-        let mut node_inbox = match self.bus.subscribe(&orrery_proto::node_subject(self.config.node_id)).await {
-            Ok(subscription) => subscription,
+        let (systems, mut node_inbox, mut cluster_events) = match self.subscribe(layouts).await {
+            Ok(subscribed) => subscribed,
             Err(problem) => {
-                let _ = ready.send(Err(format!("subscribing to the node inbox: {problem}")));
-                return;
-            }
-        };
-        let mut cluster_events = match self.bus.subscribe(orrery_proto::CLUSTER_SUBJECT).await {
-            Ok(subscription) => subscription,
-            Err(problem) => {
-                let _ = ready.send(Err(format!("subscribing to cluster events: {problem}")));
+                let _ = ready.send(Err(problem));
                 return;
             }
         };
@@ -284,6 +259,43 @@ impl Node {
         self.checkpoint(&systems, false, Some(done_tx));
         let _ = tokio::time::timeout(Duration::from_secs(10), done_rx).await;
         tracing::info!(node = self.config.node_id, ticks, "sol node stopped");
+    }
+
+    /// Host `layouts` and subscribe to everything the node listens to: each system's commands (filling its
+    /// inbox from a local task), the node's own inbox and the cluster's events. An error names what could not be
+    /// subscribed to.
+    async fn subscribe(
+        &self,
+        layouts: Vec<SystemLayout>,
+    ) -> Result<(Systems, orrery_bus::Subscription, orrery_bus::Subscription), String> {
+        let systems: Systems = Rc::new(RefCell::new(Vec::with_capacity(layouts.len())));
+        let mut subscriptions = Vec::with_capacity(layouts.len());
+        for layout in layouts {
+            let subscription = self
+                .bus
+                .subscribe(&orrery_proto::system_subject(layout.system_id))
+                .await
+                .map_err(|problem| format!("subscribing to system {}: {problem}", layout.system_id))?;
+            subscriptions.push(subscription);
+            let tick_ms =
+                self.config.system_tick_ms.get(&layout.system_id).copied().unwrap_or(self.config.tick_ms).max(1);
+            let step_ms = self.step_ms(tick_ms);
+            systems.borrow_mut().push(Hosted::new(SystemSim::new(layout), tick_ms, step_ms));
+        }
+        for (index, subscription) in subscriptions.into_iter().enumerate() {
+            tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription));
+        }
+        let node_inbox = self
+            .bus
+            .subscribe(&orrery_proto::node_subject(self.config.node_id))
+            .await
+            .map_err(|problem| format!("subscribing to the node inbox: {problem}"))?;
+        let cluster_events = self
+            .bus
+            .subscribe(orrery_proto::CLUSTER_SUBJECT)
+            .await
+            .map_err(|problem| format!("subscribing to cluster events: {problem}"))?;
+        Ok((systems, node_inbox, cluster_events))
     }
 
     /// Tick one system; false if it failed (now or before).
