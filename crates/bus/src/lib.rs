@@ -74,7 +74,7 @@ pub enum BusError {
     /// The NATS server could not be connected to at startup.
     #[error("cannot reach the NATS server at {url}: {reason}")]
     Unreachable {
-        /// The server URL (credentials left out), so an operator can check it.
+        /// The server URL as given (including any credentials in it), so an operator can check it.
         url: String,
         /// The client's reason, e.g. connection refused or a timeout.
         reason: String,

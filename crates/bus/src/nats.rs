@@ -7,7 +7,7 @@
 //! message round trip), so that "live when `subscribe` returns" holds across connections as it does in-process.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,7 +26,9 @@ pub struct NatsBus {
     url: String,
     capacity: usize,
     counters: Arc<Counters>,
-    probes: Arc<AtomicU64>,
+    /// The server's payload limit, read once at connect: `server_info()` clones the whole server description,
+    /// too much for every publish.
+    max_payload: usize,
 }
 
 impl NatsBus {
@@ -42,12 +44,13 @@ impl NatsBus {
             .await
             .map_err(|_| unreachable(format!("no answer within {} s", TIMEOUT.as_secs())))?
             .map_err(|problem| unreachable(problem.to_string()))?;
+        let max_payload = client.server_info().max_payload;
         Ok(NatsBus {
             client,
             url: url.to_owned(),
             capacity: capacity.max(1),
             counters: Arc::new(Counters::default()),
-            probes: Arc::new(AtomicU64::new(0)),
+            max_payload,
         })
     }
 
@@ -59,9 +62,8 @@ impl NatsBus {
     /// Wait until the server has processed everything this connection sent so far: a message to a private
     /// subject, published after it, comes back.
     async fn round_trip(&self) -> Result<(), BusError> {
-        // The server's id for this connection makes the subject private to it.
-        let probe_number = self.probes.fetch_add(1, Ordering::Relaxed);
-        let subject = format!("_orrery.probe.{}.{probe_number}", self.client.server_info().client_id);
+        // A fresh inbox subject is private to this connection and unique within it.
+        let subject = self.client.new_inbox();
         let failed = |reason: String| BusError::Nats { operation: "subscribe probe", subject: subject.clone(), reason };
         let mut probe = self.client.subscribe(subject.clone()).await.map_err(|e| failed(e.to_string()))?;
         self.client.publish(subject.clone(), Bytes::new()).await.map_err(|e| failed(e.to_string()))?;
@@ -121,6 +123,6 @@ impl Bus for NatsBus {
     }
 
     fn max_payload(&self) -> usize {
-        self.client.server_info().max_payload
+        self.max_payload
     }
 }
