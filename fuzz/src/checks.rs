@@ -193,6 +193,9 @@ pub fn bus_messages(data: &[u8]) {
     if let Ok(message) = frame::decode::<v1::ClusterEvent>(data) {
         round_trip(&message);
     }
+    if let Ok(message) = frame::decode::<v1::CoordinatorInbox>(data) {
+        round_trip(&message);
+    }
     if let Ok(message) = frame::decode::<v1::ProxyInbox>(data) {
         round_trip(&message);
         use v1::proxy_inbox::Body;

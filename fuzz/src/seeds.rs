@@ -226,7 +226,7 @@ fn bus_messages(servers: &[(&str, v1::ServerEnvelope)]) -> Vec<(String, Vec<u8>)
         velocity: Some(v1::Vec3d { x: 300.0, y: 0.0, z: -1.0e-3 }),
         handoff_seq: 4,
     });
-    let inbox = |body: I| v1::SystemInbox { body: Some(body) }.encode_to_vec();
+    let inbox = |body: I| v1::SystemInbox { body: Some(body), origin: 0, seq: 0 }.encode_to_vec();
     let event = |body: E| v1::ClusterEvent { body: Some(body) }.encode_to_vec();
     let proxy = |body: P| v1::ProxyInbox { session_id: 12, body: Some(body) }.encode_to_vec();
     let envelope = |name: &str| {
@@ -258,6 +258,51 @@ fn bus_messages(servers: &[(&str, v1::ServerEnvelope)]) -> Vec<(String, Vec<u8>)
                     system_id: 9,
                     name: "Arena 9".into(),
                     celestials: vec![celestial(0, v1::CelestialKind::Star, 0)],
+                    ..v1::HostSystem::default()
+                })),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "system-command-stamped".into(),
+            v1::SystemInbox {
+                body: Some(I::Leave(v1::LeaveSpace { ship_id: 1, route, request_id: 13, owner: route })),
+                origin: 0x005e_ed0f_0e1c,
+                seq: u64::MAX,
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "node-prepare".into(),
+            v1::NodeInbox {
+                body: Some(N::Prepare(v1::MoveStep { move_id: 7, system_id: 30_000_142, from_node: 0, to_node: 1 })),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "node-transfer".into(),
+            v1::NodeInbox {
+                body: Some(N::Transfer(v1::SystemTransfer {
+                    step: Some(v1::MoveStep { move_id: 7, system_id: 30_000_142, from_node: 0, to_node: 1 }),
+                    sim: Bytes::from_static(&[0xff, 0x01, 0x00]),
+                    tick_ms: 1000,
+                    max_players: 100,
+                    pilots: vec![v1::ShipPilot { ship_id: 1, route }],
+                    jumped: vec![v1::Forwarding { ship_id: 2, destination: 30_000_144, left_at_tick: 99 }],
+                    inbox: vec![Bytes::from_static(b"\x0a\x00")],
+                    seen: [(0x5eed, 41)].into_iter().collect(),
+                    next_tick_in_ms: 250,
+                    ..v1::SystemTransfer::default()
+                })),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "coordinator-failed".into(),
+            v1::CoordinatorInbox {
+                body: Some(v1::coordinator_inbox::Body::Failed(v1::MoveFailed {
+                    step: Some(v1::MoveStep { move_id: 7, system_id: 30_000_142, from_node: 0, to_node: 1 }),
+                    reason: "node 1 already hosts system 30000142".into(),
                 })),
             }
             .encode_to_vec(),

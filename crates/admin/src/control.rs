@@ -47,6 +47,14 @@ pub trait ClusterControl: Send + Sync + 'static {
     fn set_log_level(&self, filter: &str) -> Result<(), ControlError>;
     /// The Prometheus exposition (text format 0.0.4, or OpenMetrics text ending in `# EOF`).
     fn metrics(&self) -> String;
+    /// Moves a system to another node while it runs (a live migration) and returns what happened
+    /// (`{system_id, from_node, to_node, epoch, pause_ms, total_ms}`). `NotFound` for an unknown system,
+    /// `BadRequest { field: "node" }` for an unknown or dead node, `Conflict` when the system is already there
+    /// or already moving. Clusters that cannot move systems answer `NotFound`.
+    async fn move_system(&self, system_id: u32, node: u32) -> Result<serde_json::Value, ControlError> {
+        let _ = (system_id, node);
+        Err(ControlError::NotFound("live migration is not available on this cluster".into()))
+    }
 }
 
 /// The live picture of the cluster, polled by the dashboard every second.

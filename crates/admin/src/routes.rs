@@ -53,6 +53,7 @@ pub fn router(token: &str, control: Arc<dyn ClusterControl>) -> Router {
     let api = Router::new()
         .route("/cluster", get(cluster))
         .route("/systems/{id}", get(system))
+        .route("/systems/{id}/move", post(move_system))
         .route("/universe", get(universe))
         .route("/settings", get(settings))
         .route("/settings/{key}", put(put_setting))
@@ -130,6 +131,22 @@ async fn put_setting(
     let body = body::object(body)?;
     let value = body::any(&body, "value")?.clone();
     Ok(json(&control.put_setting(&key, value).await?))
+}
+
+async fn move_system(
+    State(control): State<Control>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let system_id: u32 = id
+        .parse()
+        .map_err(|_| ApiError::bad_field("id", format!("{id:?} is not a system id (an unsigned integer)")))?;
+    let body = body::object(body)?;
+    let node = u32::try_from(body::unsigned(&body, "node", u64::from(u32::MAX))?)
+        .map_err(|_| ApiError::bad_field("node", "out of range"))?;
+    let report = control.move_system(system_id, node).await?;
+    tracing::warn!(system_id, node, "system moved by an operator");
+    Ok(json(&report))
 }
 
 async fn shutdown_status(State(control): State<Control>) -> Response {

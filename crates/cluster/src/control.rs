@@ -28,7 +28,7 @@ pub trait LogControl: Send + Sync + 'static {
 pub(crate) struct Control {
     pub universe: crate::runtime_systems::SharedUniverse,
     pub node_of: crate::runtime_systems::SharedMapping,
-    pub epoch: u64,
+    pub coordinator: Arc<crate::Coordinator>,
     pub reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync>,
     pub sessions: Arc<dyn Fn() -> u64 + Send + Sync>,
     pub store: Arc<dyn orrery_store::Store>,
@@ -136,7 +136,7 @@ impl ClusterControl for Control {
             .collect();
         ClusterView {
             cluster_name: self.cluster_name(),
-            epoch: self.epoch,
+            epoch: self.coordinator.epoch(),
             sessions: (self.sessions)(),
             nodes,
             systems,
@@ -242,6 +242,19 @@ impl ClusterControl for Control {
             updated_at_ms: Some(now_ms()),
             pending: None,
         })
+    }
+
+    async fn move_system(&self, system_id: u32, node: u32) -> Result<serde_json::Value, ControlError> {
+        use crate::MoveError as M;
+        match self.coordinator.move_system(system_id, node).await {
+            Ok(report) => serde_json::to_value(report).map_err(|problem| ControlError::Internal(problem.to_string())),
+            Err(problem @ M::UnknownSystem(_)) => Err(ControlError::NotFound(problem.to_string())),
+            Err(problem @ M::UnknownNode(_)) => {
+                Err(ControlError::BadRequest { field: "node".into(), reason: problem.to_string() })
+            }
+            Err(problem @ (M::AlreadyThere { .. } | M::Moving(_))) => Err(ControlError::Conflict(problem.to_string())),
+            Err(problem @ M::Failed(_)) => Err(ControlError::Internal(problem.to_string())),
+        }
     }
 
     async fn shutdown_status(&self) -> Option<ShutdownView> {

@@ -17,9 +17,11 @@
 //! ```
 
 mod control;
+mod coordinator;
 pub mod emergency;
 pub mod live_settings;
 pub mod node_reports;
+pub mod roles;
 pub mod runtime_systems;
 
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use control::LogControl;
+pub use coordinator::{Coordinator, FailoverRecord, MoveError, MoveReport};
 pub use emergency::EmergencyShutdown;
 use orrery_telemetry::{Metrics, Profiler};
 use parking_lot::{Mutex, RwLock};
@@ -100,6 +103,15 @@ pub struct ClusterConfig {
     pub settings_poll: Duration,
     /// Runtime log level control for the admin API (the binary's tracing reload handle).
     pub log_control: Option<Arc<dyn LogControl>>,
+    /// Give a dead node's systems to the living nodes (the coordinator watches the node leases). Off in one
+    /// process, where the nodes cannot die alone and a starved test machine must not look like a dead node.
+    pub failover: bool,
+    /// How long a node may stay silent before it counts as dead (with `failover`).
+    pub lease: Duration,
+    /// The sol nodes and proxies run as processes of their own (`orrery node`, `orrery proxy`): this process
+    /// is the coordinator only. It adopts the stored mapping when it fits (a restarted coordinator changes
+    /// nothing for the running nodes) and leaves ships in space where they are (the nodes restore them).
+    pub coordinator_only: bool,
 }
 
 impl ClusterConfig {
@@ -131,6 +143,9 @@ impl ClusterConfig {
             admin_token: None,
             settings_poll: Duration::from_millis(500),
             log_control: None,
+            failover: false,
+            lease: Duration::from_secs(2),
+            coordinator_only: false,
         }
     }
 }
@@ -170,16 +185,17 @@ pub enum ClusterError {
 
 /// A running cluster.
 pub struct Cluster {
-    proxy: ProxyHandle,
+    /// `None` in a coordinator-only process.
+    proxy: Option<ProxyHandle>,
     nodes: Vec<NodeHandle>,
     /// The nodes' health as they publish it on the bus.
     reports: NodeReports,
-    persister: orrery_node::Persister,
-    persist_worker: tokio::task::JoinHandle<()>,
+    persister: Option<orrery_node::Persister>,
+    persist_worker: Option<tokio::task::JoinHandle<()>>,
     persist_stats: Arc<PersistStats>,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
-    epoch: u64,
+    coordinator: Arc<Coordinator>,
     node_of_system: runtime_systems::SharedMapping,
     universe: runtime_systems::SharedUniverse,
     emergency: Arc<EmergencyShutdown>,
@@ -249,6 +265,29 @@ fn mapping_for(config: &ClusterConfig) -> Result<Mapping, ClusterError> {
     }
 }
 
+/// A coordinator-only process keeps the stored mapping when it covers this universe's systems with the
+/// configured number of nodes: a coordinator that restarts changes nothing for the nodes that kept playing.
+async fn adopt_mapping(
+    store: &dyn Store,
+    config: &ClusterConfig,
+) -> Result<Option<(u64, runtime_systems::SharedMapping)>, ClusterError> {
+    let Some(stored) = store.load_mapping().await? else { return Ok(None) };
+    let added = store.added_systems().await?.len();
+    let fits = stored.assignments.iter().all(|&(_, node)| (node as usize) < config.nodes)
+        && stored.assignments.len() <= config.universe.len() + added
+        && config
+            .universe
+            .systems()
+            .iter()
+            .all(|system| stored.assignments.binary_search_by_key(&system.id.0, |&(s, _)| s).is_ok());
+    if !fits {
+        tracing::info!(epoch = stored.epoch, "the stored mapping does not fit this cluster: premapping anew");
+        return Ok(None);
+    }
+    tracing::info!(epoch = stored.epoch, "stored mapping adopted");
+    Ok(Some((stored.epoch, Arc::new(RwLock::new(stored.assignments.into_iter().collect())))))
+}
+
 /// Save `mapping` under the epoch after the stored one (so that a message routed by an older mapping can be
 /// recognised), and return that epoch with the mapping as the cluster's roles share it (system id to node).
 async fn store_mapping(
@@ -293,12 +332,13 @@ async fn start_nodes(
 /// starting systems.
 async fn start_proxy(
     config: &ClusterConfig,
+    proxy_id: u32,
     bus: &Arc<dyn Bus>,
     store: &Arc<dyn Store>,
 ) -> Result<ProxyHandle, ClusterError> {
     let world = proxy_world(&config.universe)
         .ok_or_else(|| ClusterError::Config("the universe has no system to start in".into()))?;
-    let mut proxy_config = ProxyConfig::new(1, config.tcp_listen, config.ws_listen);
+    let mut proxy_config = ProxyConfig::new(proxy_id, config.tcp_listen, config.ws_listen);
     proxy_config.password_policy = config.password_policy;
     proxy_config.rate_limit_per_s = config.rate_limit_per_s;
     proxy_config.idle_timeout = config.idle_timeout;
@@ -340,24 +380,49 @@ impl Cluster {
         // Connected before anything is written (ships docked, the mapping saved), so that an unreachable bus leaves
         // the store alone.
         let bus = connect_bus(config.bus_url.as_deref()).await?;
-        dock_ships_left_in_space(store.as_ref()).await?;
-        let mapping = mapping_for(&config)?;
-        let (epoch, node_of_system) = store_mapping(store.as_ref(), &config.universe, &mapping, config.nodes).await?;
+        let adopted = if config.coordinator_only { adopt_mapping(store.as_ref(), &config).await? } else { None };
+        let (epoch, node_of_system, mapping) = match adopted {
+            Some((epoch, node_of)) => (epoch, node_of, None),
+            None => {
+                if !config.coordinator_only {
+                    dock_ships_left_in_space(store.as_ref()).await?;
+                }
+                let mapping = mapping_for(&config)?;
+                let (epoch, node_of) = store_mapping(store.as_ref(), &config.universe, &mapping, config.nodes).await?;
+                (epoch, node_of, Some(mapping))
+            }
+        };
 
         let persist_stats = Arc::new(PersistStats::default());
         let metrics = Arc::new(Metrics::new());
         let profiler = Arc::new(Profiler::new());
-        let (persister, persist_worker) =
-            orrery_node::spawn_worker(store.clone(), bus.clone(), persist_stats.clone(), Some(metrics.clone()));
 
         // Listen before the nodes start, so that their first reports are heard.
         let stop_watchers = CancellationToken::new();
         let reports = NodeReports::follow(bus.as_ref(), config.nodes as u32, stop_watchers.clone()).await?;
-        let nodes = start_nodes(&config, &mapping, &bus, &persister, &profiler, &metrics).await?;
-        let proxy = start_proxy(&config, &bus, &store).await?;
+        let (mut nodes, mut proxy, mut persister, mut persist_worker) = (Vec::new(), None, None, None);
+        if let (false, Some(mapping)) = (config.coordinator_only, &mapping) {
+            let (worker_input, worker) =
+                orrery_node::spawn_worker(store.clone(), bus.clone(), persist_stats.clone(), Some(metrics.clone()));
+            nodes = start_nodes(&config, mapping, &bus, &worker_input, &profiler, &metrics).await?;
+            proxy = Some(start_proxy(&config, 1, &bus, &store).await?);
+            (persister, persist_worker) = (Some(worker_input), Some(worker));
+        }
         let settings = start_live_settings(&config, &store, &bus, &stop_watchers).await;
         let emergency = EmergencyShutdown::new(config.cluster_name.clone(), bus.clone());
 
+        let universe: runtime_systems::SharedUniverse = Arc::new(RwLock::new(Arc::new(config.universe.clone())));
+        let coordinator = Coordinator::new(
+            store.clone(),
+            bus.clone(),
+            universe.clone(),
+            node_of_system.clone(),
+            Arc::new(std::sync::atomic::AtomicU64::new(epoch)),
+            reports.clone(),
+            config.nodes as u32,
+            config.lease,
+        );
+        coordinator.clone().run(config.failover, stop_watchers.clone()).await?;
         let mut cluster = Cluster {
             proxy,
             nodes,
@@ -367,9 +432,9 @@ impl Cluster {
             persist_stats,
             store,
             bus,
-            epoch,
+            coordinator,
             node_of_system,
-            universe: Arc::new(RwLock::new(Arc::new(config.universe.clone()))),
+            universe,
             emergency,
             settings,
             stop_watchers,
@@ -396,6 +461,7 @@ impl Cluster {
             node_of: self.node_of_system.clone(),
             reports: Arc::new(move || reports.latest()),
             every,
+            stamper: orrery_proto::Stamper::random(),
         };
         tokio::spawn(watcher.run(self.stop_watchers.clone()));
     }
@@ -420,7 +486,7 @@ impl Cluster {
     /// The admin API's view of this cluster.
     fn control(&self, log: Option<Arc<dyn LogControl>>) -> Arc<dyn orrery_admin::ClusterControl> {
         let reports = self.reports.clone();
-        let proxy_stats = self.proxy.shared_stats();
+        let proxy_stats = self.proxy.as_ref().map_or_else(Default::default, ProxyHandle::shared_stats);
         let slow_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let metrics = self.metrics.clone();
         let read_reports = move || reports.latest();
@@ -456,7 +522,7 @@ impl Cluster {
         Arc::new(control::Control {
             universe: self.universe.clone(),
             node_of: self.node_of_system.clone(),
-            epoch: self.epoch,
+            coordinator: self.coordinator.clone(),
             reports: read_reports,
             sessions: Arc::new(move || proxy_stats.sessions_open.load(std::sync::atomic::Ordering::Relaxed)),
             store: self.store.clone(),
@@ -506,17 +572,22 @@ impl Cluster {
 
     /// Where game clients connect over TCP (the port actually bound).
     pub fn tcp_addr(&self) -> SocketAddr {
-        self.proxy.tcp_addr()
+        self.proxy.as_ref().map_or(SocketAddr::from(([0, 0, 0, 0], 0)), ProxyHandle::tcp_addr)
     }
 
     /// Where browser clients connect over WebSocket (the port actually bound), when served.
     pub fn ws_addr(&self) -> Option<SocketAddr> {
-        self.proxy.ws_addr()
+        self.proxy.as_ref().and_then(ProxyHandle::ws_addr)
     }
 
     /// The mapping's epoch: one more than the previous start's.
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.coordinator.epoch()
+    }
+
+    /// The coordinator: live migration of systems, failover of dead nodes.
+    pub fn coordinator(&self) -> &Arc<Coordinator> {
+        &self.coordinator
     }
 
     /// Which node hosts a system.
@@ -544,9 +615,9 @@ impl Cluster {
         &self.bus
     }
 
-    /// The proxy, for its addresses and session counters.
-    pub fn proxy(&self) -> &ProxyHandle {
-        &self.proxy
+    /// The proxy, for its addresses and session counters (`None` in a coordinator-only process).
+    pub fn proxy(&self) -> Option<&ProxyHandle> {
+        self.proxy.as_ref()
     }
 
     /// The persistence worker's counters: batches and rows written, failures, the last batch's duration.
@@ -558,13 +629,17 @@ impl Cluster {
     pub async fn shutdown(self) {
         tracing::info!("shutting down: closing sessions");
         self.stop_watchers.cancel();
-        self.proxy.shutdown().await;
+        if let Some(proxy) = self.proxy {
+            proxy.shutdown().await;
+        }
         tracing::info!("stopping sol nodes");
         for node in self.nodes {
             node.stop().await;
         }
         drop(self.persister);
-        let _ = self.persist_worker.await;
+        if let Some(worker) = self.persist_worker {
+            let _ = worker.await;
+        }
         tracing::info!("everything stored");
     }
 }

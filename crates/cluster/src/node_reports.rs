@@ -62,13 +62,13 @@ impl NodeReports {
         }
     }
 
-    /// Keep `report` unless a newer one of the same node is already kept (a report from a restarted node,
-    /// whose count starts again, replaces whatever was kept).
+    /// Keep `report` unless a newer one of the same node is already kept (a report from a restarted node —
+    /// another incarnation, whose count starts again — replaces whatever was kept).
     fn record(&self, report: NodeReport) {
         let mut latest = self.latest.write();
-        let stale = latest
-            .get(&report.node_id)
-            .is_some_and(|kept| kept.report.sequence >= report.sequence && report.sequence > 1);
+        let stale = latest.get(&report.node_id).is_some_and(|kept| {
+            kept.report.incarnation == report.incarnation && kept.report.sequence >= report.sequence
+        });
         if !stale {
             latest.insert(report.node_id, Heard { report, at: Instant::now() });
         }

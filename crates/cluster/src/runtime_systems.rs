@@ -41,6 +41,8 @@ pub struct Watcher {
     pub reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync>,
     /// How often the table is read.
     pub every: Duration,
+    /// Stamps the stargates it sends to systems (see [`orrery_proto::Stamper`]).
+    pub stamper: orrery_proto::Stamper,
 }
 
 impl Watcher {
@@ -141,6 +143,7 @@ impl Watcher {
                     system_id: system.system_id,
                     name: system.name.clone(),
                     celestials: layout.celestials.iter().map(celestial_message).collect(),
+                    ..v1::HostSystem::default()
                 })),
             };
             self.publish(&orrery_proto::node_subject(node), host.encode_to_vec()).await;
@@ -165,9 +168,8 @@ impl Watcher {
                 let index = extended.index_of(SystemId(existing)).ok_or("neighbour vanished")?;
                 let layout = SystemLayout::generate(extended, index).map_err(|e| e.to_string())?;
                 if let Some(gate) = layout.gate_to(new) {
-                    let message =
-                        v1::SystemInbox { body: Some(v1::system_inbox::Body::AddCelestial(celestial_message(gate))) };
-                    self.publish(&orrery_proto::system_subject(existing), message.encode_to_vec()).await;
+                    let message = self.stamper.encode(v1::system_inbox::Body::AddCelestial(celestial_message(gate)));
+                    self.publish(&orrery_proto::system_subject(existing), message.to_vec()).await;
                 }
             }
         }

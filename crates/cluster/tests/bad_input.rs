@@ -224,10 +224,18 @@ async fn a_client_that_stops_reading_is_dropped_and_memory_stays_bounded() {
     let system = slow.system();
     let name = common::name_starting_in(&test, system, "chatter_");
     let mut chatter = pilot(&test.addr(), &name).await;
-    let opened = test.cluster.proxy().open_sessions();
+    let opened = test.cluster.proxy().expect("the embedded cluster runs a proxy").open_sessions();
     let text = "y".repeat(480);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while test.cluster.proxy().stats().slow_clients_dropped.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+    while test
+        .cluster
+        .proxy()
+        .expect("the embedded cluster runs a proxy")
+        .stats()
+        .slow_clients_dropped
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
         assert!(std::time::Instant::now() < deadline, "the slow client was never dropped");
         for _ in 0..4 {
             chatter.command(Cmd::Chat(v1::Chat { text: text.clone() })).await;
@@ -239,7 +247,7 @@ async fn a_client_that_stops_reading_is_dropped_and_memory_stays_bounded() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let deadline = std::time::Instant::now() + WAIT;
-    while test.cluster.proxy().open_sessions() != opened - 1 {
+    while test.cluster.proxy().expect("the embedded cluster runs a proxy").open_sessions() != opened - 1 {
         assert!(std::time::Instant::now() < deadline, "the slow session's task ends");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -476,7 +476,13 @@ async fn password_guessing_is_locked_out_per_account_and_per_address() {
     assert_eq!(sprayed, reason, "refused by the address's lock, not by the command rate limit");
     let mut elsewhere = Raw::connect(loopback(1), addr).await;
     logged_in(&elsewhere.login("bystander", PASSWORD).await);
-    let throttled = test.cluster.proxy().stats().logins_throttled.load(Ordering::Relaxed);
+    let throttled = test
+        .cluster
+        .proxy()
+        .expect("the embedded cluster runs a proxy")
+        .stats()
+        .logins_throttled
+        .load(Ordering::Relaxed);
     assert!(throttled >= 4, "logins refused unread: {throttled}");
     test.cluster.shutdown().await;
 

@@ -34,6 +34,7 @@ async fn every_node_reports_on_the_bus_and_the_coordinator_keeps_the_latest() {
 
     // A report reaches the coordinator through the bus and nothing else: one published by hand on node 1's
     // subject (with a sequence far ahead of the node's own) is what the coordinator then shows for node 1.
+    let incarnation = test.cluster.reports().heard(1).expect("node 1 heard").report.incarnation;
     let forged = NodeReport {
         node_id: 1,
         systems: vec![SystemReport {
@@ -49,6 +50,7 @@ async fn every_node_reports_on_the_bus_and_the_coordinator_keeps_the_latest() {
         ticks: 1,
         late_ticks: 0,
         sequence: u64::MAX / 2,
+        incarnation,
     };
     let payload = Bytes::from(forged.to_message().encode_to_vec());
     bus.publish(&orrery_proto::node_report_subject(1), payload).await.expect("publish");
@@ -59,6 +61,17 @@ async fn every_node_reports_on_the_bus_and_the_coordinator_keeps_the_latest() {
     // The node's own later reports have lower sequence numbers: they are older news and do not replace it.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(test.cluster.reports().heard(1).expect("node 1 heard").report, forged);
+
+    // A restarted node is another incarnation: its reports replace the kept one whatever their sequence (its
+    // first ones may have been lost on the way).
+    let restarted = NodeReport { sequence: 3, incarnation: incarnation.wrapping_add(1), ..forged.clone() };
+    bus.publish(&orrery_proto::node_report_subject(1), Bytes::from(restarted.to_message().encode_to_vec()))
+        .await
+        .expect("publish");
+    wait_for("the restarted node's report to be kept", || {
+        test.cluster.reports().heard(1).is_some_and(|heard| heard.report == restarted)
+    })
+    .await;
 
     // A report claiming another node's id on node 0's subject is ignored.
     let claims_1 = NodeReport { sequence: u64::MAX, ..forged.clone() };

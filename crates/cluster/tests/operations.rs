@@ -91,16 +91,19 @@ fn dechunk(body: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_changed_with_sql_take_effect_and_invalid_ones_are_refused() {
     let test = admin_cluster().await;
-    let live = test.cluster.proxy().live();
+    let live = test.cluster.proxy().expect("the embedded cluster runs a proxy").live();
     assert_eq!(live.rate_limit_per_s(), 20);
     sql(&test, "INSERT INTO settings (key, value, updated_at_ms) VALUES ('session.rate_limit_per_s', '7', 0)").await;
-    eventually("the rate limit from SQL", || test.cluster.proxy().live().rate_limit_per_s() == 7).await;
+    eventually("the rate limit from SQL", || {
+        test.cluster.proxy().expect("the embedded cluster runs a proxy").live().rate_limit_per_s() == 7
+    })
+    .await;
 
     // An invalid value is refused: the previous value stays in force.
     sql(&test, "UPDATE settings SET value = '\"seven\"' WHERE key = 'session.rate_limit_per_s'").await;
     sql(&test, "INSERT INTO settings (key, value, updated_at_ms) VALUES ('tidi.floor', '1.5', 0)").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(test.cluster.proxy().live().rate_limit_per_s(), 7);
+    assert_eq!(test.cluster.proxy().expect("the embedded cluster runs a proxy").live().rate_limit_per_s(), 7);
     assert_eq!(test.cluster.settings().tidi_floor, 0.1);
 
     // The message of the day reaches clients at login, without a restart.
@@ -139,8 +142,11 @@ async fn settings_changed_with_sql_take_effect_and_invalid_ones_are_refused() {
     let (status, body) =
         http(&test, "PUT", "/api/v1/settings/session.idle_timeout_s", Some(TOKEN), Some(r#"{"value": 120}"#)).await;
     assert_eq!(status, 200, "{body}");
-    eventually("idle timeout from the API", || test.cluster.proxy().live().idle_timeout() == Duration::from_secs(120))
-        .await;
+    eventually("idle timeout from the API", || {
+        test.cluster.proxy().expect("the embedded cluster runs a proxy").live().idle_timeout()
+            == Duration::from_secs(120)
+    })
+    .await;
     let (status, body) =
         http(&test, "PUT", "/api/v1/settings/session.idle_timeout_s", Some(TOKEN), Some(r#"{"value": -3}"#)).await;
     assert_eq!(status, 400, "{body}");

@@ -7,17 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestCluster, WAIT, pilot, route};
+use common::{TestCluster, WAIT, pilot, route, service};
 use orrery_bots::orrery_proto::v1::{self, client_envelope::Body as Cmd};
-
-fn service(variable: &str) -> String {
-    std::env::var(variable).unwrap_or_else(|_| {
-        panic!(
-            "{variable} is not set: this test needs the real NATS and PostgreSQL servers. Run the tests through \
-             scripts/test.sh, or start them with `eval \"$(scripts/services.sh start)\"`"
-        )
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pilot_flies_across_nodes_over_nats_and_is_stored_in_postgres() {

@@ -18,6 +18,7 @@ mod commands;
 mod departures;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 /// Everything one tick wants sent: bus messages and store writes.
 #[derive(Default)]
@@ -53,6 +54,15 @@ pub struct Hosted {
     /// a disconnect may carry an older stored copy (the store may not have the last position yet), and the
     /// ship must come back where it left, not where it was last checkpointed.
     left_here: HashMap<u64, (v1::ShipRecord, u64)>,
+    /// Per publisher (origin), the highest stamp received on this system's subject: what a live migration's
+    /// new node must not apply again.
+    pub seen: HashMap<u64, u64>,
+    /// Stamps what this system publishes to other systems' inboxes (handoffs, forwarded commands).
+    stamper: orrery_proto::Stamper,
+    /// Prepared for a live migration: the inbox fills, the system does not tick until its state arrives.
+    pub held: bool,
+    /// Released to another node (or dropped after a stall): no longer ticked, reported or written.
+    pub gone: bool,
 }
 
 /// How many ticks a jumped ship's forwarding address, and a ship that left space's last state, are kept (by
@@ -104,6 +114,23 @@ impl Hosted {
             max_players: u32::MAX,
             queue: VecDeque::new(),
             new_celestials: Vec::new(),
+            seen: HashMap::new(),
+            stamper: orrery_proto::Stamper::random(),
+            held: false,
+            gone: false,
+        }
+    }
+
+    /// Hosted here and running: neither held for a migration nor gone.
+    pub fn live(&self) -> bool {
+        !self.held && !self.gone
+    }
+
+    /// Note a received inbox message's stamp (see [`Hosted::seen`]).
+    fn note_seen(&mut self, message: &v1::SystemInbox) {
+        if message.origin != 0 {
+            let seen = self.seen.entry(message.origin).or_default();
+            *seen = (*seen).max(message.seq);
         }
     }
 
@@ -111,8 +138,12 @@ impl Hosted {
     pub fn tick(&mut self, context: &TickContext<'_>, effects: &mut TickEffects) {
         let mut entered = Vec::new();
         while let Some(message) = self.inbox.pop_front() {
-            match frame::decode::<v1::SystemInbox>(&message) {
-                Ok(v1::SystemInbox { body: Some(body) }) => {
+            let decoded = frame::decode::<v1::SystemInbox>(&message);
+            if let Ok(message) = &decoded {
+                self.note_seen(message);
+            }
+            match decoded {
+                Ok(v1::SystemInbox { body: Some(body), .. }) => {
                     let kind = message_kind(&body);
                     if let Some(metrics) = context.metrics {
                         metrics.count_command(kind);
@@ -220,8 +251,7 @@ impl Hosted {
             return Some(body);
         }
         let Some(&(destination, _)) = self.jumped.get(&ship_id) else { return Some(body) };
-        let message = v1::SystemInbox { body: Some(body) };
-        effects.publish.push((orrery_proto::system_subject(destination), Bytes::from(message.encode_to_vec())));
+        effects.publish.push((orrery_proto::system_subject(destination), self.stamper.encode(body)));
         None
     }
 
@@ -249,7 +279,9 @@ impl Hosted {
     /// Answer everything queued for a failed system with UNAVAILABLE, so clients are not left waiting.
     pub fn refuse_inbox(&mut self, effects: &mut TickEffects) {
         while let Some(message) = self.inbox.pop_front() {
-            let Ok(v1::SystemInbox { body: Some(body) }) = frame::decode::<v1::SystemInbox>(&message) else { continue };
+            let Ok(v1::SystemInbox { body: Some(body), .. }) = frame::decode::<v1::SystemInbox>(&message) else {
+                continue;
+            };
             let reason = format!("system {} is unavailable (its simulation failed)", self.system_id);
             let (route, request_id, entering) = match body {
                 In::Command(command) => {

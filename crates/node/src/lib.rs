@@ -66,6 +66,14 @@ pub struct NodeConfig {
     pub profiler: Option<Arc<orrery_telemetry::Profiler>>,
     /// Tick counts, durations and lateness.
     pub metrics: Option<Arc<orrery_telemetry::Metrics>>,
+    /// The node lease: how long the coordinator waits after the node's last report before giving its systems
+    /// to other nodes. A node whose own loop stalled for half of it (a frozen process, a stopped VM) assumes it
+    /// may have lost them: before ticking again it reads the mapping from `mapping_store` and drops every system
+    /// the mapping no longer gives it.
+    pub lease: Duration,
+    /// Where the mapping is read after a stall (the store, and the runtime its pool lives on); `None` keeps
+    /// every system (a cluster without failover, e.g. a test of one node).
+    pub mapping_store: Option<(Arc<dyn orrery_store::Store>, tokio::runtime::Handle)>,
 }
 
 impl NodeConfig {
@@ -84,6 +92,8 @@ impl NodeConfig {
             sim_speed: 1.0,
             profiler: None,
             metrics: None,
+            lease: Duration::from_secs(2),
+            mapping_store: None,
         }
     }
 }
@@ -151,7 +161,16 @@ pub async fn start(
             }
         };
         let local = tokio::task::LocalSet::new();
-        let node = Node { config, bus, persister, tidi, reports_sent: 0, default_max_players: u32::MAX };
+        let node = Node {
+            config,
+            bus,
+            persister,
+            tidi,
+            reports_sent: 0,
+            default_max_players: u32::MAX,
+            incarnation: orrery_proto::Stamper::random().origin(),
+            inbox_tasks: std::collections::HashMap::new(),
+        };
         local.block_on(&runtime, node.run(layouts, ready_tx, stop_rx));
     })?;
     match ready_rx.await {
@@ -170,9 +189,20 @@ struct Node {
     tidi: TidiController,
     /// Reports published so far (the last one's sequence number).
     reports_sent: u64,
+    /// Random per start, in every report (see [`NodeReport::incarnation`]).
+    incarnation: u64,
+    /// The task filling each system's inbox from its subscription, by index: aborted when the system goes.
+    inbox_tasks: std::collections::HashMap<usize, tokio::task::JoinHandle<()>>,
 }
 
 type Systems = Rc<RefCell<Vec<Hosted>>>;
+
+/// What woke the node's loop.
+enum Wake {
+    Cluster(bytes::Bytes),
+    Inbox(bytes::Bytes),
+    Timer,
+}
 
 impl Node {
     async fn run(
@@ -205,23 +235,35 @@ impl Node {
         let mut next_checkpoint = start + self.config.checkpoint_every;
         let mut ticks = 0u64;
         let mut late_ticks = 0u64;
+        // When each system's next tick is due, for a live migration's hand-over of the rhythm.
+        let mut next_due: std::collections::HashMap<usize, Instant> = std::collections::HashMap::new();
         loop {
             let next_tick = schedule.peek().map_or(next_tidi, |Reverse((at, _))| *at);
             let wake = next_tick.min(next_tidi).min(next_checkpoint);
-            tokio::select! {
+            let event = tokio::select! {
                 biased;
                 _ = &mut stop => break,
-                Some(event) = cluster_events.next() => {
+                Some(event) = cluster_events.next() => Wake::Cluster(event),
+                Some(message) = node_inbox.next() => Wake::Inbox(message),
+                () = tokio::time::sleep_until(wake.into()) => Wake::Timer,
+            };
+            // Woken far past the time the loop meant to wake: the process was frozen (or starved) long enough
+            // for the coordinator to have given this node's systems away. Check before doing anything else.
+            if Instant::now().saturating_duration_since(wake) > self.config.lease / 2 {
+                self.fence_after_stall(&systems).await;
+            }
+            match event {
+                Wake::Cluster(event) => {
                     self.on_cluster_event(&systems, &event);
                     continue;
                 }
-                Some(message) = node_inbox.next() => {
-                    if let Some(index) = self.host(&systems, &message).await {
-                        schedule.push(Reverse((Instant::now(), index)));
+                Wake::Inbox(message) => {
+                    if let Some(due) = self.on_node_inbox(&systems, &message, &next_due).await {
+                        schedule.push(Reverse(due));
                     }
                     continue;
                 }
-                _ = tokio::time::sleep_until(wake.into()) => {}
+                Wake::Timer => {}
             }
             let now = Instant::now();
             while let Some(&Reverse((due, index))) = schedule.peek() {
@@ -241,6 +283,7 @@ impl Node {
                 let interval = nominal.div_f64(factor.max(0.01));
                 // Never try to catch up a backlog of ticks: a late tick is followed by a full interval.
                 let next = (due + interval).max(Instant::now());
+                next_due.insert(index, next);
                 schedule.push(Reverse((next, index)));
             }
             if now >= next_tidi {
@@ -265,7 +308,7 @@ impl Node {
     /// inbox from a local task), the node's own inbox and the cluster's events. An error names what could not be
     /// subscribed to.
     async fn subscribe(
-        &self,
+        &mut self,
         layouts: Vec<SystemLayout>,
     ) -> Result<(Systems, orrery_bus::Subscription, orrery_bus::Subscription), String> {
         let systems: Systems = Rc::new(RefCell::new(Vec::with_capacity(layouts.len())));
@@ -283,7 +326,7 @@ impl Node {
             systems.borrow_mut().push(Hosted::new(SystemSim::new(layout), tick_ms, step_ms));
         }
         for (index, subscription) in subscriptions.into_iter().enumerate() {
-            tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription));
+            self.inbox_tasks.insert(index, tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription)));
         }
         let node_inbox = self
             .bus
@@ -305,7 +348,7 @@ impl Node {
         let (system_id, tick_ms, healthy) = {
             let mut systems = systems.borrow_mut();
             let hosted = &mut systems[index];
-            if hosted.failed {
+            if hosted.failed || !hosted.live() {
                 return false;
             }
             let context = TickContext {
@@ -329,14 +372,7 @@ impl Node {
             }
             (hosted.system_id, hosted.tick_ms, !hosted.failed)
         };
-        for job in effects.persist {
-            let _ = self.persister.send(job);
-        }
-        for (subject, payload) in effects.publish {
-            if let Err(problem) = self.bus.publish(&subject, payload).await {
-                tracing::error!(subject, %problem, "publish failed");
-            }
-        }
+        self.send(effects).await;
         if healthy {
             let elapsed = started.elapsed();
             if let Some(profiler) = &self.config.profiler {
@@ -364,7 +400,7 @@ impl Node {
         if let Err(problem) = self.tidi.set_floor(settings.tidi_floor) {
             tracing::error!(node = self.config.node_id, %problem, "tidi floor refused");
         }
-        for hosted in systems.borrow_mut().iter_mut() {
+        for hosted in systems.borrow_mut().iter_mut().filter(|hosted| hosted.live()) {
             let id = hosted.system_id;
             let tick_ms = settings.system_tick_ms.get(&id).copied().unwrap_or(settings.tick_ms).max(1);
             if tick_ms != hosted.tick_ms {
@@ -376,35 +412,250 @@ impl Node {
         self.default_max_players = settings.max_players;
     }
 
-    /// Start hosting a system added at runtime; returns its index to schedule.
-    async fn host(&mut self, systems: &Systems, message: &[u8]) -> Option<usize> {
-        let Ok(v1::NodeInbox { body: Some(v1::node_inbox::Body::Host(host)) }) =
-            orrery_proto::frame::decode::<v1::NodeInbox>(message)
-        else {
+    /// A message to this node: host a system (added at runtime, or a dead node's), or a step of a live
+    /// migration. Returns the system index to schedule and when, if a system starts ticking here.
+    async fn on_node_inbox(
+        &mut self,
+        systems: &Systems,
+        message: &[u8],
+        next_due: &std::collections::HashMap<usize, Instant>,
+    ) -> Option<(Instant, usize)> {
+        use v1::node_inbox::Body;
+        let Ok(v1::NodeInbox { body: Some(body) }) = orrery_proto::frame::decode::<v1::NodeInbox>(message) else {
             tracing::error!(node = self.config.node_id, "undecodable node inbox message");
             return None;
         };
-        if systems.borrow().iter().any(|hosted| hosted.system_id == host.system_id) {
+        match body {
+            Body::Host(host) => self.host(systems, &host).await.map(|index| (Instant::now(), index)),
+            Body::Prepare(step) => {
+                self.prepare(systems, &step).await;
+                None
+            }
+            Body::Release(step) => {
+                self.release(systems, step, next_due).await;
+                None
+            }
+            Body::Transfer(transfer) => self.take_transfer(systems, &transfer).await,
+            Body::Abandon(step) => {
+                if let Some(index) = find(systems, step.system_id, |hosted| hosted.held) {
+                    self.drop_system(systems, index);
+                }
+                None
+            }
+        }
+    }
+
+    /// Start hosting a system: one added at runtime, or (with its ships) one whose node died. Returns its index.
+    async fn host(&mut self, systems: &Systems, host: &v1::HostSystem) -> Option<usize> {
+        if find(systems, host.system_id, Hosted::live).is_some() {
             return None;
         }
-        let subscription = match self.bus.subscribe(&orrery_proto::system_subject(host.system_id)).await {
+        let tick_ms = self.config.tick_ms;
+        let mut hosted = Hosted::new(SystemSim::new(convert::layout_from(host)), tick_ms, self.step_ms(tick_ms));
+        hosted.max_players = self.default_max_players;
+        if host.failover || !host.ships.is_empty() {
+            let mut effects = TickEffects::default();
+            hosted.restore(&host.ships, restored_clock(tick_ms), &mut effects);
+            self.send(effects).await;
+            tracing::warn!(
+                node = self.config.node_id,
+                system = host.system_id,
+                ships = host.ships.len(),
+                epoch = host.epoch,
+                "system taken over from a dead node"
+            );
+        } else {
+            tracing::info!(node = self.config.node_id, system = host.system_id, name = %host.name, "system online");
+        }
+        self.add_system(systems, hosted).await
+    }
+
+    /// Subscribe to `hosted`'s inbox and add it to the node; its index, or `None` if the bus refused.
+    async fn add_system(&mut self, systems: &Systems, hosted: Hosted) -> Option<usize> {
+        let system_id = hosted.system_id;
+        let subscription = match self.bus.subscribe(&orrery_proto::system_subject(system_id)).await {
             Ok(subscription) => subscription,
             Err(problem) => {
-                tracing::error!(node = self.config.node_id, system = host.system_id, %problem, "cannot host system");
+                tracing::error!(node = self.config.node_id, system = system_id, %problem, "cannot host system");
                 return None;
             }
         };
-        let tick_ms = self.config.tick_ms;
-        let mut hosted = Hosted::new(SystemSim::new(convert::layout_from(&host)), tick_ms, self.step_ms(tick_ms));
-        hosted.max_players = self.default_max_players;
         let index = {
             let mut systems = systems.borrow_mut();
             systems.push(hosted);
             systems.len() - 1
         };
-        tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription));
-        tracing::info!(node = self.config.node_id, system = host.system_id, name = %host.name, "system online");
+        self.inbox_tasks.insert(index, tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription)));
         Some(index)
+    }
+
+    /// Stop a system here for good: no more inbox, ticks, reports or writes.
+    fn drop_system(&mut self, systems: &Systems, index: usize) {
+        if let Some(task) = self.inbox_tasks.remove(&index) {
+            task.abort();
+        }
+        let mut systems = systems.borrow_mut();
+        let hosted = &mut systems[index];
+        hosted.gone = true;
+        hosted.inbox.clear();
+        self.tidi.remove(hosted.system_id);
+    }
+
+    /// Migration step 1 (here is the destination): hold the system's inbox until its state arrives.
+    async fn prepare(&mut self, systems: &Systems, step: &v1::MoveStep) {
+        use v1::coordinator_inbox::Body;
+        if find(systems, step.system_id, |hosted| !hosted.gone).is_some() {
+            let reason = format!("node {} already hosts or holds system {}", self.config.node_id, step.system_id);
+            self.to_coordinator(Body::Failed(v1::MoveFailed { step: Some(*step), reason })).await;
+            return;
+        }
+        let layout = SystemLayout { system_id: step.system_id, name: String::new(), celestials: Vec::new() };
+        let mut hosted = Hosted::new(SystemSim::new(layout), self.config.tick_ms, 1);
+        hosted.held = true;
+        match self.add_system(systems, hosted).await {
+            Some(_) => self.to_coordinator(Body::Prepared(*step)).await,
+            None => {
+                let reason = format!("node {} could not subscribe to system {}", self.config.node_id, step.system_id);
+                self.to_coordinator(Body::Failed(v1::MoveFailed { step: Some(*step), reason })).await;
+            }
+        }
+    }
+
+    /// Migration step 2 (here is the source): between two ticks, hand the system's whole state to its new
+    /// node and let it go.
+    async fn release(
+        &mut self,
+        systems: &Systems,
+        step: v1::MoveStep,
+        next_due: &std::collections::HashMap<usize, Instant>,
+    ) {
+        use v1::coordinator_inbox::Body;
+        let Some(index) = find(systems, step.system_id, Hosted::live) else {
+            let reason = format!("node {} does not host system {}", self.config.node_id, step.system_id);
+            self.to_coordinator(Body::Failed(v1::MoveFailed { step: Some(step), reason })).await;
+            return;
+        };
+        if let Some(task) = self.inbox_tasks.remove(&index) {
+            task.abort();
+        }
+        let next_tick_in_ms = next_due
+            .get(&index)
+            .map_or(0, |due| u32::try_from(due.saturating_duration_since(Instant::now()).as_millis()).unwrap_or(0));
+        let exported = systems.borrow_mut()[index].export(step, next_tick_in_ms);
+        self.drop_system(systems, index);
+        let transfer = match exported {
+            Ok(transfer) => transfer,
+            Err(problem) => {
+                let reason = format!("exporting system {}: {problem}", step.system_id);
+                self.to_coordinator(Body::Failed(v1::MoveFailed { step: Some(step), reason })).await;
+                return;
+            }
+        };
+        let message = v1::NodeInbox { body: Some(v1::node_inbox::Body::Transfer(transfer)) };
+        let payload = bytes::Bytes::from(prost::Message::encode_to_vec(&message));
+        tracing::info!(
+            node = self.config.node_id,
+            system = step.system_id,
+            to = step.to_node,
+            bytes = payload.len(),
+            "system released"
+        );
+        if let Err(problem) = self.bus.publish(&orrery_proto::node_subject(step.to_node), payload).await {
+            let reason = format!("sending system {}'s state to node {}: {problem}", step.system_id, step.to_node);
+            self.to_coordinator(Body::Failed(v1::MoveFailed { step: Some(step), reason })).await;
+        }
+    }
+
+    /// Migration step 3 (here is the destination): tick on from the transferred state and what was held.
+    async fn take_transfer(&mut self, systems: &Systems, transfer: &v1::SystemTransfer) -> Option<(Instant, usize)> {
+        use v1::coordinator_inbox::Body;
+        let step = transfer.step.unwrap_or_default();
+        let index = match find(systems, step.system_id, |hosted| hosted.held) {
+            Some(index) => index,
+            None => {
+                // Not prepared (the prepare was lost): hold from now on, what came before is gone.
+                tracing::warn!(node = self.config.node_id, system = step.system_id, "transfer without prepare");
+                let layout = SystemLayout { system_id: step.system_id, name: String::new(), celestials: Vec::new() };
+                let mut held = Hosted::new(SystemSim::new(layout), self.config.tick_ms, 1);
+                held.held = true;
+                self.add_system(systems, held).await?
+            }
+        };
+        let held = std::mem::take(&mut systems.borrow_mut()[index].inbox);
+        let tick_ms = transfer.tick_ms.max(1);
+        match Hosted::import(transfer, held, self.step_ms(tick_ms)) {
+            Ok(hosted) => {
+                let ships = hosted.sim.ship_count();
+                systems.borrow_mut()[index] = hosted;
+                tracing::info!(node = self.config.node_id, system = step.system_id, ships, "system moved here");
+                self.to_coordinator(Body::Moved(step)).await;
+                let due = Instant::now() + Duration::from_millis(u64::from(transfer.next_tick_in_ms));
+                Some((due, index))
+            }
+            Err(problem) => {
+                self.drop_system(systems, index);
+                let reason = format!("importing system {}: {problem}", step.system_id);
+                self.to_coordinator(Body::Failed(v1::MoveFailed { step: Some(step), reason })).await;
+                None
+            }
+        }
+    }
+
+    async fn to_coordinator(&self, body: v1::coordinator_inbox::Body) {
+        let payload = bytes::Bytes::from(prost::Message::encode_to_vec(&v1::CoordinatorInbox { body: Some(body) }));
+        if let Err(problem) = self.bus.publish(orrery_proto::COORDINATOR_SUBJECT, payload).await {
+            tracing::error!(node = self.config.node_id, %problem, "message to the coordinator not sent");
+        }
+    }
+
+    /// After this node's loop stalled for half a lease, the coordinator may have given its systems to others:
+    /// read the mapping and drop every system it no longer gives this node, before ticking anything.
+    async fn fence_after_stall(&mut self, systems: &Systems) {
+        let Some((store, runtime)) = self.config.mapping_store.clone() else { return };
+        tracing::warn!(node = self.config.node_id, "the node stalled longer than half its lease: checking the mapping");
+        let mapping = match runtime.spawn(async move { store.load_mapping().await }).await {
+            Ok(Ok(Some(mapping))) => mapping,
+            Ok(Ok(None)) => return,
+            Ok(Err(problem)) => {
+                tracing::error!(node = self.config.node_id, %problem, "mapping not readable after a stall: keeping the systems");
+                return;
+            }
+            Err(problem) => {
+                tracing::error!(node = self.config.node_id, %problem, "mapping read failed after a stall");
+                return;
+            }
+        };
+        let owner: std::collections::HashMap<u32, u32> = mapping.assignments.into_iter().collect();
+        let lost: Vec<usize> = systems
+            .borrow()
+            .iter()
+            .enumerate()
+            .filter(|(_, hosted)| {
+                hosted.live() && owner.get(&hosted.system_id).is_some_and(|&node| node != self.config.node_id)
+            })
+            .map(|(index, _)| index)
+            .collect();
+        for index in lost {
+            let system = systems.borrow()[index].system_id;
+            tracing::warn!(
+                node = self.config.node_id,
+                system,
+                epoch = mapping.epoch,
+                "system lost during the stall: dropped, not ticked or written"
+            );
+            self.drop_system(systems, index);
+        }
+    }
+
+    async fn send(&self, effects: TickEffects) {
+        for job in effects.persist {
+            let _ = self.persister.send(job);
+        }
+        for (subject, payload) in effects.publish {
+            if let Err(problem) = self.bus.publish(&subject, payload).await {
+                tracing::error!(subject, %problem, "publish failed");
+            }
+        }
     }
 
     fn step_ms(&self, tick_ms: u32) -> u64 {
@@ -415,7 +666,7 @@ impl Node {
 
     async fn refuse_failed(&self, systems: &Systems) {
         let mut effects = TickEffects::default();
-        for hosted in systems.borrow_mut().iter_mut().filter(|hosted| hosted.failed) {
+        for hosted in systems.borrow_mut().iter_mut().filter(|hosted| hosted.failed && hosted.live()) {
             hosted.refuse_inbox(&mut effects);
         }
         for (subject, payload) in effects.publish {
@@ -427,7 +678,7 @@ impl Node {
         let rows: Vec<_> = systems
             .borrow()
             .iter()
-            .filter(|hosted| !hosted.failed)
+            .filter(|hosted| !hosted.failed && hosted.live())
             .flat_map(|hosted| hosted.sim.ships().map(|ship| convert::ship_row(ship, hosted.system_id, in_space)))
             .collect();
         if rows.is_empty() && done.is_none() {
@@ -453,6 +704,7 @@ impl Node {
             node_id: self.config.node_id,
             systems: systems
                 .iter()
+                .filter(|hosted| hosted.live())
                 .map(|hosted| SystemReport {
                     system_id: hosted.system_id,
                     ships: hosted.sim.ship_count(),
@@ -467,6 +719,7 @@ impl Node {
             ticks,
             late_ticks,
             sequence: self.reports_sent,
+            incarnation: self.incarnation,
         }
     }
 }
@@ -476,4 +729,16 @@ async fn fill_inbox(systems: Systems, index: usize, mut subscription: orrery_bus
     while let Some(message) = subscription.next().await {
         systems.borrow_mut()[index].inbox.push_back(message);
     }
+}
+
+/// The index of the system `system_id` among `systems` that satisfies `which`.
+fn find(systems: &Systems, system_id: u32, which: impl Fn(&Hosted) -> bool) -> Option<usize> {
+    systems.borrow().iter().position(|hosted| hosted.system_id == system_id && which(hosted))
+}
+
+/// The clock a system restored from the store starts at: past any tick its old node can have reached (the
+/// tick and simulation time the wall clock would give since 1970), so that its clients' deltas keep counting up.
+fn restored_clock(tick_ms: u32) -> (u64, u64) {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    (now_ms / u64::from(tick_ms.max(1)), now_ms)
 }

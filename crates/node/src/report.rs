@@ -38,6 +38,9 @@ pub struct NodeReport {
     pub late_ticks: u64,
     /// This node's reports counted from 1 (0: none yet).
     pub sequence: u64,
+    /// Random at every start of the node: a new incarnation's reports replace the old one's whatever their
+    /// sequence (its first reports may have been lost).
+    pub incarnation: u64,
 }
 
 impl NodeReport {
@@ -62,6 +65,7 @@ impl NodeReport {
             ticks: self.ticks,
             late_ticks: self.late_ticks,
             sequence: self.sequence,
+            incarnation: self.incarnation,
         }
     }
 
@@ -86,6 +90,7 @@ impl NodeReport {
             ticks: message.ticks,
             late_ticks: message.late_ticks,
             sequence: message.sequence,
+            incarnation: message.incarnation,
         }
     }
 }
@@ -115,6 +120,7 @@ mod tests {
             ticks: 99,
             late_ticks: 4,
             sequence: 17,
+            incarnation: 0x5eed,
         };
         let bytes = prost::Message::encode_to_vec(&report.to_message());
         let decoded = orrery_proto::frame::decode::<v1::NodeReport>(&bytes).expect("decodes");

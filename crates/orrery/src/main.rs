@@ -18,6 +18,13 @@ struct Cli {
 enum Command {
     /// Run a whole cluster in one process: coordinator, sol nodes, proxy, in-process bus, SQLite store.
     Run(cmd::run::RunArgs),
+    /// The coordinator of a multi-process cluster (NATS + PostgreSQL): premap, mapping, leases and failover,
+    /// live migration, the admin API and dashboard.
+    Coordinator(cmd::roles::CoordinatorArgs),
+    /// One sol node of a multi-process cluster: ticks the systems the mapping gives it.
+    Node(cmd::roles::RoleArgs),
+    /// One proxy of a multi-process cluster: client sessions over TCP and WebSocket.
+    Proxy(cmd::roles::RoleArgs),
     /// Connect simulated players to a running cluster over real sockets and report what they saw.
     Bots(cmd::bots::BotsArgs),
     /// Place solar systems on sol nodes, compare strategies, write the mapping and a picture of it.
@@ -49,6 +56,9 @@ fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
+        Command::Coordinator(args) => cmd::roles::coordinator(args),
+        Command::Node(args) => cmd::roles::node(args),
+        Command::Proxy(args) => cmd::roles::proxy(args),
         Command::Bots(args) => cmd::bots::run(&args),
         Command::Premap(args) => cmd::premap::run(&args),
         Command::Fingerprint(args) => cmd::fingerprint::run(&args),

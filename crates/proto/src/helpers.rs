@@ -60,3 +60,49 @@ pub fn node_report_subject(node_id: u32) -> String {
 
 /// The bus subject of cluster-wide broadcasts.
 pub const CLUSTER_SUBJECT: &str = "cluster";
+
+/// The bus subject of the coordinator's inbox (the steps of a live migration).
+pub const COORDINATOR_SUBJECT: &str = "coordinator";
+
+/// Stamps the [`v1::SystemInbox`] messages one publisher sends with its origin and a count, so that a system's
+/// new node can tell, during a live migration, which held messages its old node already took: per subject,
+/// messages of one publisher arrive in the order sent, on every subscription.
+#[derive(Debug)]
+pub struct Stamper {
+    origin: u64,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Stamper {
+    /// A stamper with a random origin (never 0, which marks unstamped messages).
+    #[must_use]
+    pub fn random() -> Stamper {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher
+            .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        hasher.write_u32(std::process::id());
+        Stamper { origin: hasher.finish().max(1), next: std::sync::atomic::AtomicU64::new(1) }
+    }
+
+    /// This publisher's origin.
+    #[must_use]
+    pub fn origin(&self) -> u64 {
+        self.origin
+    }
+
+    /// `message` stamped with this publisher's origin and its next count.
+    #[must_use]
+    pub fn stamp(&self, mut message: v1::SystemInbox) -> v1::SystemInbox {
+        message.origin = self.origin;
+        message.seq = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        message
+    }
+
+    /// `body` as a stamped, encoded [`v1::SystemInbox`], ready to publish on a system's subject.
+    #[must_use]
+    pub fn encode(&self, body: v1::system_inbox::Body) -> bytes::Bytes {
+        use prost::Message as _;
+        bytes::Bytes::from(self.stamp(v1::SystemInbox { body: Some(body), origin: 0, seq: 0 }).encode_to_vec())
+    }
+}

@@ -34,7 +34,7 @@ pub async fn serve(shared: Arc<Shared>, mut inbox: orrery_bus::Subscription) {
             if let Control::Entered { system, ship_id, .. } = control {
                 // The client left while its ship was entering space: take the ship out again so that it
                 // does not stay in space without a pilot.
-                crate::session::send_out_of_space(&shared, system, ship_id, decoded.session_id, None).await;
+                crate::session::send_out_of_space(&shared, None, (system, ship_id), decoded.session_id, None).await;
             }
         }
     }
@@ -81,6 +81,9 @@ pub async fn broadcasts(shared: Arc<Shared>, mut events: orrery_bus::Subscriptio
                 shared.closing.store(true, Relaxed);
                 tell_everyone(&shared, &Control::Close(notice.text));
             }
+            // Sessions address systems, never nodes: a system that moved is reached on the same subject, and
+            // its new node holds what arrives during the move.
+            Some(E::MappingChanged(epoch)) => tracing::debug!(epoch, "mapping changed"),
             None => {}
         }
     }

@@ -55,6 +55,8 @@ struct Session {
     /// Commands refused for the rate limit since `flood_since` (the current flood window's start).
     refused: u32,
     flood_since: Instant,
+    /// Stamps what this session sends to systems, in the order sent (see [`orrery_proto::Stamper`]).
+    stamper: orrery_proto::Stamper,
 }
 
 /// Serve one connection until it closes, then make sure its ship leaves space and is stored.
@@ -93,6 +95,7 @@ pub fn run(
         peer,
         refused: 0,
         flood_since: Instant::now(),
+        stamper: orrery_proto::Stamper::random(),
     };
     let mut connection =
         Connection { session, reader, tcp_out, websocket_writer, _slot: slot, last_heard: tokio::time::Instant::now() };
@@ -271,17 +274,33 @@ impl Connection {
 const FINAL_FLUSH: Duration = Duration::from_secs(2);
 
 /// Ask the owner of `system` to take the ship that `session` flies out of space (and store it); `answer` is the
-/// request of that session to confirm once stored (none for a connection that is gone).
-pub async fn send_out_of_space(shared: &Shared, system: u32, ship_id: u64, session_id: u64, answer: Option<u32>) {
+/// request of that session to confirm once stored (none for a connection that is gone). Stamped by the
+/// session's `stamper` when it is the session that sends it (unstamped from elsewhere: a second leave is
+/// harmless).
+pub async fn send_out_of_space(
+    shared: &Shared,
+    stamper: Option<&orrery_proto::Stamper>,
+    (system, ship_id): (u32, u64),
+    session_id: u64,
+    answer: Option<u32>,
+) {
     let owner = v1::SessionRoute { proxy_id: shared.config.proxy_id, session_id };
     let leave =
         v1::LeaveSpace { ship_id, route: answer.map(|_| owner), request_id: answer.unwrap_or(0), owner: Some(owner) };
-    let message = v1::SystemInbox { body: Some(v1::system_inbox::Body::Leave(leave)) };
+    let message = v1::SystemInbox { body: Some(v1::system_inbox::Body::Leave(leave)), origin: 0, seq: 0 };
+    let message = match stamper {
+        Some(stamper) => stamper.stamp(message),
+        None => message,
+    };
     publish(shared, &orrery_proto::system_subject(system), &message).await;
 }
 
 async fn publish(shared: &Shared, subject: &str, message: &impl Message) {
-    if let Err(problem) = shared.bus.publish(subject, Bytes::from(message.encode_to_vec())).await {
+    publish_bytes(shared, subject, Bytes::from(message.encode_to_vec())).await;
+}
+
+async fn publish_bytes(shared: &Shared, subject: &str, payload: Bytes) {
+    if let Err(problem) = shared.bus.publish(subject, payload).await {
         tracing::error!(subject, %problem, "bus publish failed");
     }
 }
@@ -361,7 +380,7 @@ impl Session {
                 Action::Send(envelope) => self.send(&envelope),
                 Action::Pass(envelope) => self.send_encoded(&envelope),
                 Action::SendOutOfSpace { system, ship_id, answer } => {
-                    send_out_of_space(&self.shared, system, ship_id, self.id, answer).await;
+                    send_out_of_space(&self.shared, Some(&self.stamper), (system, ship_id), self.id, answer).await;
                 }
                 Action::JoinRoom(system) => {
                     self.shared.rooms.join(&self.shared, system, self.id, self.link.clone()).await;
@@ -629,14 +648,12 @@ impl Session {
         }
         let system = ship.system_id;
         self.state.entering(ship.ship_id, system);
-        let message = v1::SystemInbox {
-            body: Some(v1::system_inbox::Body::Enter(v1::EnterSpace {
-                route: Some(self.route()),
-                request_id,
-                ship: Some(ship_record(&ship, &record.name)),
-            })),
-        };
-        publish(&self.shared, &orrery_proto::system_subject(system), &message).await;
+        let message = self.stamper.encode(v1::system_inbox::Body::Enter(v1::EnterSpace {
+            route: Some(self.route()),
+            request_id,
+            ship: Some(ship_record(&ship, &record.name)),
+        }));
+        publish_bytes(&self.shared, &orrery_proto::system_subject(system), message).await;
     }
 
     async fn command(&mut self, request_id: u32, envelope: v1::ClientEnvelope) {
@@ -644,14 +661,12 @@ impl Session {
             Ok(target) => target,
             Err(refusal) => return self.send(&refusal.envelope()),
         };
-        let message = v1::SystemInbox {
-            body: Some(v1::system_inbox::Body::Command(v1::SessionCommand {
-                route: Some(self.route()),
-                ship_id,
-                envelope: Some(envelope),
-            })),
-        };
-        publish(&self.shared, &orrery_proto::system_subject(system), &message).await;
+        let message = self.stamper.encode(v1::system_inbox::Body::Command(v1::SessionCommand {
+            route: Some(self.route()),
+            ship_id,
+            envelope: Some(envelope),
+        }));
+        publish_bytes(&self.shared, &orrery_proto::system_subject(system), message).await;
     }
 
     async fn logout(&mut self, request_id: u32) -> Flow {

@@ -12,7 +12,7 @@ pub const MAX_CHAT_BYTES: usize = 500;
 pub const MAX_WARP_RANGE_M: f64 = 1.0e12;
 
 /// Where an approach goes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     /// A fixed point, metres from the star.
     Point(Vec3),

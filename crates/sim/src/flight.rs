@@ -42,7 +42,7 @@ const SHORTEST_WARP_M: f64 = 1_000.0;
 
 /// A warp in progress: a straight line from `origin` to `landing`, flown along the speed profile of
 /// [`WARP_RATE`]. Accelerates exponentially, cruises at the peak, decelerates exponentially.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct WarpPath {
     origin: Vec3,
     heading: Vec3,

@@ -20,7 +20,7 @@ const GATE_FLATTEN: f64 = 0.1;
 const ROMAN: [&str; 12] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"];
 
 /// What a celestial is; decides what commands it accepts (only stargates can be jumped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CelestialKind {
     /// The sun at the origin (local index 0).
     Star,
@@ -31,7 +31,7 @@ pub enum CelestialKind {
 }
 
 /// A fixed object of a system: something to warp to, approach or jump through.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Celestial {
     /// See [`celestial_id`]: unique across the universe, bit 63 set.
     pub id: ObjectId,
@@ -51,7 +51,7 @@ pub struct Celestial {
 /// Celestials are in local-index order: the star (index 0), planets I, II, … (1..=n), then the gates in the
 /// order of the universe's neighbour list. The fields are public so that tests and tools can hand-make a
 /// layout; [`SystemLayout::generate`] is the real source.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SystemLayout {
     /// The EVE id of the system this is the scenery of.
     pub system_id: u32,

@@ -6,7 +6,7 @@ use crate::ids::{ObjectId, ShipId, is_celestial};
 use crate::space::Vec3;
 
 /// What a ship is doing, as clients are told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Motion {
     /// No order: standing still, or braking to a stop.
     Idle,
@@ -19,7 +19,7 @@ pub enum Motion {
 }
 
 /// The order a ship is flying; private so that only validated commands create one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Order {
     Idle,
     Approach(Target),
@@ -29,7 +29,7 @@ pub(crate) enum Order {
 
 /// A ship and its pilot. The public fields are what the store keeps and a handoff carries; the order being
 /// flown is private and is reset whenever a ship enters a system.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ship {
     /// The ship's id: the key of commands, views and the store.
     pub id: ShipId,

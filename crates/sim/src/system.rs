@@ -21,7 +21,7 @@ const SPAWN_DISTANCE_M: f64 = 50_000.0;
 const GATE_ARRIVAL_M: (f64, f64) = (500.0, 1_500.0);
 
 /// A line of local chat, said since the previous step.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChatLine {
     /// Who said it, so clients can tell speakers with the same name apart.
     pub character_id: u64,
@@ -54,7 +54,7 @@ pub struct TickOutput {
 /// What clients were last told about a ship: quantised position, velocity and the motion.
 type Reported = ([i64; 3], [i64; 3], Motion);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Slot {
     ship: Ship,
     /// `None` until the ship has been announced in a step's `arrived`.
@@ -64,7 +64,7 @@ struct Slot {
 /// The simulation of one solar system: a layout, the ships in it, and a clock that advances by the nominal tick
 /// length at every [`SystemSim::step`]. Deterministic: the same layout, ships, commands and steps give the same
 /// outputs, bit for bit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SystemSim {
     layout: SystemLayout,
     ships: BTreeMap<ShipId, Slot>,
@@ -93,6 +93,14 @@ impl SystemSim {
     /// The system's scenery: what snapshots list as celestials and what commands may target.
     pub fn layout(&self) -> &SystemLayout {
         &self.layout
+    }
+
+    /// Move the clock forward to `tick` and `sim_time_ms` (never back). A system restored from the store after its
+    /// node died starts here instead of at tick 0, so that the numbers its clients see keep increasing and their
+    /// deltas are not mistaken for old ones.
+    pub fn resume_clock(&mut self, tick: u64, sim_time_ms: u64) {
+        self.tick = self.tick.max(tick);
+        self.sim_time_ms = self.sim_time_ms.max(sim_time_ms);
     }
 
     /// Number of steps taken.

@@ -7,7 +7,7 @@ use std::ops::{Add, Mul, Sub};
 pub const LIGHT_YEAR_M: f64 = 9.460_730_472_580_8e15;
 
 /// A point or direction in space, in metres.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Vec3 {
     /// In the galactic plane.
     pub x: f64,

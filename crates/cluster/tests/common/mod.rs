@@ -267,7 +267,7 @@ pub fn name_starting_elsewhere(test: &TestCluster, system: u32, prefix: &str) ->
 /// Send a test-only fault to a system through the bus, as a sol node would receive it.
 pub async fn inject(test: &TestCluster, system: u32, fault: v1::InjectFault) {
     use prost::Message;
-    let message = v1::SystemInbox { body: Some(v1::system_inbox::Body::InjectFault(fault)) };
+    let message = v1::SystemInbox { body: Some(v1::system_inbox::Body::InjectFault(fault)), origin: 0, seq: 0 };
     test.cluster
         .bus()
         .publish(&format!("system.{system}"), bytes::Bytes::from(message.encode_to_vec()))
@@ -287,4 +287,15 @@ pub async fn extra_proxy(
     let world = orrery_cluster::proxy_world(&test.universe).expect("world");
     let bus: std::sync::Arc<dyn orrery_bus::Bus> = test.cluster.bus().clone();
     orrery_proxy::start(config, bus, test.cluster.store().clone(), world).await.expect("second proxy starts")
+}
+
+/// A real service's URL from `variable` (scripts/test.sh starts NATS and PostgreSQL and sets them); without it
+/// the test fails, saying what is missing — it never skips.
+pub fn service(variable: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!(
+            "{variable} is not set: this test needs the real NATS and PostgreSQL servers. Run the tests through \
+             scripts/test.sh, or start them with `eval \"$(scripts/services.sh start)\"`"
+        )
+    })
 }

@@ -1,10 +1,8 @@
 //! Ships entering space here: an undock or a login into space (`EnterSpace`), or a jump from another system
 //! (`Handoff`). A full system queues entering ships and bounces jumping ones back through their gate.
 
-use bytes::Bytes;
 use orrery_proto::v1::{self, server_envelope::Body as S, system_inbox::Body as In};
 use orrery_proto::{error, reply};
-use prost::Message;
 
 use super::{Entered, Hosted, TickContext, TickEffects, Waiting, forward, left};
 use crate::convert;
@@ -79,18 +77,14 @@ impl Hosted {
             let mut back = record.clone();
             back.system_id = handoff.from_system_id;
             back.handoff_seq += 1;
-            let bounce = v1::SystemInbox {
-                body: Some(In::Handoff(v1::Handoff {
-                    route: Some(route),
-                    request_id: 0,
-                    ship: Some(back),
-                    from_system_id: self.system_id,
-                    arrival_gate_id: 0,
-                })),
-            };
-            effects
-                .publish
-                .push((orrery_proto::system_subject(handoff.from_system_id), Bytes::from(bounce.encode_to_vec())));
+            let bounce = self.stamper.encode(In::Handoff(v1::Handoff {
+                route: Some(route),
+                request_id: 0,
+                ship: Some(back),
+                from_system_id: self.system_id,
+                arrival_gate_id: 0,
+            }));
+            effects.publish.push((orrery_proto::system_subject(handoff.from_system_id), bounce));
             let reason = format!(
                 "system {} is full ({} of {} players): the ship stays at its gate",
                 self.system_id,

@@ -1,11 +1,9 @@
 //! Commands of a ship's session (movement, chat, jumps): applied to the sim, or answered with why not. A jump
 //! hands the ship to its destination system on the bus.
 
-use bytes::Bytes;
 use orrery_proto::error;
 use orrery_proto::v1::{self, system_inbox::Body as In};
 use orrery_sim::{CommandError, Outcome};
-use prost::Message;
 
 use super::{Hosted, TickContext, TickEffects, forward};
 use crate::convert;
@@ -28,6 +26,10 @@ impl Hosted {
             effects.publish.push(forward(route, &Hosted::replaced(request_id, ship_id)));
             return;
         }
+        if self.sim.ship(ship_id).is_some() {
+            // A ship restored after its node died has no pilot until its session's first command claims it.
+            self.pilots.entry(ship_id).or_insert(route);
+        }
         let outcome = match convert::command(&envelope) {
             Ok(cmd) => self.sim.apply(ship_id, cmd),
             Err(reason) => Err(CommandError::InvalidArgument(reason)),
@@ -40,24 +42,20 @@ impl Hosted {
                 }
                 self.jumped.insert(ship.id, (destination_system, self.sim.tick()));
                 self.pilots.remove(&ship.id);
-                let handoff = v1::SystemInbox {
-                    body: Some(In::Handoff(v1::Handoff {
-                        route: Some(route),
-                        request_id,
-                        ship: Some(convert::ship_record(&ship, destination_system)),
-                        from_system_id: self.system_id,
-                        arrival_gate_id: 0,
-                    })),
-                };
+                let handoff = self.stamper.encode(In::Handoff(v1::Handoff {
+                    route: Some(route),
+                    request_id,
+                    ship: Some(convert::ship_record(&ship, destination_system)),
+                    from_system_id: self.system_id,
+                    arrival_gate_id: 0,
+                }));
                 // The ship belongs to the destination from now on, in the store too: a crash before it arrives
                 // leaves it there (next to the star), never in two systems.
                 let mut in_transit = ship.clone();
                 in_transit.position = orrery_sim::Vec3::ZERO;
                 in_transit.velocity = orrery_sim::Vec3::ZERO;
                 effects.persist.push(PersistJob::rows(vec![convert::ship_row(&in_transit, destination_system, true)]));
-                effects
-                    .publish
-                    .push((orrery_proto::system_subject(destination_system), Bytes::from(handoff.encode_to_vec())));
+                effects.publish.push((orrery_proto::system_subject(destination_system), handoff));
             }
             Err(problem) => effects.publish.push(forward(route, &self.command_error(request_id, &problem))),
         }

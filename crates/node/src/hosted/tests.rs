@@ -49,6 +49,8 @@ struct Sent {
     /// (system id, body) of every message to another system's inbox.
     to_system: Vec<(u32, In)>,
     deltas: Vec<v1::SystemDelta>,
+    /// Notices to everyone in the system (on its delta subject).
+    notices: Vec<String>,
     /// Store writes, with the proxy message each one sends once written.
     persisted: Vec<(Vec<orrery_store::ShipRow>, Option<ToProxy>)>,
 }
@@ -65,8 +67,11 @@ impl Sent {
         for (subject, payload) in effects.publish {
             if subject.ends_with(".delta") {
                 let envelope = orrery_proto::frame::decode::<v1::ServerEnvelope>(&payload[4..]).expect("a delta");
-                let Some(S::Delta(delta)) = envelope.body else { panic!("not a delta: {envelope:?}") };
-                sent.deltas.push(delta);
+                match envelope.body {
+                    Some(S::Delta(delta)) => sent.deltas.push(delta),
+                    Some(S::Notice(notice)) => sent.notices.push(notice.text),
+                    _ => panic!("neither a delta nor a notice: {envelope:?}"),
+                }
             } else if let Some(system) = subject.strip_prefix("system.") {
                 let system = system.parse().expect("a system subject");
                 let message = v1::SystemInbox::decode(&payload[..]).expect("a system inbox message");
@@ -152,7 +157,7 @@ impl Harness {
     }
 
     fn send(&mut self, body: In) {
-        let message = v1::SystemInbox { body: Some(body) };
+        let message = v1::SystemInbox { body: Some(body), origin: 0, seq: 0 };
         self.hosted.inbox.push_back(bytes::Bytes::from(message.encode_to_vec()));
     }
 
@@ -460,3 +465,84 @@ fn an_undock_behind_a_jump_follows_the_ship() {
 }
 
 mod model;
+
+/// A stamped inbox message, as a publisher with `origin` sends its `seq`-th message.
+fn stamped(origin: u64, seq: u64, body: In) -> bytes::Bytes {
+    bytes::Bytes::from(v1::SystemInbox { body: Some(body), origin, seq }.encode_to_vec())
+}
+
+fn chat(text: &str) -> v1::client_envelope::Body {
+    v1::client_envelope::Body::Chat(v1::Chat { text: text.into() })
+}
+
+fn step() -> v1::MoveStep {
+    v1::MoveStep { move_id: 1, system_id: HERE, from_node: 3, to_node: 4 }
+}
+
+#[test]
+fn a_moved_system_ticks_on_from_the_same_state_and_tick() {
+    let mut old = undocked();
+    old.send(command(1, 10, 2, approach(2_000_000)));
+    old.tick();
+    old.tick();
+    let transfer = old.hosted.export(step(), 400).expect("exports");
+    assert!(old.hosted.gone, "the old node lets the system go");
+    let mut new =
+        Harness { hosted: Hosted::import(&transfer, std::collections::VecDeque::new(), STEP_MS).expect("imports") };
+    assert_eq!(new.hosted.sim.tick(), 3);
+    assert_eq!(new.position(10), old.position(10), "the ship is where it was");
+    // The order being flown came along: the ship keeps approaching, one tick's travel per tick.
+    let before = new.position(10).x;
+    let sent = new.tick();
+    assert_eq!(sent.deltas[0].tick, 4, "ticks on from the next tick number");
+    assert!(new.position(10).x > before);
+    // And the pilot came along: another session's command is refused as before.
+    new.send(command(2, 10, 9, approach(0)));
+    assert_eq!(only_error(&new.tick(), 2).1, v1::ErrorCode::SessionReplaced);
+}
+
+#[test]
+fn a_moved_system_applies_every_message_once_whichever_node_received_it() {
+    let mut old = undocked();
+    // The proxy's session (origin 77) sends lines 1..=6. The old node took 1..=3 (it applied 1 and 2, and 3
+    // waits in its inbox at the release); the new node subscribed before the release, so it holds 2..=6.
+    let line = |n: u64| stamped(77, n, command(1, 10, n as u32, chat(&format!("line {n}"))));
+    old.hosted.inbox.push_back(line(1));
+    old.hosted.inbox.push_back(line(2));
+    old.tick();
+    old.hosted.inbox.push_back(line(3));
+    let transfer = old.hosted.export(step(), 0).expect("exports");
+    assert_eq!(transfer.seen.get(&77), Some(&3));
+    let held: std::collections::VecDeque<_> = (2..=6).map(line).collect();
+    let mut new = Harness { hosted: Hosted::import(&transfer, held, STEP_MS).expect("imports") };
+    let sent = new.tick();
+    let said: Vec<String> = sent.deltas.iter().flat_map(|d| d.chat.iter().map(|c| c.text.clone())).collect();
+    assert_eq!(said, ["line 3", "line 4", "line 5", "line 6"], "3 from the transfer, then 4..=6 held; 2 not again");
+}
+
+#[test]
+fn a_transfer_that_does_not_decode_is_refused_not_a_panic() {
+    let transfer = v1::SystemTransfer { sim: bytes::Bytes::from_static(&[0xff; 7]), ..v1::SystemTransfer::default() };
+    assert!(Hosted::import(&transfer, std::collections::VecDeque::new(), STEP_MS).is_err());
+}
+
+#[test]
+fn a_restored_system_counts_on_and_fences_the_dead_nodes_late_writes() {
+    let mut node = Harness::new(HERE, THERE);
+    let mut effects = TickEffects::default();
+    let mut ship = record(10, Vec3::new(5.0e5, 0.0, 0.0));
+    ship.handoff_seq = 4;
+    node.hosted.restore(&[ship], (1_000_000, 2_000_000), &mut effects);
+    let sent = Sent::from(effects);
+    let rows = sent.rows();
+    assert_eq!((rows.len(), rows[0].handoff_seq, rows[0].in_space), (1, 5, true), "written back one handoff later");
+    assert!(sent.notices.iter().any(|text| text.contains("restored")), "its clients are told: {:?}", sent.notices);
+    assert_eq!(node.position(10), Vec3::new(5.0e5, 0.0, 0.0));
+    let tick = node.tick().deltas[0].tick;
+    assert!(tick > 1_000_000, "the tick counts on from past the old node's numbers, got {tick}");
+    // Without a pilot, the first session to command the ship claims it.
+    node.send(command(6, 10, 1, approach(0)));
+    assert!(node.tick().answers_to(6).is_empty(), "accepted");
+    node.send(command(8, 10, 2, approach(0)));
+    assert_eq!(only_error(&node.tick(), 8).1, v1::ErrorCode::SessionReplaced);
+}

@@ -2,4 +2,5 @@ pub mod bench;
 pub mod bots;
 pub mod fingerprint;
 pub mod premap;
+pub mod roles;
 pub mod run;

@@ -142,11 +142,16 @@ fn parse_system_tick(text: &str) -> Result<(u32, u32), String> {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
-    runtime.block_on(serve(args))
+    runtime()?.block_on(serve(args))
 }
 
-async fn serve(args: RunArgs) -> Result<()> {
+/// The multi-threaded tokio runtime every role runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")
+}
+
+/// The cluster configuration `args` describe (every role reads the same options).
+pub fn cluster_config(args: &RunArgs) -> Result<ClusterConfig> {
     let (universe, full) = args.universe.load()?;
     let load = args.universe.load_profile(args.load.as_ref(), &full)?;
     let db_url = match &args.db {
@@ -183,6 +188,13 @@ async fn serve(args: RunArgs) -> Result<()> {
     config.password_policy = PasswordPolicy { memory_kib: args.argon2_memory_kib, ..PasswordPolicy::default() };
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    config.cluster_name = args.cluster_name.clone();
+    config.log_control = LOG_CONTROL.get().cloned();
+    Ok(config)
+}
+
+/// The admin API on `args`' address with its token (given, or generated once into the data directory).
+pub fn with_admin(args: &RunArgs, config: &mut ClusterConfig) -> Result<()> {
     let token = match &args.admin_token {
         Some(token) => token.clone(),
         None => {
@@ -194,10 +206,15 @@ async fn serve(args: RunArgs) -> Result<()> {
             token
         }
     };
-    config.cluster_name = args.cluster_name.clone();
     config.admin_listen = Some(args.admin_listen);
     config.admin_token = Some(token);
-    config.log_control = LOG_CONTROL.get().cloned();
+    Ok(())
+}
+
+async fn serve(args: RunArgs) -> Result<()> {
+    let mut config = cluster_config(&args)?;
+    with_admin(&args, &mut config)?;
+    let db_url = config.db_url.clone();
     let systems = config.universe.len();
     let nodes = config.nodes;
     if nodes > 0 {
@@ -230,7 +247,7 @@ async fn serve(args: RunArgs) -> Result<()> {
 /// Premaps `config`'s universe with `best` on a blocking thread, showing its progress on stderr (when it is a
 /// terminal), as `orrery premap` does: at 24–64 nodes `best` searches for fewer cut gates for up to half a
 /// minute, which would otherwise stall the runtime and leave the operator looking at nothing.
-async fn premap_on_a_blocking_thread(config: &ClusterConfig) -> Result<orrery_premap::Mapping> {
+pub async fn premap_on_a_blocking_thread(config: &ClusterConfig) -> Result<orrery_premap::Mapping> {
     let universe = config.universe.clone();
     let load = config.load.as_ref().map_or_else(
         || orrery_universe::LoadProfile::synthesise(&universe, 0).cpu(&universe),
@@ -254,7 +271,7 @@ async fn premap_on_a_blocking_thread(config: &ClusterConfig) -> Result<orrery_pr
     mapping
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
