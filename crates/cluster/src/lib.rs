@@ -235,11 +235,14 @@ async fn dock_ships_left_in_space(store: &dyn Store) -> Result<(), orrery_store:
     Ok(())
 }
 
-/// The bus `url` names: the in-process one when `None`, else a connection to that NATS server.
-async fn connect_bus(url: Option<&str>) -> Result<Arc<dyn Bus>, ClusterError> {
+/// The bus `url` names: the in-process one when `None`, else a connection to that NATS server with every
+/// subject under the cluster's name (so clusters sharing a server do not hear each other).
+async fn connect_bus(url: Option<&str>, cluster_name: &str) -> Result<Arc<dyn Bus>, ClusterError> {
     Ok(match url {
         None => Arc::new(InProcessBus::new(BUS_QUEUE)),
-        Some(url) => Arc::new(NatsBus::connect(url, BUS_QUEUE).await.map_err(ClusterError::BusConnect)?),
+        Some(url) => {
+            Arc::new(NatsBus::connect(url, BUS_QUEUE).await.map_err(ClusterError::BusConnect)?.namespaced(cluster_name))
+        }
     })
 }
 
@@ -379,7 +382,7 @@ impl Cluster {
         let store = orrery_store::open(&config.db_url).await?;
         // Connected before anything is written (ships docked, the mapping saved), so that an unreachable bus leaves
         // the store alone.
-        let bus = connect_bus(config.bus_url.as_deref()).await?;
+        let bus = connect_bus(config.bus_url.as_deref(), &config.cluster_name).await?;
         let adopted = if config.coordinator_only { adopt_mapping(store.as_ref(), &config).await? } else { None };
         let (epoch, node_of_system, mapping) = match adopted {
             Some((epoch, node_of)) => (epoch, node_of, None),

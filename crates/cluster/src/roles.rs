@@ -38,7 +38,7 @@ impl NodeProcess {
     /// Connect to the store and the bus, wait for a mapping, and host node `node_id`'s systems.
     pub async fn start(config: &ClusterConfig, node_id: u32) -> Result<NodeProcess, ClusterError> {
         let store = orrery_store::open(&config.db_url).await?;
-        let bus = connect_bus(config.bus_url.as_deref()).await?;
+        let bus = connect_bus(config.bus_url.as_deref(), &config.cluster_name).await?;
         let mapping = wait_for_mapping(store.as_ref()).await?;
         let mine: Vec<u32> =
             mapping.assignments.iter().filter(|&&(_, node)| node == node_id).map(|&(system, _)| system).collect();
@@ -134,7 +134,7 @@ impl ProxyProcess {
     /// (unique in the cluster: nodes answer a session at `proxy.<id>`).
     pub async fn start(config: &ClusterConfig, proxy_id: u32) -> Result<ProxyProcess, ClusterError> {
         let store = orrery_store::open(&config.db_url).await?;
-        let bus = connect_bus(config.bus_url.as_deref()).await?;
+        let bus = connect_bus(config.bus_url.as_deref(), &config.cluster_name).await?;
         let proxy = start_proxy(config, proxy_id, &bus, &store).await?;
         Ok(ProxyProcess { proxy, bus })
     }

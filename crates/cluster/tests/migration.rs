@@ -97,14 +97,12 @@ async fn a_system_moves_between_nodes_while_its_pilots_talk_in_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_system_moves_between_nodes_while_its_pilots_talk_over_nats_and_postgres() {
-    let nats = service("ORRERY_TEST_NATS_URL");
     let postgres = orrery_store::create_scratch_database(&service("ORRERY_TEST_POSTGRES_URL"), "orrery_migration")
         .await
         .expect("a database of this test's own");
     let test = TestCluster::start_with(|config| {
         config.rate_limit_per_s = 1_000;
-        config.bus_url = Some(nats);
-        config.db_url = postgres.clone();
+        common::on_real_services(config, &postgres);
     })
     .await;
     pilots_talk_through_moves(&test).await;

@@ -12,13 +12,11 @@ use orrery_bots::orrery_proto::v1::{self, client_envelope::Body as Cmd};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pilot_flies_across_nodes_over_nats_and_is_stored_in_postgres() {
-    let nats = service("ORRERY_TEST_NATS_URL");
     let postgres = orrery_store::create_scratch_database(&service("ORRERY_TEST_POSTGRES_URL"), "orrery_cluster")
         .await
         .expect("a database of this test's own");
     let test = TestCluster::start_with(|config| {
-        config.bus_url = Some(nats);
-        config.db_url = postgres.clone();
+        common::on_real_services(config, &postgres);
     })
     .await;
 

@@ -126,12 +126,19 @@ impl Hosted {
         !self.held && !self.gone
     }
 
-    /// Note a received inbox message's stamp (see [`Hosted::seen`]).
-    fn note_seen(&mut self, message: &v1::SystemInbox) {
-        if message.origin != 0 {
-            let seen = self.seen.entry(message.origin).or_default();
-            *seen = (*seen).max(message.seq);
+    /// Note a received inbox message's stamp (see [`Hosted::seen`]); false if it was seen before. A publisher's
+    /// stamps grow with every message it sends, so a stamp at or below the highest seen from it is a message
+    /// taken already (after a live migration, one the old node applied and the new one also received).
+    fn note_seen(&mut self, message: &v1::SystemInbox) -> bool {
+        if message.origin == 0 {
+            return true;
         }
+        let seen = self.seen.entry(message.origin).or_default();
+        if message.seq <= *seen {
+            return false;
+        }
+        *seen = message.seq;
+        true
     }
 
     /// One tick. Panics are the caller's to catch.
@@ -139,8 +146,11 @@ impl Hosted {
         let mut entered = Vec::new();
         while let Some(message) = self.inbox.pop_front() {
             let decoded = frame::decode::<v1::SystemInbox>(&message);
-            if let Ok(message) = &decoded {
-                self.note_seen(message);
+            if let Ok(message) = &decoded
+                && !self.note_seen(message)
+            {
+                tracing::debug!(system = self.system_id, origin = message.origin, seq = message.seq, "taken already");
+                continue;
             }
             match decoded {
                 Ok(v1::SystemInbox { body: Some(body), .. }) => {

@@ -191,8 +191,8 @@ struct Node {
     reports_sent: u64,
     /// Random per start, in every report (see [`NodeReport::incarnation`]).
     incarnation: u64,
-    /// The task filling each system's inbox from its subscription, by index: aborted when the system goes.
-    inbox_tasks: std::collections::HashMap<usize, tokio::task::JoinHandle<()>>,
+    /// The task filling each system's inbox from its subscription, by index, with the way to stop it.
+    inbox_tasks: std::collections::HashMap<usize, InboxTask>,
 }
 
 type Systems = Rc<RefCell<Vec<Hosted>>>;
@@ -326,7 +326,7 @@ impl Node {
             systems.borrow_mut().push(Hosted::new(SystemSim::new(layout), tick_ms, step_ms));
         }
         for (index, subscription) in subscriptions.into_iter().enumerate() {
-            self.inbox_tasks.insert(index, tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription)));
+            self.inbox_tasks.insert(index, InboxTask::spawn(&systems, index, subscription));
         }
         let node_inbox = self
             .bus
@@ -485,14 +485,14 @@ impl Node {
             systems.push(hosted);
             systems.len() - 1
         };
-        self.inbox_tasks.insert(index, tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription)));
+        self.inbox_tasks.insert(index, InboxTask::spawn(systems, index, subscription));
         Some(index)
     }
 
     /// Stop a system here for good: no more inbox, ticks, reports or writes.
     fn drop_system(&mut self, systems: &Systems, index: usize) {
         if let Some(task) = self.inbox_tasks.remove(&index) {
-            task.abort();
+            task.handle.abort();
         }
         let mut systems = systems.borrow_mut();
         let hosted = &mut systems[index];
@@ -535,8 +535,10 @@ impl Node {
             self.to_coordinator(Body::Failed(v1::MoveFailed { step: Some(step), reason })).await;
             return;
         };
+        // Everything the subscription already received goes into the inbox (and so into the transfer): what
+        // was published before the destination subscribed reached only this node.
         if let Some(task) = self.inbox_tasks.remove(&index) {
-            task.abort();
+            task.drain_and_stop().await;
         }
         let next_tick_in_ms = next_due
             .get(&index)
@@ -724,10 +726,46 @@ impl Node {
     }
 }
 
-/// Move a system's bus messages into its inbox as they arrive; the tick drains it.
-async fn fill_inbox(systems: Systems, index: usize, mut subscription: orrery_bus::Subscription) {
-    while let Some(message) = subscription.next().await {
-        systems.borrow_mut()[index].inbox.push_back(message);
+/// The task moving a system's bus messages into its inbox as they arrive (the tick drains the inbox).
+struct InboxTask {
+    stop: oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl InboxTask {
+    fn spawn(systems: &Systems, index: usize, subscription: orrery_bus::Subscription) -> InboxTask {
+        let (stop, stopped) = oneshot::channel();
+        let handle = tokio::task::spawn_local(fill_inbox(systems.clone(), index, subscription, stopped));
+        InboxTask { stop, handle }
+    }
+
+    /// Stop after moving every message the subscription already received into the inbox; unsubscribes.
+    async fn drain_and_stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.handle.await;
+    }
+}
+
+async fn fill_inbox(
+    systems: Systems,
+    index: usize,
+    mut subscription: orrery_bus::Subscription,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => {
+                while let Some(message) = subscription.try_next() {
+                    systems.borrow_mut()[index].inbox.push_back(message);
+                }
+                return;
+            }
+            message = subscription.next() => match message {
+                Some(message) => systems.borrow_mut()[index].inbox.push_back(message),
+                None => return,
+            },
+        }
     }
 }
 

@@ -44,7 +44,12 @@ fn init_logging() {
     let (filter, handle) = reload::Layer::new(filter);
     let installed = tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Colours only for a terminal: logs sent to a file (a service, a test) stay plain text.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .try_init();
     if installed.is_ok() {
         let _ = cmd::run::LOG_CONTROL.set(std::sync::Arc::new(cmd::run::ReloadableLog::new(handle, initial)));

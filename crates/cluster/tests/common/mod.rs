@@ -299,3 +299,11 @@ pub fn service(variable: &str) -> String {
         )
     })
 }
+
+/// Point `config` at the real NATS server and at `postgres` (a database of the test's own), under a cluster name
+/// of this test process's own: tests running at once on one NATS server must not hear each other's subjects.
+pub fn on_real_services(config: &mut ClusterConfig, postgres: &str) {
+    config.bus_url = Some(service("ORRERY_TEST_NATS_URL"));
+    config.db_url = postgres.to_owned();
+    config.cluster_name = format!("test-{}", std::process::id());
+}

@@ -512,7 +512,7 @@ fn a_moved_system_applies_every_message_once_whichever_node_received_it() {
     old.tick();
     old.hosted.inbox.push_back(line(3));
     let transfer = old.hosted.export(step(), 0).expect("exports");
-    assert_eq!(transfer.seen.get(&77), Some(&3));
+    assert_eq!(transfer.seen.get(&77), Some(&2), "the highest stamp it applied");
     let held: std::collections::VecDeque<_> = (2..=6).map(line).collect();
     let mut new = Harness { hosted: Hosted::import(&transfer, held, STEP_MS).expect("imports") };
     let sent = new.tick();
@@ -545,4 +545,15 @@ fn a_restored_system_counts_on_and_fences_the_dead_nodes_late_writes() {
     assert!(node.tick().answers_to(6).is_empty(), "accepted");
     node.send(command(8, 10, 2, approach(0)));
     assert_eq!(only_error(&node.tick(), 8).1, v1::ErrorCode::SessionReplaced);
+}
+
+#[test]
+fn a_message_a_publisher_sent_once_is_applied_once_even_if_it_arrives_twice() {
+    let mut node = undocked();
+    let line = |n: u64| stamped(5, n, command(1, 10, n as u32, chat(&format!("line {n}"))));
+    for n in [1, 2, 2, 1, 3] {
+        node.hosted.inbox.push_back(line(n));
+    }
+    let said: Vec<String> = node.tick().deltas.iter().flat_map(|d| d.chat.iter().map(|c| c.text.clone())).collect();
+    assert_eq!(said, ["line 1", "line 2", "line 3"]);
 }

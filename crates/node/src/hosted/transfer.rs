@@ -3,7 +3,8 @@
 //! Export happens between two ticks: the sim (layout, tick, clock, ships with their orders), who flies each
 //! ship, the entry queue, forwarding addresses, ships that just left, and the inbox messages not yet applied.
 //! The new node had subscribed to the system's subject before the old one let go, so it holds every message
-//! the old one did not take; the stamps (`seen`) say which held messages the old node already took.
+//! the old one did not take; the stamps (`seen`: per publisher, the highest the old node applied) say which
+//! held messages the old node already took, and the tick drops those (see [`Hosted::tick`]).
 
 use std::collections::VecDeque;
 
@@ -28,12 +29,8 @@ impl Hosted {
     /// The whole state of this system, to send to its new node; the system is `gone` here afterwards.
     pub fn export(&mut self, step: v1::MoveStep, next_tick_in_ms: u32) -> Result<v1::SystemTransfer, TransferError> {
         let sim = postcard::to_allocvec(&self.sim)?;
+        // `seen` covers what this node applied; the inbox goes along unapplied, ahead of what the new node held.
         let inbox: Vec<Bytes> = self.inbox.drain(..).collect();
-        for message in &inbox {
-            if let Ok(decoded) = frame::decode::<v1::SystemInbox>(message) {
-                self.note_seen(&decoded);
-            }
-        }
         self.gone = true;
         Ok(v1::SystemTransfer {
             step: Some(step),
@@ -95,15 +92,11 @@ impl Hosted {
             })
             .collect();
         hosted.seen = transfer.seen.iter().map(|(&origin, &seq)| (origin, seq)).collect();
+        // The old node's unapplied inbox first, then what was held here. The tick drops, by stamp, every message
+        // a publisher's stamps show as taken already: the held messages the old node applied, those the
+        // transferred inbox also has, and any double still arriving from the subscription.
         hosted.inbox = transfer.inbox.iter().cloned().collect();
-        for message in held {
-            let Ok(decoded) = frame::decode::<v1::SystemInbox>(&message) else { continue };
-            let taken =
-                decoded.origin != 0 && hosted.seen.get(&decoded.origin).is_some_and(|&seen| decoded.seq <= seen);
-            if !taken {
-                hosted.inbox.push_back(message);
-            }
-        }
+        hosted.inbox.extend(held);
         Ok(hosted)
     }
 
