@@ -115,6 +115,66 @@ pub struct Coordinator {
     /// Nodes declared dead (until they report again).
     dead: Mutex<HashSet<u32>>,
     failovers: Mutex<Vec<FailoverRecord>>,
+    /// The rebalancer's moves, oldest first.
+    rebalanced: Mutex<Vec<MoveReport>>,
+}
+
+/// When the coordinator moves systems by itself (`orrery coordinator --rebalance`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rebalance {
+    /// How often the nodes' demand is looked at; at most one move per node per interval.
+    pub every: Duration,
+    /// A node's demand (CPU share of one core, from its reports) above which it counts as overloaded.
+    pub budget: f64,
+    /// How many looks in a row a node must be overloaded before a system leaves it.
+    pub sustained: u32,
+    /// How many intervals a system moved by the rebalancer stays where it was put.
+    pub cooldown: u32,
+    /// How much a move must lower the busier node's demand (of the two) to be worth a pause.
+    pub min_gain: f64,
+}
+
+impl Default for Rebalance {
+    fn default() -> Rebalance {
+        Rebalance { every: Duration::from_secs(5), budget: 0.8, sustained: 3, cooldown: 12, min_gain: 0.05 }
+    }
+}
+
+/// Demand per node and per system (share of one core), from the latest reports of live nodes.
+#[derive(Debug, Default, Clone)]
+struct Demand {
+    by_node: BTreeMap<u32, f64>,
+    systems: BTreeMap<u32, Vec<(u32, f64)>>,
+}
+
+/// The move that best relieves the busiest overloaded node: a system of it to the node where the larger of
+/// the two demands afterwards is smallest, if that is lower than before by at least `min_gain`. Systems in
+/// `resting` stay. Pure, so that the rule is tested apart from the bus.
+fn relieving_move(
+    demand: &Demand,
+    overloaded: &[u32],
+    resting: &HashSet<u32>,
+    min_gain: f64,
+) -> Option<(u32, u32, u32)> {
+    let mut best: Option<(f64, u32, u32, u32)> = None;
+    for &from in overloaded {
+        let before = demand.by_node.get(&from).copied().unwrap_or(0.0);
+        for &(system, cost) in demand.systems.get(&from).into_iter().flatten() {
+            if resting.contains(&system) {
+                continue;
+            }
+            for (&to, &load) in &demand.by_node {
+                if to == from {
+                    continue;
+                }
+                let after = (before - cost).max(load + cost);
+                if after + min_gain <= before && best.is_none_or(|(score, ..)| after < score) {
+                    best = Some((after, system, from, to));
+                }
+            }
+        }
+    }
+    best.map(|(_, system, from, to)| (system, from, to))
 }
 
 /// Where a node's answer to one step of a move goes: `Ok`, or why the step failed.
@@ -155,7 +215,106 @@ impl Coordinator {
             next_move: AtomicU64::new(1),
             dead: Mutex::new(HashSet::new()),
             failovers: Mutex::new(Vec::new()),
+            rebalanced: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Move systems off overloaded nodes by itself, every `rule.every`, until `stop` (see [`Rebalance`]).
+    pub fn start_rebalancing(self: Arc<Self>, rule: Rebalance, stop: CancellationToken) {
+        tokio::spawn(async move {
+            let mut looks = tokio::time::interval(rule.every);
+            looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut overloaded_for: HashMap<u32, u32> = HashMap::new();
+            let mut resting: HashMap<u32, u32> = HashMap::new();
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = looks.tick() => {}
+                }
+                resting.retain(|_, left| {
+                    *left = left.saturating_sub(1);
+                    *left > 0
+                });
+                let demand = self.demand();
+                for (&node, &load) in &demand.by_node {
+                    let count = overloaded_for.entry(node).or_default();
+                    *count = if load > rule.budget { *count + 1 } else { 0 };
+                }
+                let overloaded: Vec<u32> =
+                    overloaded_for.iter().filter(|&(_, &n)| n >= rule.sustained).map(|(&node, _)| node).collect();
+                let still: HashSet<u32> = resting.keys().copied().collect();
+                let Some((system, from, to)) = relieving_move(&demand, &overloaded, &still, rule.min_gain) else {
+                    continue;
+                };
+                tracing::warn!(
+                    system,
+                    from,
+                    to,
+                    load = demand.by_node[&from],
+                    "rebalancing: moving a system off an overloaded node"
+                );
+                match self.move_system(system, to).await {
+                    Ok(report) => {
+                        resting.insert(system, rule.cooldown);
+                        overloaded_for.insert(from, 0);
+                        self.rebalanced.lock().push(report);
+                    }
+                    Err(problem) => tracing::error!(system, %problem, "rebalancing move failed"),
+                }
+            }
+        });
+    }
+
+    /// Run the operators' move requests from the store (`system_moves` rows, the SQL way to do what
+    /// `POST /api/v1/systems/{id}/move` does), reading it every `every` until `stop`; each row gets its
+    /// outcome: the move's report as JSON, or `error: …`.
+    pub fn watch_move_requests(self: Arc<Self>, every: Duration, stop: CancellationToken) {
+        tokio::spawn(async move {
+            let mut reads = tokio::time::interval(every);
+            reads.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = reads.tick() => {}
+                }
+                let requests = match self.store.pending_moves().await {
+                    Ok(requests) => requests,
+                    Err(problem) => {
+                        tracing::error!(%problem, "cannot read move requests");
+                        continue;
+                    }
+                };
+                for request in requests {
+                    let outcome = match self.move_system(request.system_id, request.node_id).await {
+                        Ok(report) => serde_json::to_string(&report).unwrap_or_else(|e| format!("error: {e}")),
+                        Err(problem) => format!("error: {problem}"),
+                    };
+                    tracing::info!(move_id = request.move_id, system = request.system_id, node = request.node_id, %outcome, "move requested by SQL");
+                    if let Err(problem) = self.store.finish_move(request.move_id, &outcome).await {
+                        tracing::error!(move_id = request.move_id, %problem, "cannot record a move's outcome");
+                    }
+                }
+            }
+        });
+    }
+
+    /// The moves the rebalancer made, oldest first.
+    pub fn rebalanced(&self) -> Vec<MoveReport> {
+        self.rebalanced.lock().clone()
+    }
+
+    fn demand(&self) -> Demand {
+        let mut demand = Demand::default();
+        for report in self.reports.latest() {
+            if !self.alive(report.node_id) {
+                continue;
+            }
+            let systems: Vec<(u32, f64)> =
+                report.systems.iter().map(|s| (s.system_id, s.tick_work_ms / f64::from(s.tick_ms.max(1)))).collect();
+            demand.by_node.insert(report.node_id, systems.iter().map(|&(_, cost)| cost).sum());
+            demand.systems.insert(report.node_id, systems);
+        }
+        demand
     }
 
     /// Listen for the nodes' answers (and, with `failover`, watch the leases) until `stop`.
@@ -485,5 +644,40 @@ pub(crate) fn ship_record(row: &orrery_store::ShipRow, pilot: String) -> v1::Shi
         position: Some(v1::Vec3d { x: row.position[0], y: row.position[1], z: row.position[2] }),
         velocity: Some(v1::Vec3d { x: row.velocity[0], y: row.velocity[1], z: row.velocity[2] }),
         handoff_seq: row.handoff_seq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demand(nodes: &[(u32, &[(u32, f64)])]) -> Demand {
+        let mut demand = Demand::default();
+        for &(node, systems) in nodes {
+            demand.by_node.insert(node, systems.iter().map(|&(_, c)| c).sum());
+            demand.systems.insert(node, systems.to_vec());
+        }
+        demand
+    }
+
+    #[test]
+    fn a_hot_system_leaves_a_node_with_two_for_the_idle_one() {
+        let d = demand(&[(0, &[(1, 0.5), (2, 0.5), (3, 0.01)]), (1, &[(4, 0.02)])]);
+        assert_eq!(relieving_move(&d, &[0], &HashSet::new(), 0.05), Some((1, 0, 1)));
+    }
+
+    #[test]
+    fn a_system_too_hot_for_any_node_stays_and_quiet_ones_do_not_churn() {
+        // Moving the 1.5 would only overload the other node; moving a 0.001 gains nothing worth a pause.
+        let d = demand(&[(0, &[(1, 1.5), (2, 0.001)]), (1, &[(3, 0.1)])]);
+        assert_eq!(relieving_move(&d, &[0], &HashSet::new(), 0.05), None);
+    }
+
+    #[test]
+    fn balanced_nodes_do_not_flap_and_resting_systems_stay() {
+        let d = demand(&[(0, &[(1, 0.5)]), (1, &[(2, 0.5)])]);
+        assert_eq!(relieving_move(&d, &[0, 1], &HashSet::new(), 0.05), None, "moving back would not help");
+        let d = demand(&[(0, &[(1, 0.5), (2, 0.5)]), (1, &[])]);
+        assert_eq!(relieving_move(&d, &[0], &[1, 2].into_iter().collect(), 0.05), None);
     }
 }

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use control::LogControl;
-pub use coordinator::{Coordinator, FailoverRecord, MoveError, MoveReport};
+pub use coordinator::{Coordinator, FailoverRecord, MoveError, MoveReport, Rebalance};
 pub use emergency::EmergencyShutdown;
 use orrery_telemetry::{Metrics, Profiler};
 use parking_lot::{Mutex, RwLock};
@@ -112,6 +112,8 @@ pub struct ClusterConfig {
     /// is the coordinator only. It adopts the stored mapping when it fits (a restarted coordinator changes
     /// nothing for the running nodes) and leaves ships in space where they are (the nodes restore them).
     pub coordinator_only: bool,
+    /// Move systems off overloaded nodes by itself (`--rebalance`); `None` (the default) never does.
+    pub rebalance: Option<Rebalance>,
 }
 
 impl ClusterConfig {
@@ -146,6 +148,7 @@ impl ClusterConfig {
             failover: false,
             lease: Duration::from_secs(2),
             coordinator_only: false,
+            rebalance: None,
         }
     }
 }
@@ -426,6 +429,10 @@ impl Cluster {
             config.lease,
         );
         coordinator.clone().run(config.failover, stop_watchers.clone()).await?;
+        if let Some(rule) = config.rebalance {
+            coordinator.clone().start_rebalancing(rule, stop_watchers.clone());
+        }
+        coordinator.clone().watch_move_requests(config.settings_poll, stop_watchers.clone());
         let mut cluster = Cluster {
             proxy,
             nodes,

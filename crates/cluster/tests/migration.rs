@@ -131,3 +131,76 @@ async fn a_bad_move_is_refused_and_changes_nothing() {
     assert_eq!(test.cluster.node_of(system), Some(1 - home));
     test.cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rebalancer_moves_a_hot_system_off_an_overloaded_node_once() {
+    let rule = orrery_cluster::Rebalance {
+        every: Duration::from_millis(300),
+        budget: 0.8,
+        sustained: 2,
+        cooldown: 1_000,
+        min_gain: 0.05,
+    };
+    let test = TestCluster::start_with(|config| config.rebalance = Some(rule)).await;
+    both_nodes_report(&test).await;
+    // Two systems of node 0 start a fight each: half a core apiece, a core together — over the budget.
+    let hot: Vec<u32> = test
+        .universe
+        .systems()
+        .iter()
+        .map(|system| system.id.0)
+        .filter(|&system| test.cluster.node_of(system) == Some(0))
+        .take(2)
+        .collect();
+    for &system in &hot {
+        common::inject(&test, system, v1::InjectFault { panic: false, burn_ms_per_tick: 50 }).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while test.cluster.coordinator().rebalanced().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no rebalancing move within a minute");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let moved = test.cluster.coordinator().rebalanced()[0].clone();
+    assert!(hot.contains(&moved.system_id), "a hot system moved, not a quiet one: {moved:?} (hot {hot:?})");
+    assert_eq!((moved.from_node, moved.to_node), (0, 1));
+    assert_eq!(test.cluster.node_of(moved.system_id), Some(1));
+    // Each node now has one fight: moving either back would not help, so nothing else moves.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(test.cluster.coordinator().rebalanced().len(), 1, "{:?}", test.cluster.coordinator().rebalanced());
+    for &system in &hot {
+        common::inject(&test, system, v1::InjectFault { panic: false, burn_ms_per_tick: 0 }).await;
+    }
+    test.cluster.shutdown().await;
+}
+
+/// The SQL way (like every operator action): rows of `system_moves`, each run once and given its outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_requested_by_sql_runs_once_and_records_its_outcome() {
+    let test = TestCluster::start().await;
+    both_nodes_report(&test).await;
+    let system = test.universe.system(0).id.0;
+    let home = test.cluster.node_of(system).expect("mapped");
+    let operator = orrery_store::SqliteStore::open(&test.dir.path().join("orrery.db").display().to_string())
+        .await
+        .expect("an operator's connection");
+    let insert =
+        format!("INSERT INTO system_moves (system_id, node_id) VALUES ({system}, {}), ({system}, 9)", 1 - home);
+    sqlx::query(&insert).execute(operator.pool()).await.expect("sql runs");
+    let deadline = std::time::Instant::now() + WAIT;
+    let outcomes = loop {
+        let rows: Vec<(Option<String>,)> = sqlx::query_as("SELECT outcome FROM system_moves ORDER BY move_id")
+            .fetch_all(operator.pool())
+            .await
+            .expect("sql runs");
+        if rows.iter().all(|(outcome,)| outcome.is_some()) {
+            break rows.into_iter().filter_map(|(outcome,)| outcome).collect::<Vec<_>>();
+        }
+        assert!(std::time::Instant::now() < deadline, "move requests not done: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(outcomes[0].contains(&format!("\"to_node\":{}", 1 - home)), "{outcomes:?}");
+    assert!(outcomes[1].starts_with("error: node 9"), "{outcomes:?}");
+    assert_eq!(test.cluster.node_of(system), Some(1 - home));
+    operator.close().await;
+    test.cluster.shutdown().await;
+}

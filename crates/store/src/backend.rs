@@ -313,6 +313,25 @@ macro_rules! sql_store {
                     let row = sqlx::query(sql::TAKE_INVITE).bind(id).fetch_optional(&self.pool).await?;
                     row.map(|row| u32_from_db(column(&row, 0, "arena invite")?, "arena invite: system_id")).transpose()
                 }
+
+                async fn pending_moves(&self) -> Result<Vec<crate::MoveRequest>, StoreError> {
+                    let rows = sqlx::query(sql::PENDING_MOVES).fetch_all(&self.pool).await?;
+                    rows.iter()
+                        .map(|row| {
+                            let move_id = id_from_db(column(row, 0, "system move")?, "system move: move_id")?;
+                            let what = format!("system move {move_id}");
+                            let system_id = u32_from_db(column(row, 1, &what)?, &format!("{what}: system_id"))?;
+                            let node_id = u32_from_db(column(row, 2, &what)?, &format!("{what}: node_id"))?;
+                            Ok(crate::MoveRequest { move_id, system_id, node_id })
+                        })
+                        .collect()
+                }
+
+                async fn finish_move(&self, move_id: u64, outcome: &str) -> Result<(), StoreError> {
+                    let Some(id) = id_to_db(move_id) else { return Ok(()) };
+                    sqlx::query(sql::FINISH_MOVE).bind(id).bind(now_ms()).bind(outcome).execute(&self.pool).await?;
+                    Ok(())
+                }
             }
 
             fn decode_added_system(row: &$row) -> Result<AddedSystem, StoreError> {

@@ -57,7 +57,9 @@ mod store;
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use model::{AccountRecord, AddedSystem, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow};
+pub use model::{
+    AccountRecord, AddedSystem, CharacterRecord, MappingRecord, MoveRequest, NewShip, SettingRow, ShipRow,
+};
 pub use postgres::{CONNECT_TIMEOUT, PostgresStore, create_scratch_database, redacted as redacted_url};
 pub use sqlite::{BUSY_TIMEOUT, SqliteStore};
 pub use store::Store;

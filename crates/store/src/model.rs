@@ -207,3 +207,14 @@ pub struct AddedSystem {
     /// An instanced arena: no stargates, entered by invitation.
     pub arena: bool,
 }
+
+/// An operator's request (a row of `system_moves`) to move a system to another node while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoveRequest {
+    /// The row's id, to report the outcome with [`crate::Store::finish_move`].
+    pub move_id: u64,
+    /// The system to move.
+    pub system_id: u32,
+    /// Where to.
+    pub node_id: u32,
+}

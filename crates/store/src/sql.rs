@@ -95,3 +95,8 @@ pub(crate) const ADDED_STARGATES: &str =
 pub(crate) const TAKE_INVITE: &str = "DELETE FROM arena_invites WHERE (system_id, character_id) = \
      (SELECT system_id, character_id FROM arena_invites WHERE character_id = $1 ORDER BY system_id LIMIT 1) \
      RETURNING system_id";
+/// The operators' move requests not done yet, oldest first.
+pub(crate) const PENDING_MOVES: &str =
+    "SELECT move_id, system_id, node_id FROM system_moves WHERE done_at_ms IS NULL ORDER BY move_id";
+/// A move request done, with its outcome.
+pub(crate) const FINISH_MOVE: &str = "UPDATE system_moves SET done_at_ms = $2, outcome = $3 WHERE move_id = $1";

@@ -85,4 +85,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The arena a character is invited to, consuming the invitation.
     async fn take_invite(&self, character_id: u64) -> Result<Option<u32>, StoreError>;
+
+    /// Operators' requests to move a system (rows of `system_moves` not done yet), oldest first.
+    async fn pending_moves(&self) -> Result<Vec<crate::MoveRequest>, StoreError>;
+
+    /// Mark a move request done, with its outcome (a report, or `error: …`).
+    async fn finish_move(&self, move_id: u64, outcome: &str) -> Result<(), StoreError>;
 }

@@ -243,7 +243,24 @@ async fn added_systems_stargates_and_invites_round_trip_and_bad_rows_are_reporte
     assert_eq!(store.take_invite(6).await.unwrap(), None);
 }
 
+async fn move_requests_by_sql_are_pending_until_finished(backend: Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.clone();
+    assert!(store.pending_moves().await.unwrap().is_empty());
+    fresh.execute("INSERT INTO system_moves (system_id, node_id) VALUES (30000142, 1), (30000144, 0)").await;
+    let pending = store.pending_moves().await.unwrap();
+    assert_eq!(
+        pending.iter().map(|m| (m.system_id, m.node_id)).collect::<Vec<_>>(),
+        vec![(30000142, 1), (30000144, 0)]
+    );
+    assert!(pending[0].move_id < pending[1].move_id, "oldest first");
+    store.finish_move(pending[0].move_id, "{\"epoch\":2}").await.unwrap();
+    let left = store.pending_moves().await.unwrap();
+    assert_eq!(left, vec![pending[1]], "a finished request is no longer pending");
+}
+
 on_both_backends!(
+    move_requests_by_sql_are_pending_until_finished,
     save_ships_writes_a_batch,
     older_handoff_sequence_is_ignored_equal_and_newer_are_written,
     unknown_ships_and_wrong_owners_are_skipped_bad_batches_refused_whole,

@@ -85,6 +85,11 @@ pub struct RunArgs {
     /// Admin bearer token. Default: generated at first start into <data-dir>/admin-token and printed once.
     #[arg(long, value_name = "TOKEN")]
     pub admin_token: Option<String>,
+    /// Move systems off overloaded sol nodes by themselves: when a node's demand stays above 80% of a core
+    /// while another node has room, its system whose move helps most goes there (one move per node every 5 s,
+    /// a moved system stays 60 s). Off by default.
+    #[arg(long)]
+    pub rebalance: bool,
     /// argon2id memory cost in KiB (default: OWASP's 19 MiB). Lower only for load tests; the smallest cost
     /// used is 8 KiB (smaller values are raised to it).
     #[arg(long, value_name = "KIB", default_value_t = PasswordPolicy::default().memory_kib)]
@@ -189,6 +194,7 @@ pub fn cluster_config(args: &RunArgs) -> Result<ClusterConfig> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     config.cluster_name = args.cluster_name.clone();
+    config.rebalance = args.rebalance.then(orrery_cluster::Rebalance::default);
     config.log_control = LOG_CONTROL.get().cloned();
     Ok(config)
 }
