@@ -1,7 +1,7 @@
 //! The browser pilot client (`/play`) as players see it: the real `orrery run`, two real headless Chromium
 //! sessions (see `browser/mod.rs`) that register, undock into the same system, see each other's ship, chat,
-//! and one flies to a stargate and jumps while the other sees it leave; then a dropped WebSocket is resumed
-//! and the page shows the same ship again.
+//! with each other and with a Rust pilot (orrery-client), and one flies to a stargate and jumps while the other
+//! sees it leave; then a dropped WebSocket is resumed and the page shows the same ship again.
 //!
 //! Needs `chromium` and `chromedriver` (scripts/test.sh installs them); without them it fails and says so.
 //! `ORRERY_UPDATE_SCREENSHOTS=1` writes the screenshot to docs/play.png; otherwise it goes to a temporary file.
@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use browser::orrery_run::OrreryRun;
 use browser::{Browser, eventually};
+use orrery_client::orrery_proto::v1::create_character::StartSystem;
+use orrery_client::{Pilot, PilotOptions};
 
 const PASSWORD: &str = "correct horse battery";
 const TOKEN: &str = "play-test-token-2b7e";
@@ -82,7 +84,20 @@ async fn two_pilots_meet_chat_and_one_jumps_and_resumes_after_a_dropped_connecti
         .await;
     }
 
-    // Bob chats; Alice reads it in local.
+    // A Rust pilot (orrery-client, over WebSocket) joins them and says hello; the browsers read it.
+    let options = PilotOptions { start_system: Some(StartSystem::StartSystemId(system)), ..PilotOptions::default() };
+    let mut carol = Pilot::start_with(&run.ws_url, "carol_bot", PASSWORD, options).await.expect("the Rust pilot");
+    assert_eq!(carol.mirror().system_id(), system);
+    carol.chat("hello from rust").await.expect("chat");
+    for browser in [&alice, &bob] {
+        eventually("the Rust pilot's line in a browser", WAIT, async || {
+            let log = browser.text("#chat-log").await.unwrap_or_default();
+            if log.contains("<carol_bot> hello from rust") { Ok(()) } else { Err(log) }
+        })
+        .await;
+    }
+
+    // Bob chats; Alice reads it in local, and so does the Rust pilot.
     bob.type_into("#chat-input", "o7 alice").await;
     bob.click("#chat-send").await;
     eventually("bob's line in alice's local chat", WAIT, async || {
@@ -90,6 +105,13 @@ async fn two_pilots_meet_chat_and_one_jumps_and_resumes_after_a_dropped_connecti
         if log.contains("<bob_web> o7 alice") { Ok(()) } else { Err(log) }
     })
     .await;
+
+    carol
+        .wait_until(WAIT, |mirror| mirror.chat().any(|line| line.pilot == "bob_web" && line.text == "o7 alice"))
+        .await
+        .expect("the Rust pilot hears bob");
+    assert!(carol.mirror().ships().any(|ship| ship.pilot == "alice_web"), "the Rust pilot sees alice");
+    carol.logout().await.expect("the Rust pilot logs out");
 
     save_screenshot(&alice.screenshot().await);
 

@@ -366,6 +366,8 @@ class Ui {
       context.fillStyle = "#aab";
       context.fillText(c.name, x + 8, y - 6);
     }
+    // Ships near one another (a crowd at a gate, two pilots just undocked) get their labels stacked.
+    const labels: [number, number][] = [];
     for (const ship of mirror.ships.values()) {
       if (!ship.position) continue;
       const [x, y] = project(ship.position.x, ship.position.z);
@@ -384,7 +386,10 @@ class Ui {
         context.stroke();
       }
       context.fillStyle = own ? "#ff9f1c" : "#ddd";
-      context.fillText(`${ship.pilot}${own ? " (you)" : ""}`, x + 8, y + 12);
+      let labelY = y + 12;
+      while (labels.some(([lx, ly]) => Math.abs(lx - x) < 60 && Math.abs(ly - labelY) < 12)) labelY += 13;
+      labels.push([x, labelY]);
+      context.fillText(`${ship.pilot}${own ? " (you)" : ""}`, x + 8, labelY);
     }
     const selected = this.points.find((p) => p.id === session.selected);
     if (selected) {
