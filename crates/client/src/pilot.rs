@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use orrery_proto::v1;
+use orrery_proto::v1::{self, client_envelope::Body as Cmd};
 use tokio::time::Instant;
 
 use crate::connection::{ClientOptions, Connection};
@@ -36,6 +36,9 @@ pub struct PilotOptions {
     pub auto_reconnect: bool,
     /// How many local chat lines the mirror keeps.
     pub chat_history: usize,
+    /// While the game sends nothing for this long, [`Pilot::next_event`] sends a `Ping`, so that the server's
+    /// idle timeout (300 s by default) does not close a quiet pilot's session. `None`: never.
+    pub keepalive: Option<Duration>,
 }
 
 impl Default for PilotOptions {
@@ -47,6 +50,7 @@ impl Default for PilotOptions {
             undock_tries: 10,
             auto_reconnect: true,
             chat_history: DEFAULT_CHAT_HISTORY,
+            keepalive: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct Pilot {
     /// Set once the server ended the session for good (replaced by another login, shutting down).
     ended: bool,
     reconnects: u64,
+    /// When this pilot last sent a command (for the keepalive).
+    last_sent: Instant,
 }
 
 impl Pilot {
@@ -116,6 +122,7 @@ impl Pilot {
             mirror,
             ended: false,
             reconnects: 0,
+            last_sent: Instant::now(),
         })
     }
 
@@ -157,6 +164,8 @@ impl Pilot {
     fn check<T>(&mut self, result: Result<T, ClientError>) -> Result<T, ClientError> {
         if result.as_ref().is_err_and(ClientError::is_disconnect) {
             self.connection = None;
+        } else {
+            self.last_sent = Instant::now();
         }
         result
     }
@@ -207,34 +216,50 @@ impl Pilot {
 
     /// The next event, applied to the mirror before it is returned; `Ok(None)` when nothing arrived within
     /// `timeout`. A lost connection is reconnected (with [`PilotOptions::auto_reconnect`]) and reported as
-    /// [`Event::Reconnected`]; an error then means the pilot could not get back.
+    /// [`Event::Reconnected`]; an error then means the pilot could not get back. While waiting it keeps a quiet
+    /// session alive with a `Ping` every [`PilotOptions::keepalive`].
     pub async fn next_event(&mut self, timeout: Duration) -> Result<Option<Event>, ClientError> {
         self.next_event_until(Instant::now() + timeout).await
     }
 
     /// [`Pilot::next_event`] with a deadline.
     pub async fn next_event_until(&mut self, deadline: Instant) -> Result<Option<Event>, ClientError> {
-        if self.ended {
-            return Err(ClientError::Closed);
-        }
-        let Some(connection) = self.connection.as_mut() else {
-            return self.recover(ClientError::Closed).await;
-        };
-        match connection.next_event_until(deadline).await {
-            Ok(Some(envelope)) => {
-                self.mirror.apply(&envelope);
-                let event = Event::from(envelope);
-                if event.ends_session() {
-                    self.ended = true;
+        loop {
+            if self.ended {
+                return Err(ClientError::Closed);
+            }
+            let keepalive = self.options.keepalive.map(|every| self.last_sent + every);
+            let Some(connection) = self.connection.as_mut() else {
+                return self.recover(ClientError::Closed).await;
+            };
+            let wake = keepalive.map_or(deadline, |at| at.min(deadline));
+            match connection.next_event_until(wake).await {
+                Ok(Some(envelope)) => {
+                    self.mirror.apply(&envelope);
+                    let event = Event::from(envelope);
+                    if event.ends_session() {
+                        self.ended = true;
+                    }
+                    return Ok(Some(event));
                 }
-                Ok(Some(event))
+                Ok(None) if Instant::now() >= deadline => return Ok(None),
+                // Quiet for the keepalive period: a `Ping` (its `Pong` comes back as an event).
+                Ok(None) => {
+                    let nonce = u64::from(connection.next_request_id());
+                    let sent = connection.send(Cmd::Ping(v1::Ping { nonce })).await;
+                    if let Err(error) = self.check(sent) {
+                        if !error.is_disconnect() {
+                            return Err(error);
+                        }
+                        return self.recover(error).await;
+                    }
+                }
+                Err(error) if error.is_disconnect() => {
+                    self.connection = None;
+                    return self.recover(error).await;
+                }
+                Err(error) => return Err(error),
             }
-            Ok(None) => Ok(None),
-            Err(error) if error.is_disconnect() => {
-                self.connection = None;
-                self.recover(error).await
-            }
-            Err(error) => Err(error),
         }
     }
 
@@ -304,6 +329,7 @@ impl Pilot {
         self.mirror.apply_snapshot(&snapshot);
         self.connection = Some(connection);
         self.reconnects += 1;
+        self.last_sent = Instant::now();
         Ok(())
     }
 

@@ -23,6 +23,10 @@ impl TestCluster {
     /// 300 generated systems on two nodes, 10 Hz ticks with the simulation fast-forwarded ten times (a warp
     /// takes a couple of seconds), cheap password hashing.
     async fn start() -> TestCluster {
+        TestCluster::start_with(|_| {}).await
+    }
+
+    async fn start_with(adjust: impl FnOnce(&mut ClusterConfig)) -> TestCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let universe = orrery_universe::generate(&GeneratorConfig { systems: 300, seed: 11 });
         let db = format!("sqlite://{}", dir.path().join("orrery.db").display());
@@ -33,6 +37,7 @@ impl TestCluster {
         config.tcp_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.ws_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.password_policy = PasswordPolicy { memory_kib: 64, iterations: 1 };
+        adjust(&mut config);
         let cluster = Cluster::start(config).await.expect("cluster starts");
         TestCluster { cluster, _dir: dir }
     }
@@ -204,4 +209,53 @@ async fn a_replaced_session_ends_the_pilot_instead_of_reconnecting() {
     let ended = first.wait_until(WAIT, |_| false).await.expect_err("the first session ends");
     assert!(matches!(ended, ClientError::Closed), "{ended}");
     assert_eq!(first.reconnects(), 0, "a replaced session does not fight back");
+}
+
+/// A server that closes sessions quiet for 2 s.
+async fn impatient_cluster() -> TestCluster {
+    TestCluster::start_with(|config| config.idle_timeout = Duration::from_secs(2)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_closed_by_the_server_comes_back_on_its_own() {
+    let test = impatient_cluster().await;
+    let options = PilotOptions { keepalive: None, ..PilotOptions::default() };
+    let mut pilot = Pilot::start_with(&test.tcp(), "grace", PASSWORD, options).await.expect("in space");
+    let ship = pilot.mirror().own_ship_id();
+    // Quiet: the server's idle timeout closes the session (an UNSPECIFIED error says why), the pilot resumes.
+    let mut told = false;
+    loop {
+        match pilot.next_event(WAIT).await.expect("the pilot gets back") {
+            Some(Event::Error { request_id: 0, code: ErrorCode::Unspecified, reason }) => {
+                assert!(reason.contains("idle"), "{reason}");
+                told = true;
+            }
+            Some(Event::Reconnected) => break,
+            Some(_) => {}
+            None => panic!("the server did not close the quiet session within {WAIT:?}"),
+        }
+    }
+    assert!(told, "the server said why it closed");
+    assert_eq!(pilot.reconnects(), 1);
+    assert_eq!(pilot.mirror().own_ship_id(), ship);
+    assert!(pilot.mirror().own_ship().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keepalive_keeps_a_quiet_pilot_in_space() {
+    let test = impatient_cluster().await;
+    let options = PilotOptions { keepalive: Some(Duration::from_millis(300)), ..PilotOptions::default() };
+    let mut pilot = Pilot::start_with(&test.tcp(), "henry", PASSWORD, options).await.expect("in space");
+    // Three idle timeouts long, only reading.
+    let until = tokio::time::Instant::now() + Duration::from_secs(6);
+    let mut pongs = 0;
+    while let Some(event) = pilot.next_event_until(until).await.expect("still connected") {
+        match event {
+            Event::Other(v1::ServerEnvelope { body: Some(v1::server_envelope::Body::Pong(_)), .. }) => pongs += 1,
+            Event::Reconnected | Event::Error { .. } => panic!("the quiet pilot was dropped: {event:?}"),
+            _ => {}
+        }
+    }
+    assert!(pongs >= 3, "{pongs} keepalive pongs");
+    assert_eq!(pilot.reconnects(), 0);
 }
