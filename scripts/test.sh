@@ -11,6 +11,7 @@ say() { printf '\n== %s\n' "$*"; }
 # stops and names what to install):
 #   build-essential            the C compiler for the vendored METIS partitioner and SQLite (cc crate)
 #   chromium, chromium-driver  the dashboard's browser test drives real headless Chromium through chromedriver
+#   npm (with nodejs)          scripts/build-play.sh --check rebuilds the browser pilot client and compares
 # and, through scripts/fuzz.sh, a nightly Rust toolchain (rustup) and cargo-fuzz (crates.io) for the fuzzers.
 # Each install needs the package registries; without them it fails here with the package's name, not later
 # with a confusing build or test error.
@@ -71,6 +72,13 @@ cargo fmt --all -- --check
 
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# The browser pilot client's committed bundle must be what web/play builds to (and its conformance test pass).
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+    install_debian "scripts/build-play.sh builds the browser pilot client" nodejs npm
+fi
+say "scripts/build-play.sh --check (the browser pilot client's bundle is current)"
+scripts/build-play.sh --check
 
 # Real NATS and PostgreSQL servers for the tests that need them (the Bus and Store conformance suites):
 # installed if missing, started on free ports, their URLs exported, stopped when this script exits.

@@ -173,7 +173,7 @@ pub fn client_envelope(data: &[u8]) {
     canonical_round_trip(&envelope);
 }
 
-/// A server's envelope as a client (`orrery-bots`, or any client) decodes it; the same round trip.
+/// A server's envelope as a client (`orrery-client`, or any client) decodes it; the same round trip.
 pub fn server_envelope(data: &[u8]) {
     let Ok(envelope) = frame::decode::<v1::ServerEnvelope>(data) else { return };
     canonical_round_trip(&envelope);

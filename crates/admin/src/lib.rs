@@ -1,13 +1,16 @@
 //! The operators' door into a live orrery cluster: a JSON admin API under `/api/v1`, the Prometheus
-//! exposition at `/metrics`, and a dashboard page at `/`, served by the coordinator on a port of its own
-//! (default [`DEFAULT_LISTEN`], `127.0.0.1:7780`).
+//! exposition at `/metrics`, a dashboard page at `/` and the pilot's page at `/play`, served by the
+//! coordinator on a port of its own (default [`DEFAULT_LISTEN`], `127.0.0.1:7780`).
 //!
 //! The crate does not know the cluster's insides. It talks to a [`ClusterControl`], which the cluster crate
 //! implements, and only translates between HTTP and those calls — so the contract operators script against
 //! (documented in `docs/admin-api.md` and `docs/openapi.yaml`) is tested here with a small in-memory
 //! implementation, and `examples/demo.rs` serves the dashboard over a simulated cluster.
 //!
-//! Every route except the static page and its two assets (which hold no data) is behind one bearer token:
+//! The admin server also serves the pilot's page at `/play` (the browser client, built from `web/play`), which
+//! talks to the game's WebSocket transport, not to this API.
+//!
+//! Every route except the static pages and their assets (which hold no data) is behind one bearer token:
 //! [`load_or_create_token`] keeps it in `<data-dir>/admin-token`. The page reads the token from the URL
 //! fragment (`http://127.0.0.1:7780/#token=…`, never sent to the server) or asks for it.
 //!

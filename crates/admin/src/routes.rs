@@ -35,10 +35,19 @@ pub const MAX_FLAMEGRAPH_SECONDS: u32 = 60;
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
+/// The browser pilot client at `/play` (its script is built from `web/play` by `scripts/build-play.sh` and
+/// committed, so serving it needs no build step either).
+const PLAY_HTML: &str = include_str!("../assets/play.html");
+const PLAY_JS: &str = include_str!("../assets/play.js");
+const PLAY_CSS: &str = include_str!("../assets/play.css");
 
 /// What the page may load and run: only its own assets and API, never inside someone else's frame.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
                         connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// The pilot page's policy: as the dashboard's, but it may open WebSockets (the game's transport listens on a
+/// port of its own).
+const PLAY_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                        connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The Prometheus text format's content type.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -75,6 +84,9 @@ pub fn router(token: &str, control: Arc<dyn ClusterControl>) -> Router {
         .route("/dashboard", get(page))
         .route("/assets/app.js", get(app_js))
         .route("/assets/style.css", get(style_css))
+        .route("/play", get(play))
+        .route("/assets/play.js", get(play_js))
+        .route("/assets/play.css", get(play_css))
         .merge(protected)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -262,12 +274,29 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
-async fn page() -> Response {
-    let mut response = asset("text/html; charset=utf-8", INDEX_HTML);
+/// An HTML page with its content security policy, never framed.
+fn html_page(body: &'static str, policy: &'static str) -> Response {
+    let mut response = asset("text/html; charset=utf-8", body);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+async fn page() -> Response {
+    html_page(INDEX_HTML, PAGE_CSP)
+}
+
+async fn play() -> Response {
+    html_page(PLAY_HTML, PLAY_CSP)
+}
+
+async fn play_js() -> Response {
+    asset("text/javascript; charset=utf-8", PLAY_JS)
+}
+
+async fn play_css() -> Response {
+    asset("text/css; charset=utf-8", PLAY_CSS)
 }
 
 async fn app_js() -> Response {

@@ -101,3 +101,56 @@ async fn assets_are_served_without_a_token() {
     assert!(css.text().contains(".node-bar"));
     assert_eq!(send(&app, Method::GET, "/assets/other.js", None, None).await.status, StatusCode::NOT_FOUND);
 }
+
+/// The browser pilot client: page, script and style served without a token, holding no data, allowed to open
+/// the game's WebSocket (the transport listens on a port of its own).
+#[tokio::test]
+async fn the_pilot_page_and_its_assets_are_served_without_a_token() {
+    let (app, mock) = app();
+    let answer = send(&app, Method::GET, "/play", None, None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.content_type(), "text/html; charset=utf-8");
+    let html = answer.text();
+    for id in [
+        "login",
+        "server",
+        "username",
+        "password",
+        "start-system",
+        "login-button",
+        "status",
+        "notice",
+        "tidi",
+        "system-name",
+        "map",
+        "approach",
+        "warp",
+        "jump",
+        "stop",
+        "celestial-list",
+        "ship-list",
+        "chat-log",
+        "chat-input",
+        "chat-send",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "/play lacks id {id}");
+    }
+    assert!(html.contains(r#"src="/assets/play.js""#) && html.contains(r#"href="/assets/play.css""#));
+    for attribute in ["src=\"http", "href=\"http", "src=\"//", "href=\"//"] {
+        assert!(!html.contains(attribute), "/play loads {attribute}…");
+    }
+    let csp = answer.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("connect-src 'self' ws: wss:") && csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(answer.headers.get("x-frame-options").unwrap(), "DENY");
+
+    let js = send(&app, Method::GET, "/assets/play.js", None, None).await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert_eq!(js.content_type(), "text/javascript; charset=utf-8");
+    let js = js.text();
+    for needle in ["orreryPlay", "arraybuffer", "ws://"] {
+        assert!(js.contains(needle), "play.js lacks {needle}");
+    }
+    let css = send(&app, Method::GET, "/assets/play.css", None, None).await;
+    assert_eq!((css.status, css.content_type()), (StatusCode::OK, "text/css; charset=utf-8"));
+    assert_eq!(mock.lock().calls, 0, "the pilot page holds no data");
+}

@@ -11,9 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::client::{Client, body_name};
+use orrery_client::{ClientError, Connection, LoginPath, body_name};
+
 use crate::config::BotsConfig;
-use crate::error::ClientError;
 use crate::pilot::Pilot;
 use crate::stats::Shared;
 
@@ -120,9 +120,9 @@ impl Bot {
     }
 
     /// Connect, log in (resume when there is a token), find or create the character, undock.
-    async fn establish(&mut self) -> Result<(Client, v1::SystemSnapshot), Failure> {
+    async fn establish(&mut self) -> Result<(Connection, v1::SystemSnapshot), Failure> {
         let mut client =
-            Client::connect_with(&self.config.connect, self.config.client.clone()).await.map_err(Failure::Retry)?;
+            Connection::connect_with(&self.config.connect, self.config.client.clone()).await.map_err(Failure::Retry)?;
         let session = self.log_in(&mut client).await?;
         self.token = Some(session.token.clone());
         let character_id = match self.character_id {
@@ -137,35 +137,31 @@ impl Bot {
             }
         };
         self.character_id = Some(character_id);
-        let mut tries = 0;
-        loop {
-            match client.undock(character_id).await {
-                Ok(snapshot) => return Ok((client, snapshot)),
-                Err(error) => match error.server_code() {
-                    Some(code @ (ErrorCode::AlreadyInSpace | ErrorCode::Unavailable)) if tries + 1 < UNDOCK_TRIES => {
-                        self.shared.count_error(code, false);
-                        tries += 1;
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    _ => return Err(self.classify(error)),
-                },
-            }
+        let shared = &self.shared;
+        let undocked = client
+            .undock_patiently(character_id, UNDOCK_TRIES, Duration::from_secs(1), |code| {
+                shared.count_error(code, false);
+            })
+            .await;
+        match undocked {
+            Ok(snapshot) => Ok((client, snapshot)),
+            Err(error) => Err(self.classify(error)),
         }
     }
 
-    async fn log_in(&mut self, client: &mut Client) -> Result<v1::LoggedIn, Failure> {
-        if let Some(token) = &self.token {
-            match client.resume(token).await {
-                Ok(session) => return Ok(session),
-                // The token died with the server's memory of it: fall back to the password.
-                Err(ClientError::Server { code: ErrorCode::BadCredentials, .. }) => {
+    async fn log_in(&mut self, client: &mut Connection) -> Result<v1::LoggedIn, Failure> {
+        let token = self.token.as_deref();
+        match client.resume_or_login(token, &self.username, &self.config.password).await {
+            Ok((session, path)) => {
+                // The token died with the server's memory of it and the password was needed: counted, as a
+                // refusal the run survived.
+                if path == LoginPath::ResumeRefused {
                     self.shared.count_error(ErrorCode::BadCredentials, false);
                 }
-                Err(error) => return Err(self.classify(error)),
+                Ok(session)
             }
-            return client.login(&self.username, &self.config.password).await.map_err(|e| self.classify(e));
+            Err(error) => Err(self.classify(error)),
         }
-        client.register_or_login(&self.username, &self.config.password).await.map_err(|e| self.classify(e))
     }
 
     /// Sorts a failure to get into space into retry or give up, counting server errors by code.
@@ -191,7 +187,7 @@ impl Bot {
     }
 
     /// In space until the deadline or a lost connection.
-    async fn fly(&mut self, mut client: Client, snapshot: v1::SystemSnapshot, deadline: Instant) -> End {
+    async fn fly(&mut self, mut client: Connection, snapshot: v1::SystemSnapshot, deadline: Instant) -> End {
         if !self.reached_space {
             self.reached_space = true;
             self.shared.connected.fetch_add(1, Relaxed);
@@ -206,7 +202,7 @@ impl Bot {
         end
     }
 
-    async fn fly_session(&mut self, client: &mut Client, snapshot: v1::SystemSnapshot, deadline: Instant) -> End {
+    async fn fly_session(&mut self, client: &mut Connection, snapshot: v1::SystemSnapshot, deadline: Instant) -> End {
         let character_id = self.character_id.unwrap_or_default();
         self.pilot.enter(&snapshot, character_id, Instant::now());
         loop {
@@ -251,7 +247,7 @@ impl Bot {
     }
 
     /// `Logout` and close, within the grace period.
-    async fn leave(&self, mut client: Client) {
+    async fn leave(&self, mut client: Connection) {
         let grace = self.config.grace;
         match client.request(Cmd::Logout(v1::Logout {}), grace).await {
             Ok(_) => {}

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::client::ClientOptions;
 use crate::error::ConfigError;
 use crate::route::HubRoute;
+use orrery_client::ClientOptions;
 
 /// The password of every bot account: fixed, so that a later run logs in to the accounts an earlier one made.
 pub const BOT_PASSWORD: &str = "orrery-bot-password";

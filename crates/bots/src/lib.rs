@@ -1,11 +1,7 @@
-//! orrery's client library and load generator.
+//! orrery's load generator.
 //!
-//! Two layers:
-//!
-//! - [`Client`]: one connection to an orrery proxy over TCP (length-prefixed frames) or WebSocket (one binary
-//!   message per envelope), with request/answer matching by `request_id`, a bounded queue for everything else
-//!   (deltas, snapshots, notices) and typed errors ([`ClientError`]). Integration tests and tools use it
-//!   directly; the wire contract it speaks is `docs/protocol.md`.
+//! - The protocol client is [`orrery_client`] (re-exported here as [`Client`], the name the cluster's tests
+//!   know it by, with its options and errors): one connection per bot, no background task.
 //! - [`run`]: thousands of bots, one light tokio task each, playing a [`Scenario`] (idle, travel, hub, mixed)
 //!   for a fixed time, reconnecting when the server restarts, and ending with a [`Summary`]: how many got in,
 //!   jumps (and jumps to another sol node), chat, command latency percentiles, the lowest time dilation seen,
@@ -23,7 +19,6 @@
 //! ```
 
 mod bot;
-mod client;
 mod config;
 mod error;
 mod pilot;
@@ -32,13 +27,15 @@ mod runner;
 mod stats;
 
 pub use bot::{INITIAL_BACKOFF, MAX_BACKOFF};
-pub use client::{Client, ClientOptions, body_name, is_websocket_url};
 pub use config::{BOT_PASSWORD, BotsConfig, Role, Scenario};
-pub use error::{ClientError, ConfigError, RouteError};
-pub use pilot::{HUB_CHAT_EVERY, JUMP_RANGE_M, PING_EVERY, delta_is_new};
+pub use error::{ConfigError, RouteError};
+pub use orrery_client::{
+    ClientError, ClientOptions, Connection as Client, JUMP_RANGE_M, body_name, delta_is_new, is_websocket_url,
+};
+pub use pilot::{HUB_CHAT_EVERY, PING_EVERY};
 pub use route::HubRoute;
 pub use runner::run;
 pub use stats::{LatencyRecorder, LatencySummary, Summary};
 
 /// The protocol crate, so that users of the client need no separate dependency for the message types.
-pub use orrery_proto;
+pub use orrery_client::orrery_proto;

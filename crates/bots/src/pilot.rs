@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use orrery_client::{JUMP_RANGE_M, MIN_WARP_M, delta_is_new, distance};
 use orrery_proto::v1::{self, CelestialKind, ErrorCode, ShipMotion, client_envelope::Body as Cmd};
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -17,11 +18,9 @@ use crate::config::Role;
 use crate::route::HubRoute;
 use crate::stats::Tally;
 
-/// A ship may jump through a gate within this distance (metres).
-pub const JUMP_RANGE_M: f64 = 2_500.0;
 /// The server refuses warps whose drop-out point is nearer than 150 km ("approach instead"); with the default
 /// drop-out of 1,000 m, gates nearer than this are approached rather than warped to.
-const MIN_WARP_TO_GATE_M: f64 = 151_000.0;
+const MIN_WARP_TO_GATE_M: f64 = MIN_WARP_M + 1_000.0;
 /// Idle bots ping this often.
 pub const PING_EVERY: Duration = Duration::from_secs(10);
 /// Hub bots chat this often once at the hub.
@@ -44,13 +43,6 @@ const MAX_PENDING_CHATS: usize = 16;
 /// The event loop wakes at least this often, to notice timeouts.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
-/// Whether a delta adds to what a client knows of `system_id` after applying everything up to `last_tick`:
-/// deltas of another system (late ones from before a jump) and deltas at or below the last applied tick (the
-/// snapshot already includes them) are skipped.
-pub fn delta_is_new(delta: &v1::SystemDelta, system_id: u32, last_tick: u64) -> bool {
-    delta.system_id == system_id && delta.tick > last_tick
-}
-
 /// A stargate as a pilot needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Gate {
@@ -59,7 +51,9 @@ pub(crate) struct Gate {
     pub position: Option<v1::Vec3>,
 }
 
-/// What a bot knows of the system it is in.
+/// What a bot knows of the system it is in: its own ship and the gates, not every ship (an
+/// [`orrery_client::Mirror`] per bot would make ten thousand bots in one hub system hold a hundred million
+/// ship states).
 #[derive(Debug, Clone)]
 pub(crate) struct SystemView {
     pub system_id: u32,
@@ -99,9 +93,7 @@ impl SystemView {
 
     /// Distance from the own ship to a gate, in metres (`None` when either position is unknown).
     fn distance_to(&self, gate: &Gate) -> Option<f64> {
-        let (Some(a), Some(b)) = (self.position, gate.position) else { return None };
-        let d = |p: i64, q: i64| (p as f64) - (q as f64);
-        Some((d(a.x, b.x).powi(2) + d(a.y, b.y).powi(2) + d(a.z, b.z).powi(2)).sqrt())
+        distance(self.position, gate.position)
     }
 
     fn is_idle(&self) -> bool {

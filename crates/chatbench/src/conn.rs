@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::{Bytes, BytesMut};
+use orrery_client::{ClientOptions, Connection, body_name};
 use orrery_proto::frame;
 use orrery_proto::v1::{self, client_envelope::Body as Cmd, server_envelope::Body as Msg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -97,7 +98,8 @@ fn numeric(line: &[u8]) -> Option<&[u8]> {
 }
 
 /// Logs in to orrery (`Register`), and unless idle creates the character and undocks it; checks that it is in
-/// `system`.
+/// `system`. The handshake is `orrery-client`'s; the chat traffic after it goes through this module's own
+/// reader (a zero-copy scan, see [`wire`]) and writer.
 pub async fn orrery_connect(
     addr: SocketAddr,
     source: IpAddr,
@@ -107,25 +109,12 @@ pub async fn orrery_connect(
     idle: bool,
     shared: Arc<Shared>,
 ) -> anyhow::Result<Tx> {
-    let mut stream = connect_from(addr, source).await?;
-    let mut buffer = BytesMut::with_capacity(4096);
-    let register = Cmd::Register(v1::Register { username: name.into(), password: PASSWORD.into() });
-    match request(&mut stream, &mut buffer, 1, register).await? {
-        Msg::LoggedIn(_) => {}
-        other => bail!("Register answered {other:?}"),
-    }
+    let stream = connect_from(addr, source).await?;
+    let options = ClientOptions { max_frame: MAX_FRAME, ..ClientOptions::default() };
+    let mut connection = Connection::from_tcp(stream, options)?;
+    connection.register(name, PASSWORD).await.context("Register")?;
     if !idle {
-        let character = match request(
-            &mut stream,
-            &mut buffer,
-            2,
-            Cmd::CreateCharacter(v1::CreateCharacter { name: name.into(), start_system: None }),
-        )
-        .await?
-        {
-            Msg::CharacterCreated(created) => created.character.context("CharacterCreated without character")?,
-            other => bail!("CreateCharacter answered {other:?}"),
-        };
+        let character = connection.create_character(name).await.context("CreateCharacter")?;
         if let Some(system) = system
             && character.system_id != system
         {
@@ -134,34 +123,18 @@ pub async fn orrery_connect(
                 character.system_id
             );
         }
+        // Not `Connection::undock`, which waits in a full system's queue: the race wants to be told at once.
         let undock = Cmd::Undock(v1::Undock { character_id: character.character_id });
-        match request(&mut stream, &mut buffer, 3, undock).await? {
-            Msg::Snapshot(_) => {}
-            Msg::Queued(queued) => bail!("system full (cap {}): raise system.max_players", queued.cap),
-            other => bail!("Undock answered {other:?}"),
+        let answer = connection.request(undock, connection.options().request_timeout).await.context("Undock")?;
+        match answer.body {
+            Some(Msg::Snapshot(_)) => {}
+            Some(Msg::Queued(queued)) => bail!("system full (cap {}): raise system.max_players", queued.cap),
+            other => bail!("Undock answered {}", body_name(&other)),
         }
     }
-    Ok(spawn_tasks(Target::Orrery, stream, buffer, index, shared))
-}
-
-async fn request(stream: &mut TcpStream, buffer: &mut BytesMut, request_id: u32, body: Cmd) -> anyhow::Result<Msg> {
-    stream.write_all(&frame::encode(&v1::ClientEnvelope { request_id, body: Some(body) })).await?;
-    loop {
-        while let Some(payload) = frame::split(buffer, MAX_FRAME)? {
-            let envelope: v1::ServerEnvelope = frame::decode(&payload)?;
-            if envelope.request_id != request_id {
-                continue;
-            }
-            return match envelope.body {
-                Some(Msg::Error(error)) => bail!("error {}: {}", error.code, error.reason),
-                Some(body) => Ok(body),
-                None => bail!("empty answer"),
-            };
-        }
-        if stream.read_buf(buffer).await? == 0 {
-            bail!("server closed the connection");
-        }
-    }
+    // Envelopes queued while waiting (a notice, a first delta) carry no chat of the race: dropped, as before.
+    let Ok(parts) = connection.into_tcp_parts() else { bail!("the connection is not TCP") };
+    Ok(spawn_tasks(Target::Orrery, parts.stream, parts.unread, index, shared))
 }
 
 fn spawn_tasks(target: Target, stream: TcpStream, buffer: BytesMut, index: usize, shared: Arc<Shared>) -> Tx {

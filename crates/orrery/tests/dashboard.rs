@@ -7,11 +7,10 @@
 
 mod browser;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use browser::orrery_run::OrreryRun;
 use browser::{Browser, eventually};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,7 +35,16 @@ const VISIBLE_ERRORS: &str = "return Array.from(document.querySelectorAll('.erro
 async fn dashboard_shows_the_live_cluster_saves_settings_and_guards_shutdown() {
     let browser = Browser::start().await;
     let data = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(data.path());
+    let cluster = OrreryRun::start(
+        data.path(),
+        &["--generate-systems", "200", "--nodes", &NODES.to_string(), "--tick-ms", "100"],
+        &["--admin-token", TOKEN, "--cluster-name", CLUSTER_NAME],
+    );
+    assert!(
+        cluster.admin_url.ends_with(&format!("/#token={TOKEN}")),
+        "the admin line should be `admin: http://127.0.0.1:PORT/#token=TOKEN`, not {:?}",
+        cluster.admin_url
+    );
     let api = Api { addr: cluster.admin_addr() };
 
     // The API: token required, the cluster as started.
@@ -233,83 +241,6 @@ async fn setting(api: &Api, key: &str) -> String {
     match &entry["value"] {
         Value::String(text) => text.clone(),
         other => other.to_string(),
-    }
-}
-
-/// `orrery run` with its admin server, SIGTERMed when dropped (also when the test fails).
-struct Cluster {
-    child: Child,
-    admin_url: String,
-    stderr: PathBuf,
-}
-
-impl Cluster {
-    fn start(data_dir: &Path) -> Cluster {
-        let stderr = data_dir.join("orrery-run.stderr");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_orrery"))
-            .args(["run", "--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(["--generate-systems", "200", "--nodes", &NODES.to_string(), "--tick-ms", "100"])
-            .args(["--argon2-memory-kib", "64"])
-            .args(["--admin-listen", "127.0.0.1:0", "--admin-token", TOKEN, "--cluster-name", CLUSTER_NAME])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("a file for orrery's stderr"))
-            .spawn()
-            .expect("orrery run starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (lines, printed) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-        let mut cluster = Cluster { child, admin_url: String::new(), stderr };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        cluster.admin_url = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match printed.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(url) = line.strip_prefix("admin: ") {
-                        break url.trim().to_owned();
-                    }
-                }
-                Err(_) => panic!(
-                    "orrery run printed no `admin: http://…` line within 60 s (or exited); its stderr:\n{}",
-                    std::fs::read_to_string(&cluster.stderr).unwrap_or_default()
-                ),
-            }
-        };
-        assert!(
-            cluster.admin_url.starts_with("http://127.0.0.1:")
-                && cluster.admin_url.ends_with(&format!("/#token={TOKEN}")),
-            "the admin line should be `admin: http://127.0.0.1:PORT/#token=TOKEN`, not {:?}",
-            cluster.admin_url
-        );
-        cluster
-    }
-
-    /// `127.0.0.1:PORT` of the admin server.
-    fn admin_addr(&self) -> String {
-        let rest = self.admin_url.strip_prefix("http://").expect("http URL");
-        rest.split(['/', '#']).next().expect("host:port").to_owned()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("orrery run (pid {pid}) did not stop within 30 s of SIGTERM; killing it");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

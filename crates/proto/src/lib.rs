@@ -13,6 +13,8 @@
 //! assert_eq!(&framed[..4], &(ping.encoded_len() as u32).to_be_bytes());
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod frame;
 mod helpers;
 

@@ -239,6 +239,9 @@ async fn serve(args: RunArgs) -> Result<()> {
     if let Some(url) = cluster.admin_url() {
         println!("admin: {url}");
     }
+    if let (Some(admin), Some(ws)) = (cluster.admin_addr(), cluster.ws_addr()) {
+        println!("play:  http://{admin}/play?ws=ws://{ws}/");
+    }
     let fired = cluster.shutdown_fired();
     tokio::select! {
         _ = wait_for_signal() => println!("signal received"),

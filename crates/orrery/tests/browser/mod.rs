@@ -5,6 +5,11 @@
 //! it never skips. Everything is bounded in time, and the chromedriver process group (chromedriver and the
 //! Chromium it started) is ended when the [`Browser`] is dropped, also when the test panics.
 
+// Shared by several test binaries, each of which uses a part of it.
+#![allow(dead_code)]
+
+pub mod orrery_run;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,4 +1,4 @@
-//! The client against a scripted server over real sockets (TCP and WebSocket): framing, answers matched by
+//! The connection against a scripted server over real sockets (TCP and WebSocket): framing, answers matched by
 //! request id, unsolicited envelopes queued in order, typed errors, timeouts and closes.
 
 use std::net::SocketAddr;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
-use orrery_bots::{Client, ClientError, ClientOptions};
+use orrery_client::{ClientError, ClientOptions, Connection as Client};
 use orrery_proto::v1::server_envelope::Body as Msg;
 use orrery_proto::v1::{self, ErrorCode, client_envelope::Body as Cmd};
 use orrery_proto::{error, frame, reply};
