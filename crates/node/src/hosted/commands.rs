@@ -69,8 +69,19 @@ impl Hosted {
             CommandError::UnknownShip(_) => E::NotInSystem,
             CommandError::DuplicateShip(_) => E::AlreadyInSpace,
             CommandError::NotInSystem(_) | CommandError::NotAGate(_) => E::NotInSystem,
-            CommandError::OutOfRange { .. } => E::OutOfRange,
-            CommandError::WarpInProgress(_) | CommandError::InvalidArgument(_) => E::InvalidArgument,
+            CommandError::OutOfRange { .. } | CommandError::TargetOutOfRange { .. } => E::OutOfRange,
+            CommandError::NotOwner { .. } => E::NotYours,
+            // Fight commands: the client protocol carries none yet, so these only come from the sim's own rules.
+            CommandError::NotCombatant(_)
+            | CommandError::TooManyLocks { .. }
+            | CommandError::AlreadyLocked(_)
+            | CommandError::NotLocked(_)
+            | CommandError::NoSuchModule { .. }
+            | CommandError::ModuleAlreadyActive(_)
+            | CommandError::ModuleNotActive(_)
+            | CommandError::WarpDisrupted(_)
+            | CommandError::WarpInProgress(_)
+            | CommandError::InvalidArgument(_) => E::InvalidArgument,
         };
         let reason = match problem {
             CommandError::UnknownShip(ship) => {
