@@ -137,36 +137,36 @@ impl SystemSim {
             }
         }
 
-        // Modules: decide from the state at the start of the sub-step.
+        // Modules: decide from the state after this sub-step's flight, as one snapshot.
+        self.snapshot.take(&self.ships);
+        let snapshot = &self.snapshot;
         for slot in self.ships.values() {
             let Some(own) = &slot.ship.combat else { continue };
             for (index, (spec, state)) in own.ship_type.modules.iter().zip(&own.modules).enumerate() {
                 let (Some(target), true) = (state.target, state.next_cycle_ms <= now) else { continue };
                 let module = index as u8;
                 let ship = &slot.ship;
-                let locked =
-                    combat_of(self.ships.get(&target)).filter(|(_, theirs)| own.locked(target, theirs.life, now));
-                let Some((theirs_ship, theirs)) = locked else {
+                let theirs = snapshot
+                    .get(target)
+                    .and_then(|k| k.life.filter(|&life| own.locked(target, life, now)).map(|life| (k, life)));
+                let Some((theirs, target_life)) = theirs else {
                     effects.push(Effect::Off { ship: ship.id, module });
                     continue;
                 };
                 effects.push(Effect::Cycled { ship: ship.id, module, next_cycle_ms: now + spec.cycle_ms() });
                 let by = attacker(ship, own);
-                let target_life = theirs.life;
                 match spec {
                     ModuleSpec::Turret(turret) => {
-                        let distance = ship.position.distance(theirs_ship.position);
-                        let angular = angular_velocity(
-                            (ship.position, ship.velocity),
-                            (theirs_ship.position, theirs_ship.velocity),
-                        );
-                        let chance = turret_chance(turret, distance, angular, theirs.ship_type.signature_m);
+                        let distance = ship.position.distance(theirs.position);
+                        let angular =
+                            angular_velocity((ship.position, ship.velocity), (theirs.position, theirs.velocity));
+                        let chance = turret_chance(turret, distance, angular, theirs.signature_m);
                         let roll = Draws::new(Purpose::Turret, &[system_id, now, ship.id, index as u64]).unit();
                         let damage = turret_damage(turret, chance, roll);
                         effects.push(Effect::Hit { attacker: by, module, target, target_life, damage, missile: None });
                     }
                     ModuleSpec::Launcher(launcher) => {
-                        let heading = direction(theirs_ship.position - ship.position).unwrap_or(Vec3::ZERO);
+                        let heading = direction(theirs.position - ship.position).unwrap_or(Vec3::ZERO);
                         let missile = Missile {
                             id: 0,
                             attacker: by,
@@ -182,7 +182,7 @@ impl SystemSim {
                         effects.push(Effect::Launch { missile });
                     }
                     ModuleSpec::Disruptor { range_m } => {
-                        if ship.position.distance(theirs_ship.position) <= *range_m {
+                        if ship.position.distance(theirs.position) <= *range_m {
                             let until_ms = now + spec.cycle_ms();
                             effects.push(Effect::Disrupt { attacker: by, target, target_life, until_ms });
                         }
@@ -192,19 +192,16 @@ impl SystemSim {
         }
 
         // Missiles launched before this sub-step fly it; hits are decided from the targets' current positions.
-        let ships = &self.ships;
         let fight = &mut self.fight;
         self.missiles.retain_mut(|missile| {
-            let target = combat_of(ships.get(&missile.target)).filter(|(_, c)| c.life == missile.target_life);
-            let Some((target_ship, theirs)) = target else {
+            let Some(target) = snapshot.get(missile.target).filter(|k| k.life == Some(missile.target_life)) else {
                 fight.push(FightEvent::MissileGone { missile: missile.id, end: MissileEnd::TargetGone });
                 return false;
             };
-            let offset = target_ship.position - missile.position;
+            let offset = target.position - missile.position;
             let reach = missile.launcher.missile_speed_ms * dt_ms as f64 / 1000.0;
             if offset.length() <= reach {
-                let damage =
-                    missile_damage(&missile.launcher, theirs.ship_type.signature_m, target_ship.velocity.length());
+                let damage = missile_damage(&missile.launcher, target.signature_m, target.velocity.length());
                 effects.push(Effect::Hit {
                     attacker: missile.attacker,
                     module: missile.module,
@@ -335,14 +332,15 @@ impl SystemSim {
     /// modules on them switch off), expired wrecks disappear, and the spatial grid is rebuilt.
     pub(crate) fn end_of_step(&mut self) {
         let now = self.sim_time_ms;
-        let ships = &self.ships;
+        self.snapshot.take(&self.ships);
+        let snapshot = &self.snapshot;
         // Decide from a consistent state: which locks of which ships are lost.
         let mut lost: Vec<(ShipId, ShipId)> = Vec::new();
-        for slot in ships.values() {
+        for slot in self.ships.values() {
             let Some(own) = &slot.ship.combat else { continue };
             for lock in &own.locks {
-                let valid = combat_of(ships.get(&lock.target)).is_some_and(|(target, theirs)| {
-                    theirs.life == lock.target_life
+                let valid = snapshot.get(lock.target).is_some_and(|target| {
+                    target.life == Some(lock.target_life)
                         && slot.ship.position.distance(target.position) <= own.ship_type.lock_range_m
                 });
                 if !valid {
@@ -375,5 +373,6 @@ impl SystemSim {
             keep
         });
         self.grid.rebuild(self.ships.values().map(|slot| (slot.ship.id, slot.ship.position)));
+        self.snapshot.clear();
     }
 }

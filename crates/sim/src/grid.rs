@@ -98,11 +98,12 @@ impl SpatialGrid {
         }
     }
 
-    /// The nearest ship within `radius_m` of `centre` for which `wanted` holds, ties broken by the lower id.
-    pub fn nearest(&self, centre: Vec3, radius_m: f64, mut wanted: impl FnMut(ShipId) -> bool) -> Option<ShipId> {
+    /// The nearest ship within `radius_m` of `centre` for which `wanted(id, position)` holds, ties broken by the
+    /// lower id. `wanted` is only asked about ships nearer than the best so far.
+    pub fn nearest(&self, centre: Vec3, radius_m: f64, mut wanted: impl FnMut(ShipId, Vec3) -> bool) -> Option<ShipId> {
         let mut best: Option<(f64, ShipId)> = None;
-        self.for_each_within(centre, radius_m, |id, _, d| {
-            if best.is_none_or(|(bd, bid)| d < bd || (d == bd && id < bid)) && wanted(id) {
+        self.for_each_within(centre, radius_m, |id, p, d| {
+            if best.is_none_or(|(bd, bid)| d < bd || (d == bd && id < bid)) && wanted(id, p) {
                 best = Some((d, id));
             }
         });
@@ -141,9 +142,10 @@ mod tests {
     fn nearest_skips_unwanted_ships() {
         let mut grid = SpatialGrid::default();
         grid.rebuild([(1, Vec3::new(100.0, 0.0, 0.0)), (2, Vec3::new(200.0, 0.0, 0.0))].into_iter());
-        assert_eq!(grid.nearest(Vec3::ZERO, 1_000.0, |_| true), Some(1));
-        assert_eq!(grid.nearest(Vec3::ZERO, 1_000.0, |id| id != 1), Some(2));
-        assert_eq!(grid.nearest(Vec3::ZERO, 50.0, |_| true), None);
+        assert_eq!(grid.nearest(Vec3::ZERO, 1_000.0, |_, _| true), Some(1));
+        assert_eq!(grid.nearest(Vec3::ZERO, 1_000.0, |id, _| id != 1), Some(2));
+        assert_eq!(grid.nearest(Vec3::ZERO, 1_000.0, |_, p| p.x > 150.0), Some(2));
+        assert_eq!(grid.nearest(Vec3::ZERO, 50.0, |_, _| true), None);
         assert_eq!(grid.len(), 2);
     }
 }

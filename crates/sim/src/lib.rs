@@ -31,6 +31,7 @@ mod ids;
 mod layout;
 mod ship;
 mod shiptype;
+mod snapshot;
 mod space;
 mod system;
 pub mod tidi;

@@ -3,7 +3,7 @@
 use crate::combat::Combat;
 use crate::command::Target;
 use crate::flight::{ACCELERATION_MS2, MAX_SPEED_MS, WarpPath};
-use crate::ids::{ObjectId, ShipId, is_celestial};
+use crate::ids::{ObjectId, ShipId};
 use crate::space::Vec3;
 
 /// What a ship is doing, as clients are told.
@@ -95,17 +95,6 @@ impl Ship {
             Order::Align { .. } => Motion::Aligning,
             Order::Warp(_) => Motion::Warping,
         }
-    }
-
-    /// The other ship the current order follows, if any: its position must be known during the next sub-step.
-    pub(crate) fn followed_ship(&self) -> Option<ShipId> {
-        match self.order {
-            Order::Approach(Target::Object(id)) | Order::Orbit { target: id, .. } | Order::Align { target: id, .. } => {
-                Some(id)
-            }
-            _ => None,
-        }
-        .filter(|&id| !is_celestial(id))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::ids::{CELESTIAL_BIT, ObjectId, ShipId, is_celestial};
 use crate::layout::{CelestialKind, SystemLayout};
 use crate::ship::{Motion, Order, Ship, ShipView};
 use crate::shiptype::ShipType;
+use crate::snapshot::Snapshot;
 use crate::space::{Vec3, inside_system, limit, on_circle, quantise};
 
 /// Farthest a ship may be from a stargate to jump through it.
@@ -98,6 +99,8 @@ pub struct SystemSim {
     pub(crate) effects: Vec<Effect>,
     /// Ships by cell, as of the end of the last step.
     pub(crate) grid: SpatialGrid,
+    /// Every ship's kinematics at the start of the current phase of a sub-step (empty between steps).
+    pub(crate) snapshot: Snapshot,
 }
 
 impl SystemSim {
@@ -118,6 +121,7 @@ impl SystemSim {
             fight: Vec::new(),
             effects: Vec::new(),
             grid: SpatialGrid::default(),
+            snapshot: Snapshot::default(),
         }
     }
 
@@ -352,15 +356,10 @@ impl SystemSim {
     /// Moves every ship by one sub-step. Ships being followed are seen where they were at the start of the
     /// sub-step, so the result does not depend on the order ships are updated in.
     fn sub_step(&mut self, dt_ms: u64) {
-        let followed: BTreeMap<ShipId, Vec3> = self
-            .ships
-            .values()
-            .filter_map(|slot| slot.ship.followed_ship())
-            .filter_map(|id| self.ships.get(&id).map(|slot| (id, slot.ship.position)))
-            .collect();
-        let layout = &self.layout;
+        self.snapshot.take(&self.ships);
+        let (layout, snapshot) = (&self.layout, &self.snapshot);
         let locate = |id: ObjectId| {
-            if is_celestial(id) { celestial_position(layout, id) } else { followed.get(&id).copied() }
+            if is_celestial(id) { celestial_position(layout, id) } else { snapshot.get(id).map(|k| k.position) }
         };
         let now = self.sim_time_ms;
         for slot in self.ships.values_mut() {
