@@ -1,5 +1,6 @@
-//! `orrery bench …`: load generators that measure orrery against other servers. `bench chat` is the chat race
-//! (crate `orrery-chatbench`, also built as the stand-alone `orrery-chatbench`); this module only dispatches.
+//! `orrery bench …`: load generators that measure orrery against other servers and itself. `bench chat` is the
+//! chat race (crate `orrery-chatbench`, also built as the stand-alone `orrery-chatbench`); `bench fight` is the
+//! fleet fight in one system (crate `orrery-fightbench`); this module only dispatches.
 
 /// `orrery bench`.
 #[derive(clap::Args)]
@@ -13,11 +14,15 @@ pub enum Bench {
     /// The chat race: N clients all talking in one orrery system or IRC channel (ngIRCd, InspIRCd); reports
     /// deliveries/s, latency percentiles, losses, server CPU and RSS; `--sweep` finds the best sustained rate.
     Chat(orrery_chatbench::ChatArgs),
+    /// The fleet fight: N ships in two fleets in one system, all locked and shooting (`--missiles`: missiles in
+    /// flight too); reports tick work p50/p99/max and the Time Dilation factor it would get.
+    Fight(orrery_fightbench::FightArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.bench {
         // The path to this subcommand, so that `--target blast-*` can start this binary as its fake server.
         Bench::Chat(chat) => orrery_chatbench::run_cli_as(chat, &["bench", "chat"]),
+        Bench::Fight(fight) => orrery_fightbench::run(&fight),
     }
 }
