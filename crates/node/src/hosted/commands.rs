@@ -71,17 +71,16 @@ impl Hosted {
             CommandError::NotInSystem(_) | CommandError::NotAGate(_) => E::NotInSystem,
             CommandError::OutOfRange { .. } | CommandError::TargetOutOfRange { .. } => E::OutOfRange,
             CommandError::NotOwner { .. } => E::NotYours,
-            // Fight commands: the client protocol carries none yet, so these only come from the sim's own rules.
-            CommandError::NotCombatant(_)
-            | CommandError::TooManyLocks { .. }
-            | CommandError::AlreadyLocked(_)
-            | CommandError::NotLocked(_)
-            | CommandError::NoSuchModule { .. }
-            | CommandError::ModuleAlreadyActive(_)
-            | CommandError::ModuleNotActive(_)
-            | CommandError::WarpDisrupted(_)
-            | CommandError::WarpInProgress(_)
-            | CommandError::InvalidArgument(_) => E::InvalidArgument,
+            CommandError::NotCombatant(_) => E::NotCombatant,
+            CommandError::TooManyLocks { .. } => E::TooManyLocks,
+            CommandError::AlreadyLocked(_) => E::AlreadyLocked,
+            CommandError::NotLocked(_) => E::NotLocked,
+            CommandError::ModuleAlreadyActive(_) => E::ModuleActive,
+            CommandError::ModuleNotActive(_) => E::ModuleNotActive,
+            CommandError::WarpDisrupted(_) => E::WarpDisrupted,
+            CommandError::NoSuchModule { .. } | CommandError::WarpInProgress(_) | CommandError::InvalidArgument(_) => {
+                E::InvalidArgument
+            }
         };
         let reason = match problem {
             CommandError::UnknownShip(ship) => {
