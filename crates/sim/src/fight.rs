@@ -1,6 +1,7 @@
 //! The fight part of a system's step and of its commands: locking, modules cycling on their targets, missiles
-//! flying, damage, destruction. Each sub-step first decides every effect from the state at its start (so the
-//! order ships are visited in cannot favour anyone), then applies them in ship-id order.
+//! flying, damage, destruction. Each sub-step first decides every effect from one snapshot of the ships as they
+//! are after the sub-step's flight (so the order ships are visited in cannot favour anyone), then applies the
+//! effects in ship-id order.
 
 use crate::combat::{
     Attacker, Combat, FightEvent, Kill, Lock, Missile, MissileEnd, WRECK_LIFETIME_MS, Wreck, angular_velocity,
