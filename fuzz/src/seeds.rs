@@ -104,6 +104,11 @@ fn client_envelopes() -> Vec<(&'static str, v1::ClientEnvelope)> {
         ("client-jump", body(10, C::Jump(v1::Jump { gate_id: 1 << 63 | 4 }))),
         ("client-chat", body(11, C::Chat(v1::Chat { text: "o7 fly safe — ✈".into() }))),
         ("client-logout", body(12, C::Logout(v1::Logout {}))),
+        ("client-orbit", body(13, C::Orbit(v1::Orbit { object_id: 17, radius_m: 5_000 }))),
+        ("client-lock", body(14, C::Lock(v1::Lock { target_id: 17 }))),
+        ("client-unlock", body(15, C::Unlock(v1::Unlock { target_id: 17 }))),
+        ("client-activate-module", body(16, C::ActivateModule(v1::ActivateModule { module: 2, target_id: 17 }))),
+        ("client-deactivate-module", body(17, C::DeactivateModule(v1::DeactivateModule { module: u32::MAX }))),
         // Last: the frame_split seeds use it.
         ("client-ping", body(u32::MAX, C::Ping(v1::Ping { nonce: u64::MAX }))),
     ]
@@ -204,6 +209,8 @@ fn server_envelopes() -> Vec<(&'static str, v1::ServerEnvelope)> {
                     departed: vec![2, u64::MAX],
                     chat: vec![chat_line(), chat_line()],
                     new_celestials: vec![celestial(9, K::Stargate, 7)],
+                    kills: vec![kill_report()],
+                    fight: fight_events(),
                 }),
             ),
         ),
@@ -212,6 +219,60 @@ fn server_envelopes() -> Vec<(&'static str, v1::ServerEnvelope)> {
         ("server-notice", body(0, S::Notice(v1::Notice { text: "server shutting down in 60 s".into() }))),
         ("server-queued", body(5, S::Queued(v1::Queued { system_id: 30_000_142, position: 3, cap: 100 }))),
     ]
+}
+
+fn kill_report() -> v1::KillReport {
+    let attacker = |ship_id, damage| v1::Attacker { ship_id, character_id: ship_id + 1000, ship_type_id: 639, damage };
+    v1::KillReport {
+        victim_ship_id: 2,
+        victim_character_id: 1002,
+        ship_type_id: 587,
+        capsule: false,
+        sim_time_ms: 124_300,
+        position: Some(v1::Vec3 { x: -7, y: 0, z: i64::MAX }),
+        final_blow: Some(attacker(1, 187.5)),
+        attackers: vec![attacker(1, 1_012.25), attacker(3, 0.0)],
+        wreck_id: 44,
+    }
+}
+
+fn fight_events() -> Vec<v1::FightEvent> {
+    use v1::fight_event::Event as E;
+    let lock = v1::LockChange { ship_id: 1, target_id: 2 };
+    [
+        E::Locked(lock),
+        E::LockLost(lock),
+        E::Damage(v1::FightDamage {
+            attacker_id: 1,
+            target_id: 2,
+            module: 3,
+            damage: 0.0,
+            missile_id: 0,
+            sim_time_ms: 124_100,
+        }),
+        E::MissileLaunched(v1::MissileLaunched {
+            missile_id: 43,
+            attacker_id: 3,
+            target_id: 2,
+            module: 0,
+            position: Some(v1::Vec3 { x: 1, y: 2, z: 3 }),
+            velocity: Some(v1::Vec3 { x: 3_750, y: 0, z: 0 }),
+            sim_time_ms: 124_200,
+        }),
+        E::MissileGone(v1::MissileGone { missile_id: 43, end: v1::MissileEnd::TargetGone as i32 }),
+        E::Disrupted(v1::Disrupted { ship_id: 3, target_id: 2, until_ms: 129_000 }),
+        E::DestroyedShipId(2),
+        E::WreckAppeared(v1::Wreck {
+            wreck_id: 44,
+            position: Some(v1::Vec3 { x: -7, y: 0, z: 9 }),
+            ship_type_id: 587,
+            character_id: 1002,
+        }),
+        E::WreckGoneId(40),
+    ]
+    .into_iter()
+    .map(|event| v1::FightEvent { event: Some(event) })
+    .collect()
 }
 
 fn bus_messages(servers: &[(&str, v1::ServerEnvelope)]) -> Vec<(String, Vec<u8>)> {

@@ -190,6 +190,7 @@ mod tests {
             departed: vec![4, 5, u64::MAX],
             chat: vec![line("1 2 3 4 xxxx"), line(""), line(&"é".repeat(300))],
             new_celestials: vec![v1::Celestial::default()],
+            ..Default::default()
         };
         let bytes = v1::ServerEnvelope { request_id: 9, body: Some(Body::Delta(delta)) }.encode_to_vec();
         let (result, texts) = scan(&bytes);

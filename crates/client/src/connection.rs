@@ -438,6 +438,33 @@ impl Connection {
         self.send(Cmd::WarpTo(v1::WarpTo { object_id, range_m })).await
     }
 
+    /// `Orbit` an object (a celestial or a ship) at `radius_m` metres; as [`Connection::approach`].
+    pub async fn orbit(&mut self, object_id: u64, radius_m: u32) -> Result<u32, ClientError> {
+        self.send(Cmd::Orbit(v1::Orbit { object_id, radius_m })).await
+    }
+
+    /// `Lock` a ship within lock range; the lock completes later (a delta's fight events say when). Refusals
+    /// (`OUT_OF_RANGE`, too many locks, …) arrive as error events with the returned id.
+    pub async fn lock(&mut self, target_id: u64) -> Result<u32, ClientError> {
+        self.send(Cmd::Lock(v1::Lock { target_id })).await
+    }
+
+    /// `Unlock` a ship (modules active on it switch off); as [`Connection::lock`].
+    pub async fn unlock(&mut self, target_id: u64) -> Result<u32, ClientError> {
+        self.send(Cmd::Unlock(v1::Unlock { target_id })).await
+    }
+
+    /// `ActivateModule`: switch the ship type's module number `module` on against a locked ship; as
+    /// [`Connection::lock`].
+    pub async fn activate_module(&mut self, module: u32, target_id: u64) -> Result<u32, ClientError> {
+        self.send(Cmd::ActivateModule(v1::ActivateModule { module, target_id })).await
+    }
+
+    /// `DeactivateModule`: switch a module off (its current cycle still counts); as [`Connection::lock`].
+    pub async fn deactivate_module(&mut self, module: u32) -> Result<u32, ClientError> {
+        self.send(Cmd::DeactivateModule(v1::DeactivateModule { module })).await
+    }
+
     /// `Chat` in the local channel of the current system (1–500 bytes). No answer on success: the line comes
     /// back in a delta, to everyone in the system and to the sender.
     pub async fn chat(&mut self, text: &str) -> Result<u32, ClientError> {

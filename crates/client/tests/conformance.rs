@@ -113,6 +113,11 @@ async fn call_typed(connection: &mut Connection, envelope: &v1::ClientEnvelope) 
         Cmd::WarpTo(w) => sent_alone(connection.warp_to(w.object_id, w.range_m).await),
         Cmd::Jump(j) => drop(connection.jump(j.gate_id).await),
         Cmd::Chat(c) => sent_alone(connection.chat(&c.text).await),
+        Cmd::Orbit(o) => sent_alone(connection.orbit(o.object_id, o.radius_m).await),
+        Cmd::Lock(l) => sent_alone(connection.lock(l.target_id).await),
+        Cmd::Unlock(u) => sent_alone(connection.unlock(u.target_id).await),
+        Cmd::ActivateModule(a) => sent_alone(connection.activate_module(a.module, a.target_id).await),
+        Cmd::DeactivateModule(d) => sent_alone(connection.deactivate_module(d.module).await),
         Cmd::Logout(_) => drop(connection.logout().await),
         Cmd::Ping(p) => drop(connection.ping_with(p.nonce).await),
     }

@@ -2,7 +2,10 @@
 //! node quantised (whole metres and metres per second); handoffs and checkpoints keep full precision.
 
 use orrery_proto::v1::{self, client_envelope::Body as C};
-use orrery_sim::{Celestial, CelestialKind, Command, Motion, Ship, ShipView, SystemLayout, Target, Vec3, quantise};
+use orrery_sim::{
+    Attacker, Celestial, CelestialKind, Command, FightEvent, Kill, MissileEnd, Motion, Ship, ShipClass, ShipView,
+    SystemLayout, Target, Vec3, quantise,
+};
 
 /// The sim command a client envelope asks for, or the reason it cannot be one.
 pub fn command(envelope: &v1::ClientEnvelope) -> Result<Command, String> {
@@ -18,8 +21,88 @@ pub fn command(envelope: &v1::ClientEnvelope) -> Result<Command, String> {
         Some(C::WarpTo(warp)) => Ok(Command::WarpTo { object: warp.object_id, range_m: f64::from(warp.range_m) }),
         Some(C::Jump(jump)) => Ok(Command::Jump { gate: jump.gate_id }),
         Some(C::Chat(chat)) => Ok(Command::Chat { text: chat.text.clone() }),
+        Some(C::Orbit(orbit)) => Ok(Command::Orbit { object: orbit.object_id, radius_m: f64::from(orbit.radius_m) }),
+        Some(C::Lock(lock)) => Ok(Command::Lock { target: lock.target_id }),
+        Some(C::Unlock(unlock)) => Ok(Command::Unlock { target: unlock.target_id }),
+        Some(C::ActivateModule(activate)) => {
+            Ok(Command::Activate { module: module(activate.module, "activate_module")?, target: activate.target_id })
+        }
+        Some(C::DeactivateModule(deactivate)) => {
+            Ok(Command::Deactivate { module: module(deactivate.module, "deactivate_module")? })
+        }
         _ => Err(format!("{}: not a command for a ship in space", orrery_proto::command_name(envelope))),
     }
+}
+
+/// A module index as the sim takes it (one byte; racks hold at most 16 modules).
+fn module(index: u32, message: &str) -> Result<u8, String> {
+    u8::try_from(index).map_err(|_| format!("{message}.module: {index} is not a module index (at most 255)"))
+}
+
+/// A kill report for the delta.
+pub fn kill_report(kill: &Kill) -> v1::KillReport {
+    v1::KillReport {
+        victim_ship_id: kill.victim,
+        victim_character_id: kill.victim_character_id,
+        ship_type_id: kill.ship_type_id,
+        capsule: kill.class == ShipClass::Capsule,
+        sim_time_ms: kill.sim_time_ms,
+        position: vec3q(kill.position),
+        final_blow: Some(attacker(&kill.final_blow)),
+        attackers: kill.attackers.iter().map(attacker).collect(),
+        wreck_id: kill.wreck,
+    }
+}
+
+fn attacker(a: &Attacker) -> v1::Attacker {
+    v1::Attacker { ship_id: a.ship, character_id: a.character_id, ship_type_id: a.ship_type_id, damage: a.damage }
+}
+
+/// A fight event for the delta.
+pub fn fight_event(event: &FightEvent) -> v1::FightEvent {
+    use v1::fight_event::Event as E;
+    let lock = |ship_id, target_id| v1::LockChange { ship_id, target_id };
+    let event = match *event {
+        FightEvent::Locked { ship, target } => E::Locked(lock(ship, target)),
+        FightEvent::LockLost { ship, target } => E::LockLost(lock(ship, target)),
+        FightEvent::Damage { attacker, target, module, damage, missile, at_ms } => E::Damage(v1::FightDamage {
+            attacker_id: attacker,
+            target_id: target,
+            module: u32::from(module),
+            damage,
+            missile_id: missile.unwrap_or(0),
+            sim_time_ms: at_ms,
+        }),
+        FightEvent::MissileLaunched { missile } => E::MissileLaunched(v1::MissileLaunched {
+            missile_id: missile.id,
+            attacker_id: missile.attacker.ship,
+            target_id: missile.target,
+            module: u32::from(missile.module),
+            position: vec3q(missile.position),
+            velocity: vec3q(missile.velocity),
+            sim_time_ms: missile.launched_ms,
+        }),
+        FightEvent::MissileGone { missile, end } => E::MissileGone(v1::MissileGone {
+            missile_id: missile,
+            end: (match end {
+                MissileEnd::Exploded => v1::MissileEnd::Exploded,
+                MissileEnd::OutOfFuel => v1::MissileEnd::OutOfFuel,
+                MissileEnd::TargetGone => v1::MissileEnd::TargetGone,
+            }) as i32,
+        }),
+        FightEvent::Disrupted { ship, target, until_ms } => {
+            E::Disrupted(v1::Disrupted { ship_id: ship, target_id: target, until_ms })
+        }
+        FightEvent::Destroyed { victim, .. } => E::DestroyedShipId(victim),
+        FightEvent::WreckAppeared(wreck) => E::WreckAppeared(v1::Wreck {
+            wreck_id: wreck.id,
+            position: vec3q(wreck.position),
+            ship_type_id: wreck.ship_type_id,
+            character_id: wreck.character_id,
+        }),
+        FightEvent::WreckGone { wreck } => E::WreckGoneId(wreck),
+    };
+    v1::FightEvent { event: Some(event) }
 }
 
 fn vec3q(v: Vec3) -> Option<v1::Vec3> {

@@ -186,7 +186,7 @@ impl Hosted {
             .map(|line| v1::ChatLine { character_id: line.character_id, pilot: line.pilot, text: line.text })
             .collect();
         let new_celestials = std::mem::take(&mut self.new_celestials);
-        if self.sim.ship_count() > 0 || !output.departed.is_empty() || !chat.is_empty() {
+        if self.sim.ship_count() > 0 || !output.departed.is_empty() || !chat.is_empty() || !output.kills.is_empty() {
             let delta = v1::SystemDelta {
                 system_id: self.system_id,
                 tick: output.tick,
@@ -197,6 +197,8 @@ impl Hosted {
                 departed: output.departed,
                 chat: chat.clone(),
                 new_celestials,
+                kills: output.kills.iter().map(convert::kill_report).collect(),
+                fight: output.fight.iter().map(convert::fight_event).collect(),
             };
             effects.publish.push((self.delta_subject.clone(), frame::encode(&reply(0, S::Delta(delta)))));
         }

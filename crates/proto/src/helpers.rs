@@ -30,6 +30,11 @@ pub fn command_name(envelope: &v1::ClientEnvelope) -> &'static str {
         Some(B::Chat(_)) => "chat",
         Some(B::Logout(_)) => "logout",
         Some(B::Ping(_)) => "ping",
+        Some(B::Orbit(_)) => "orbit",
+        Some(B::Lock(_)) => "lock",
+        Some(B::Unlock(_)) => "unlock",
+        Some(B::ActivateModule(_)) => "activate_module",
+        Some(B::DeactivateModule(_)) => "deactivate_module",
     }
 }
 

@@ -433,7 +433,16 @@ impl Session {
             C::Logout(_) => return self.logout(request_id).await,
             C::CreateCharacter(create) => self.create_character(request_id, create).await,
             C::Undock(undock) => self.undock(request_id, undock.character_id).await,
-            C::Approach(_) | C::Stop(_) | C::WarpTo(_) | C::Jump(_) | C::Chat(_) => {
+            C::Approach(_)
+            | C::Stop(_)
+            | C::WarpTo(_)
+            | C::Jump(_)
+            | C::Chat(_)
+            | C::Orbit(_)
+            | C::Lock(_)
+            | C::Unlock(_)
+            | C::ActivateModule(_)
+            | C::DeactivateModule(_) => {
                 self.command(request_id, envelope).await;
             }
         }

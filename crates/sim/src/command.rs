@@ -10,6 +10,8 @@ use crate::space::{SYSTEM_RADIUS_M, Vec3, inside_system};
 pub const MAX_CHAT_BYTES: usize = 500;
 /// Farthest drop-out distance a warp may ask for.
 pub const MAX_WARP_RANGE_M: f64 = 1.0e12;
+/// Largest orbit radius a pilot may ask for.
+pub const MAX_ORBIT_M: f64 = 1.0e6;
 
 /// Where an approach goes.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -21,7 +23,7 @@ pub enum Target {
 }
 
 /// A pilot's command for their ship, applied at the start of a tick.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     /// Fly to the target and stop there (within 50 m of a point, 500 m of an object).
     Approach(Target),
@@ -41,6 +43,37 @@ pub enum Command {
         /// The stargate; anything else is refused with [`CommandError::NotAGate`] or
         /// [`CommandError::NotInSystem`].
         gate: ObjectId,
+    },
+    /// Circle a ship or celestial at `radius_m` (0..=[`MAX_ORBIT_M`]) at full speed, until another order.
+    Orbit {
+        /// What to orbit; a ship is followed as it moves.
+        object: ObjectId,
+        /// The orbit's radius, metres.
+        radius_m: f64,
+    },
+    /// Start locking a ship within lock range; the lock completes after a time that depends on the target's
+    /// signature. At most the type's `max_locks`, counting locks still being acquired.
+    Lock {
+        /// The ship to lock.
+        target: ShipId,
+    },
+    /// Drop a lock (complete or not); modules active on that ship switch off.
+    Unlock {
+        /// The locked ship.
+        target: ShipId,
+    },
+    /// Switch a module (weapon or warp disruptor) on against a locked ship; it cycles until switched off or the
+    /// lock is lost, never faster than its cycle time.
+    Activate {
+        /// The module's index in the ship type's rack.
+        module: u8,
+        /// The locked ship to use it on.
+        target: ShipId,
+    },
+    /// Switch a module off; its current cycle still counts (it cannot be restarted early).
+    Deactivate {
+        /// The module's index in the ship type's rack.
+        module: u8,
     },
     /// Say something in local chat.
     Chat {
@@ -79,6 +112,56 @@ pub enum CommandError {
     /// A ship in warp can only chat until it drops out (it can still change its mind while aligning).
     #[error("ship {0} is in warp; wait until it drops out")]
     WarpInProgress(ShipId),
+    /// A command from a character for a ship they do not fly.
+    #[error("ship {ship} is not flown by character {character_id}")]
+    NotOwner {
+        /// The ship named in the command.
+        ship: ShipId,
+        /// The character who sent it.
+        character_id: u64,
+    },
+    /// A fight command naming a ship that takes no part in fights (it has no ship type).
+    #[error("ship {0} takes no part in fights")]
+    NotCombatant(ShipId),
+    /// A lock or a warp disruptor aimed beyond its range.
+    #[error("ship {target} is {distance_m:.0} m away, at most {max_m:.0} m")]
+    TargetOutOfRange {
+        /// The ship aimed at.
+        target: ShipId,
+        /// How far it was when the command was applied.
+        distance_m: f64,
+        /// The range of the lock or module.
+        max_m: f64,
+    },
+    /// A lock beyond the type's maximum (locks being acquired count).
+    #[error("already {max} locks, the most this ship can hold")]
+    TooManyLocks {
+        /// The type's `max_locks`.
+        max: u8,
+    },
+    /// A lock on a ship already locked or being locked.
+    #[error("ship {0} is already locked (or being locked)")]
+    AlreadyLocked(ShipId),
+    /// An unlock or activation on a ship that is not locked (or whose lock is not complete yet).
+    #[error("ship {0} is not locked")]
+    NotLocked(ShipId),
+    /// A module index beyond the type's rack.
+    #[error("module {module} does not exist; this ship has {modules}")]
+    NoSuchModule {
+        /// The index asked for.
+        module: u8,
+        /// How many modules the ship has.
+        modules: usize,
+    },
+    /// Activation of a module that is active already (deactivate it first).
+    #[error("module {0} is already active")]
+    ModuleAlreadyActive(u8),
+    /// Deactivation of a module that is not active.
+    #[error("module {0} is not active")]
+    ModuleNotActive(u8),
+    /// A warp while a warp disruptor holds the ship.
+    #[error("ship {0} is warp disrupted")]
+    WarpDisrupted(ShipId),
     /// An argument that can never be right (not finite, out of the system, an empty chat line); the text names
     /// the field and what is wrong with it.
     #[error("{0}")]
@@ -86,7 +169,7 @@ pub enum CommandError {
 }
 
 /// What an accepted command did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// The command replaced the ship's order (or was said, for chat); its effect shows in the next steps.
     Accepted,
@@ -130,6 +213,14 @@ pub(crate) fn position(p: Vec3, field: &str) -> Result<Vec3, CommandError> {
         return Err(invalid(format!("{field}: more than {SYSTEM_RADIUS_M:e} m from the star")));
     }
     Ok(p)
+}
+
+/// An orbit radius as asked for, if it is finite and within 0..=[`MAX_ORBIT_M`].
+pub(crate) fn orbit_radius(radius_m: f64) -> Result<f64, CommandError> {
+    if !(0.0..=MAX_ORBIT_M).contains(&radius_m) {
+        return Err(invalid(format!("orbit.radius_m: {radius_m} is not in 0..={MAX_ORBIT_M:e}")));
+    }
+    Ok(radius_m)
 }
 
 /// The drop-out distance a warp command asks for, with 0 meaning the default.

@@ -29,9 +29,6 @@ pub const POINT_ARRIVAL_M: f64 = 50.0;
 /// An approach to an object (ship or celestial) ends within this distance of it.
 pub const OBJECT_ARRIVAL_M: f64 = 500.0;
 
-/// An approaching ship inside the arrival distance and no faster than this (one sub-step of braking) has
-/// arrived and stops.
-const ARRIVAL_SPEED_MS: f64 = ACCELERATION_MS2 * (SUB_STEP_MS as f64 / 1000.0);
 /// Warp speed grows with the distance travelled and falls with the distance left at this rate (1/s): speed is
 /// `min(WARP_SPEED, rate·travelled + ENTRY, rate·remaining + EXIT)`. 5/s makes a 30 AU warp take about 18 s.
 const WARP_RATE: f64 = 5.0;
@@ -130,13 +127,20 @@ pub(crate) fn fly(ship: &mut Ship, mut dt_ms: u64, locate: &impl Fn(ObjectId) ->
                     }
                 }
             }
+            Order::Orbit { target, radius_m } => {
+                match locate(target) {
+                    Some(centre) => orbit(ship, centre, radius_m, dt_ms),
+                    None => ship.order = Order::Idle,
+                }
+                dt_ms
+            }
             Order::Align { target, range_m, elapsed_ms } => {
                 let Some(point) = locate(target) else {
                     ship.order = Order::Idle;
                     continue;
                 };
                 let used = dt_ms.min(ALIGN_MS.saturating_sub(elapsed_ms));
-                let desired = direction(point - ship.position).map_or(Vec3::ZERO, |d| d * MAX_SPEED_MS);
+                let desired = direction(point - ship.position).map_or(Vec3::ZERO, |d| d * ship.limits().0);
                 accelerate(ship, desired, used);
                 let elapsed_ms = elapsed_ms + used;
                 ship.order = if elapsed_ms < ALIGN_MS {
@@ -177,7 +181,7 @@ pub(crate) fn fly(ship: &mut Ship, mut dt_ms: u64, locate: &impl Fn(ObjectId) ->
 fn accelerate(ship: &mut Ship, desired: Vec3, dt_ms: u64) {
     let dt = dt_ms as f64 / 1000.0;
     let before = ship.velocity;
-    ship.velocity = before + limit(desired - before, ACCELERATION_MS2 * dt);
+    ship.velocity = before + limit(desired - before, ship.limits().1 * dt);
     ship.position = ship.position + (before + ship.velocity) * (dt / 2.0);
 }
 
@@ -186,12 +190,31 @@ fn accelerate(ship: &mut Ship, desired: Vec3, dt_ms: u64) {
 fn approach(ship: &mut Ship, point: Vec3, radius: f64, dt_ms: u64) {
     let offset = point - ship.position;
     let braking_room = (offset.length() - radius / 2.0).max(0.0);
-    let speed = MAX_SPEED_MS.min((2.0 * ACCELERATION_MS2 * braking_room).sqrt());
+    let (max_speed, acceleration) = ship.limits();
+    let speed = max_speed.min((2.0 * acceleration * braking_room).sqrt());
     accelerate(ship, direction(offset).map_or(Vec3::ZERO, |d| d * speed), dt_ms);
-    if ship.position.distance(point) <= radius && ship.velocity.length() <= ARRIVAL_SPEED_MS {
+    // Inside the arrival distance and no faster than one sub-step of braking: arrived.
+    let arrival_speed = acceleration * (SUB_STEP_MS as f64 / 1000.0);
+    if ship.position.distance(point) <= radius && ship.velocity.length() <= arrival_speed {
         ship.velocity = Vec3::ZERO;
         ship.order = Order::Idle;
     }
+}
+
+/// One stretch of an orbit: full speed around `centre` at `radius_m`, heading along the horizontal (x/z-plane)
+/// tangent and steering in or out in proportion to how far off the circle the ship is. Never ends on its own.
+fn orbit(ship: &mut Ship, centre: Vec3, radius_m: f64, dt_ms: u64) {
+    let offset = ship.position - centre;
+    let Some(outward) = direction(offset) else {
+        // Exactly at the centre: any way out will do.
+        accelerate(ship, Vec3::new(ship.limits().0, 0.0, 0.0), dt_ms);
+        return;
+    };
+    // Tangent in the x/z plane; straight up or down from the centre, move out along x first.
+    let tangent = direction(Vec3::new(-outward.z, 0.0, outward.x)).unwrap_or(Vec3::new(1.0, 0.0, 0.0));
+    let error = ((offset.length() - radius_m) / radius_m.max(1.0)).clamp(-1.0, 1.0);
+    let heading = direction(tangent - outward * (2.0 * error)).unwrap_or(tangent);
+    accelerate(ship, heading * ship.limits().0, dt_ms);
 }
 
 #[cfg(test)]

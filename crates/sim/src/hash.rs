@@ -18,6 +18,7 @@ pub(crate) enum Purpose {
     Gate = 2,
     Spawn = 3,
     Arrival = 4,
+    Turret = 5,
 }
 
 /// A splitmix64 stream keyed by a purpose and some ids.

@@ -21,23 +21,33 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod combat;
 mod command;
+mod fight;
 mod flight;
+mod grid;
 mod hash;
 mod ids;
 mod layout;
 mod ship;
+mod shiptype;
+mod snapshot;
 mod space;
 mod system;
 pub mod tidi;
 
-pub use command::{Command, CommandError, MAX_CHAT_BYTES, MAX_WARP_RANGE_M, Outcome, Target};
+pub use combat::{Attacker, Combat, FightEvent, Kill, Missile, MissileEnd, Wreck};
+pub use command::{Command, CommandError, MAX_CHAT_BYTES, MAX_ORBIT_M, MAX_WARP_RANGE_M, Outcome, Target};
 pub use flight::{
     ACCELERATION_MS2, ALIGN_MS, DEFAULT_WARP_RANGE_M, MAX_SPEED_MS, MIN_WARP_M, OBJECT_ARRIVAL_M, POINT_ARRIVAL_M,
     SUB_STEP_MS, WARP_SPEED_MS,
 };
+pub use grid::SpatialGrid;
 pub use ids::{CELESTIAL_BIT, ObjectId, ShipId, celestial_id, is_celestial};
 pub use layout::{Celestial, CelestialKind, LayoutError, SystemLayout};
 pub use ship::{Motion, Ship, ShipView};
+pub use shiptype::{
+    DISRUPTOR_CYCLE_MS, LauncherSpec, MAX_MODULES, ModuleSpec, ShipClass, ShipType, ShipTypes, TurretSpec,
+};
 pub use space::{AU_M, SYSTEM_RADIUS_M, Vec3, quantise};
 pub use system::{ChatLine, JUMP_RANGE_M, MAX_STEP_MS, SystemSim, TickOutput};

@@ -1,8 +1,9 @@
 //! A ship in space: its durable state (what a handoff carries) and the order it is flying.
 
+use crate::combat::Combat;
 use crate::command::Target;
-use crate::flight::WarpPath;
-use crate::ids::{ObjectId, ShipId, is_celestial};
+use crate::flight::{ACCELERATION_MS2, MAX_SPEED_MS, WarpPath};
+use crate::ids::{ObjectId, ShipId};
 use crate::space::Vec3;
 
 /// What a ship is doing, as clients are told.
@@ -10,7 +11,7 @@ use crate::space::Vec3;
 pub enum Motion {
     /// No order: standing still, or braking to a stop.
     Idle,
-    /// Flying towards a point or an object.
+    /// Flying towards a point or an object, or orbiting an object (clients see both as following it).
     Approaching,
     /// Turning and accelerating towards a warp target; warp starts when alignment is done.
     Aligning,
@@ -23,6 +24,7 @@ pub enum Motion {
 pub(crate) enum Order {
     Idle,
     Approach(Target),
+    Orbit { target: ObjectId, radius_m: f64 },
     Align { target: ObjectId, range_m: f64, elapsed_ms: u64 },
     Warp(WarpPath),
 }
@@ -43,6 +45,9 @@ pub struct Ship {
     pub velocity: Vec3,
     /// Increases by one at every jump, so a receiver can discard a duplicate or stale handoff.
     pub handoff_seq: u64,
+    /// The hull flown and its fighting state; `None` for a ship that takes no part in fights (it can be neither
+    /// locked nor lock anything, and flies at the default [`MAX_SPEED_MS`]).
+    pub combat: Option<Combat>,
     pub(crate) order: Order,
 }
 
@@ -56,32 +61,46 @@ impl Ship {
         velocity: Vec3,
         handoff_seq: u64,
     ) -> Ship {
-        Ship { id, character_id, pilot: pilot.into(), position, velocity, handoff_seq, order: Order::Idle }
+        Ship {
+            id,
+            character_id,
+            pilot: pilot.into(),
+            position,
+            velocity,
+            handoff_seq,
+            combat: None,
+            order: Order::Idle,
+        }
+    }
+
+    /// The same ship flying a fresh hull of `ship_type` (full hit points, nothing locked).
+    pub fn with_type(mut self, ship_type: crate::ShipType) -> Ship {
+        self.combat = Some(Combat::new(ship_type));
+        self
+    }
+
+    /// Top sub-warp speed (m/s) and acceleration (m/s²): the type's, or the defaults for a ship without one.
+    pub(crate) fn limits(&self) -> (f64, f64) {
+        match &self.combat {
+            Some(c) => (c.ship_type.max_speed_ms, c.ship_type.acceleration_ms2()),
+            None => (MAX_SPEED_MS, ACCELERATION_MS2),
+        }
     }
 
     /// What the ship is doing.
     pub fn motion(&self) -> Motion {
         match self.order {
             Order::Idle => Motion::Idle,
-            Order::Approach(_) => Motion::Approaching,
+            Order::Approach(_) | Order::Orbit { .. } => Motion::Approaching,
             Order::Align { .. } => Motion::Aligning,
             Order::Warp(_) => Motion::Warping,
         }
-    }
-
-    /// The other ship the current order follows, if any: its position must be known during the next sub-step.
-    pub(crate) fn followed_ship(&self) -> Option<ShipId> {
-        match self.order {
-            Order::Approach(Target::Object(id)) | Order::Align { target: id, .. } => Some(id),
-            _ => None,
-        }
-        .filter(|&id| !is_celestial(id))
     }
 }
 
 /// A ship as clients see it, for snapshots and deltas. Full precision: the runtime quantises (with
 /// [`crate::quantise`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShipView {
     /// The ship, as [`Ship::id`].
     pub id: ShipId,

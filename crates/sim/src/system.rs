@@ -2,12 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::command::{self, Command, CommandError, Outcome, Target, chat_text, warp_range};
+use crate::combat::{FightEvent, Kill, Missile, Wreck};
+use crate::command::{self, Command, CommandError, Outcome, Target, chat_text, orbit_radius, warp_range};
+use crate::fight::Effect;
 use crate::flight::{MAX_SPEED_MS, MIN_WARP_M, SUB_STEP_MS, fly};
+use crate::grid::SpatialGrid;
 use crate::hash::{Draws, Purpose};
 use crate::ids::{CELESTIAL_BIT, ObjectId, ShipId, is_celestial};
 use crate::layout::{CelestialKind, SystemLayout};
 use crate::ship::{Motion, Order, Ship, ShipView};
+use crate::shiptype::ShipType;
+use crate::snapshot::Snapshot;
 use crate::space::{Vec3, inside_system, limit, on_circle, quantise};
 
 /// Farthest a ship may be from a stargate to jump through it.
@@ -33,7 +38,7 @@ pub struct ChatLine {
 
 /// Everything clients in the system must learn from one step. A ship is in at most one of `moved`, `arrived`
 /// and `departed`; ship lists are in id order.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TickOutput {
     /// The tick just completed (the first step returns 1).
     pub tick: u64,
@@ -49,35 +54,104 @@ pub struct TickOutput {
     pub departed: Vec<ShipId>,
     /// Local chat said since the last step, in the order it was said.
     pub chat: Vec<ChatLine>,
+    /// Ships destroyed during the step, in the order they died: the kill reports, which the runtime stores before
+    /// anything else about the step.
+    pub kills: Vec<Kill>,
+    /// Everything else that happened in fights during the step, in order: locks, shots and hits, missiles,
+    /// disruptions, destructions, wrecks.
+    pub fight: Vec<FightEvent>,
 }
 
 /// What clients were last told about a ship: quantised position, velocity and the motion.
 type Reported = ([i64; 3], [i64; 3], Motion);
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct Slot {
-    ship: Ship,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Slot {
+    pub(crate) ship: Ship,
     /// `None` until the ship has been announced in a step's `arrived`.
     reported: Option<Reported>,
 }
 
 /// The simulation of one solar system: a layout, the ships in it, and a clock that advances by the nominal tick
 /// length at every [`SystemSim::step`]. Deterministic: the same layout, ships, commands and steps give the same
-/// outputs, bit for bit.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// outputs, bit for bit. All of its state is plain data (missiles and wrecks included), so it can be copied or
+/// serialised whole (a live migration sends it to another node).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SystemSim {
-    layout: SystemLayout,
-    ships: BTreeMap<ShipId, Slot>,
+    pub(crate) layout: SystemLayout,
+    pub(crate) ships: BTreeMap<ShipId, Slot>,
     tick: u64,
-    sim_time_ms: u64,
+    pub(crate) sim_time_ms: u64,
     departed: Vec<ShipId>,
     chat: Vec<ChatLine>,
+    /// Missiles in flight, in launch order.
+    pub(crate) missiles: Vec<Missile>,
+    /// Wrecks in space, in the order they appeared.
+    pub(crate) wrecks: Vec<Wreck>,
+    /// The next id for a missile or a wreck.
+    pub(crate) next_entity_id: u64,
+    /// What a pilot ejects in; without one, a destroyed ship leaves the system with its pilot.
+    pub(crate) capsule: Option<ShipType>,
+    /// Kill reports and fight events of the step under way.
+    pub(crate) kills: Vec<Kill>,
+    pub(crate) fight: Vec<FightEvent>,
+    /// Reused buffer of a sub-step's effects (empty between steps).
+    pub(crate) effects: Vec<Effect>,
+    /// Ships by cell, as of the end of the last step.
+    pub(crate) grid: SpatialGrid,
+    /// Every ship's kinematics at the start of the current phase of a sub-step (empty between steps).
+    pub(crate) snapshot: Snapshot,
 }
 
 impl SystemSim {
     /// An empty system at tick 0, time 0.
     pub fn new(layout: SystemLayout) -> SystemSim {
-        SystemSim { layout, ships: BTreeMap::new(), tick: 0, sim_time_ms: 0, departed: Vec::new(), chat: Vec::new() }
+        SystemSim {
+            layout,
+            ships: BTreeMap::new(),
+            tick: 0,
+            sim_time_ms: 0,
+            departed: Vec::new(),
+            chat: Vec::new(),
+            missiles: Vec::new(),
+            wrecks: Vec::new(),
+            next_entity_id: 1,
+            capsule: None,
+            kills: Vec::new(),
+            fight: Vec::new(),
+            effects: Vec::new(),
+            grid: SpatialGrid::default(),
+            snapshot: Snapshot::default(),
+        }
+    }
+
+    /// Sets the type pilots eject in when their ship is destroyed (the capsule of `data/ship-types.csv`).
+    pub fn set_capsule(&mut self, capsule: ShipType) {
+        self.capsule = Some(capsule);
+    }
+
+    /// Missiles in flight, in launch order.
+    pub fn missiles(&self) -> &[Missile] {
+        &self.missiles
+    }
+
+    /// Wrecks in space, in the order they appeared.
+    pub fn wrecks(&self) -> &[Wreck] {
+        &self.wrecks
+    }
+
+    /// Ships within `radius_m` of `centre` as of the end of the last step, by cell then id: a spatial-grid query,
+    /// not a scan of every ship.
+    pub fn ships_within(&self, centre: Vec3, radius_m: f64) -> Vec<ShipId> {
+        let mut found = Vec::new();
+        self.grid.for_each_within(centre, radius_m, |id, _, _| found.push(id));
+        found
+    }
+
+    /// The grid of ship positions as of the end of the last step, for callers that search repeatedly (a bot
+    /// picking targets) and want no allocation per query.
+    pub fn grid(&self) -> &SpatialGrid {
+        &self.grid
     }
 
     /// Add a celestial to the scenery while running (a stargate to a system added at runtime). Refused when
@@ -150,11 +224,15 @@ impl SystemSim {
         Ok(())
     }
 
-    /// Takes a ship out of space (logout, disconnect); reported in the next step's `departed`.
+    /// Takes a ship out of space (logout, disconnect); reported in the next step's `departed`. Its locks and
+    /// modules are dropped (it keeps its type and hit points); locks on it are lost at the end of the next step.
     pub fn remove_ship(&mut self, id: ShipId) -> Option<Ship> {
-        let slot = self.ships.remove(&id)?;
+        let mut slot = self.ships.remove(&id)?;
         if slot.reported.is_some() {
             self.departed.push(id);
+        }
+        if let Some(combat) = &mut slot.ship.combat {
+            combat.leave_system();
         }
         Some(slot.ship)
     }
@@ -179,8 +257,20 @@ impl SystemSim {
         self.ships().map(ShipView::from).collect()
     }
 
+    /// Applies a command sent by `character_id`: refused with [`CommandError::NotOwner`] unless that character
+    /// flies the ship, otherwise as [`SystemSim::apply`].
+    pub fn apply_as(&mut self, character_id: u64, ship_id: ShipId, command: Command) -> Result<Outcome, CommandError> {
+        match self.ships.get(&ship_id) {
+            Some(slot) if slot.ship.character_id != character_id => {
+                Err(CommandError::NotOwner { ship: ship_id, character_id })
+            }
+            _ => self.apply(ship_id, command),
+        }
+    }
+
     /// Applies a pilot's command to their ship. Movement orders replace the current one (an alignment can be
-    /// cancelled, a warp cannot); a jump removes the ship at once.
+    /// cancelled, a warp cannot); a jump removes the ship at once; fight commands change locks and modules. A
+    /// refused command changes nothing.
     pub fn apply(&mut self, ship_id: ShipId, command: Command) -> Result<Outcome, CommandError> {
         let Some(slot) = self.ships.get(&ship_id) else {
             return Err(CommandError::UnknownShip(ship_id));
@@ -205,7 +295,19 @@ impl SystemSim {
                 Order::Approach(Target::Object(object))
             }
             Command::Stop => Order::Idle,
+            Command::Orbit { object, radius_m } => {
+                let radius_m = orbit_radius(radius_m)?;
+                self.locate_other(ship_id, object, "orbit.object_id")?;
+                Order::Orbit { target: object, radius_m }
+            }
+            Command::Lock { target } => return self.lock(ship_id, target),
+            Command::Unlock { target } => return self.unlock(ship_id, target),
+            Command::Activate { module, target } => return self.activate(ship_id, module, target),
+            Command::Deactivate { module } => return self.deactivate(ship_id, module),
             Command::WarpTo { object, range_m } => {
+                if slot.ship.combat.as_ref().is_some_and(|c| c.disrupted_until_ms > self.sim_time_ms) {
+                    return Err(CommandError::WarpDisrupted(ship_id));
+                }
                 let range_m = warp_range(range_m)?;
                 let travel = position.distance(self.locate_other(ship_id, object, "warp_to.object_id")?) - range_m;
                 if travel.is_nan() || travel < MIN_WARP_M {
@@ -228,19 +330,23 @@ impl SystemSim {
     pub fn step(&mut self, dt_ms: u64) -> TickOutput {
         let dt_ms = dt_ms.min(MAX_STEP_MS);
         let mut left = dt_ms;
+        self.tick = self.tick.saturating_add(1);
         while left > 0 {
             let sub = left.min(SUB_STEP_MS);
             self.sub_step(sub);
+            self.sim_time_ms = self.sim_time_ms.saturating_add(sub);
+            self.fight_sub_step(sub);
             left -= sub;
         }
-        self.tick = self.tick.saturating_add(1);
-        self.sim_time_ms = self.sim_time_ms.saturating_add(dt_ms);
+        self.end_of_step();
 
         let mut out = TickOutput {
             tick: self.tick,
             sim_time_ms: self.sim_time_ms,
             departed: std::mem::take(&mut self.departed),
             chat: std::mem::take(&mut self.chat),
+            kills: std::mem::take(&mut self.kills),
+            fight: std::mem::take(&mut self.fight),
             ..TickOutput::default()
         };
         for slot in self.ships.values_mut() {
@@ -258,23 +364,24 @@ impl SystemSim {
     /// Moves every ship by one sub-step. Ships being followed are seen where they were at the start of the
     /// sub-step, so the result does not depend on the order ships are updated in.
     fn sub_step(&mut self, dt_ms: u64) {
-        let followed: BTreeMap<ShipId, Vec3> = self
-            .ships
-            .values()
-            .filter_map(|slot| slot.ship.followed_ship())
-            .filter_map(|id| self.ships.get(&id).map(|slot| (id, slot.ship.position)))
-            .collect();
-        let layout = &self.layout;
+        self.snapshot.take(&self.ships);
+        let (layout, snapshot) = (&self.layout, &self.snapshot);
         let locate = |id: ObjectId| {
-            if is_celestial(id) { celestial_position(layout, id) } else { followed.get(&id).copied() }
+            if is_celestial(id) { celestial_position(layout, id) } else { snapshot.get(id).map(|k| k.position) }
         };
+        let now = self.sim_time_ms;
         for slot in self.ships.values_mut() {
+            // A disrupted ship can align but not enter warp: its attempt ends as it would end.
+            let disrupted = slot.ship.combat.as_ref().is_some_and(|c| c.disrupted_until_ms > now);
+            if disrupted && matches!(slot.ship.order, Order::Align { .. }) {
+                slot.ship.order = Order::Idle;
+            }
             fly(&mut slot.ship, dt_ms, &locate);
         }
     }
 
     /// Where an object other than the commanding ship is, or why it cannot be a target.
-    fn locate_other(&self, ship_id: ShipId, object: ObjectId, field: &str) -> Result<Vec3, CommandError> {
+    pub(crate) fn locate_other(&self, ship_id: ShipId, object: ObjectId, field: &str) -> Result<Vec3, CommandError> {
         if object == ship_id {
             return Err(CommandError::InvalidArgument(format!("{field}: the ship itself")));
         }
@@ -324,6 +431,9 @@ impl SystemSim {
     /// Adds a checked ship with no order. If it left since the last step, it is now simply announced again.
     fn insert(&mut self, mut ship: Ship) {
         ship.order = Order::Idle;
+        if let Some(combat) = &mut ship.combat {
+            combat.leave_system();
+        }
         self.departed.retain(|&id| id != ship.id);
         self.ships.insert(ship.id, Slot { ship, reported: None });
     }

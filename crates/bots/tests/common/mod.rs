@@ -282,6 +282,8 @@ fn tick(session: &mut Session) -> Option<v1::ServerEnvelope> {
             departed: Vec::new(),
             chat: std::mem::take(&mut session.chat),
             new_celestials: Vec::new(),
+            kills: Vec::new(),
+            fight: Vec::new(),
         }),
     ))
 }
@@ -436,6 +438,10 @@ fn handle(
             (vec![reply(id, Msg::Ok(v1::Ok {}))], true)
         }
         Some(Cmd::Stop(_)) => (Vec::new(), false),
+        // The bots under test never fight; the fake server's ships take no part in fights.
+        Some(Cmd::Orbit(_) | Cmd::Lock(_) | Cmd::Unlock(_) | Cmd::ActivateModule(_) | Cmd::DeactivateModule(_)) => {
+            answer(error(id, ErrorCode::NotCombatant, "no fights here"))
+        }
         None => answer(error(id, ErrorCode::UnknownMessage, "empty envelope")),
     }
 }

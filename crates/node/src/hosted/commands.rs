@@ -67,8 +67,18 @@ impl Hosted {
             CommandError::UnknownShip(_) => E::NotInSystem,
             CommandError::DuplicateShip(_) => E::AlreadyInSpace,
             CommandError::NotInSystem(_) | CommandError::NotAGate(_) => E::NotInSystem,
-            CommandError::OutOfRange { .. } => E::OutOfRange,
-            CommandError::WarpInProgress(_) | CommandError::InvalidArgument(_) => E::InvalidArgument,
+            CommandError::OutOfRange { .. } | CommandError::TargetOutOfRange { .. } => E::OutOfRange,
+            CommandError::NotOwner { .. } => E::NotYours,
+            CommandError::NotCombatant(_) => E::NotCombatant,
+            CommandError::TooManyLocks { .. } => E::TooManyLocks,
+            CommandError::AlreadyLocked(_) => E::AlreadyLocked,
+            CommandError::NotLocked(_) => E::NotLocked,
+            CommandError::ModuleAlreadyActive(_) => E::ModuleActive,
+            CommandError::ModuleNotActive(_) => E::ModuleNotActive,
+            CommandError::WarpDisrupted(_) => E::WarpDisrupted,
+            CommandError::NoSuchModule { .. } | CommandError::WarpInProgress(_) | CommandError::InvalidArgument(_) => {
+                E::InvalidArgument
+            }
         };
         let reason = match problem {
             CommandError::UnknownShip(ship) => {

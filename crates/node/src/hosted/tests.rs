@@ -243,6 +243,28 @@ fn a_refused_command_is_answered_to_its_session_with_its_request_id() {
     assert_eq!(only_error(&node.tick(), 1).1, v1::ErrorCode::OutOfRange);
 }
 
+#[test]
+fn fight_commands_reach_the_sim_and_an_untyped_ship_is_refused_with_a_clear_code() {
+    use v1::client_envelope::Body as B;
+    let mut node = undocked();
+    node.send(enter(2, 1, record(11, Vec3::new(1.0e6 + 2_000.0, 0.0, 0.0))));
+    node.tick();
+    // Ships of the running cluster have no ship type yet: they take no part in fights.
+    node.send(command(1, 10, 21, B::Lock(v1::Lock { target_id: 11 })));
+    let (request_id, code, reason) = only_error(&node.tick(), 1);
+    assert_eq!((request_id, code), (21, v1::ErrorCode::NotCombatant));
+    assert!(reason.contains("takes no part in fights"), "{reason}");
+    node.send(command(1, 10, 22, B::ActivateModule(v1::ActivateModule { module: 300, target_id: 11 })));
+    let (_, code, reason) = only_error(&node.tick(), 1);
+    assert_eq!(code, v1::ErrorCode::InvalidArgument);
+    assert!(reason.contains("activate_module.module: 300"), "{reason}");
+    // Orbit is a movement command and works for any ship.
+    node.send(command(1, 10, 23, B::Orbit(v1::Orbit { object_id: 11, radius_m: 1_000 })));
+    let sent = node.tick();
+    assert!(sent.answers_to(1).is_empty(), "an accepted orbit has no answer");
+    assert!(sent.deltas[0].moved.iter().any(|s| s.ship_id == 10), "the orbiting ship moves");
+}
+
 /// Ship 10 of session 1 at the gate, its jump (request 9) queued; the next tick applies it.
 fn jumping() -> Harness {
     let mut node = Harness::new(HERE, THERE);

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orrery/v1/game.proto.
  */
 export const file_orrery_v1_game: GenFile = /*@__PURE__*/
-  fileDesc("ChRvcnJlcnkvdjEvZ2FtZS5wcm90bxIJb3JyZXJ5LnYxIvIDCg5DbGllbnRFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEicKCHJlZ2lzdGVyGAogASgLMhMub3JyZXJ5LnYxLlJlZ2lzdGVySAASIQoFbG9naW4YCyABKAsyEC5vcnJlcnkudjEuTG9naW5IABIjCgZyZXN1bWUYDCABKAsyES5vcnJlcnkudjEuUmVzdW1lSAASNgoQY3JlYXRlX2NoYXJhY3RlchgNIAEoCzIaLm9ycmVyeS52MS5DcmVhdGVDaGFyYWN0ZXJIABIjCgZ1bmRvY2sYDiABKAsyES5vcnJlcnkudjEuVW5kb2NrSAASJwoIYXBwcm9hY2gYFCABKAsyEy5vcnJlcnkudjEuQXBwcm9hY2hIABIfCgRzdG9wGBUgASgLMg8ub3JyZXJ5LnYxLlN0b3BIABIkCgd3YXJwX3RvGBYgASgLMhEub3JyZXJ5LnYxLldhcnBUb0gAEh8KBGp1bXAYFyABKAsyDy5vcnJlcnkudjEuSnVtcEgAEh8KBGNoYXQYGCABKAsyDy5vcnJlcnkudjEuQ2hhdEgAEiMKBmxvZ291dBgZIAEoCzIRLm9ycmVyeS52MS5Mb2dvdXRIABIfCgRwaW5nGBogASgLMg8ub3JyZXJ5LnYxLlBpbmdIAEIGCgRib2R5IpMDCg5TZXJ2ZXJFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEiEKBWVycm9yGAogASgLMhAub3JyZXJ5LnYxLkVycm9ySAASKAoJbG9nZ2VkX2luGAsgASgLMhMub3JyZXJ5LnYxLkxvZ2dlZEluSAASOAoRY2hhcmFjdGVyX2NyZWF0ZWQYDCABKAsyGy5vcnJlcnkudjEuQ2hhcmFjdGVyQ3JlYXRlZEgAEi0KCHNuYXBzaG90GA0gASgLMhkub3JyZXJ5LnYxLlN5c3RlbVNuYXBzaG90SAASJwoFZGVsdGEYDiABKAsyFi5vcnJlcnkudjEuU3lzdGVtRGVsdGFIABIfCgRwb25nGA8gASgLMg8ub3JyZXJ5LnYxLlBvbmdIABIbCgJvaxgQIAEoCzINLm9ycmVyeS52MS5Pa0gAEiMKBm5vdGljZRgRIAEoCzIRLm9ycmVyeS52MS5Ob3RpY2VIABIjCgZxdWV1ZWQYEiABKAsyES5vcnJlcnkudjEuUXVldWVkSABCBgoEYm9keSI6CgZRdWV1ZWQSEQoJc3lzdGVtX2lkGAEgASgNEhAKCHBvc2l0aW9uGAIgASgNEgsKA2NhcBgDIAEoDSIuCghSZWdpc3RlchIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSIrCgVMb2dpbhIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSIXCgZSZXN1bWUSDQoFdG9rZW4YASABKAkigQEKCExvZ2dlZEluEhIKCmFjY291bnRfaWQYASABKAQSDQoFdG9rZW4YAiABKAkSKAoKY2hhcmFjdGVycxgDIAMoCzIULm9ycmVyeS52MS5DaGFyYWN0ZXISKAoKdHJhZGVfaHVicxgEIAMoCzIULm9ycmVyeS52MS5TeXN0ZW1SZWYiLAoJU3lzdGVtUmVmEhEKCXN5c3RlbV9pZBgBIAEoDRIMCgRuYW1lGAIgASgJInoKCUNoYXJhY3RlchIUCgxjaGFyYWN0ZXJfaWQYASABKAQSDAoEbmFtZRgCIAEoCRIPCgdzaGlwX2lkGAMgASgEEhEKCXN5c3RlbV9pZBgEIAEoDRIQCghpbl9zcGFjZRgFIAEoCBITCgtzeXN0ZW1fbmFtZRgGIAEoCSJnCg9DcmVhdGVDaGFyYWN0ZXISDAoEbmFtZRgBIAEoCRIbChFzdGFydF9zeXN0ZW1fbmFtZRgCIAEoCUgAEhkKD3N0YXJ0X3N5c3RlbV9pZBgDIAEoDUgAQg4KDHN0YXJ0X3N5c3RlbSI7ChBDaGFyYWN0ZXJDcmVhdGVkEicKCWNoYXJhY3RlchgBIAEoCzIULm9ycmVyeS52MS5DaGFyYWN0ZXIiHgoGVW5kb2NrEhQKDGNoYXJhY3Rlcl9pZBgBIAEoBCIICgZMb2dvdXQiFQoEUGluZxINCgVub25jZRgBIAEoBCIVCgRQb25nEg0KBW5vbmNlGAEgASgEIgQKAk9rIhYKBk5vdGljZRIMCgR0ZXh0GAEgASgJIksKCEFwcHJvYWNoEiAKBXBvaW50GAEgASgLMg8ub3JyZXJ5LnYxLlZlYzNIABITCglvYmplY3RfaWQYAiABKARIAEIICgZ0YXJnZXQiBgoEU3RvcCIsCgZXYXJwVG8SEQoJb2JqZWN0X2lkGAEgASgEEg8KB3JhbmdlX20YAiABKA0iFwoESnVtcBIPCgdnYXRlX2lkGAEgASgEIhQKBENoYXQSDAoEdGV4dBgBIAEoCSInCgRWZWMzEgkKAXgYASABKBISCQoBeRgCIAEoEhIJCgF6GAMgASgSIo8BCglDZWxlc3RpYWwSCgoCaWQYASABKAQSJgoEa2luZBgCIAEoDjIYLm9ycmVyeS52MS5DZWxlc3RpYWxLaW5kEgwKBG5hbWUYAyABKAkSIQoIcG9zaXRpb24YBCABKAsyDy5vcnJlcnkudjEuVmVjMxIdChVkZXN0aW5hdGlvbl9zeXN0ZW1faWQYBSABKA0irgEKCVNoaXBTdGF0ZRIPCgdzaGlwX2lkGAEgASgEEhQKDGNoYXJhY3Rlcl9pZBgCIAEoBBINCgVwaWxvdBgDIAEoCRIhCghwb3NpdGlvbhgEIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAUgASgLMg8ub3JyZXJ5LnYxLlZlYzMSJQoGbW90aW9uGAYgASgOMhUub3JyZXJ5LnYxLlNoaXBNb3Rpb24inAIKDlN5c3RlbVNuYXBzaG90EhEKCXN5c3RlbV9pZBgBIAEoDRITCgtzeXN0ZW1fbmFtZRgCIAEoCRITCgtzaW1fdGltZV9tcxgDIAEoBBIUCgx5b3VyX3NoaXBfaWQYBCABKAQSKAoKY2VsZXN0aWFscxgFIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSIwoFc2hpcHMYBiADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEhUKDXRpZGlfcGVybWlsbGUYByABKA0SDwoHdGlja19tcxgIIAEoDRIMCgR0aWNrGAkgASgEEg8KB25vZGVfaWQYCiABKA0SIQoEY2hhdBgLIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZSI9CghDaGF0TGluZRIUCgxjaGFyYWN0ZXJfaWQYASABKAQSDQoFcGlsb3QYAiABKAkSDAoEdGV4dBgDIAEoCSKJAgoLU3lzdGVtRGVsdGESEQoJc3lzdGVtX2lkGAEgASgNEgwKBHRpY2sYAiABKAQSEwoLc2ltX3RpbWVfbXMYAyABKAQSFQoNdGlkaV9wZXJtaWxsZRgEIAEoDRIjCgVtb3ZlZBgFIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSJQoHYXJyaXZlZBgGIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSEAoIZGVwYXJ0ZWQYByADKAQSIQoEY2hhdBgIIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZRIsCg5uZXdfY2VsZXN0aWFscxgJIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwiOwoFRXJyb3ISIgoEY29kZRgBIAEoDjIULm9ycmVyeS52MS5FcnJvckNvZGUSDgoGcmVhc29uGAIgASgJKoABCg1DZWxlc3RpYWxLaW5kEh4KGkNFTEVTVElBTF9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTQ0VMRVNUSUFMX0tJTkRfU1RBUhABEhkKFUNFTEVTVElBTF9LSU5EX1BMQU5FVBACEhsKF0NFTEVTVElBTF9LSU5EX1NUQVJHQVRFEAMqjwEKClNoaXBNb3Rpb24SGwoXU0hJUF9NT1RJT05fVU5TUEVDSUZJRUQQABIUChBTSElQX01PVElPTl9JRExFEAESGwoXU0hJUF9NT1RJT05fQVBQUk9BQ0hJTkcQAhIYChRTSElQX01PVElPTl9BTElHTklORxADEhcKE1NISVBfTU9USU9OX1dBUlBJTkcQBCrjBAoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX0JBRF9GUkFNRRABEh4KGkVSUk9SX0NPREVfVU5LTk9XTl9NRVNTQUdFEAISHAoYRVJST1JfQ09ERV9OT1RfTE9HR0VEX0lOEAMSHgoaRVJST1JfQ09ERV9CQURfQ1JFREVOVElBTFMQBBIZChVFUlJPUl9DT0RFX05BTUVfVEFLRU4QBRIfChtFUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQBhIYChRFUlJPUl9DT0RFX05PVF9ZT1VSUxAHEhsKF0VSUk9SX0NPREVfTk9UX0lOX1NQQUNFEAgSHAoYRVJST1JfQ09ERV9OT1RfSU5fU1lTVEVNEAkSGwoXRVJST1JfQ09ERV9PVVRfT0ZfUkFOR0UQChIbChdFUlJPUl9DT0RFX1JBVEVfTElNSVRFRBALEhoKFkVSUk9SX0NPREVfVU5BVkFJTEFCTEUQDBIfChtFUlJPUl9DT0RFX0FMUkVBRFlfSU5fU1BBQ0UQDRIcChhFUlJPUl9DT0RFX1NIVVRUSU5HX0RPV04QDhIXChNFUlJPUl9DT0RFX0lOVEVSTkFMEA8SGgoWRVJST1JfQ09ERV9TWVNURU1fRlVMTBAQEh8KG0VSUk9SX0NPREVfU0VTU0lPTl9SRVBMQUNFRBAREiAKHEVSUk9SX0NPREVfQUxSRUFEWV9MT0dHRURfSU4QEhIkCiBFUlJPUl9DT0RFX05PVF9BX1NUQVJUSU5HX1NZU1RFTRATYgZwcm90bzM");
+  fileDesc("ChRvcnJlcnkvdjEvZ2FtZS5wcm90bxIJb3JyZXJ5LnYxIssFCg5DbGllbnRFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEicKCHJlZ2lzdGVyGAogASgLMhMub3JyZXJ5LnYxLlJlZ2lzdGVySAASIQoFbG9naW4YCyABKAsyEC5vcnJlcnkudjEuTG9naW5IABIjCgZyZXN1bWUYDCABKAsyES5vcnJlcnkudjEuUmVzdW1lSAASNgoQY3JlYXRlX2NoYXJhY3RlchgNIAEoCzIaLm9ycmVyeS52MS5DcmVhdGVDaGFyYWN0ZXJIABIjCgZ1bmRvY2sYDiABKAsyES5vcnJlcnkudjEuVW5kb2NrSAASJwoIYXBwcm9hY2gYFCABKAsyEy5vcnJlcnkudjEuQXBwcm9hY2hIABIfCgRzdG9wGBUgASgLMg8ub3JyZXJ5LnYxLlN0b3BIABIkCgd3YXJwX3RvGBYgASgLMhEub3JyZXJ5LnYxLldhcnBUb0gAEh8KBGp1bXAYFyABKAsyDy5vcnJlcnkudjEuSnVtcEgAEh8KBGNoYXQYGCABKAsyDy5vcnJlcnkudjEuQ2hhdEgAEiMKBmxvZ291dBgZIAEoCzIRLm9ycmVyeS52MS5Mb2dvdXRIABIfCgRwaW5nGBogASgLMg8ub3JyZXJ5LnYxLlBpbmdIABIhCgVvcmJpdBgbIAEoCzIQLm9ycmVyeS52MS5PcmJpdEgAEh8KBGxvY2sYHCABKAsyDy5vcnJlcnkudjEuTG9ja0gAEiMKBnVubG9jaxgdIAEoCzIRLm9ycmVyeS52MS5VbmxvY2tIABI0Cg9hY3RpdmF0ZV9tb2R1bGUYHiABKAsyGS5vcnJlcnkudjEuQWN0aXZhdGVNb2R1bGVIABI4ChFkZWFjdGl2YXRlX21vZHVsZRgfIAEoCzIbLm9ycmVyeS52MS5EZWFjdGl2YXRlTW9kdWxlSABCBgoEYm9keSKTAwoOU2VydmVyRW52ZWxvcGUSEgoKcmVxdWVzdF9pZBgBIAEoDRIhCgVlcnJvchgKIAEoCzIQLm9ycmVyeS52MS5FcnJvckgAEigKCWxvZ2dlZF9pbhgLIAEoCzITLm9ycmVyeS52MS5Mb2dnZWRJbkgAEjgKEWNoYXJhY3Rlcl9jcmVhdGVkGAwgASgLMhsub3JyZXJ5LnYxLkNoYXJhY3RlckNyZWF0ZWRIABItCghzbmFwc2hvdBgNIAEoCzIZLm9ycmVyeS52MS5TeXN0ZW1TbmFwc2hvdEgAEicKBWRlbHRhGA4gASgLMhYub3JyZXJ5LnYxLlN5c3RlbURlbHRhSAASHwoEcG9uZxgPIAEoCzIPLm9ycmVyeS52MS5Qb25nSAASGwoCb2sYECABKAsyDS5vcnJlcnkudjEuT2tIABIjCgZub3RpY2UYESABKAsyES5vcnJlcnkudjEuTm90aWNlSAASIwoGcXVldWVkGBIgASgLMhEub3JyZXJ5LnYxLlF1ZXVlZEgAQgYKBGJvZHkiOgoGUXVldWVkEhEKCXN5c3RlbV9pZBgBIAEoDRIQCghwb3NpdGlvbhgCIAEoDRILCgNjYXAYAyABKA0iLgoIUmVnaXN0ZXISEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiKwoFTG9naW4SEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiFwoGUmVzdW1lEg0KBXRva2VuGAEgASgJIoEBCghMb2dnZWRJbhISCgphY2NvdW50X2lkGAEgASgEEg0KBXRva2VuGAIgASgJEigKCmNoYXJhY3RlcnMYAyADKAsyFC5vcnJlcnkudjEuQ2hhcmFjdGVyEigKCnRyYWRlX2h1YnMYBCADKAsyFC5vcnJlcnkudjEuU3lzdGVtUmVmIiwKCVN5c3RlbVJlZhIRCglzeXN0ZW1faWQYASABKA0SDAoEbmFtZRgCIAEoCSJ6CglDaGFyYWN0ZXISFAoMY2hhcmFjdGVyX2lkGAEgASgEEgwKBG5hbWUYAiABKAkSDwoHc2hpcF9pZBgDIAEoBBIRCglzeXN0ZW1faWQYBCABKA0SEAoIaW5fc3BhY2UYBSABKAgSEwoLc3lzdGVtX25hbWUYBiABKAkiZwoPQ3JlYXRlQ2hhcmFjdGVyEgwKBG5hbWUYASABKAkSGwoRc3RhcnRfc3lzdGVtX25hbWUYAiABKAlIABIZCg9zdGFydF9zeXN0ZW1faWQYAyABKA1IAEIOCgxzdGFydF9zeXN0ZW0iOwoQQ2hhcmFjdGVyQ3JlYXRlZBInCgljaGFyYWN0ZXIYASABKAsyFC5vcnJlcnkudjEuQ2hhcmFjdGVyIh4KBlVuZG9jaxIUCgxjaGFyYWN0ZXJfaWQYASABKAQiCAoGTG9nb3V0IhUKBFBpbmcSDQoFbm9uY2UYASABKAQiFQoEUG9uZxINCgVub25jZRgBIAEoBCIECgJPayIWCgZOb3RpY2USDAoEdGV4dBgBIAEoCSJLCghBcHByb2FjaBIgCgVwb2ludBgBIAEoCzIPLm9ycmVyeS52MS5WZWMzSAASEwoJb2JqZWN0X2lkGAIgASgESABCCAoGdGFyZ2V0IgYKBFN0b3AiLAoGV2FycFRvEhEKCW9iamVjdF9pZBgBIAEoBBIPCgdyYW5nZV9tGAIgASgNIhcKBEp1bXASDwoHZ2F0ZV9pZBgBIAEoBCIUCgRDaGF0EgwKBHRleHQYASABKAkiLAoFT3JiaXQSEQoJb2JqZWN0X2lkGAEgASgEEhAKCHJhZGl1c19tGAIgASgNIhkKBExvY2sSEQoJdGFyZ2V0X2lkGAEgASgEIhsKBlVubG9jaxIRCgl0YXJnZXRfaWQYASABKAQiMwoOQWN0aXZhdGVNb2R1bGUSDgoGbW9kdWxlGAEgASgNEhEKCXRhcmdldF9pZBgCIAEoBCIiChBEZWFjdGl2YXRlTW9kdWxlEg4KBm1vZHVsZRgBIAEoDSInCgRWZWMzEgkKAXgYASABKBISCQoBeRgCIAEoEhIJCgF6GAMgASgSIo8BCglDZWxlc3RpYWwSCgoCaWQYASABKAQSJgoEa2luZBgCIAEoDjIYLm9ycmVyeS52MS5DZWxlc3RpYWxLaW5kEgwKBG5hbWUYAyABKAkSIQoIcG9zaXRpb24YBCABKAsyDy5vcnJlcnkudjEuVmVjMxIdChVkZXN0aW5hdGlvbl9zeXN0ZW1faWQYBSABKA0irgEKCVNoaXBTdGF0ZRIPCgdzaGlwX2lkGAEgASgEEhQKDGNoYXJhY3Rlcl9pZBgCIAEoBBINCgVwaWxvdBgDIAEoCRIhCghwb3NpdGlvbhgEIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAUgASgLMg8ub3JyZXJ5LnYxLlZlYzMSJQoGbW90aW9uGAYgASgOMhUub3JyZXJ5LnYxLlNoaXBNb3Rpb24inAIKDlN5c3RlbVNuYXBzaG90EhEKCXN5c3RlbV9pZBgBIAEoDRITCgtzeXN0ZW1fbmFtZRgCIAEoCRITCgtzaW1fdGltZV9tcxgDIAEoBBIUCgx5b3VyX3NoaXBfaWQYBCABKAQSKAoKY2VsZXN0aWFscxgFIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSIwoFc2hpcHMYBiADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEhUKDXRpZGlfcGVybWlsbGUYByABKA0SDwoHdGlja19tcxgIIAEoDRIMCgR0aWNrGAkgASgEEg8KB25vZGVfaWQYCiABKA0SIQoEY2hhdBgLIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZSI9CghDaGF0TGluZRIUCgxjaGFyYWN0ZXJfaWQYASABKAQSDQoFcGlsb3QYAiABKAkSDAoEdGV4dBgDIAEoCSLVAgoLU3lzdGVtRGVsdGESEQoJc3lzdGVtX2lkGAEgASgNEgwKBHRpY2sYAiABKAQSEwoLc2ltX3RpbWVfbXMYAyABKAQSFQoNdGlkaV9wZXJtaWxsZRgEIAEoDRIjCgVtb3ZlZBgFIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSJQoHYXJyaXZlZBgGIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSEAoIZGVwYXJ0ZWQYByADKAQSIQoEY2hhdBgIIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZRIsCg5uZXdfY2VsZXN0aWFscxgJIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSJAoFa2lsbHMYCiADKAsyFS5vcnJlcnkudjEuS2lsbFJlcG9ydBIkCgVmaWdodBgLIAMoCzIVLm9ycmVyeS52MS5GaWdodEV2ZW50IlcKCEF0dGFja2VyEg8KB3NoaXBfaWQYASABKAQSFAoMY2hhcmFjdGVyX2lkGAIgASgEEhQKDHNoaXBfdHlwZV9pZBgDIAEoDRIOCgZkYW1hZ2UYBCABKAEigwIKCktpbGxSZXBvcnQSFgoOdmljdGltX3NoaXBfaWQYASABKAQSGwoTdmljdGltX2NoYXJhY3Rlcl9pZBgCIAEoBBIUCgxzaGlwX3R5cGVfaWQYAyABKA0SDwoHY2Fwc3VsZRgEIAEoCBITCgtzaW1fdGltZV9tcxgFIAEoBBIhCghwb3NpdGlvbhgGIAEoCzIPLm9ycmVyeS52MS5WZWMzEicKCmZpbmFsX2Jsb3cYByABKAsyEy5vcnJlcnkudjEuQXR0YWNrZXISJgoJYXR0YWNrZXJzGAggAygLMhMub3JyZXJ5LnYxLkF0dGFja2VyEhAKCHdyZWNrX2lkGAkgASgEIokDCgpGaWdodEV2ZW50EicKBmxvY2tlZBgBIAEoCzIVLm9ycmVyeS52MS5Mb2NrQ2hhbmdlSAASKgoJbG9ja19sb3N0GAIgASgLMhUub3JyZXJ5LnYxLkxvY2tDaGFuZ2VIABIoCgZkYW1hZ2UYAyABKAsyFi5vcnJlcnkudjEuRmlnaHREYW1hZ2VIABI2ChBtaXNzaWxlX2xhdW5jaGVkGAQgASgLMhoub3JyZXJ5LnYxLk1pc3NpbGVMYXVuY2hlZEgAEi4KDG1pc3NpbGVfZ29uZRgFIAEoCzIWLm9ycmVyeS52MS5NaXNzaWxlR29uZUgAEikKCWRpc3J1cHRlZBgGIAEoCzIULm9ycmVyeS52MS5EaXNydXB0ZWRIABIbChFkZXN0cm95ZWRfc2hpcF9pZBgHIAEoBEgAEioKDndyZWNrX2FwcGVhcmVkGAggASgLMhAub3JyZXJ5LnYxLldyZWNrSAASFwoNd3JlY2tfZ29uZV9pZBgJIAEoBEgAQgcKBWV2ZW50IjAKCkxvY2tDaGFuZ2USDwoHc2hpcF9pZBgBIAEoBBIRCgl0YXJnZXRfaWQYAiABKAQifgoLRmlnaHREYW1hZ2USEwoLYXR0YWNrZXJfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEEg4KBm1vZHVsZRgDIAEoDRIOCgZkYW1hZ2UYBCABKAESEgoKbWlzc2lsZV9pZBgFIAEoBBITCgtzaW1fdGltZV9tcxgGIAEoBCK4AQoPTWlzc2lsZUxhdW5jaGVkEhIKCm1pc3NpbGVfaWQYASABKAQSEwoLYXR0YWNrZXJfaWQYAiABKAQSEQoJdGFyZ2V0X2lkGAMgASgEEg4KBm1vZHVsZRgEIAEoDRIhCghwb3NpdGlvbhgFIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAYgASgLMg8ub3JyZXJ5LnYxLlZlYzMSEwoLc2ltX3RpbWVfbXMYByABKAQiRQoLTWlzc2lsZUdvbmUSEgoKbWlzc2lsZV9pZBgBIAEoBBIiCgNlbmQYAiABKA4yFS5vcnJlcnkudjEuTWlzc2lsZUVuZCJBCglEaXNydXB0ZWQSDwoHc2hpcF9pZBgBIAEoBBIRCgl0YXJnZXRfaWQYAiABKAQSEAoIdW50aWxfbXMYAyABKAQiaAoFV3JlY2sSEAoId3JlY2tfaWQYASABKAQSIQoIcG9zaXRpb24YAiABKAsyDy5vcnJlcnkudjEuVmVjMxIUCgxzaGlwX3R5cGVfaWQYAyABKA0SFAoMY2hhcmFjdGVyX2lkGAQgASgEIjsKBUVycm9yEiIKBGNvZGUYASABKA4yFC5vcnJlcnkudjEuRXJyb3JDb2RlEg4KBnJlYXNvbhgCIAEoCSqAAQoNQ2VsZXN0aWFsS2luZBIeChpDRUxFU1RJQUxfS0lORF9VTlNQRUNJRklFRBAAEhcKE0NFTEVTVElBTF9LSU5EX1NUQVIQARIZChVDRUxFU1RJQUxfS0lORF9QTEFORVQQAhIbChdDRUxFU1RJQUxfS0lORF9TVEFSR0FURRADKo8BCgpTaGlwTW90aW9uEhsKF1NISVBfTU9USU9OX1VOU1BFQ0lGSUVEEAASFAoQU0hJUF9NT1RJT05fSURMRRABEhsKF1NISVBfTU9USU9OX0FQUFJPQUNISU5HEAISGAoUU0hJUF9NT1RJT05fQUxJR05JTkcQAxIXChNTSElQX01PVElPTl9XQVJQSU5HEAQqfQoKTWlzc2lsZUVuZBIbChdNSVNTSUxFX0VORF9VTlNQRUNJRklFRBAAEhgKFE1JU1NJTEVfRU5EX0VYUExPREVEEAESGwoXTUlTU0lMRV9FTkRfT1VUX09GX0ZVRUwQAhIbChdNSVNTSUxFX0VORF9UQVJHRVRfR09ORRADKrkGCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhgKFEVSUk9SX0NPREVfQkFEX0ZSQU1FEAESHgoaRVJST1JfQ09ERV9VTktOT1dOX01FU1NBR0UQAhIcChhFUlJPUl9DT0RFX05PVF9MT0dHRURfSU4QAxIeChpFUlJPUl9DT0RFX0JBRF9DUkVERU5USUFMUxAEEhkKFUVSUk9SX0NPREVfTkFNRV9UQUtFThAFEh8KG0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBAGEhgKFEVSUk9SX0NPREVfTk9UX1lPVVJTEAcSGwoXRVJST1JfQ09ERV9OT1RfSU5fU1BBQ0UQCBIcChhFUlJPUl9DT0RFX05PVF9JTl9TWVNURU0QCRIbChdFUlJPUl9DT0RFX09VVF9PRl9SQU5HRRAKEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAsSGgoWRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAMEh8KG0VSUk9SX0NPREVfQUxSRUFEWV9JTl9TUEFDRRANEhwKGEVSUk9SX0NPREVfU0hVVFRJTkdfRE9XThAOEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQDxIaChZFUlJPUl9DT0RFX1NZU1RFTV9GVUxMEBASHwobRVJST1JfQ09ERV9TRVNTSU9OX1JFUExBQ0VEEBESIAocRVJST1JfQ09ERV9BTFJFQURZX0xPR0dFRF9JThASEiQKIEVSUk9SX0NPREVfTk9UX0FfU1RBUlRJTkdfU1lTVEVNEBMSGQoVRVJST1JfQ09ERV9OT1RfTE9DS0VEEBQSHQoZRVJST1JfQ09ERV9UT09fTUFOWV9MT0NLUxAVEh0KGUVSUk9SX0NPREVfQUxSRUFEWV9MT0NLRUQQFhIcChhFUlJPUl9DT0RFX01PRFVMRV9BQ1RJVkUQFxIgChxFUlJPUl9DT0RFX01PRFVMRV9OT1RfQUNUSVZFEBgSHAoYRVJST1JfQ09ERV9OT1RfQ09NQkFUQU5UEBkSHQoZRVJST1JfQ09ERV9XQVJQX0RJU1JVUFRFRBAaYgZwcm90bzM");
 
 /**
  * Everything a client sends. `request_id` is the client's own number; the server echoes it in every answer
@@ -109,6 +109,36 @@ export type ClientEnvelope = Message<"orrery.v1.ClientEnvelope"> & {
      */
     value: Ping;
     case: "ping";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Orbit orbit = 27;
+     */
+    value: Orbit;
+    case: "orbit";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Lock lock = 28;
+     */
+    value: Lock;
+    case: "lock";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Unlock unlock = 29;
+     */
+    value: Unlock;
+    case: "unlock";
+  } | {
+    /**
+     * @generated from field: orrery.v1.ActivateModule activate_module = 30;
+     */
+    value: ActivateModule;
+    case: "activateModule";
+  } | {
+    /**
+     * @generated from field: orrery.v1.DeactivateModule deactivate_module = 31;
+     */
+    value: DeactivateModule;
+    case: "deactivateModule";
   } | { case: undefined; value?: undefined };
 };
 
@@ -706,6 +736,115 @@ export const ChatSchema: GenMessage<Chat> = /*@__PURE__*/
   messageDesc(file_orrery_v1_game, 21);
 
 /**
+ * Circle a ship or celestial of the system at `radius_m` metres (0–1,000,000) at full speed until another
+ * movement command.
+ *
+ * @generated from message orrery.v1.Orbit
+ */
+export type Orbit = Message<"orrery.v1.Orbit"> & {
+  /**
+   * @generated from field: uint64 object_id = 1;
+   */
+  objectId: bigint;
+
+  /**
+   * @generated from field: uint32 radius_m = 2;
+   */
+  radiusM: number;
+};
+
+/**
+ * Describes the message orrery.v1.Orbit.
+ * Use `create(OrbitSchema)` to create a new message.
+ */
+export const OrbitSchema: GenMessage<Orbit> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 22);
+
+/**
+ * Start locking a ship within lock range. The lock completes after a time that grows as the target's
+ * signature shrinks (a `FightEvent.locked` in a delta says when). Locks being acquired count towards the
+ * ship type's maximum.
+ *
+ * @generated from message orrery.v1.Lock
+ */
+export type Lock = Message<"orrery.v1.Lock"> & {
+  /**
+   * @generated from field: uint64 target_id = 1;
+   */
+  targetId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.Lock.
+ * Use `create(LockSchema)` to create a new message.
+ */
+export const LockSchema: GenMessage<Lock> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 23);
+
+/**
+ * Drop a lock, complete or not; modules active on that ship switch off.
+ *
+ * @generated from message orrery.v1.Unlock
+ */
+export type Unlock = Message<"orrery.v1.Unlock"> & {
+  /**
+   * @generated from field: uint64 target_id = 1;
+   */
+  targetId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.Unlock.
+ * Use `create(UnlockSchema)` to create a new message.
+ */
+export const UnlockSchema: GenMessage<Unlock> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 24);
+
+/**
+ * Switch a module (a weapon or a warp disruptor, by its index in the ship type's rack) on against a locked
+ * ship. It cycles until switched off or the lock is lost, never faster than its cycle time.
+ *
+ * @generated from message orrery.v1.ActivateModule
+ */
+export type ActivateModule = Message<"orrery.v1.ActivateModule"> & {
+  /**
+   * @generated from field: uint32 module = 1;
+   */
+  module: number;
+
+  /**
+   * @generated from field: uint64 target_id = 2;
+   */
+  targetId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.ActivateModule.
+ * Use `create(ActivateModuleSchema)` to create a new message.
+ */
+export const ActivateModuleSchema: GenMessage<ActivateModule> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 25);
+
+/**
+ * Switch a module off; its current cycle still counts.
+ *
+ * @generated from message orrery.v1.DeactivateModule
+ */
+export type DeactivateModule = Message<"orrery.v1.DeactivateModule"> & {
+  /**
+   * @generated from field: uint32 module = 1;
+   */
+  module: number;
+};
+
+/**
+ * Describes the message orrery.v1.DeactivateModule.
+ * Use `create(DeactivateModuleSchema)` to create a new message.
+ */
+export const DeactivateModuleSchema: GenMessage<DeactivateModule> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 26);
+
+/**
  * A position or velocity. Positions in metres, velocities in metres per second, both rounded to integers.
  *
  * @generated from message orrery.v1.Vec3
@@ -732,7 +871,7 @@ export type Vec3 = Message<"orrery.v1.Vec3"> & {
  * Use `create(Vec3Schema)` to create a new message.
  */
 export const Vec3Schema: GenMessage<Vec3> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 22);
+  messageDesc(file_orrery_v1_game, 27);
 
 /**
  * @generated from message orrery.v1.Celestial
@@ -771,7 +910,7 @@ export type Celestial = Message<"orrery.v1.Celestial"> & {
  * Use `create(CelestialSchema)` to create a new message.
  */
 export const CelestialSchema: GenMessage<Celestial> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 23);
+  messageDesc(file_orrery_v1_game, 28);
 
 /**
  * @generated from message orrery.v1.ShipState
@@ -813,7 +952,7 @@ export type ShipState = Message<"orrery.v1.ShipState"> & {
  * Use `create(ShipStateSchema)` to create a new message.
  */
 export const ShipStateSchema: GenMessage<ShipState> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 24);
+  messageDesc(file_orrery_v1_game, 29);
 
 /**
  * Everything a client needs on entering a system; deltas then apply on top of it.
@@ -897,7 +1036,7 @@ export type SystemSnapshot = Message<"orrery.v1.SystemSnapshot"> & {
  * Use `create(SystemSnapshotSchema)` to create a new message.
  */
 export const SystemSnapshotSchema: GenMessage<SystemSnapshot> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 25);
+  messageDesc(file_orrery_v1_game, 30);
 
 /**
  * @generated from message orrery.v1.ChatLine
@@ -924,7 +1063,7 @@ export type ChatLine = Message<"orrery.v1.ChatLine"> & {
  * Use `create(ChatLineSchema)` to create a new message.
  */
 export const ChatLineSchema: GenMessage<ChatLine> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 26);
+  messageDesc(file_orrery_v1_game, 31);
 
 /**
  * What happened in one system during one tick. Sent once per tick to every session in the system.
@@ -987,6 +1126,20 @@ export type SystemDelta = Message<"orrery.v1.SystemDelta"> & {
    * @generated from field: repeated orrery.v1.Celestial new_celestials = 9;
    */
   newCelestials: Celestial[];
+
+  /**
+   * Ships destroyed this tick, in the order they died, each with its final blow and every attacker.
+   *
+   * @generated from field: repeated orrery.v1.KillReport kills = 10;
+   */
+  kills: KillReport[];
+
+  /**
+   * Everything else that happened in fights this tick, in order.
+   *
+   * @generated from field: repeated orrery.v1.FightEvent fight = 11;
+   */
+  fight: FightEvent[];
 };
 
 /**
@@ -994,7 +1147,400 @@ export type SystemDelta = Message<"orrery.v1.SystemDelta"> & {
  * Use `create(SystemDeltaSchema)` to create a new message.
  */
 export const SystemDeltaSchema: GenMessage<SystemDelta> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 27);
+  messageDesc(file_orrery_v1_game, 32);
+
+/**
+ * Someone who damaged (or warp-disrupted) a destroyed ship during its life.
+ *
+ * @generated from message orrery.v1.Attacker
+ */
+export type Attacker = Message<"orrery.v1.Attacker"> & {
+  /**
+   * @generated from field: uint64 ship_id = 1;
+   */
+  shipId: bigint;
+
+  /**
+   * @generated from field: uint64 character_id = 2;
+   */
+  characterId: bigint;
+
+  /**
+   * The attacker's ship type (data/ship-types.csv: the item type id).
+   *
+   * @generated from field: uint32 ship_type_id = 3;
+   */
+  shipTypeId: number;
+
+  /**
+   * Hit points of damage dealt to the victim (0 for a warp disruptor only).
+   *
+   * @generated from field: double damage = 4;
+   */
+  damage: number;
+};
+
+/**
+ * Describes the message orrery.v1.Attacker.
+ * Use `create(AttackerSchema)` to create a new message.
+ */
+export const AttackerSchema: GenMessage<Attacker> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 33);
+
+/**
+ * A ship destroyed this tick.
+ *
+ * @generated from message orrery.v1.KillReport
+ */
+export type KillReport = Message<"orrery.v1.KillReport"> & {
+  /**
+   * @generated from field: uint64 victim_ship_id = 1;
+   */
+  victimShipId: bigint;
+
+  /**
+   * @generated from field: uint64 victim_character_id = 2;
+   */
+  victimCharacterId: bigint;
+
+  /**
+   * @generated from field: uint32 ship_type_id = 3;
+   */
+  shipTypeId: number;
+
+  /**
+   * True when the lost ship was a capsule: the pilot leaves space. Otherwise the pilot ejects: the same
+   * ship id now carries a capsule.
+   *
+   * @generated from field: bool capsule = 4;
+   */
+  capsule: boolean;
+
+  /**
+   * Simulation time of the kill, ms.
+   *
+   * @generated from field: uint64 sim_time_ms = 5;
+   */
+  simTimeMs: bigint;
+
+  /**
+   * @generated from field: orrery.v1.Vec3 position = 6;
+   */
+  position?: Vec3 | undefined;
+
+  /**
+   * @generated from field: orrery.v1.Attacker final_blow = 7;
+   */
+  finalBlow?: Attacker | undefined;
+
+  /**
+   * Everyone who damaged or disrupted the victim during its life, in the order they first did.
+   *
+   * @generated from field: repeated orrery.v1.Attacker attackers = 8;
+   */
+  attackers: Attacker[];
+
+  /**
+   * @generated from field: uint64 wreck_id = 9;
+   */
+  wreckId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.KillReport.
+ * Use `create(KillReportSchema)` to create a new message.
+ */
+export const KillReportSchema: GenMessage<KillReport> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 34);
+
+/**
+ * One event of a fight.
+ *
+ * @generated from message orrery.v1.FightEvent
+ */
+export type FightEvent = Message<"orrery.v1.FightEvent"> & {
+  /**
+   * @generated from oneof orrery.v1.FightEvent.event
+   */
+  event: {
+    /**
+     * A lock completed.
+     *
+     * @generated from field: orrery.v1.LockChange locked = 1;
+     */
+    value: LockChange;
+    case: "locked";
+  } | {
+    /**
+     * A lock was lost: the target left, was destroyed or is beyond lock range.
+     *
+     * @generated from field: orrery.v1.LockChange lock_lost = 2;
+     */
+    value: LockChange;
+    case: "lockLost";
+  } | {
+    /**
+     * @generated from field: orrery.v1.FightDamage damage = 3;
+     */
+    value: FightDamage;
+    case: "damage";
+  } | {
+    /**
+     * @generated from field: orrery.v1.MissileLaunched missile_launched = 4;
+     */
+    value: MissileLaunched;
+    case: "missileLaunched";
+  } | {
+    /**
+     * @generated from field: orrery.v1.MissileGone missile_gone = 5;
+     */
+    value: MissileGone;
+    case: "missileGone";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Disrupted disrupted = 6;
+     */
+    value: Disrupted;
+    case: "disrupted";
+  } | {
+    /**
+     * A ship was destroyed (its KillReport is in `kills`).
+     *
+     * @generated from field: uint64 destroyed_ship_id = 7;
+     */
+    value: bigint;
+    case: "destroyedShipId";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Wreck wreck_appeared = 8;
+     */
+    value: Wreck;
+    case: "wreckAppeared";
+  } | {
+    /**
+     * A wreck disappeared (two hours after the loss).
+     *
+     * @generated from field: uint64 wreck_gone_id = 9;
+     */
+    value: bigint;
+    case: "wreckGoneId";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message orrery.v1.FightEvent.
+ * Use `create(FightEventSchema)` to create a new message.
+ */
+export const FightEventSchema: GenMessage<FightEvent> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 35);
+
+/**
+ * @generated from message orrery.v1.LockChange
+ */
+export type LockChange = Message<"orrery.v1.LockChange"> & {
+  /**
+   * @generated from field: uint64 ship_id = 1;
+   */
+  shipId: bigint;
+
+  /**
+   * @generated from field: uint64 target_id = 2;
+   */
+  targetId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.LockChange.
+ * Use `create(LockChangeSchema)` to create a new message.
+ */
+export const LockChangeSchema: GenMessage<LockChange> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 36);
+
+/**
+ * A turret shot or a missile explosion; damage 0 is a miss.
+ *
+ * @generated from message orrery.v1.FightDamage
+ */
+export type FightDamage = Message<"orrery.v1.FightDamage"> & {
+  /**
+   * @generated from field: uint64 attacker_id = 1;
+   */
+  attackerId: bigint;
+
+  /**
+   * @generated from field: uint64 target_id = 2;
+   */
+  targetId: bigint;
+
+  /**
+   * The module that shot (for a missile, the launcher it came from).
+   *
+   * @generated from field: uint32 module = 3;
+   */
+  module: number;
+
+  /**
+   * Hit points taken, shield, armour and hull together.
+   *
+   * @generated from field: double damage = 4;
+   */
+  damage: number;
+
+  /**
+   * The missile that exploded; 0 for a turret shot.
+   *
+   * @generated from field: uint64 missile_id = 5;
+   */
+  missileId: bigint;
+
+  /**
+   * Simulation time of the hit, ms (within the tick).
+   *
+   * @generated from field: uint64 sim_time_ms = 6;
+   */
+  simTimeMs: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.FightDamage.
+ * Use `create(FightDamageSchema)` to create a new message.
+ */
+export const FightDamageSchema: GenMessage<FightDamage> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 37);
+
+/**
+ * A missile left its launcher; it flies straight at its target at constant speed.
+ *
+ * @generated from message orrery.v1.MissileLaunched
+ */
+export type MissileLaunched = Message<"orrery.v1.MissileLaunched"> & {
+  /**
+   * @generated from field: uint64 missile_id = 1;
+   */
+  missileId: bigint;
+
+  /**
+   * @generated from field: uint64 attacker_id = 2;
+   */
+  attackerId: bigint;
+
+  /**
+   * @generated from field: uint64 target_id = 3;
+   */
+  targetId: bigint;
+
+  /**
+   * @generated from field: uint32 module = 4;
+   */
+  module: number;
+
+  /**
+   * @generated from field: orrery.v1.Vec3 position = 5;
+   */
+  position?: Vec3 | undefined;
+
+  /**
+   * @generated from field: orrery.v1.Vec3 velocity = 6;
+   */
+  velocity?: Vec3 | undefined;
+
+  /**
+   * @generated from field: uint64 sim_time_ms = 7;
+   */
+  simTimeMs: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.MissileLaunched.
+ * Use `create(MissileLaunchedSchema)` to create a new message.
+ */
+export const MissileLaunchedSchema: GenMessage<MissileLaunched> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 38);
+
+/**
+ * @generated from message orrery.v1.MissileGone
+ */
+export type MissileGone = Message<"orrery.v1.MissileGone"> & {
+  /**
+   * @generated from field: uint64 missile_id = 1;
+   */
+  missileId: bigint;
+
+  /**
+   * @generated from field: orrery.v1.MissileEnd end = 2;
+   */
+  end: MissileEnd;
+};
+
+/**
+ * Describes the message orrery.v1.MissileGone.
+ * Use `create(MissileGoneSchema)` to create a new message.
+ */
+export const MissileGoneSchema: GenMessage<MissileGone> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 39);
+
+/**
+ * A warp disruptor cycle landed: the target cannot warp until `until_ms` (simulation time).
+ *
+ * @generated from message orrery.v1.Disrupted
+ */
+export type Disrupted = Message<"orrery.v1.Disrupted"> & {
+  /**
+   * @generated from field: uint64 ship_id = 1;
+   */
+  shipId: bigint;
+
+  /**
+   * @generated from field: uint64 target_id = 2;
+   */
+  targetId: bigint;
+
+  /**
+   * @generated from field: uint64 until_ms = 3;
+   */
+  untilMs: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.Disrupted.
+ * Use `create(DisruptedSchema)` to create a new message.
+ */
+export const DisruptedSchema: GenMessage<Disrupted> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 40);
+
+/**
+ * What is left where a ship was destroyed.
+ *
+ * @generated from message orrery.v1.Wreck
+ */
+export type Wreck = Message<"orrery.v1.Wreck"> & {
+  /**
+   * @generated from field: uint64 wreck_id = 1;
+   */
+  wreckId: bigint;
+
+  /**
+   * @generated from field: orrery.v1.Vec3 position = 2;
+   */
+  position?: Vec3 | undefined;
+
+  /**
+   * @generated from field: uint32 ship_type_id = 3;
+   */
+  shipTypeId: number;
+
+  /**
+   * @generated from field: uint64 character_id = 4;
+   */
+  characterId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.Wreck.
+ * Use `create(WreckSchema)` to create a new message.
+ */
+export const WreckSchema: GenMessage<Wreck> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 41);
 
 /**
  * @generated from message orrery.v1.Error
@@ -1018,7 +1564,7 @@ export type Error = Message<"orrery.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 28);
+  messageDesc(file_orrery_v1_game, 42);
 
 /**
  * @generated from enum orrery.v1.CelestialKind
@@ -1086,6 +1632,39 @@ export enum ShipMotion {
  */
 export const ShipMotionSchema: GenEnum<ShipMotion> = /*@__PURE__*/
   enumDesc(file_orrery_v1_game, 1);
+
+/**
+ * @generated from enum orrery.v1.MissileEnd
+ */
+export enum MissileEnd {
+  /**
+   * @generated from enum value: MISSILE_END_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: MISSILE_END_EXPLODED = 1;
+   */
+  EXPLODED = 1,
+
+  /**
+   * @generated from enum value: MISSILE_END_OUT_OF_FUEL = 2;
+   */
+  OUT_OF_FUEL = 2,
+
+  /**
+   * The target left, was destroyed, or is a capsule now.
+   *
+   * @generated from enum value: MISSILE_END_TARGET_GONE = 3;
+   */
+  TARGET_GONE = 3,
+}
+
+/**
+ * Describes the enum orrery.v1.MissileEnd.
+ */
+export const MissileEndSchema: GenEnum<MissileEnd> = /*@__PURE__*/
+  enumDesc(file_orrery_v1_game, 2);
 
 /**
  * @generated from enum orrery.v1.ErrorCode
@@ -1156,7 +1735,8 @@ export enum ErrorCode {
   NOT_IN_SYSTEM = 9,
 
   /**
-   * Jump: the gate is farther than 2,500 m.
+   * Jump: the gate is farther than 2,500 m; Lock: the target is beyond lock range; ActivateModule: a warp
+   * disruptor's target is beyond its range.
    *
    * @generated from enum value: ERROR_CODE_OUT_OF_RANGE = 10;
    */
@@ -1222,11 +1802,60 @@ export enum ErrorCode {
    * @generated from enum value: ERROR_CODE_NOT_A_STARTING_SYSTEM = 19;
    */
   NOT_A_STARTING_SYSTEM = 19,
+
+  /**
+   * ActivateModule or Unlock on a ship that is not locked (or whose lock is not complete yet).
+   *
+   * @generated from enum value: ERROR_CODE_NOT_LOCKED = 20;
+   */
+  NOT_LOCKED = 20,
+
+  /**
+   * Lock beyond the ship type's maximum (locks being acquired count).
+   *
+   * @generated from enum value: ERROR_CODE_TOO_MANY_LOCKS = 21;
+   */
+  TOO_MANY_LOCKS = 21,
+
+  /**
+   * Lock on a ship already locked or being locked.
+   *
+   * @generated from enum value: ERROR_CODE_ALREADY_LOCKED = 22;
+   */
+  ALREADY_LOCKED = 22,
+
+  /**
+   * ActivateModule on a module that is active already.
+   *
+   * @generated from enum value: ERROR_CODE_MODULE_ACTIVE = 23;
+   */
+  MODULE_ACTIVE = 23,
+
+  /**
+   * DeactivateModule on a module that is not active.
+   *
+   * @generated from enum value: ERROR_CODE_MODULE_NOT_ACTIVE = 24;
+   */
+  MODULE_NOT_ACTIVE = 24,
+
+  /**
+   * A fight command from, or naming, a ship that takes no part in fights (it has no ship type).
+   *
+   * @generated from enum value: ERROR_CODE_NOT_COMBATANT = 25;
+   */
+  NOT_COMBATANT = 25,
+
+  /**
+   * WarpTo while a warp disruptor holds the ship.
+   *
+   * @generated from enum value: ERROR_CODE_WARP_DISRUPTED = 26;
+   */
+  WARP_DISRUPTED = 26,
 }
 
 /**
  * Describes the enum orrery.v1.ErrorCode.
  */
 export const ErrorCodeSchema: GenEnum<ErrorCode> = /*@__PURE__*/
-  enumDesc(file_orrery_v1_game, 2);
+  enumDesc(file_orrery_v1_game, 3);
 
