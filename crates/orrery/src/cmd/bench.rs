@@ -10,7 +10,7 @@ pub struct BenchArgs {
 }
 
 #[derive(clap::Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process; boxing would only obscure the clap types")]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing would only obscure the clap types")]
 pub enum Bench {
     /// The chat race: N clients all talking in one orrery system or IRC channel (ngIRCd, InspIRCd); reports
     /// deliveries/s, latency percentiles, losses, server CPU and RSS; `--sweep` finds the best sustained rate.
