@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The cluster acceptance run on separate processes: coordinator + 2 sol nodes + 2 proxies over NATS and
+# PostgreSQL (scripts/cluster-up.sh), and `orrery bots` split over the two proxies, on this machine. Prints
+# the bots' summaries and the CPU and memory of the orrery processes (and, apart, of NATS and PostgreSQL), to
+# compare with scripts/cluster-acceptance.sh (one process). Usage: scripts/cluster-acceptance-processes.sh
+# [COUNT] [SCENARIO] [DURATION_S]
+set -euo pipefail
+count=${1:-2000}
+scenario=${2:-mixed}
+duration=${3:-60}
+cd "$(dirname "$0")/.."
+cargo build --release -q -p orrery
+bin=target/release/orrery
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+orrery_services_start
+dir=$(mktemp -d -t orrery-acceptance.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+cleanup() {
+    trap - EXIT INT TERM
+    [ -n "${up:-}" ] && kill -TERM "$up" 2>/dev/null && wait "$up" 2>/dev/null
+    orrery_services_stop
+}
+trap cleanup EXIT INT TERM
+ORRERY_BIN="$bin" ORRERY_BUS="$ORRERY_TEST_NATS_URL" ORRERY_STORE="$ORRERY_TEST_POSTGRES_URL" \
+    ORRERY_CLUSTER_DIR="$dir" ORRERY_ADMIN_LISTEN="127.0.0.1:$((port + 100))" \
+    scripts/cluster-up.sh --nodes 2 --port "$port" >"$dir/up.out" 2>&1 &
+up=$!
+for _ in $(seq 600); do [ -e "$dir/ready" ] && break; sleep 0.5; done
+[ -e "$dir/ready" ] || { cat "$dir/up.out" >&2; exit 1; }
+role_pids() { cat "$dir"/*.pid; }
+service_pids() { cat "$ORRERY_SERVICES_DIR"/nats.pid 2>/dev/null; pgrep -f "postgres.*$ORRERY_SERVICES_DIR" || true; }
+ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done | paste -sd+ | bc; }
+rss_mb() { for p in "$@"; do awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0; done | paste -sd+ | awk '{print int($1 / 1024)}'; }
+mapfile -t roles < <(role_pids)
+mapfile -t services < <(service_pids)
+start_roles=$(ticks "${roles[@]}")
+start_services=$(ticks "${services[@]}")
+start=$(date +%s.%N)
+"$bin" bots --connect "127.0.0.1:$port" --count $((count / 2)) --scenario "$scenario" --duration "$duration" --json \
+    --name-prefix proca 2>"$dir/bots-a.err" | tail -1 >"$dir/bots-a.json" &
+a=$!
+"$bin" bots --connect "127.0.0.1:$((port + 10))" --count $((count - count / 2)) --scenario "$scenario" \
+    --duration "$duration" --json --name-prefix procb 2>"$dir/bots-b.err" | tail -1 >"$dir/bots-b.json" &
+b=$!
+wait "$a" "$b"
+end=$(date +%s.%N)
+hz=$(getconf CLK_TCK)
+cores() { awk -v t="$1" -v hz="$hz" -v s="$start" -v e="$end" 'BEGIN {printf "%.2f", t / hz / (e - s)}'; }
+echo "bots (proxy 1): $(cat "$dir/bots-a.json")"
+echo "bots (proxy 2): $(cat "$dir/bots-b.json")"
+echo "orrery processes (coordinator, 2 nodes, 2 proxies): rss_mb=$(rss_mb "${roles[@]}") cpu_cores=$(cores $(($(ticks "${roles[@]}") - start_roles)))"
+echo "nats + postgresql: rss_mb=$(rss_mb "${services[@]}") cpu_cores=$(cores $(($(ticks "${services[@]}") - start_services)))"
