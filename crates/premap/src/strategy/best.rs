@@ -300,7 +300,14 @@ impl<'s, 'u> Core<'s, 'u> {
         let mut refiner = Refiner::new(&self.core, core_part, vec![cap; k]);
         let overload_before = refiner.overload();
         refiner.balance(FINAL_BALANCE_STEPS_PER_NODE * k.min(FINAL_BALANCE_NODES_COUNTED) + 64);
-        debug_assert!(refiner.overload() <= overload_before, "the k-way balance raised the overload");
+        // Compared with a rounding allowance: the overload is a sum of squares over the parts, summed again after
+        // the moves, and a move that changes nothing in substance may change its last bits (a random case of
+        // the property tests found one).
+        debug_assert!(
+            refiner.overload() <= overload_before + 1e-9 * (1.0 + overload_before),
+            "the k-way balance raised the overload: {overload_before} -> {}",
+            refiner.overload()
+        );
         let cut_before = self.core.cut(&refiner.part);
         refiner.cap_at_current_load();
         refiner.refine(REFINE_PASSES);
