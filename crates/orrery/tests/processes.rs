@@ -1,7 +1,9 @@
 //! The cluster as separate processes — `orrery coordinator`, two `orrery node`s and an `orrery proxy` — on a real
 //! NATS server and a real PostgreSQL server, as docs/deployment.md runs it: a pilot keeps playing through a sol
 //! node's `kill -9` (its system is restored on the other node from the store), and a node that was frozen
-//! (SIGSTOP) past its lease and then thawed drops the systems it lost instead of ticking or writing them.
+//! (SIGSTOP) past its lease and then thawed drops the systems it lost instead of ticking or writing them; a
+//! pilot whose proxy dies resumes on the other proxy and finds its ship; the coordinator dies and play goes on,
+//! and a new coordinator adopts the stored mapping and can move systems again.
 //!
 //! Needs ORRERY_TEST_NATS_URL and ORRERY_TEST_POSTGRES_URL (scripts/test.sh starts both servers); fails, saying
 //! so, without them.
@@ -102,6 +104,21 @@ fn post(admin: &str, path: &str, token: &str, body: &str) -> (u16, String) {
     (status, response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
 }
 
+/// Move `system` to `node` through the admin API; retried while the node is not yet live to the coordinator
+/// (400: a node process just started, or a coordinator that has not heard it yet). The move's report.
+fn move_system(admin: &str, system: u32, node: usize) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) =
+            post(admin, &format!("/api/v1/systems/{system}/move"), "t0ken", &format!("{{\"node\":{node}}}"));
+        if status == 200 {
+            return body;
+        }
+        assert!(status == 400 && Instant::now() < deadline, "move refused ({status}): {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Send chat lines until one comes back in the pilot's system, and return how long that took; a Notice seen on
 /// the way is returned too.
 async fn until_chat_works(client: &mut Client, tag: &str) -> (Duration, Vec<String>) {
@@ -127,7 +144,7 @@ async fn until_chat_works(client: &mut Client, tag: &str) -> (Duration, Vec<Stri
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn play_goes_on_through_a_killed_node_and_a_frozen_one_is_fenced() {
+async fn play_goes_on_through_dead_nodes_a_frozen_node_a_dead_proxy_and_a_dead_coordinator() {
     let nats = service("ORRERY_TEST_NATS_URL");
     let postgres = orrery_store::create_scratch_database(&service("ORRERY_TEST_POSTGRES_URL"), "orrery_processes")
         .await
@@ -186,10 +203,14 @@ async fn play_goes_on_through_a_killed_node_and_a_frozen_one_is_fenced() {
     let mut proxy = role("proxy", &["proxy", "--id", "1"], &["--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0"]);
     let proxy_line = proxy.wait_for("clients tcp://");
     let addr = after(&proxy_line, "clients tcp://").to_owned();
+    let mut other_proxy =
+        role("proxy-2", &["proxy", "--id", "2"], &["--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0"]);
+    let other_line = other_proxy.wait_for("clients tcp://");
+    let other_addr = after(&other_line, "clients tcp://").to_owned();
 
     // A pilot in space, talking.
     let mut client = Client::connect(&addr).await.expect("connect to the proxy process");
-    client.register_or_login("survivor", "correct horse battery").await.expect("registered");
+    let token = client.register_or_login("survivor", "correct horse battery").await.expect("registered").token;
     let character = client.create_character("Survivor").await.expect("character");
     let snapshot = client.undock(character.character_id).await.expect("undocked");
     let (system, ship, home) = (snapshot.system_id, snapshot.your_ship_id, snapshot.node_id as usize);
@@ -213,16 +234,7 @@ async fn play_goes_on_through_a_killed_node_and_a_frozen_one_is_fenced() {
     // The node comes back empty, takes the system by a live move, and is then frozen past its lease.
     nodes[home] = role(&format!("node-{home}-again"), &["node", "--id", &home.to_string()], &["--lease-ms", LEASE_MS]);
     nodes[home].wait_for("0 systems, mapping epoch");
-    let moved = loop {
-        let (status, body) =
-            post(&admin, &format!("/api/v1/systems/{system}/move"), "t0ken", &format!("{{\"node\":{home}}}"));
-        if status == 200 {
-            break body;
-        }
-        // 400 until the coordinator has heard the new process.
-        assert_eq!(status, 400, "move refused: {body}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let moved = move_system(&admin, system, home);
     assert!(moved.contains(&format!("\"to_node\":{home}")), "{moved}");
     until_chat_works(&mut client, "after-move").await;
     nodes[home].signal("-STOP");
@@ -240,6 +252,32 @@ async fn play_goes_on_through_a_killed_node_and_a_frozen_one_is_fenced() {
     let mapping = store.load_mapping().await.expect("store").expect("mapping");
     let owner = mapping.assignments.iter().find(|&&(s, _)| s == system).map(|&(_, node)| node as usize);
     assert_eq!(owner, Some(other));
-    drop(client);
+
+    // The proxy dies: the pilot resumes on the other proxy and flies the same ship in the same system.
     drop(proxy);
+    let mut client = Client::connect(&other_addr).await.expect("connect to the other proxy");
+    client.resume(&token).await.expect("resumed with the token");
+    let snapshot = client.undock(character.character_id).await.expect("back in space");
+    assert_eq!((snapshot.your_ship_id, snapshot.system_id), (ship, system), "the same ship, where it was");
+    until_chat_works(&mut client, "after-proxy-death").await;
+
+    // The coordinator dies: play goes on without it (nodes and proxies keep the mapping they have).
+    let epoch = store.load_mapping().await.expect("store").expect("mapping").epoch;
+    drop(coordinator);
+    until_chat_works(&mut client, "no-coordinator").await;
+    // A new one adopts the stored mapping (same epoch), hears the nodes, and can move systems again.
+    let mut coordinator = role(
+        "coordinator-again",
+        &["coordinator"],
+        &["--lease-ms", LEASE_MS, "--admin-listen", "127.0.0.1:0", "--admin-token", "t0ken"],
+    );
+    let line = coordinator.wait_for("mapping epoch");
+    assert!(line.ends_with(&format!("mapping epoch {epoch}")), "the stored mapping adopted: {line}");
+    let admin_line = coordinator.wait_for("admin: http://");
+    let admin = after(&admin_line, "admin: http://").split('/').next().expect("host:port").to_owned();
+    let moved = move_system(&admin, system, home);
+    assert!(moved.contains(&format!("\"epoch\":{}", epoch + 1)), "{moved}");
+    until_chat_works(&mut client, "after-new-coordinator").await;
+    drop(client);
+    drop(other_proxy);
 }
