@@ -29,9 +29,16 @@ up=$!
 for _ in $(seq 600); do [ -e "$dir/ready" ] && break; sleep 0.5; done
 [ -e "$dir/ready" ] || { cat "$dir/up.out" >&2; exit 1; }
 role_pids() { cat "$dir"/*.pid; }
-service_pids() { cat "$ORRERY_SERVICES_DIR"/nats.pid 2>/dev/null; pgrep -f "postgres.*$ORRERY_SERVICES_DIR" || true; }
-ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done | paste -sd+ | bc; }
-rss_mb() { for p in "$@"; do awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0; done | paste -sd+ | awk '{print int($1 / 1024)}'; }
+# NATS, and PostgreSQL's postmaster with its live backends (the postmaster's own times include the backends it
+# has reaped: fields 16 and 17 of /proc/PID/stat).
+service_pids() {
+    cat "$ORRERY_SERVICES_DIR"/nats/*.pid 2>/dev/null || true
+    local postmaster
+    postmaster=$(head -1 "$ORRERY_SERVICES_DIR"/pg/data/postmaster.pid 2>/dev/null || true)
+    if [ -n "$postmaster" ]; then echo "$postmaster"; pgrep -P "$postmaster" || true; fi
+}
+ticks() { for p in "$@"; do awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0; done | awk '{t += $1} END {print t + 0}'; }
+rss_mb() { for p in "$@"; do awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0; done | awk '{t += $1} END {print int(t / 1024)}'; }
 mapfile -t roles < <(role_pids)
 mapfile -t services < <(service_pids)
 start_roles=$(ticks "${roles[@]}")
@@ -50,4 +57,5 @@ cores() { awk -v t="$1" -v hz="$hz" -v s="$start" -v e="$end" 'BEGIN {printf "%.
 echo "bots (proxy 1): $(cat "$dir/bots-a.json")"
 echo "bots (proxy 2): $(cat "$dir/bots-b.json")"
 echo "orrery processes (coordinator, 2 nodes, 2 proxies): rss_mb=$(rss_mb "${roles[@]}") cpu_cores=$(cores $(($(ticks "${roles[@]}") - start_roles)))"
-echo "nats + postgresql: rss_mb=$(rss_mb "${services[@]}") cpu_cores=$(cores $(($(ticks "${services[@]}") - start_services)))"
+mapfile -t services_now < <(service_pids)
+echo "nats + postgresql: rss_mb=$(rss_mb "${services_now[@]}") cpu_cores=$(cores $(($(ticks "${services_now[@]}") - start_services)))"
