@@ -204,6 +204,9 @@ pub struct Cluster {
     emergency: Arc<EmergencyShutdown>,
     settings: live_settings::SharedSettings,
     stop_watchers: CancellationToken,
+    /// With failover, how old a node's last report may be for the admin API to still show the node (a dead
+    /// node's systems are elsewhere by then); `None` shows every node heard from.
+    report_max_age: Option<Duration>,
     admin: Option<orrery_admin::AdminHandle>,
     admin_url: Option<String>,
     metrics: Arc<Metrics>,
@@ -448,6 +451,7 @@ impl Cluster {
             emergency,
             settings,
             stop_watchers,
+            report_max_age: config.failover.then_some(config.lease * 2),
             admin: None,
             admin_url: None,
             metrics,
@@ -499,7 +503,11 @@ impl Cluster {
         let proxy_stats = self.proxy.as_ref().map_or_else(Default::default, ProxyHandle::shared_stats);
         let slow_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let metrics = self.metrics.clone();
-        let read_reports = move || reports.latest();
+        let max_age = self.report_max_age;
+        let read_reports = move || match max_age {
+            Some(age) => reports.latest_within(age),
+            None => reports.latest(),
+        };
         let read_reports: Arc<dyn Fn() -> Vec<NodeReport> + Send + Sync> = Arc::new(read_reports);
         let sessions_stats = proxy_stats.clone();
         let refresh_reports = read_reports.clone();

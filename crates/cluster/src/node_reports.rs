@@ -79,6 +79,17 @@ impl NodeReports {
         self.latest.read().values().map(|heard| heard.report.clone()).collect()
     }
 
+    /// The latest report of every node heard from within `age`, in node order: the nodes alive as far as the
+    /// bus tells (a dead node's last report stays behind in [`NodeReports::latest`]).
+    pub fn latest_within(&self, age: std::time::Duration) -> Vec<NodeReport> {
+        self.latest
+            .read()
+            .values()
+            .filter(|heard| heard.at.elapsed() <= age)
+            .map(|heard| heard.report.clone())
+            .collect()
+    }
+
     /// One node's latest report and when it arrived; `None` before its first.
     pub fn heard(&self, node: u32) -> Option<Heard> {
         self.latest.read().get(&node).cloned()

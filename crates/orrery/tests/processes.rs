@@ -90,10 +90,15 @@ fn after<'a>(line: &'a str, prefix: &str) -> &'a str {
 
 /// POST a JSON body to the admin API; the status code and the body.
 fn post(admin: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    request(admin, "POST", path, token, body)
+}
+
+/// One request to the admin API; the status code and the body.
+fn request(admin: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(admin).expect("admin API reachable");
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {admin}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -222,6 +227,23 @@ async fn play_goes_on_through_dead_nodes_a_frozen_node_a_dead_proxy_and_a_dead_c
     println!("chat worked again {} ms after the kill -9", recovered_after.as_millis());
     assert!(notices.iter().any(|text| text.contains("restored")), "the pilot was told: {notices:?}");
     coordinator.wait_for("node failed over");
+    // The admin API shows the living node only, with every system (once it has hosted them all).
+    let nodes_shown = || {
+        let (status, view) = request(&admin, "GET", "/api/v1/cluster", "t0ken", "");
+        assert_eq!(status, 200, "{view}");
+        let view: serde_json::Value = serde_json::from_str(&view).expect("JSON");
+        let nodes = view["nodes"].as_array().cloned().unwrap_or_default();
+        nodes.iter().map(|n| (n["node_id"].as_u64().unwrap_or(99), n["systems"].as_u64().unwrap_or(0))).collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let shown: Vec<(u64, u64)> = nodes_shown();
+        if shown == vec![((1 - home) as u64, 300)] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the dead node is still shown, or systems missing: {shown:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let store = orrery_store::open(&postgres).await.expect("store");
     let mapping = store.load_mapping().await.expect("store").expect("mapping");
     let other = 1 - home;
