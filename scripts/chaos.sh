@@ -34,19 +34,14 @@ orrery_services_start
 dir=$(mktemp -d -t orrery-chaos.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 universe=(--generate-systems 1000)
-cleanup() {
+# The nodes this script restarts are not cluster-up.sh's to stop: their pids are in the pid files.
+stop_all() {
     trap - EXIT INT TERM
-    [ -n "${up:-}" ] && kill -TERM "$up" 2>/dev/null && wait "$up" 2>/dev/null
-    orrery_services_stop
+    for pid_file in "$dir"/node-*.pid; do kill -TERM "$(cat "$pid_file")" 2>/dev/null || true; done
+    orrery_cluster_stop
 }
-trap cleanup EXIT INT TERM
-
-ORRERY_BIN="$bin" ORRERY_BUS="$ORRERY_TEST_NATS_URL" ORRERY_STORE="$ORRERY_TEST_POSTGRES_URL" \
-    ORRERY_CLUSTER_DIR="$dir" ORRERY_ADMIN_LISTEN="127.0.0.1:$((port + 100))" \
-    scripts/cluster-up.sh --nodes "$nodes" --port "$port" -- "${universe[@]}" --admin-token chaos >"$dir/up.out" 2>&1 &
-up=$!
-for _ in $(seq 600); do [ -e "$dir/ready" ] && break; sleep 0.5; done
-[ -e "$dir/ready" ] || { say "the cluster did not come up:"; cat "$dir/up.out" >&2; exit 1; }
+trap stop_all EXIT INT TERM
+orrery_cluster_start "$bin" "$dir" "$port" "$nodes" "${universe[@]}" --admin-token chaos
 say "cluster up in $dir; $bots bots for ${duration}s, a node killed every ${kill_every}s"
 
 "$bin" bots --connect "127.0.0.1:$port" --count $((bots / 2)) --scenario mixed --duration "$duration" --json \
@@ -79,7 +74,7 @@ q() { psql "$psql_url" -tAc "$1"; }
 lost=$(q "SELECT count(*) FROM characters c LEFT JOIN ships s ON s.ship_id = c.ship_id WHERE s.ship_id IS NULL")
 doubled=$(q "SELECT count(*) FROM (SELECT character_id FROM ships GROUP BY character_id HAVING count(*) > 1) d")
 characters=$(q "SELECT count(*) FROM characters")
-recoveries=$(grep -ho 'node failed over.*recovered_after_ms=[0-9]*' "$dir/coordinator.log" | grep -o '[0-9]*$' | sort -n)
+recoveries=$(grep -ho 'node failed over.*recovered_after_ms=[0-9]*' "$dir/coordinator.log" | grep -o '[0-9]*$' | sort -n || true)
 count=$(echo "$recoveries" | grep -c . || true)
 p50=$(echo "$recoveries" | awk -v n="$count" 'NR == int((n + 1) / 2) {print}')
 max=$(echo "$recoveries" | tail -1)

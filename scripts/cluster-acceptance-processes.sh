@@ -16,18 +16,8 @@ source scripts/services.sh
 orrery_services_start
 dir=$(mktemp -d -t orrery-acceptance.XXXXXX)
 port=$((20000 + RANDOM % 20000))
-cleanup() {
-    trap - EXIT INT TERM
-    [ -n "${up:-}" ] && kill -TERM "$up" 2>/dev/null && wait "$up" 2>/dev/null
-    orrery_services_stop
-}
-trap cleanup EXIT INT TERM
-ORRERY_BIN="$bin" ORRERY_BUS="$ORRERY_TEST_NATS_URL" ORRERY_STORE="$ORRERY_TEST_POSTGRES_URL" \
-    ORRERY_CLUSTER_DIR="$dir" ORRERY_ADMIN_LISTEN="127.0.0.1:$((port + 100))" \
-    scripts/cluster-up.sh --nodes 2 --port "$port" >"$dir/up.out" 2>&1 &
-up=$!
-for _ in $(seq 600); do [ -e "$dir/ready" ] && break; sleep 0.5; done
-[ -e "$dir/ready" ] || { cat "$dir/up.out" >&2; exit 1; }
+trap 'trap - EXIT INT TERM; orrery_cluster_stop' EXIT INT TERM
+orrery_cluster_start "$bin" "$dir" "$port" 2
 role_pids() { cat "$dir"/*.pid; }
 # NATS, and PostgreSQL's postmaster with its live backends (the postmaster's own times include the backends it
 # has reaped: fields 16 and 17 of /proc/PID/stat).

@@ -136,3 +136,30 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
         ;;
     esac
 fi
+
+# A multi-process cluster (scripts/cluster-up.sh) on the services started above, in the background, for load
+# scripts: orrery_cluster_start BIN DIR PORT NODES [ORRERY_OPTIONS...] returns once it is up (proxy 1 on PORT,
+# proxy 2 on PORT+10, the admin API on PORT+100, logs and pid files in DIR), or fails showing why.
+orrery_cluster_start() {
+    local bin="$1" dir="$2" port="$3" nodes="$4"
+    shift 4
+    ORRERY_BIN="$bin" ORRERY_BUS="$ORRERY_TEST_NATS_URL" ORRERY_STORE="$ORRERY_TEST_POSTGRES_URL" \
+        ORRERY_CLUSTER_DIR="$dir" ORRERY_ADMIN_LISTEN="127.0.0.1:$((port + 100))" \
+        scripts/cluster-up.sh --nodes "$nodes" --port "$port" -- "$@" >"$dir/up.out" 2>&1 &
+    ORRERY_CLUSTER_PID=$!
+    for _ in $(seq 600); do [ -e "$dir/ready" ] && return 0; sleep 0.5; done
+    orrery_services_say "the cluster did not come up:"
+    cat "$dir/up.out" >&2
+    return 1
+}
+
+# Stop the cluster orrery_cluster_start started (each role gracefully), then the services.
+orrery_cluster_stop() {
+    if [ -n "${ORRERY_CLUSTER_PID:-}" ]; then
+        # `|| true`: cluster-up.sh ends by a signal here, and a caller under `set -e` must still stop the services.
+        kill -TERM "$ORRERY_CLUSTER_PID" 2>/dev/null || true
+        wait "$ORRERY_CLUSTER_PID" 2>/dev/null || true
+        ORRERY_CLUSTER_PID=
+    fi
+    orrery_services_stop
+}

@@ -587,7 +587,9 @@ impl Coordinator {
     }
 }
 
-async fn send(bus: &dyn Bus, node: u32, body: v1::node_inbox::Body) {
+/// Send `body` to node `node`'s inbox (`node.<id>`); a failure is logged (the step that waits for an answer
+/// times out).
+pub(crate) async fn send(bus: &dyn Bus, node: u32, body: v1::node_inbox::Body) {
     let payload = Bytes::from(v1::NodeInbox { body: Some(body) }.encode_to_vec());
     if let Err(problem) = bus.publish(&orrery_proto::node_subject(node), payload).await {
         tracing::error!(node, %problem, "message to a node not sent");

@@ -10,13 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use orrery_bus::Bus;
 use orrery_node::{NodeConfig, NodeHandle, PersistStats};
 use orrery_proto::v1;
 use orrery_proxy::ProxyHandle;
 use orrery_store::Store;
-use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::{ClusterConfig, ClusterError, connect_bus, start_proxy};
@@ -117,8 +115,7 @@ async fn host_own_systems(
         .await
         .map_err(ClusterError::Config)?;
     for (node, host) in hosts {
-        let message = v1::NodeInbox { body: Some(v1::node_inbox::Body::Host(host)) };
-        bus.publish(&orrery_proto::node_subject(node), Bytes::from(message.encode_to_vec())).await?;
+        crate::coordinator::send(bus, node, v1::node_inbox::Body::Host(host)).await;
     }
     Ok(())
 }

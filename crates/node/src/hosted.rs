@@ -54,9 +54,11 @@ pub struct Hosted {
     /// a disconnect may carry an older stored copy (the store may not have the last position yet), and the
     /// ship must come back where it left, not where it was last checkpointed.
     left_here: HashMap<u64, (v1::ShipRecord, u64)>,
-    /// Per publisher (origin), the highest stamp received on this system's subject: what a live migration's
-    /// new node must not apply again.
-    pub seen: HashMap<u64, u64>,
+    /// Per publisher (origin), the highest stamp applied on this system's subject and the tick it was last
+    /// heard: what a live migration's new node must not apply again. A publisher silent for `FORWARD_TICKS` is
+    /// forgotten (doubles only arise around a move, within seconds), so that the map holds the sessions of the
+    /// last minutes, not every session ever.
+    pub seen: HashMap<u64, (u64, u64)>,
     /// Stamps what this system publishes to other systems' inboxes (handoffs, forwarded commands).
     stamper: orrery_proto::Stamper,
     /// Prepared for a live migration: the inbox fills, the system does not tick until its state arrives.
@@ -121,6 +123,15 @@ impl Hosted {
         }
     }
 
+    /// A placeholder for a system about to move here: its inbox fills from the subscription, it does not tick
+    /// until the state arrives and replaces it.
+    pub fn held(system_id: u32, tick_ms: u32) -> Hosted {
+        let layout = orrery_sim::SystemLayout { system_id, name: String::new(), celestials: Vec::new() };
+        let mut hosted = Hosted::new(SystemSim::new(layout), tick_ms, 1);
+        hosted.held = true;
+        hosted
+    }
+
     /// Hosted here and running: neither held for a migration nor gone.
     pub fn live(&self) -> bool {
         !self.held && !self.gone
@@ -133,11 +144,12 @@ impl Hosted {
         if message.origin == 0 {
             return true;
         }
-        let seen = self.seen.entry(message.origin).or_default();
+        let now = self.sim.tick();
+        let (seen, heard) = self.seen.entry(message.origin).or_default();
         if message.seq <= *seen {
             return false;
         }
-        *seen = message.seq;
+        (*seen, *heard) = (message.seq, now);
         true
     }
 
@@ -179,6 +191,7 @@ impl Hosted {
         let now = output.tick;
         self.jumped.retain(|_, (_, left_at)| now.saturating_sub(*left_at) <= FORWARD_TICKS);
         self.left_here.retain(|_, (_, left_at)| now.saturating_sub(*left_at) <= FORWARD_TICKS);
+        self.seen.retain(|_, (_, heard)| now.saturating_sub(*heard) <= FORWARD_TICKS);
         let tidi_permille = permille(context.factor);
         let chat: Vec<v1::ChatLine> = output
             .chat

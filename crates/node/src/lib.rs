@@ -509,10 +509,7 @@ impl Node {
             self.to_coordinator(Body::Failed(v1::MoveFailed { step: Some(*step), reason })).await;
             return;
         }
-        let layout = SystemLayout { system_id: step.system_id, name: String::new(), celestials: Vec::new() };
-        let mut hosted = Hosted::new(SystemSim::new(layout), self.config.tick_ms, 1);
-        hosted.held = true;
-        match self.add_system(systems, hosted).await {
+        match self.add_system(systems, Hosted::held(step.system_id, self.config.tick_ms)).await {
             Some(_) => self.to_coordinator(Body::Prepared(*step)).await,
             None => {
                 let reason = format!("node {} could not subscribe to system {}", self.config.node_id, step.system_id);
@@ -577,10 +574,7 @@ impl Node {
             None => {
                 // Not prepared (the prepare was lost): hold from now on, what came before is gone.
                 tracing::warn!(node = self.config.node_id, system = step.system_id, "transfer without prepare");
-                let layout = SystemLayout { system_id: step.system_id, name: String::new(), celestials: Vec::new() };
-                let mut held = Hosted::new(SystemSim::new(layout), self.config.tick_ms, 1);
-                held.held = true;
-                self.add_system(systems, held).await?
+                self.add_system(systems, Hosted::held(step.system_id, self.config.tick_ms)).await?
             }
         };
         let held = std::mem::take(&mut systems.borrow_mut()[index].inbox);

@@ -23,7 +23,7 @@ pub enum Target {
 }
 
 /// A pilot's command for their ship, applied at the start of a tick.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Fly to the target and stop there (within 50 m of a point, 500 m of an object).
     Approach(Target),
@@ -169,7 +169,7 @@ pub enum CommandError {
 }
 
 /// What an accepted command did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The command replaced the ship's order (or was said, for chat); its effect shows in the next steps.
     Accepted,

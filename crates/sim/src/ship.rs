@@ -100,7 +100,7 @@ impl Ship {
 
 /// A ship as clients see it, for snapshots and deltas. Full precision: the runtime quantises (with
 /// [`crate::quantise`]).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShipView {
     /// The ship, as [`Ship::id`].
     pub id: ShipId,

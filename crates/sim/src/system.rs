@@ -38,7 +38,7 @@ pub struct ChatLine {
 
 /// Everything clients in the system must learn from one step. A ship is in at most one of `moved`, `arrived`
 /// and `departed`; ship lists are in id order.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TickOutput {
     /// The tick just completed (the first step returns 1).
     pub tick: u64,

@@ -579,3 +579,15 @@ fn a_message_a_publisher_sent_once_is_applied_once_even_if_it_arrives_twice() {
     let said: Vec<String> = node.tick().deltas.iter().flat_map(|d| d.chat.iter().map(|c| c.text.clone())).collect();
     assert_eq!(said, ["line 1", "line 2", "line 3"]);
 }
+
+#[test]
+fn a_publisher_silent_for_the_forwarding_time_is_forgotten() {
+    let mut node = undocked();
+    node.hosted.inbox.push_back(stamped(9, 1, command(1, 10, 1, chat("hello"))));
+    node.tick();
+    assert!(node.hosted.seen.contains_key(&9));
+    for _ in 0..=super::FORWARD_TICKS {
+        node.tick();
+    }
+    assert!(!node.hosted.seen.contains_key(&9), "the map keeps recent publishers only");
+}

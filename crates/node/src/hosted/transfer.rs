@@ -63,7 +63,7 @@ impl Hosted {
                 .map(|(ship, left_at_tick)| v1::LeftShip { ship: Some(ship.clone()), left_at_tick: *left_at_tick })
                 .collect(),
             inbox,
-            seen: self.seen.clone().into_iter().collect(),
+            seen: self.seen.iter().map(|(&origin, &(seq, _))| (origin, seq)).collect(),
             next_tick_in_ms,
         })
     }
@@ -91,7 +91,8 @@ impl Hosted {
                 Some((ship.ship_id, (ship, left.left_at_tick)))
             })
             .collect();
-        hosted.seen = transfer.seen.iter().map(|(&origin, &seq)| (origin, seq)).collect();
+        let now = hosted.sim.tick();
+        hosted.seen = transfer.seen.iter().map(|(&origin, &seq)| (origin, (seq, now))).collect();
         // The old node's unapplied inbox first, then what was held here. The tick drops, by stamp, every message
         // a publisher's stamps show as taken already: the held messages the old node applied, those the
         // transferred inbox also has, and any double still arriving from the subscription.
