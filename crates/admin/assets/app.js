@@ -500,6 +500,14 @@
   });
 
   // ---------------------------------------------------------------- shutdown
+  // The bus or the store down: the nodes tick on and checkpoints wait; say so until it is over.
+  function renderOutage(services) {
+    const banner = $("outage-banner");
+    const outage = services && services.outage;
+    banner.hidden = !outage;
+    banner.textContent = outage ? `Outage: ${outage}. The nodes keep ticking; queued writes drain when it returns.` : "";
+  }
+
   function renderShutdown(view) {
     state.shutdown = view ? { view, receivedAt: performance.now() } : null;
     tickCountdown();
@@ -752,6 +760,7 @@
       renderNodes(cluster.nodes);
       renderBusiest(cluster.systems);
       renderShutdown(cluster.shutdown);
+      renderOutage(cluster.services);
       setConnection("live", "live");
       // Retry a map that failed to load; refresh the profiler's tables while it measures.
       if (!state.universe && !state.universeLoading && Date.now() - state.universeTried > 3000) {

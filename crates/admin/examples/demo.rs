@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orrery_admin::{
-    AdminConfig, ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, SettingView,
-    ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
+    AdminConfig, ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, ServicesView,
+    SettingView, ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
 };
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -293,6 +293,8 @@ impl Demo {
                 late_ticks: late[node as usize],
                 failed_systems: members.iter().filter(|&&i| self.systems[i].map.system_id == self.failed).count()
                     as u32,
+                store_queued_rows: 0,
+                store_down_ms: 0,
             });
         }
         let systems = self
@@ -353,6 +355,7 @@ impl ClusterControl for Demo {
             nodes,
             systems: systems.into_iter().filter(|s| s.players > 0 || s.tidi < 1.0 || s.failed).collect(),
             shutdown: self.shutdown_view(),
+            services: ServicesView { bus_connected: true, ..ServicesView::default() },
         }
     }
 

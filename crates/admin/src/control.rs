@@ -72,6 +72,28 @@ pub struct ClusterView {
     pub systems: Vec<SystemView>,
     /// The scheduled shutdown, if any.
     pub shutdown: Option<ShutdownView>,
+    /// Whether the bus and the store answer: what an operator looks at first when play stalls.
+    #[serde(default)]
+    pub services: ServicesView,
+}
+
+/// The message bus and the database as the cluster sees them. During an outage the nodes keep ticking;
+/// checkpoints wait (the newest per ship) and are written when the store answers again.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct ServicesView {
+    /// The coordinator's bus connection is up (always, in one process).
+    pub bus_connected: bool,
+    /// How long it has been down, milliseconds (0 while up).
+    pub bus_down_ms: u64,
+    /// Bus connections lost since start, the coordinator's and the nodes' together.
+    pub bus_disconnects: u64,
+    /// The longest current store outage any node's checkpoint writer sees, milliseconds (0: the store answers).
+    pub store_down_ms: u64,
+    /// Checkpoint rows waiting for the store, all nodes together.
+    pub store_queued_rows: u64,
+    /// One line for operators when something is down (e.g. "store unreachable for 4 s: 1200 checkpoint rows
+    /// queued"); `None` when all is well.
+    pub outage: Option<String>,
 }
 
 /// One sol node's load.
@@ -91,6 +113,12 @@ pub struct NodeView {
     pub late_ticks: u64,
     /// Systems whose tick panicked (they answer `UNAVAILABLE`).
     pub failed_systems: u32,
+    /// Checkpoint rows waiting for the store on this node (grows during a store outage).
+    #[serde(default)]
+    pub store_queued_rows: u64,
+    /// How long the store has not answered this node, milliseconds (0: it answers).
+    #[serde(default)]
+    pub store_down_ms: u64,
 }
 
 /// One solar system's live numbers.

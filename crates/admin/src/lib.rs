@@ -44,8 +44,8 @@ use tokio::task::JoinHandle;
 
 pub use auth::{TOKEN_FILE, generate_token, load_or_create_token};
 pub use control::{
-    ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, SettingView, ShutdownRequest,
-    ShutdownView, SystemDetail, SystemView, UniverseView,
+    ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, ServicesView, SettingView,
+    ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
 };
 pub use error::{AdminError, ApiError};
 pub use routes::{DEFAULT_FLAMEGRAPH_SECONDS, MAX_FLAMEGRAPH_SECONDS, MAX_SHUTDOWN_SECONDS, router};

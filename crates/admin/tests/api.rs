@@ -106,6 +106,11 @@ async fn cluster_view_shape() {
         assert!(node.get(key).is_some(), "node lacks {key}: {node}");
     }
     assert_eq!(node["cpu_share"], 0.25);
+    assert_eq!((node["store_queued_rows"].as_u64(), node["store_down_ms"].as_u64()), (Some(600), Some(4000)));
+    let services = &body["services"];
+    assert_eq!(services["bus_connected"], true);
+    assert_eq!(services["store_queued_rows"], 600);
+    assert!(services["outage"].as_str().is_some_and(|line| line.contains("store unreachable")), "{services}");
     let system = &body["systems"][1];
     assert_eq!(
         system,

@@ -23,6 +23,7 @@ const IDS: &[&str] = &[
     "shutdown-schedule",
     "shutdown-cancel",
     "shutdown-status",
+    "outage-banner",
     "profiler",
     "profiler-start",
     "profiler-stop",

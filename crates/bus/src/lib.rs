@@ -35,7 +35,7 @@ mod in_process;
 mod nats;
 
 pub use in_process::InProcessBus;
-pub use nats::NatsBus;
+pub use nats::{NatsBus, PUBLISH_WAIT};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -79,6 +79,16 @@ pub enum BusError {
         /// The client's reason, e.g. connection refused or a timeout.
         reason: String,
     },
+    /// The connection to the NATS server is down (the client is reconnecting) or stalled: the message was not
+    /// sent. Fire-and-forget traffic may ignore this; a message that must arrive is retried by its sender
+    /// once [`Bus::health`] says the bus is back.
+    #[error("the bus is disconnected from {url}: message for {subject:?} not sent")]
+    Disconnected {
+        /// The server the bus is reconnecting to.
+        url: String,
+        /// Where the message was to go.
+        subject: String,
+    },
     /// A NATS operation on a live connection failed.
     #[error("NATS {operation} on {subject:?} failed: {reason}")]
     Nats {
@@ -102,6 +112,20 @@ pub struct BusStats {
     pub dropped: u64,
 }
 
+/// Whether the bus can carry messages now, for the roles' own decisions (a coordinator does not judge node
+/// leases while it cannot hear the nodes; a node checks the mapping after an outage) and for operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusHealth {
+    /// The connection is up (always, in-process).
+    pub connected: bool,
+    /// Connections lost since start.
+    pub disconnects: u64,
+    /// Since when the connection has been in its current state (up or down).
+    pub since: std::time::Instant,
+    /// Messages refused by `publish` because the connection was down or stalled.
+    pub unsent: u64,
+}
+
 /// The seam itself. Object-safe, so roles hold an `Arc<dyn Bus>` and do not know which bus they are on.
 #[async_trait::async_trait]
 pub trait Bus: Send + Sync + 'static {
@@ -113,6 +137,8 @@ pub trait Bus: Send + Sync + 'static {
     fn stats(&self) -> BusStats;
     /// The largest payload `publish` accepts, in bytes.
     fn max_payload(&self) -> usize;
+    /// Whether the bus is connected, and since when.
+    fn health(&self) -> BusHealth;
 }
 
 /// A stream of the messages of one subject.

@@ -19,11 +19,66 @@ use crate::{Bus, BusError, BusStats, Counters, Subscription, check_payload, vali
 /// How long connecting and the subscribe probe may take before the server counts as unreachable.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long `publish` may wait for the client to take a message. The client queues a few thousand messages
+/// while it reconnects and then makes `publish` wait; a sol node publishes from its tick loop, which must not
+/// stall behind a lost server, so a publish that waits longer fails with [`BusError::Disconnected`].
+pub const PUBLISH_WAIT: Duration = Duration::from_millis(200);
+
+/// How often the client pings the server: two unanswered pings count as a lost connection, so a server that
+/// vanished without closing its sockets (a partition, a frozen host) is noticed within a few seconds.
+const PING_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The wait before reconnect attempt `n`: 100 ms more each time, at most one second, so a server that comes
+/// back is found again within a second (the client's default waits up to several).
+fn reconnect_delay(attempt: usize) -> Duration {
+    Duration::from_millis((attempt as u64).saturating_mul(100).min(1000))
+}
+
+/// The connection's state as the client's events tell it, for [`Bus::health`].
+struct Link {
+    connected: std::sync::atomic::AtomicBool,
+    disconnects: std::sync::atomic::AtomicU64,
+    since: parking_lot::Mutex<std::time::Instant>,
+    unsent: std::sync::atomic::AtomicU64,
+    /// After a publish timed out: until when publishes fail at once instead of each waiting again.
+    stalled_until: parking_lot::Mutex<Option<std::time::Instant>>,
+}
+
+impl Link {
+    fn new() -> Link {
+        Link {
+            connected: std::sync::atomic::AtomicBool::new(true),
+            disconnects: std::sync::atomic::AtomicU64::new(0),
+            since: parking_lot::Mutex::new(std::time::Instant::now()),
+            unsent: std::sync::atomic::AtomicU64::new(0),
+            stalled_until: parking_lot::Mutex::new(None),
+        }
+    }
+
+    fn set(&self, connected: bool, url: &str) {
+        if self.connected.swap(connected, Ordering::SeqCst) != connected {
+            *self.since.lock() = std::time::Instant::now();
+            if connected {
+                *self.stalled_until.lock() = None;
+                tracing::warn!(url, "the bus is connected again");
+            } else {
+                self.disconnects.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(url, "the bus lost its connection: reconnecting");
+            }
+        }
+    }
+
+    fn stalled(&self) -> bool {
+        self.stalled_until.lock().is_some_and(|until| std::time::Instant::now() < until)
+    }
+}
+
 /// A bus on a NATS server. Clones share one connection.
 #[derive(Clone)]
 pub struct NatsBus {
     client: async_nats::Client,
     url: String,
+    link: Arc<Link>,
     capacity: usize,
     counters: Arc<Counters>,
     /// The server's payload limit, read once at connect: `server_info()` clones the whole server description,
@@ -39,9 +94,23 @@ impl NatsBus {
     /// with [`BusError::Unreachable`] naming the address when no server answers within a few seconds.
     pub async fn connect(url: &str, capacity: usize) -> Result<NatsBus, BusError> {
         let unreachable = |reason: String| BusError::Unreachable { url: url.to_owned(), reason };
+        let link = Arc::new(Link::new());
+        let events = (link.clone(), url.to_owned());
         let options = async_nats::ConnectOptions::new()
             .name("orrery")
             .connection_timeout(TIMEOUT)
+            .ping_interval(PING_INTERVAL)
+            .reconnect_delay_callback(reconnect_delay)
+            .event_callback(move |event| {
+                let (link, url) = events.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => link.set(true, &url),
+                        async_nats::Event::Disconnected => link.set(false, &url),
+                        _ => {}
+                    }
+                }
+            })
             .subscription_capacity(capacity.max(512) * 2);
         let client = tokio::time::timeout(TIMEOUT, options.connect(url))
             .await
@@ -51,6 +120,7 @@ impl NatsBus {
         Ok(NatsBus {
             client,
             url: url.to_owned(),
+            link,
             capacity: capacity.max(1),
             counters: Arc::new(Counters::default()),
             max_payload,
@@ -112,11 +182,24 @@ impl Bus for NatsBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
         let on_server = self.on_server(subject)?;
         check_payload(subject, payload.len(), self.max_payload())?;
-        self.client.publish(on_server, payload).await.map_err(|problem| BusError::Nats {
-            operation: "publish",
-            subject: subject.to_owned(),
-            reason: problem.to_string(),
-        })?;
+        let disconnected = || {
+            self.link.unsent.fetch_add(1, Ordering::Relaxed);
+            BusError::Disconnected { url: self.url.clone(), subject: subject.to_owned() }
+        };
+        if !self.link.connected.load(Ordering::SeqCst) || self.link.stalled() {
+            return Err(disconnected());
+        }
+        match tokio::time::timeout(PUBLISH_WAIT, self.client.publish(on_server, payload)).await {
+            Ok(sent) => sent.map_err(|problem| BusError::Nats {
+                operation: "publish",
+                subject: subject.to_owned(),
+                reason: problem.to_string(),
+            })?,
+            Err(_) => {
+                *self.link.stalled_until.lock() = Some(std::time::Instant::now() + PUBLISH_WAIT * 5);
+                return Err(disconnected());
+            }
+        }
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -146,5 +229,14 @@ impl Bus for NatsBus {
 
     fn max_payload(&self) -> usize {
         self.max_payload
+    }
+
+    fn health(&self) -> crate::BusHealth {
+        crate::BusHealth {
+            connected: self.link.connected.load(Ordering::SeqCst) && !self.link.stalled(),
+            disconnects: self.link.disconnects.load(Ordering::Relaxed),
+            since: *self.link.since.lock(),
+            unsent: self.link.unsent.load(Ordering::Relaxed),
+        }
     }
 }

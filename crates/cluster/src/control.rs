@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use orrery_admin::{
-    ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, SettingView, ShutdownRequest,
-    ShutdownView, SystemDetail, SystemView, UniverseView,
+    ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, ServicesView, SettingView,
+    ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
 };
 use orrery_node::NodeReport;
 use orrery_telemetry::{Metrics, Profiler};
@@ -38,6 +38,8 @@ pub(crate) struct Control {
     pub metrics: Arc<Metrics>,
     pub refresh_metrics: Arc<dyn Fn() + Send + Sync>,
     pub log: Option<Arc<dyn LogControl>>,
+    /// The coordinator's bus, for its health.
+    pub bus: Arc<dyn orrery_bus::Bus>,
 }
 
 fn now_ms() -> u64 {
@@ -75,6 +77,31 @@ impl Control {
             fires_at_unix_ms: scheduled.fires_at_unix_ms,
             seconds_left: scheduled.fires_at_unix_ms.saturating_sub(now_ms()).div_ceil(1000),
         })
+    }
+
+    fn services(&self, reports: &[NodeReport]) -> ServicesView {
+        let bus = self.bus.health();
+        let bus_down_ms = if bus.connected { 0 } else { bus.since.elapsed().as_millis() as u64 };
+        let store_down_ms = reports.iter().map(|report| report.store_down_ms).max().unwrap_or(0);
+        let store_queued_rows = reports.iter().map(|report| report.store_queued_rows).sum();
+        let mut outages = Vec::new();
+        if !bus.connected {
+            outages.push(format!("bus disconnected for {} s", bus_down_ms / 1000));
+        }
+        if store_down_ms > 0 {
+            outages.push(format!(
+                "store unreachable for {} s: {store_queued_rows} checkpoint rows queued",
+                store_down_ms / 1000
+            ));
+        }
+        ServicesView {
+            bus_connected: bus.connected,
+            bus_down_ms,
+            bus_disconnects: bus.disconnects + reports.iter().map(|report| report.bus_disconnects).sum::<u64>(),
+            store_down_ms,
+            store_queued_rows,
+            outage: (!outages.is_empty()).then(|| outages.join("; ")),
+        }
     }
 
     fn profiler_status(&self) -> ProfilerStatus {
@@ -121,6 +148,8 @@ impl ClusterControl for Control {
                     tick_work_ms: report.systems.iter().map(|s| s.tick_work_ms).sum(),
                     late_ticks: report.late_ticks,
                     failed_systems: report.systems.iter().filter(|s| s.failed).count() as u32,
+                    store_queued_rows: report.store_queued_rows,
+                    store_down_ms: report.store_down_ms,
                 }
             })
             .collect();
@@ -141,6 +170,7 @@ impl ClusterControl for Control {
             nodes,
             systems,
             shutdown: self.shutdown_view(),
+            services: self.services(&reports),
         }
     }
 

@@ -492,10 +492,13 @@ impl Coordinator {
     }
 
     /// Declare dead every node that was heard and then silent for a lease, and hand its systems out.
+    ///
+    /// Silence is counted only while the coordinator itself could hear (see [`silence`]).
     async fn check_leases(&self) {
+        let bus = self.bus.health();
         for node in 0..self.nodes {
             let Some(heard) = self.reports.heard(node) else { continue };
-            let silent = heard.at.elapsed();
+            let Some(silent) = silence(heard.at.elapsed(), &bus) else { return };
             if silent < self.lease {
                 if self.dead.lock().remove(&node) {
                     tracing::info!(node, "node reports again: it may host systems again");
@@ -649,9 +652,37 @@ pub(crate) fn ship_record(row: &orrery_store::ShipRow, pilot: String) -> v1::Shi
     }
 }
 
+/// How long a node last heard `heard_ago` counts as silent: not at all while the coordinator's own bus
+/// connection is down (it can hear no one, so it judges no one), and never longer than that connection has been
+/// up (after an outage every node gets a full lease to be heard again: the nodes did not die because the
+/// coordinator lost the bus).
+fn silence(heard_ago: Duration, bus: &orrery_bus::BusHealth) -> Option<Duration> {
+    bus.connected.then(|| heard_ago.min(bus.since.elapsed()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_is_not_silent_while_the_coordinator_cannot_hear_it() {
+        let long_ago = Duration::from_secs(30);
+        let up_since = |ago: Duration| orrery_bus::BusHealth {
+            connected: true,
+            disconnects: 1,
+            since: Instant::now() - ago,
+            unsent: 0,
+        };
+        // Connected all along: silence is the time since the node was heard.
+        let silent = silence(Duration::from_secs(3), &up_since(long_ago)).expect("judged");
+        assert!(silent >= Duration::from_secs(3) && silent < long_ago);
+        // Back on the bus 100 ms ago after a long outage: nobody has been silent longer than that.
+        let silent = silence(long_ago, &up_since(Duration::from_millis(100))).expect("judged");
+        assert!(silent < Duration::from_secs(1), "{silent:?}");
+        // Off the bus: nobody is judged.
+        let down = orrery_bus::BusHealth { connected: false, ..up_since(long_ago) };
+        assert_eq!(silence(long_ago, &down), None);
+    }
 
     fn demand(nodes: &[(u32, &[(u32, f64)])]) -> Demand {
         let mut demand = Demand::default();

@@ -320,6 +320,7 @@ async fn start_nodes(
     mapping: &Mapping,
     bus: &Arc<dyn Bus>,
     persister: &orrery_node::Persister,
+    persist_stats: &Arc<PersistStats>,
     profiler: &Arc<Profiler>,
     metrics: &Arc<Metrics>,
 ) -> Result<Vec<NodeHandle>, ClusterError> {
@@ -332,6 +333,7 @@ async fn start_nodes(
         node_config.system_tick_ms = config.system_tick_ms.clone();
         node_config.profiler = Some(profiler.clone());
         node_config.metrics = Some(metrics.clone());
+        node_config.persist_stats = Some(persist_stats.clone());
         nodes.push(orrery_node::start(node_config, bus.clone(), layouts, persister.clone()).await?);
     }
     Ok(nodes)
@@ -413,7 +415,7 @@ impl Cluster {
         if let (false, Some(mapping)) = (config.coordinator_only, &mapping) {
             let (worker_input, worker) =
                 orrery_node::spawn_worker(store.clone(), bus.clone(), persist_stats.clone(), Some(metrics.clone()));
-            nodes = start_nodes(&config, mapping, &bus, &worker_input, &profiler, &metrics).await?;
+            nodes = start_nodes(&config, mapping, &bus, &worker_input, &persist_stats, &profiler, &metrics).await?;
             proxy = Some(start_proxy(&config, 1, &bus, &store).await?);
             (persister, persist_worker) = (Some(worker_input), Some(worker));
         }
@@ -497,6 +499,11 @@ impl Cluster {
         Ok(())
     }
 
+    /// What `GET /api/v1/cluster` answers now (nodes, busy systems, the services' health), without HTTP.
+    pub async fn cluster_view(&self) -> orrery_admin::ClusterView {
+        self.control(None).cluster().await
+    }
+
     /// The admin API's view of this cluster.
     fn control(&self, log: Option<Arc<dyn LogControl>>) -> Arc<dyn orrery_admin::ClusterControl> {
         let reports = self.reports.clone();
@@ -550,6 +557,7 @@ impl Cluster {
             metrics: self.metrics.clone(),
             refresh_metrics: Arc::new(refresh),
             log,
+            bus: self.bus.clone(),
         })
     }
 

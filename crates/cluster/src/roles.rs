@@ -41,7 +41,7 @@ impl NodeProcess {
         let mine: Vec<u32> =
             mapping.assignments.iter().filter(|&&(_, node)| node == node_id).map(|&(system, _)| system).collect();
         let stats = Arc::new(PersistStats::default());
-        let (persister, persist_worker) = orrery_node::spawn_worker(store.clone(), bus.clone(), stats, None);
+        let (persister, persist_worker) = orrery_node::spawn_worker(store.clone(), bus.clone(), stats.clone(), None);
         let mut node_config = NodeConfig::new(node_id, config.tick_ms);
         node_config.checkpoint_every = config.checkpoint_every;
         node_config.allow_fault_injection = config.allow_fault_injection;
@@ -49,6 +49,7 @@ impl NodeProcess {
         node_config.system_tick_ms = config.system_tick_ms.clone();
         node_config.lease = config.lease;
         node_config.mapping_store = Some((store.clone(), tokio::runtime::Handle::current()));
+        node_config.persist_stats = Some(stats);
         let node = orrery_node::start(node_config, bus.clone(), Vec::new(), persister.clone()).await?;
         host_own_systems(store.as_ref(), bus.as_ref(), config, node_id, &mine, mapping.epoch).await?;
         tracing::info!(node = node_id, systems = mine.len(), epoch = mapping.epoch, "sol node process hosting");

@@ -51,6 +51,7 @@ async fn every_node_reports_on_the_bus_and_the_coordinator_keeps_the_latest() {
         late_ticks: 0,
         sequence: u64::MAX / 2,
         incarnation,
+        ..NodeReport::default()
     };
     let payload = Bytes::from(forged.to_message().encode_to_vec());
     bus.publish(&orrery_proto::node_report_subject(1), payload).await.expect("publish");

@@ -74,6 +74,9 @@ pub struct NodeConfig {
     /// Where the mapping is read after a stall (the store, and the runtime its pool lives on); `None` keeps
     /// every system (a cluster without failover, e.g. a test of one node).
     pub mapping_store: Option<(Arc<dyn orrery_store::Store>, tokio::runtime::Handle)>,
+    /// The checkpoint writer's counters, put in the node's reports so operators see a store outage and the
+    /// rows it holds back; `None` reports zeros.
+    pub persist_stats: Option<Arc<PersistStats>>,
 }
 
 impl NodeConfig {
@@ -94,6 +97,7 @@ impl NodeConfig {
             metrics: None,
             lease: Duration::from_secs(2),
             mapping_store: None,
+            persist_stats: None,
         }
     }
 }
@@ -167,6 +171,7 @@ pub async fn start(
             persister,
             tidi,
             reports_sent: 0,
+            bus_disconnects_seen: 0,
             default_max_players: u32::MAX,
             incarnation: orrery_proto::Stamper::random().origin(),
             inbox_tasks: std::collections::HashMap::new(),
@@ -189,6 +194,9 @@ struct Node {
     tidi: TidiController,
     /// Reports published so far (the last one's sequence number).
     reports_sent: u64,
+    /// The bus's count of lost connections when this node last checked the mapping: a higher count means the
+    /// node may have missed a new mapping while it heard nothing.
+    bus_disconnects_seen: u64,
     /// Random per start, in every report (see [`NodeReport::incarnation`]).
     incarnation: u64,
     /// The task filling each system's inbox from its subscription, by index, with the way to stop it.
@@ -250,7 +258,13 @@ impl Node {
             // Woken far past the time the loop meant to wake: the process was frozen (or starved) long enough
             // for the coordinator to have given this node's systems away. Check before doing anything else.
             if Instant::now().saturating_duration_since(wake) > self.config.lease / 2 {
-                self.fence_after_stall(&systems).await;
+                self.drop_lost_systems(&systems, "the node stalled longer than half its lease").await;
+            }
+            // Back on the bus after losing it: the coordinator may have failed this node over meanwhile.
+            let bus = self.bus.health();
+            if bus.connected && bus.disconnects != self.bus_disconnects_seen {
+                self.bus_disconnects_seen = bus.disconnects;
+                self.drop_lost_systems(&systems, "the bus connection was lost and is back").await;
             }
             match event {
                 Wake::Cluster(event) => {
@@ -604,11 +618,13 @@ impl Node {
         }
     }
 
-    /// After this node's loop stalled for half a lease, the coordinator may have given its systems to others:
-    /// read the mapping and drop every system it no longer gives this node, before ticking anything.
-    async fn fence_after_stall(&mut self, systems: &Systems) {
+    /// After this node's loop stalled for half a lease, or its bus connection was lost, the coordinator may
+    /// have given its systems to others: read the mapping and drop every system it no longer gives this node,
+    /// before ticking anything. (Its checkpoints in between are fenced by the store: the new host restored
+    /// the ships with a higher handoff sequence.)
+    async fn drop_lost_systems(&mut self, systems: &Systems, why: &str) {
         let Some((store, runtime)) = self.config.mapping_store.clone() else { return };
-        tracing::warn!(node = self.config.node_id, "the node stalled longer than half its lease: checking the mapping");
+        tracing::warn!(node = self.config.node_id, why, "checking the mapping");
         let mapping = match runtime.spawn(async move { store.load_mapping().await }).await {
             Ok(Ok(Some(mapping))) => mapping,
             Ok(Ok(None)) => return,
@@ -637,7 +653,7 @@ impl Node {
                 node = self.config.node_id,
                 system,
                 epoch = mapping.epoch,
-                "system lost during the stall: dropped, not ticked or written"
+                "system given to another node meanwhile: dropped, not ticked or written"
             );
             self.drop_system(systems, index);
         }
@@ -648,8 +664,11 @@ impl Node {
             let _ = self.persister.send(job);
         }
         for (subject, payload) in effects.publish {
-            if let Err(problem) = self.bus.publish(&subject, payload).await {
-                tracing::error!(subject, %problem, "publish failed");
+            match self.bus.publish(&subject, payload).await {
+                // The bus is reconnecting (it logged that once, and counts what it could not send): the
+                // system ticks on, and its pilots catch up from the next snapshot or delta.
+                Ok(()) | Err(orrery_bus::BusError::Disconnected { .. }) => {}
+                Err(problem) => tracing::error!(subject, %problem, "publish failed"),
             }
         }
     }
@@ -716,6 +735,13 @@ impl Node {
             late_ticks,
             sequence: self.reports_sent,
             incarnation: self.incarnation,
+            store_queued_rows: self
+                .config
+                .persist_stats
+                .as_ref()
+                .map_or(0, |stats| stats.queued_rows.load(std::sync::atomic::Ordering::Relaxed)),
+            store_down_ms: self.config.persist_stats.as_ref().map_or(0, |stats| stats.down_for().as_millis() as u64),
+            bus_disconnects: self.bus.health().disconnects,
         }
     }
 }

@@ -41,6 +41,13 @@ pub struct NodeReport {
     /// Random at every start of the node: a new incarnation's reports replace the old one's whatever their
     /// sequence (its first reports may have been lost).
     pub incarnation: u64,
+    /// Checkpoint rows waiting for the store (at most the newest of each ship); grows during a store outage
+    /// and drains when it ends.
+    pub store_queued_rows: u64,
+    /// How long the store has not answered this node's checkpoint writer, milliseconds (0: it answers).
+    pub store_down_ms: u64,
+    /// Connections to the bus lost since the node started.
+    pub bus_disconnects: u64,
 }
 
 impl NodeReport {
@@ -66,6 +73,9 @@ impl NodeReport {
             late_ticks: self.late_ticks,
             sequence: self.sequence,
             incarnation: self.incarnation,
+            store_queued_rows: self.store_queued_rows,
+            store_down_ms: self.store_down_ms,
+            bus_disconnects: self.bus_disconnects,
         }
     }
 
@@ -91,6 +101,9 @@ impl NodeReport {
             late_ticks: message.late_ticks,
             sequence: message.sequence,
             incarnation: message.incarnation,
+            store_queued_rows: message.store_queued_rows,
+            store_down_ms: message.store_down_ms,
+            bus_disconnects: message.bus_disconnects,
         }
     }
 }
@@ -121,6 +134,9 @@ mod tests {
             late_ticks: 4,
             sequence: 17,
             incarnation: 0x5eed,
+            store_queued_rows: 1200,
+            store_down_ms: 3500,
+            bus_disconnects: 2,
         };
         let bytes = prost::Message::encode_to_vec(&report.to_message());
         let decoded = orrery_proto::frame::decode::<v1::NodeReport>(&bytes).expect("decodes");

@@ -67,11 +67,59 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database could not be reached or was busy, rather than refusing this request: the same call may
+    /// succeed later unchanged, so a writer that must not lose data (the checkpoint writer) retries it for as
+    /// long as the outage lasts, while an error about the data itself would fail the same way forever.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Unreachable { .. } => true,
+            StoreError::Database(error) => match error {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(database) => database.code().is_some_and(|code| transient_code(&code)),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     pub(crate) fn corrupt(what: impl Into<String>) -> Self {
         StoreError::Corrupt { what: what.into() }
     }
 
     pub(crate) fn invalid(what: impl Into<String>) -> Self {
         StoreError::Invalid { what: what.into() }
+    }
+}
+
+/// SQLSTATE classes and SQLite codes that say "not now" rather than "not this": PostgreSQL's connection
+/// exceptions (08…), shutdown and start-up (57P01–57P03), serialization failures and deadlocks (40001, 40P01);
+/// SQLite's busy and locked (5, 6, and their extended codes).
+fn transient_code(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+        || code.parse::<u32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_transient_and_bad_data_is_not() {
+        assert!(StoreError::Unreachable { url: "postgres://db".into(), reason: "refused".into() }.is_transient());
+        assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_transient());
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(StoreError::Database(sqlx::Error::Io(reset)).is_transient());
+        assert!(!StoreError::invalid("ship id 0").is_transient());
+        assert!(!StoreError::corrupt("NULL x").is_transient());
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_transient());
+        assert!(transient_code("08006") && transient_code("57P01") && transient_code("40P01"));
+        assert!(transient_code("5") && transient_code("517") && transient_code("6"));
+        assert!(!transient_code("23505") && !transient_code("19") && !transient_code("2067"));
     }
 }

@@ -8,8 +8,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use orrery_admin::{
-    ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, SettingView, ShutdownRequest,
-    ShutdownView, SystemDetail, SystemView, UniverseView,
+    ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, ServicesView, SettingView,
+    ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
 };
 use parking_lot::{Mutex, MutexGuard};
 use serde_json::{Value, json};
@@ -113,10 +113,20 @@ impl ClusterControl for Mock {
                     tick_work_ms: 250.0,
                     late_ticks: 1,
                     failed_systems: n,
+                    store_queued_rows: 600 * u64::from(n),
+                    store_down_ms: 4_000 * u64::from(n),
                 })
                 .collect(),
             systems: (1..=3).map(Mock::system_view).collect(),
             shutdown,
+            services: ServicesView {
+                bus_connected: true,
+                bus_down_ms: 0,
+                bus_disconnects: 1,
+                store_down_ms: 4_000,
+                store_queued_rows: 600,
+                outage: Some("store unreachable for 4 s: 600 checkpoint rows queued".into()),
+            },
         }
     }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cutter;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
