@@ -2,8 +2,9 @@
 # Chaos: a multi-process cluster (scripts/cluster-up.sh: NATS, PostgreSQL, coordinator, N nodes, 2 proxies)
 # under `orrery bots` load, with a random sol node killed (kill -9) every KILL_EVERY seconds and started again
 # a few seconds later, for DURATION seconds. Then a summary: recovery time per kill (from the node's last
-# report to its systems handed out: p50, max), the bots' errors and disconnects, and ships lost or duplicated
-# (counted in the database against the characters). Everything runs on 127.0.0.1 and is bounded in time.
+# report to its systems handed out: p50, max), the ticks lost per system (from the dead node's last stored
+# checkpoint), the bots' errors and disconnects, and ships lost or duplicated (counted in the database against
+# the characters). Everything runs on 127.0.0.1 and is bounded in time.
 #
 # Usage: scripts/chaos.sh [--nodes N] [--bots COUNT] [--duration S] [--kill-every S]
 #   defaults: 3 nodes, 300 bots, 180 s, a kill every 20 s. ORRERY_BIN as for cluster-up.sh.
@@ -78,11 +79,24 @@ recoveries=$(grep -ho 'node failed over.*recovered_after_ms=[0-9]*' "$dir/coordi
 count=$(echo "$recoveries" | grep -c . || true)
 p50=$(echo "$recoveries" | awk -v n="$count" 'NR == int((n + 1) / 2) {print}')
 max=$(echo "$recoveries" | tail -1)
+# Ticks lost per failed-over system: from the dead node's last stored checkpoint to the hand-out, in that
+# system's ticks (not run, or run and undone); the worst system of each failover, then p50 and max over them.
+lost_ticks=$(grep -ho 'node failed over.*ticks_lost_max=[0-9]*' "$dir/coordinator.log" | grep -o '[0-9]*$' | sort -n || true)
+lost_p50=$(echo "$lost_ticks" | awk -v n="$count" 'NR == int((n + 1) / 2) {print}')
+lost_max=$(echo "$lost_ticks" | tail -1)
+lost_mean=$(grep -ho 'ticks_lost_mean=[0-9.]*' "$dir/coordinator.log" | cut -d= -f2 | awk '{s += $1} END {if (NR) printf "%.1f", s / NR}')
 errors=$(python3 -c 'import json,sys; print(sum(json.load(open(f))["errors"] for f in sys.argv[1:]))' "$dir/bots-a.json" "$dir/bots-b.json")
 disconnects=$(python3 -c 'import json,sys; print(sum(json.load(open(f))["disconnects"] for f in sys.argv[1:]))' "$dir/bots-a.json" "$dir/bots-b.json")
 connected=$(python3 -c 'import json,sys; print(sum(json.load(open(f))["connected"] for f in sys.argv[1:]))' "$dir/bots-a.json" "$dir/bots-b.json")
 echo "chaos summary: nodes=$nodes bots=$bots connected=$connected duration_s=$duration kills=$kills failovers=$count"
 echo "  recovery (node's last report -> systems handed out): p50 ${p50:-?} ms, max ${max:-?} ms"
+echo "  ticks lost per system (last stored checkpoint -> hand-out): worst system p50 ${lost_p50:-?}, max ${lost_max:-?}; mean over all systems ${lost_mean:-?}"
 echo "  bots: errors $errors, disconnects $disconnects"
+python3 -c 'import json,sys
+codes = {}
+for f in sys.argv[1:]:
+    for code, n in json.load(open(f)).get("error_codes", {}).items():
+        codes[code] = codes.get(code, 0) + n
+print("  error codes:", ", ".join(f"{c} {n}" for c, n in sorted(codes.items())) or "none")' "$dir/bots-a.json" "$dir/bots-b.json"
 echo "  ships: characters $characters, lost $lost, duplicated $doubled"
 echo "  logs in $dir"

@@ -295,6 +295,7 @@ impl Demo {
                     as u32,
                 store_queued_rows: 0,
                 store_down_ms: 0,
+                last_checkpoint_unix_ms: 0,
             });
         }
         let systems = self

@@ -119,6 +119,10 @@ pub struct NodeView {
     /// How long the store has not answered this node, milliseconds (0: it answers).
     #[serde(default)]
     pub store_down_ms: u64,
+    /// When this node's last checkpoint landed in the store, ms since the Unix epoch (0: none yet): what a
+    /// crash of the node would go back to.
+    #[serde(default)]
+    pub last_checkpoint_unix_ms: u64,
 }
 
 /// One solar system's live numbers.

@@ -25,6 +25,9 @@ pub enum Scenario {
     Hub,
     /// 50 % travel, 30 % hub, 20 % idle, by bot index.
     Mixed,
+    /// Random-walk until a jump lands on another sol node, then jump back and forth across that border: the
+    /// cost and latency of cross-node handoffs (the summary's `cross_node_jump_ms`).
+    Border,
 }
 
 /// What one bot does (a scenario assigns one role to each bot).
@@ -37,11 +40,13 @@ pub enum Role {
     Travel,
     /// Go to the hub and chat there.
     Hub,
+    /// Find a node border and shuttle across it.
+    Border,
 }
 
 impl Scenario {
     /// Every scenario, in the order of the command line's help.
-    pub const ALL: [Scenario; 4] = [Scenario::Idle, Scenario::Travel, Scenario::Hub, Scenario::Mixed];
+    pub const ALL: [Scenario; 5] = [Scenario::Idle, Scenario::Travel, Scenario::Hub, Scenario::Mixed, Scenario::Border];
 
     /// The role of bot `index`. Deterministic, so a run is reproducible and a bot keeps its role across
     /// reconnects; `mixed` interleaves the roles in blocks of ten (0–4 travel, 5–7 hub, 8–9 idle), so any
@@ -51,6 +56,7 @@ impl Scenario {
             Scenario::Idle => Role::Idle,
             Scenario::Travel => Role::Travel,
             Scenario::Hub => Role::Hub,
+            Scenario::Border => Role::Border,
             Scenario::Mixed => match index % 10 {
                 0..=4 => Role::Travel,
                 5..=7 => Role::Hub,
@@ -71,6 +77,7 @@ impl Scenario {
             Scenario::Travel => "travel",
             Scenario::Hub => "hub",
             Scenario::Mixed => "mixed",
+            Scenario::Border => "border",
         }
     }
 }

@@ -159,6 +159,8 @@ pub(crate) struct Pilot {
     character_id: u64,
     view: Option<SystemView>,
     came_from: Option<u32>,
+    /// A border bot that crossed to another node: it jumps back and forth through that gate.
+    shuttling: bool,
     leg: Leg,
     pending_move: Option<(u32, Instant)>,
     pending_chats: VecDeque<(String, Instant)>,
@@ -180,6 +182,7 @@ impl Pilot {
             character_id: 0,
             view: None,
             came_from: None,
+            shuttling: false,
             leg: Leg::Stay,
             pending_move: None,
             pending_chats: VecDeque::new(),
@@ -211,7 +214,7 @@ impl Pilot {
             // Spread the pings over the interval so that ten thousand bots do not ping in the same second.
             Role::Idle => self.next_ping = Some(now + self.rng.random_range(Duration::ZERO..PING_EVERY)),
             Role::Travel => self.schedule_travel_chat(now),
-            Role::Hub => {}
+            Role::Hub | Role::Border => {}
         }
     }
 
@@ -221,10 +224,19 @@ impl Pilot {
             && old.system_id != snapshot.system_id
         {
             self.tally.jumps += 1;
-            if old.node_id != snapshot.node_id {
+            let cross_node = old.node_id != snapshot.node_id;
+            if cross_node {
                 self.tally.cross_node_jumps += 1;
+                // A border bot found its border: from now on it shuttles across it.
+                self.shuttling |= self.role == Role::Border;
+            }
+            if let Leg::Jumping { since, .. } = self.leg {
+                self.tally.jump_latencies.push((now.saturating_duration_since(since), cross_node));
             }
             self.came_from = Some(old.system_id);
+        }
+        if snapshot.tick_ms > 0 {
+            self.tally.tick_ms = snapshot.tick_ms;
         }
         self.pending_move = None;
         self.arrive(snapshot, now);
@@ -237,7 +249,7 @@ impl Pilot {
         self.leg = match self.role {
             Role::Idle => Leg::Stay,
             // A short pause, as a player would take, which also spreads the bots' commands over time.
-            Role::Travel | Role::Hub => {
+            Role::Travel | Role::Hub | Role::Border => {
                 Leg::Choose { not_before: now + self.rng.random_range(Duration::ZERO..Duration::from_millis(1500)) }
             }
         };
@@ -350,7 +362,11 @@ impl Pilot {
                     self.next_chat = Some(now + self.rng.random_range(Duration::ZERO..HUB_CHAT_EVERY));
                     return None;
                 }
-                let Some(gate) = pick_gate(self.role, self.hub.as_ref(), view, self.came_from, &mut self.rng) else {
+                let back = self.shuttling.then_some(self.came_from).flatten();
+                let back = back.and_then(|system| view.gates.iter().find(|gate| gate.destination == system));
+                let Some(gate) =
+                    back.or_else(|| pick_gate(self.role, self.hub.as_ref(), view, self.came_from, &mut self.rng))
+                else {
                     // A dead end: sit and ping, so that the server's idle timeout does not close the session.
                     self.leg = Leg::Stay;
                     self.next_ping.get_or_insert(now + PING_EVERY);

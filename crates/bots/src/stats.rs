@@ -92,6 +92,12 @@ pub struct Summary {
     /// Command latency: `Approach`/`WarpTo` sent → first delta with the own ship in `moved` (or the error
     /// answer); `Chat` sent → own line seen in a delta.
     pub latency_ms: LatencySummary,
+    /// `Jump` sent → the destination's snapshot, for jumps that stayed on one sol node.
+    pub jump_ms: LatencySummary,
+    /// The same for jumps to another sol node (a handoff over the bus between nodes).
+    pub cross_node_jump_ms: LatencySummary,
+    /// The nominal tick length the bots saw (the last snapshot's), to read the jump latencies in ticks.
+    pub tick_ms: u32,
     /// The lowest time-dilation factor seen in any snapshot or delta (1.0 = full speed, 0.1 = the floor);
     /// `null` when no bot got into space.
     pub tidi_min: Option<f64>,
@@ -130,6 +136,20 @@ impl fmt::Display for Summary {
             "  latency (ms)     p50 {:.1}  p99 {:.1}  max {:.1}  ({} samples)",
             l.p50, l.p99, l.max, l.samples
         )?;
+        for (what, l) in [("jump", &self.jump_ms), ("cross-node jump", &self.cross_node_jump_ms)] {
+            if l.samples > 0 {
+                let ticks = |ms: f64| if self.tick_ms > 0 { ms / f64::from(self.tick_ms) } else { f64::NAN };
+                writeln!(
+                    f,
+                    "  {what:<16} p50 {:.1}  p99 {:.1}  max {:.1} ms = p99 {:.2} ticks  ({} samples)",
+                    l.p50,
+                    l.p99,
+                    l.max,
+                    ticks(l.p99),
+                    l.samples
+                )?;
+            }
+        }
         match self.tidi_min {
             Some(tidi) => write!(f, "  time dilation    lowest {:.0} %", tidi * 100.0)?,
             None => write!(f, "  time dilation    not seen")?,
@@ -158,6 +178,9 @@ pub(crate) struct Shared {
     /// Lowest tidi in permille; `u32::MAX` until one is seen.
     pub tidi_min_permille: AtomicU32,
     pub latency: LatencyRecorder,
+    pub jump_latency: LatencyRecorder,
+    pub cross_node_jump_latency: LatencyRecorder,
+    pub tick_ms: AtomicU32,
     pub error_codes: Mutex<BTreeMap<String, u64>>,
     /// Whether a bot giving up has been logged at warn level already.
     pub fatal_reported: AtomicBool,
@@ -178,6 +201,9 @@ impl Default for Shared {
             pongs: AtomicU64::new(0),
             tidi_min_permille: AtomicU32::new(u32::MAX),
             latency: LatencyRecorder::default(),
+            jump_latency: LatencyRecorder::default(),
+            cross_node_jump_latency: LatencyRecorder::default(),
+            tick_ms: AtomicU32::new(0),
             error_codes: Mutex::new(BTreeMap::new()),
             fatal_reported: AtomicBool::new(false),
         }
@@ -205,6 +231,12 @@ impl Shared {
         }
         for latency in t.latencies {
             self.latency.record(latency);
+        }
+        for (latency, cross_node) in t.jump_latencies {
+            if cross_node { &self.cross_node_jump_latency } else { &self.jump_latency }.record(latency);
+        }
+        if t.tick_ms > 0 {
+            self.tick_ms.store(t.tick_ms, Relaxed);
         }
         if !t.error_codes.is_empty() {
             let mut codes = self.error_codes.lock();
@@ -234,6 +266,9 @@ impl Shared {
             chat_sent: self.chat_sent.load(Relaxed),
             chat_received: self.chat_received.load(Relaxed),
             latency_ms: self.latency.summary(),
+            jump_ms: self.jump_latency.summary(),
+            cross_node_jump_ms: self.cross_node_jump_latency.summary(),
+            tick_ms: self.tick_ms.load(Relaxed),
             tidi_min: (tidi != u32::MAX).then(|| f64::from(tidi) / 1000.0),
             duration_s: (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             deltas_received: self.deltas.load(Relaxed),
@@ -256,6 +291,10 @@ pub(crate) struct Tally {
     pub pongs: u64,
     pub tidi_min_permille: Option<u32>,
     pub latencies: Vec<Duration>,
+    /// Jump latencies, and whether each landed on another node.
+    pub jump_latencies: Vec<(Duration, bool)>,
+    /// The tick length of the last snapshot seen (0: none).
+    pub tick_ms: u32,
     pub error_codes: Vec<orrery_proto::v1::ErrorCode>,
 }
 

@@ -150,6 +150,7 @@ impl ClusterControl for Control {
                     failed_systems: report.systems.iter().filter(|s| s.failed).count() as u32,
                     store_queued_rows: report.store_queued_rows,
                     store_down_ms: report.store_down_ms,
+                    last_checkpoint_unix_ms: report.last_checkpoint_unix_ms,
                 }
             })
             .collect();

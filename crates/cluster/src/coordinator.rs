@@ -91,6 +91,13 @@ pub struct FailoverRecord {
     pub ships: usize,
     /// From the node's last report to its systems being handed out, in milliseconds.
     pub recovered_after_ms: u64,
+    /// Ticks lost, the most of any of its systems: from the dead node's last checkpoint that landed in the store
+    /// to the hand-out, in that system's ticks — the ticks not run while it was down, and those run but not yet
+    /// stored (their effects are undone: ships are restored as last stored). `None` when the node never
+    /// reported a checkpoint.
+    pub ticks_lost_max: Option<u64>,
+    /// The same, averaged over its systems.
+    pub ticks_lost_mean: Option<f64>,
     /// The epoch that records it.
     pub epoch: u64,
 }
@@ -537,12 +544,15 @@ impl Coordinator {
         }
         let placement = self.place(&orphans, &survivors);
         let (epoch, ships) = self.hand_out(&placement, true).await?;
+        let lost = self.reports.heard(dead).map(|heard| ticks_lost(&heard.report, unix_ms())).unwrap_or_default();
         let record = FailoverRecord {
             node: dead,
             systems: placement.clone(),
             ships,
             recovered_after_ms: last_heard.elapsed().as_millis() as u64,
             epoch,
+            ticks_lost_max: lost.iter().copied().max(),
+            ticks_lost_mean: (!lost.is_empty()).then(|| lost.iter().sum::<u64>() as f64 / lost.len() as f64),
         };
         tracing::warn!(
             node = dead,
@@ -550,6 +560,8 @@ impl Coordinator {
             ships,
             epoch,
             recovered_after_ms = record.recovered_after_ms,
+            ticks_lost_max = record.ticks_lost_max.unwrap_or(0),
+            ticks_lost_mean = record.ticks_lost_mean.unwrap_or(0.0),
             "node failed over"
         );
         self.failovers.lock().push(record);
@@ -652,6 +664,21 @@ pub(crate) fn ship_record(row: &orrery_store::ShipRow, pilot: String) -> v1::Shi
     }
 }
 
+/// For each system of a dead node's last `report`, the ticks lost if it is restored at `now_ms` (ms since the
+/// Unix epoch): the time since the node's last stored checkpoint, in that system's nominal ticks. Empty when
+/// the node never reported a stored checkpoint.
+fn ticks_lost(report: &orrery_node::NodeReport, now_ms: u64) -> Vec<u64> {
+    if report.last_checkpoint_unix_ms == 0 {
+        return Vec::new();
+    }
+    let since = now_ms.saturating_sub(report.last_checkpoint_unix_ms);
+    report.systems.iter().map(|system| since.div_ceil(u64::from(system.tick_ms.max(1)))).collect()
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64)
+}
+
 /// How long a node last heard `heard_ago` counts as silent: not at all while the coordinator's own bus
 /// connection is down (it can hear no one, so it judges no one), and never longer than that connection has been
 /// up (after an outage every node gets a full lease to be heard again: the nodes did not die because the
@@ -663,6 +690,28 @@ fn silence(heard_ago: Duration, bus: &orrery_bus::BusHealth) -> Option<Duration>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_lost_count_from_the_last_stored_checkpoint_in_each_systems_ticks() {
+        let system = |system_id, tick_ms| orrery_node::SystemReport {
+            system_id,
+            ships: 1,
+            factor: 1.0,
+            tick_work_ms: 0.0,
+            failed: false,
+            tick_ms,
+            max_players: u32::MAX,
+            queued: 0,
+        };
+        let mut report = orrery_node::NodeReport {
+            systems: vec![system(1, 1000), system(2, 100)],
+            last_checkpoint_unix_ms: 50_000,
+            ..orrery_node::NodeReport::default()
+        };
+        assert_eq!(ticks_lost(&report, 54_500), vec![5, 45]);
+        report.last_checkpoint_unix_ms = 0;
+        assert!(ticks_lost(&report, 54_500).is_empty(), "unknown without a stored checkpoint");
+    }
 
     #[test]
     fn a_node_is_not_silent_while_the_coordinator_cannot_hear_it() {

@@ -237,7 +237,7 @@ impl Hosted {
     /// departures ([`departures`]), and the operators' messages.
     fn handle(&mut self, body: In, context: &TickContext<'_>, entered: &mut Vec<Entered>, effects: &mut TickEffects) {
         match body {
-            In::Command(command) => self.on_command(command, context, effects),
+            In::Command(command) => self.on_command(command, context, entered, effects),
             In::Enter(enter) => self.on_enter(enter, entered, effects),
             In::Handoff(handoff) => self.on_handoff(handoff, context, entered, effects),
             In::Leave(leave) => self.on_leave(leave, effects),

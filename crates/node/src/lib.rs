@@ -742,6 +742,11 @@ impl Node {
                 .map_or(0, |stats| stats.queued_rows.load(std::sync::atomic::Ordering::Relaxed)),
             store_down_ms: self.config.persist_stats.as_ref().map_or(0, |stats| stats.down_for().as_millis() as u64),
             bus_disconnects: self.bus.health().disconnects,
+            last_checkpoint_unix_ms: self
+                .config
+                .persist_stats
+                .as_ref()
+                .map_or(0, |stats| stats.last_written_ms.load(std::sync::atomic::Ordering::Relaxed)),
         }
     }
 }

@@ -72,6 +72,9 @@ pub struct PersistStats {
     pub down_since_ms: AtomicU64,
     /// Store outages seen since start.
     pub outages: AtomicU64,
+    /// Milliseconds since the Unix epoch of the last write that landed (0: none yet). What a crash of this
+    /// process loses is the simulation since then.
+    pub last_written_ms: AtomicU64,
 }
 
 impl PersistStats {
@@ -240,6 +243,7 @@ async fn write(store: &dyn Store, rows: &[ShipRow], stats: &PersistStats) -> Wri
                     tracing::warn!(rows = rows.len(), "the store answers again: queued checkpoints written");
                 }
                 stats.outage(false);
+                stats.last_written_ms.store(unix_ms(), Relaxed);
                 return Written::Yes;
             }
             Err(problem) if problem.is_transient() => {

@@ -48,6 +48,9 @@ pub struct NodeReport {
     pub store_down_ms: u64,
     /// Connections to the bus lost since the node started.
     pub bus_disconnects: u64,
+    /// When the node's last checkpoint landed in the store (ms since the Unix epoch; 0: none yet). A failover
+    /// restores its systems as they were then: the ticks since are lost.
+    pub last_checkpoint_unix_ms: u64,
 }
 
 impl NodeReport {
@@ -76,6 +79,7 @@ impl NodeReport {
             store_queued_rows: self.store_queued_rows,
             store_down_ms: self.store_down_ms,
             bus_disconnects: self.bus_disconnects,
+            last_checkpoint_unix_ms: self.last_checkpoint_unix_ms,
         }
     }
 
@@ -104,6 +108,7 @@ impl NodeReport {
             store_queued_rows: message.store_queued_rows,
             store_down_ms: message.store_down_ms,
             bus_disconnects: message.bus_disconnects,
+            last_checkpoint_unix_ms: message.last_checkpoint_unix_ms,
         }
     }
 }
@@ -137,6 +142,7 @@ mod tests {
             store_queued_rows: 1200,
             store_down_ms: 3500,
             bus_disconnects: 2,
+            last_checkpoint_unix_ms: 1_796_000_000_000,
         };
         let bytes = prost::Message::encode_to_vec(&report.to_message());
         let decoded = orrery_proto::frame::decode::<v1::NodeReport>(&bytes).expect("decodes");

@@ -221,12 +221,30 @@ async fn play_goes_on_through_dead_nodes_a_frozen_node_a_dead_proxy_and_a_dead_c
     let (system, ship, home) = (snapshot.system_id, snapshot.your_ship_id, snapshot.node_id as usize);
     until_chat_works(&mut client, "before").await;
 
-    // kill -9 the pilot's node: the other node takes its systems from the store; the pilot stays connected.
+    // Once the pilot's node has stored a checkpoint (every second here), kill -9 it: the other node takes its
+    // systems from the store; the pilot stays connected.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, view) = request(&admin, "GET", "/api/v1/cluster", "t0ken", "");
+        let view: serde_json::Value = serde_json::from_str(&view).unwrap_or_default();
+        let stored = view["nodes"].as_array().into_iter().flatten().any(|node| {
+            node["node_id"].as_u64() == Some(home as u64) && node["last_checkpoint_unix_ms"].as_u64() > Some(0)
+        });
+        if stored {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node {home} never reported a stored checkpoint ({status}): {view}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     nodes[home].child.kill().expect("kill -9");
     let (recovered_after, notices) = until_chat_works(&mut client, "after-kill").await;
     println!("chat worked again {} ms after the kill -9", recovered_after.as_millis());
     assert!(notices.iter().any(|text| text.contains("restored")), "the pilot was told: {notices:?}");
-    coordinator.wait_for("node failed over");
+    let failed_over = coordinator.wait_for("node failed over");
+    // The ticks lost are counted from the dead node's last stored checkpoint (the pilot's ship was stored when
+    // it undocked, so there is one).
+    let lost: u64 = after(&failed_over, "ticks_lost_max=").parse().expect("ticks_lost_max is a number");
+    assert!(lost >= 1, "{failed_over}");
     // The admin API shows the living node only, with every system (once it has hosted them all).
     let nodes_shown = || {
         let (status, view) = request(&admin, "GET", "/api/v1/cluster", "t0ken", "");
@@ -264,7 +282,7 @@ async fn play_goes_on_through_dead_nodes_a_frozen_node_a_dead_proxy_and_a_dead_c
     let (_, notices) = until_chat_works(&mut client, "after-freeze").await;
     assert!(notices.iter().any(|text| text.contains("restored")), "told again: {notices:?}");
     nodes[home].signal("-CONT");
-    nodes[home].wait_for("system lost during the stall");
+    nodes[home].wait_for("given to another node meanwhile");
     // The thawed node neither ticks nor writes the system: the ship stays where the survivor has it.
     until_chat_works(&mut client, "after-thaw").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;

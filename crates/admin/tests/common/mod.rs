@@ -115,6 +115,7 @@ impl ClusterControl for Mock {
                     failed_systems: n,
                     store_queued_rows: 600 * u64::from(n),
                     store_down_ms: 4_000 * u64::from(n),
+                    last_checkpoint_unix_ms: 1_796_000_000_000,
                 })
                 .collect(),
             systems: (1..=3).map(Mock::system_view).collect(),

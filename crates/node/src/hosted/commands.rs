@@ -5,7 +5,7 @@ use orrery_proto::error;
 use orrery_proto::v1::{self, system_inbox::Body as In};
 use orrery_sim::{CommandError, Outcome};
 
-use super::{Hosted, TickContext, TickEffects, forward};
+use super::{Entered, Hosted, TickContext, TickEffects, forward};
 use crate::convert;
 use crate::persist::PersistJob;
 
@@ -15,6 +15,7 @@ impl Hosted {
         &mut self,
         command: v1::SessionCommand,
         context: &TickContext<'_>,
+        entered: &mut Vec<Entered>,
         effects: &mut TickEffects,
     ) {
         let ship_id = command.ship_id;
@@ -26,9 +27,17 @@ impl Hosted {
             effects.publish.push(forward(route, &Hosted::replaced(request_id, ship_id)));
             return;
         }
-        if self.sim.ship(ship_id).is_some() {
+        if let Some(ship) = self.sim.ship(ship_id)
+            && !self.pilots.contains_key(&ship_id)
+        {
             // A ship restored after its node died has no pilot until its session's first command claims it.
-            self.pilots.entry(ship_id).or_insert(route);
+            // The session is sent the system's snapshot (as after a jump): its proxy may route it elsewhere and
+            // its client may picture it elsewhere — a jump whose handoff died with the node ends here, in the
+            // system the store had it in, and the client never saw it arrive — and every restored ship is
+            // where it was last stored, not where the client last saw it.
+            let handoff_seq = ship.handoff_seq;
+            self.pilots.insert(ship_id, route);
+            entered.push(Entered { route, request_id: 0, ship_id, handoff_seq });
         }
         let outcome = match convert::command(&envelope) {
             Ok(cmd) => self.sim.apply(ship_id, cmd),
@@ -57,7 +66,23 @@ impl Hosted {
                 effects.persist.push(PersistJob::rows(vec![convert::ship_row(&in_transit, destination_system, true)]));
                 effects.publish.push((orrery_proto::system_subject(destination_system), handoff));
             }
-            Err(problem) => effects.publish.push(forward(route, &self.command_error(request_id, &problem))),
+            Err(problem) => {
+                if matches!(
+                    problem,
+                    CommandError::UnknownShip(_) | CommandError::NotInSystem(_) | CommandError::NotAGate(_)
+                ) {
+                    // Rare in play (a client racing its own jump); under failures the trace of what went wrong.
+                    tracing::debug!(
+                        system = self.system_id,
+                        ship = ship_id,
+                        session = route.session_id,
+                        %problem,
+                        command = orrery_proto::command_name(&envelope),
+                        "command refused: NOT_IN_SYSTEM"
+                    );
+                }
+                effects.publish.push(forward(route, &self.command_error(request_id, &problem)));
+            }
         }
     }
 

@@ -562,9 +562,18 @@ fn a_restored_system_counts_on_and_fences_the_dead_nodes_late_writes() {
     assert_eq!(node.position(10), Vec3::new(5.0e5, 0.0, 0.0));
     let tick = node.tick().deltas[0].tick;
     assert!(tick > 1_000_000, "the tick counts on from past the old node's numbers, got {tick}");
-    // Without a pilot, the first session to command the ship claims it.
+    // Without a pilot, the first session to command the ship claims it, and is sent the system (its proxy
+    // may route it elsewhere: a jump whose handoff died with the node ends here) as the ship was restored.
     node.send(command(6, 10, 1, approach(0)));
-    assert!(node.tick().answers_to(6).is_empty(), "accepted");
+    let claimed = node.tick();
+    let snapshot = only_snapshot(&claimed, 6);
+    assert_eq!((snapshot.system_id, snapshot.your_ship_id), (HERE, 10));
+    assert!(
+        claimed.to_proxy.iter().any(|(_, to, body)| *to == 6 && matches!(body, P::Entered(e) if e.system_id == HERE)),
+        "the proxy is told the ship is here"
+    );
+    node.send(command(6, 10, 3, approach(0)));
+    assert!(node.tick().answers_to(6).is_empty(), "accepted, no second snapshot");
     node.send(command(8, 10, 2, approach(0)));
     assert_eq!(only_error(&node.tick(), 8).1, v1::ErrorCode::SessionReplaced);
 }
