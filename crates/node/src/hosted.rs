@@ -348,6 +348,15 @@ fn forward(route: v1::SessionRoute, answer: &v1::ServerEnvelope) -> (String, Byt
     proxy_message(route.proxy_id, &message)
 }
 
+/// Tell a session's proxy that its ship is not in `system_id` and that system knows nothing of it.
+fn lost(route: v1::SessionRoute, system_id: u32, ship_id: u64) -> (String, Bytes) {
+    let message = v1::ProxyInbox {
+        session_id: route.session_id,
+        body: Some(v1::proxy_inbox::Body::Lost(v1::ShipLost { system_id, ship_id })),
+    };
+    proxy_message(route.proxy_id, &message)
+}
+
 fn left(route: v1::SessionRoute, answer: &v1::ServerEnvelope) -> (String, Bytes) {
     let message = v1::ProxyInbox {
         session_id: route.session_id,

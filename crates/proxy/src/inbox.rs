@@ -27,6 +27,7 @@ pub async fn serve(shared: Arc<Shared>, mut inbox: orrery_bus::Subscription) {
                 Control::Entered { system: entered.system_id, ship_id: entered.ship_id, snapshot: entered.snapshot }
             }
             Some(Body::Left(envelope)) => Control::Left(envelope),
+            Some(Body::Lost(lost)) => Control::Lost { system: lost.system_id, ship_id: lost.ship_id },
             None => continue,
         };
         if let Some(control) = tell(&shared, decoded.session_id, control) {

@@ -21,7 +21,7 @@ use crate::guard::ConnectionSlot;
 use crate::inbox;
 use crate::link::{Link, Sender};
 use crate::rate::TokenBucket;
-use crate::state::{Action, Flow, SessionState, Step};
+use crate::state::{Action, Flow, SessionState, Space, Step};
 use crate::transport::{Read, ReadError, Reader, TcpOut, Writer};
 
 /// What a sol node (through the proxy inbox) or the cluster tells a session.
@@ -41,7 +41,14 @@ pub enum Control {
     Entered { system: u32, ship_id: u64, snapshot: Bytes },
     /// The ship is out of space (logout done, or an undock refused); the answer is an encoded envelope.
     Left(Bytes),
+    /// `system` does not have the ship and knows nothing of it (restored after its node died): look for the
+    /// ship where the store has it.
+    Lost { system: u32, ship_id: u64 },
 }
+
+/// How often a session looks for its lost ship in the store at most: a client that keeps commanding a ship
+/// that is not there costs one store read per interval, not one per command.
+const REFIND_EVERY: Duration = Duration::from_secs(2);
 
 struct Session {
     shared: Arc<Shared>,
@@ -57,6 +64,8 @@ struct Session {
     flood_since: Instant,
     /// Stamps what this session sends to systems, in the order sent (see [`orrery_proto::Stamper`]).
     stamper: orrery_proto::Stamper,
+    /// When the session last looked for its lost ship in the store.
+    refound_at: Option<Instant>,
 }
 
 /// Serve one connection until it closes, then make sure its ship leaves space and is stored.
@@ -96,6 +105,7 @@ pub fn run(
         refused: 0,
         flood_since: Instant::now(),
         stamper: orrery_proto::Stamper::random(),
+        refound_at: None,
     };
     let mut connection =
         Connection { session, reader, tcp_out, websocket_writer, _slot: slot, last_heard: tokio::time::Instant::now() };
@@ -369,8 +379,47 @@ impl Session {
                 let step = self.state.left(answer);
                 return self.apply(step).await;
             }
+            Control::Lost { system, ship_id } => self.refind(system, ship_id).await,
         }
         Flow::Continue
+    }
+
+    /// The system this session routes to says the ship is not there and it knows nothing of it: a system
+    /// restored after its node died, from a store that has the ship elsewhere (its last jump's arrival died
+    /// with the node) or not yet in space there. Send the ship to where the store has it, as an undock does;
+    /// the system there takes over the live ship if it has it, or puts it back in space, and its `Entered`
+    /// re-routes the session (the client gets that system's snapshot). At most once per [`REFIND_EVERY`].
+    async fn refind(&mut self, lost_in: u32, ship_id: u64) {
+        if self.state.space() != (Space::Flying { ship_id, system: lost_in })
+            || self.refound_at.is_some_and(|at| at.elapsed() < REFIND_EVERY)
+        {
+            return;
+        }
+        self.refound_at = Some(Instant::now());
+        let Some(account_id) = self.state.account() else { return };
+        let record = match self.shared.store.ship(ship_id).await {
+            Ok(Some(row)) => match self.shared.store.character(row.character_id).await {
+                Ok(Some(record)) if record.account_id == account_id && record.ship.ship_id == ship_id => record,
+                Ok(_) => return,
+                Err(problem) => return tracing::error!(session = self.id, %problem, "lost ship: character unreadable"),
+            },
+            Ok(None) => return,
+            Err(problem) => return tracing::error!(session = self.id, %problem, "lost ship: store unreadable"),
+        };
+        let system = record.ship.system_id;
+        tracing::warn!(
+            session = self.id,
+            ship = ship_id,
+            lost_in,
+            system,
+            "ship not in its system: looking for it where it is stored"
+        );
+        let message = self.stamper.encode(v1::system_inbox::Body::Enter(v1::EnterSpace {
+            route: Some(self.route()),
+            request_id: 0,
+            ship: Some(ship_record(&record.ship, &record.name)),
+        }));
+        publish_bytes(&self.shared, &orrery_proto::system_subject(system), message).await;
     }
 
     /// Do what a step of the state machine asks, in order.

@@ -100,7 +100,7 @@ impl Default for SessionState {
 }
 
 impl SessionState {
-    #[cfg(test)]
+    /// Where the session's ship is, as far as this session knows.
     pub fn space(&self) -> Space {
         self.space
     }

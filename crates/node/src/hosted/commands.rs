@@ -82,6 +82,9 @@ impl Hosted {
                     );
                 }
                 effects.publish.push(forward(route, &self.command_error(request_id, &problem)));
+                if matches!(problem, CommandError::UnknownShip(ship) if ship == ship_id) {
+                    effects.publish.push(super::lost(route, self.system_id, ship_id));
+                }
             }
         }
     }

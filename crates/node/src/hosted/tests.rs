@@ -93,10 +93,22 @@ impl Sent {
             .iter()
             .chain(self.persisted.iter().filter_map(|(_, answer)| answer.as_ref()))
             .filter(|(_, to, _)| *to == session)
-            .map(|(_, _, body)| match body {
-                P::Forward(bytes) | P::Left(bytes) => v1::ServerEnvelope::decode(&bytes[..]).expect("an envelope"),
-                P::Entered(entered) => v1::ServerEnvelope::decode(&entered.snapshot[..]).expect("a snapshot"),
+            .filter_map(|(_, _, body)| match body {
+                P::Forward(bytes) | P::Left(bytes) => {
+                    Some(v1::ServerEnvelope::decode(&bytes[..]).expect("an envelope"))
+                }
+                P::Entered(entered) => Some(v1::ServerEnvelope::decode(&entered.snapshot[..]).expect("a snapshot")),
+                P::Lost(_) => None,
             })
+            .collect()
+    }
+
+    /// The ships `session`'s proxy was told are lost (not in the system, nothing known of them).
+    fn lost_for(&self, session: u64) -> Vec<v1::ShipLost> {
+        self.to_proxy
+            .iter()
+            .filter(|(_, to, _)| *to == session)
+            .filter_map(|(_, _, body)| if let P::Lost(lost) = body { Some(*lost) } else { None })
             .collect()
     }
 
@@ -546,6 +558,22 @@ fn a_moved_system_applies_every_message_once_whichever_node_received_it() {
 fn a_transfer_that_does_not_decode_is_refused_not_a_panic() {
     let transfer = v1::SystemTransfer { sim: bytes::Bytes::from_static(&[0xff; 7]), ..v1::SystemTransfer::default() };
     assert!(Hosted::import(&transfer, std::collections::VecDeque::new(), STEP_MS).is_err());
+}
+
+#[test]
+fn a_command_for_a_ship_the_system_knows_nothing_of_sends_the_proxy_looking_for_it() {
+    // A system restored without the ship (the store had it elsewhere): the command is refused, and the
+    // session's proxy is told the ship is lost here so that it looks for it where the store has it.
+    let mut node = Harness::new(HERE, THERE);
+    node.send(command(6, 42, 5, approach(0)));
+    let sent = node.tick();
+    assert_eq!(only_error(&sent, 6).1, v1::ErrorCode::NotInSystem);
+    assert_eq!(sent.lost_for(6), vec![v1::ShipLost { system_id: HERE, ship_id: 42 }]);
+    // A ship that jumped out is followed instead: no one is told it is lost.
+    let mut node = jumping();
+    node.send(command(1, 10, 9, approach(0)));
+    let sent = node.tick();
+    assert!(sent.lost_for(1).is_empty() && sent.answers_to(1).is_empty(), "followed to its destination");
 }
 
 #[test]
