@@ -121,6 +121,9 @@ pub struct Coordinator {
     next_move: AtomicU64,
     /// Nodes declared dead (until they report again).
     dead: Mutex<HashSet<u32>>,
+    /// Since when the coordinator has heard the nodes again after hearing none of them for half a lease (a bus
+    /// that froze without dropping the connection looks like that): no node counts as silent for longer.
+    hearing_since: Mutex<Option<Instant>>,
     failovers: Mutex<Vec<FailoverRecord>>,
     /// The rebalancer's moves, oldest first.
     rebalanced: Mutex<Vec<MoveReport>>,
@@ -221,6 +224,7 @@ impl Coordinator {
             waiting: Mutex::new(HashMap::new()),
             next_move: AtomicU64::new(1),
             dead: Mutex::new(HashSet::new()),
+            hearing_since: Mutex::new(None),
             failovers: Mutex::new(Vec::new()),
             rebalanced: Mutex::new(Vec::new()),
         })
@@ -503,9 +507,21 @@ impl Coordinator {
     /// Silence is counted only while the coordinator itself could hear (see [`silence`]).
     async fn check_leases(&self) {
         let bus = self.bus.health();
+        let freshest =
+            (0..self.nodes).filter_map(|node| self.reports.heard(node)).map(|heard| heard.at.elapsed()).min();
+        let hearing_for = {
+            let mut since = self.hearing_since.lock();
+            match freshest {
+                // No node heard for half a lease: the coordinator is probably the one not hearing.
+                Some(freshest) if freshest > self.lease / 2 => *since = None,
+                Some(_) if since.is_none() => *since = Some(Instant::now()),
+                _ => {}
+            }
+            since.map(|since| since.elapsed())
+        };
         for node in 0..self.nodes {
             let Some(heard) = self.reports.heard(node) else { continue };
-            let Some(silent) = silence(heard.at.elapsed(), &bus) else { return };
+            let Some(silent) = silence(heard.at.elapsed(), &bus, hearing_for) else { return };
             if silent < self.lease {
                 if self.dead.lock().remove(&node) {
                     tracing::info!(node, "node reports again: it may host systems again");
@@ -680,11 +696,13 @@ fn unix_ms() -> u64 {
 }
 
 /// How long a node last heard `heard_ago` counts as silent: not at all while the coordinator's own bus
-/// connection is down (it can hear no one, so it judges no one), and never longer than that connection has been
-/// up (after an outage every node gets a full lease to be heard again: the nodes did not die because the
-/// coordinator lost the bus).
-fn silence(heard_ago: Duration, bus: &orrery_bus::BusHealth) -> Option<Duration> {
-    bus.connected.then(|| heard_ago.min(bus.since.elapsed()))
+/// connection is down, or while it hears no node at all (`hearing_for` is `None`: a bus frozen without a
+/// disconnect looks like every node dying at once, and then nobody is left to take their systems anyway); and
+/// never longer than the coordinator has been hearing again (after an outage every node gets a full lease to be
+/// heard: the nodes did not die because the coordinator could not hear them).
+fn silence(heard_ago: Duration, bus: &orrery_bus::BusHealth, hearing_for: Option<Duration>) -> Option<Duration> {
+    let hearing_for = hearing_for?;
+    bus.connected.then(|| heard_ago.min(bus.since.elapsed()).min(hearing_for))
 }
 
 #[cfg(test)]
@@ -722,15 +740,21 @@ mod tests {
             since: Instant::now() - ago,
             unsent: 0,
         };
-        // Connected all along: silence is the time since the node was heard.
-        let silent = silence(Duration::from_secs(3), &up_since(long_ago)).expect("judged");
+        let hearing = Some(long_ago);
+        // Connected and hearing all along: silence is the time since the node was heard.
+        let silent = silence(Duration::from_secs(3), &up_since(long_ago), hearing).expect("judged");
         assert!(silent >= Duration::from_secs(3) && silent < long_ago);
         // Back on the bus 100 ms ago after a long outage: nobody has been silent longer than that.
-        let silent = silence(long_ago, &up_since(Duration::from_millis(100))).expect("judged");
+        let silent = silence(long_ago, &up_since(Duration::from_millis(100)), hearing).expect("judged");
         assert!(silent < Duration::from_secs(1), "{silent:?}");
         // Off the bus: nobody is judged.
         let down = orrery_bus::BusHealth { connected: false, ..up_since(long_ago) };
-        assert_eq!(silence(long_ago, &down), None);
+        assert_eq!(silence(long_ago, &down, hearing), None);
+        // Hearing no node at all (a frozen bus that still looks connected): nobody is judged; once nodes are
+        // heard again, nobody has been silent for longer than that.
+        assert_eq!(silence(long_ago, &up_since(long_ago), None), None);
+        let silent = silence(long_ago, &up_since(long_ago), Some(Duration::from_millis(300))).expect("judged");
+        assert_eq!(silent, Duration::from_millis(300));
     }
 
     fn demand(nodes: &[(u32, &[(u32, f64)])]) -> Demand {

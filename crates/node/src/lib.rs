@@ -245,9 +245,13 @@ impl Node {
         let mut late_ticks = 0u64;
         // When each system's next tick is due, for a live migration's hand-over of the rhythm.
         let mut next_due: std::collections::HashMap<usize, Instant> = std::collections::HashMap::new();
+        // When the loop last started working (after waking and any mapping check).
+        let mut awake_since = Instant::now();
         loop {
             let next_tick = schedule.peek().map_or(next_tidi, |Reverse((at, _))| *at);
             let wake = next_tick.min(next_tidi).min(next_checkpoint);
+            let waiting_since = Instant::now();
+            let worked_for = waiting_since.saturating_duration_since(awake_since);
             let event = tokio::select! {
                 biased;
                 _ = &mut stop => break,
@@ -255,11 +259,17 @@ impl Node {
                 Some(message) = node_inbox.next() => Wake::Inbox(message),
                 () = tokio::time::sleep_until(wake.into()) => Wake::Timer,
             };
-            // Woken far past the time the loop meant to wake: the process was frozen (or starved) long enough
-            // for the coordinator to have given this node's systems away. Check before doing anything else.
-            if Instant::now().saturating_duration_since(wake) > self.config.lease / 2 {
+            // Frozen (SIGSTOP, a stopped VM, a starved process) for half a lease: long enough for the coordinator
+            // to have given this node's systems away. Check before doing anything else. Frozen means the wait
+            // lasted far past the time the loop meant to wake, or the last round of work took that long (a
+            // process stopped mid-tick) — not that the schedule is behind: an overloaded node runs late without
+            // pausing, and checking the mapping on every late wake would only make it later.
+            let now = Instant::now();
+            let overslept = now.saturating_duration_since(wake).min(now.saturating_duration_since(waiting_since));
+            if overslept > self.config.lease / 2 || worked_for > self.config.lease / 2 {
                 self.drop_lost_systems(&systems, "the node stalled longer than half its lease").await;
             }
+            awake_since = Instant::now();
             // Back on the bus after losing it: the coordinator may have failed this node over meanwhile.
             let bus = self.bus.health();
             if bus.connected && bus.disconnects != self.bus_disconnects_seen {

@@ -237,10 +237,18 @@ enum Written {
 async fn write(store: &dyn Store, rows: &[ShipRow], stats: &PersistStats) -> Written {
     let mut attempt = 0;
     loop {
+        let started = std::time::Instant::now();
         match store.save_ships(rows).await {
             Ok(_) => {
-                if stats.down_for() > Duration::ZERO {
-                    tracing::warn!(rows = rows.len(), "the store answers again: queued checkpoints written");
+                let outage = stats.down_for();
+                if outage > Duration::ZERO {
+                    tracing::warn!(
+                        rows = rows.len(),
+                        outage_ms = outage.as_millis() as u64,
+                        peak_queued_rows = stats.peak_queued_rows.load(Relaxed),
+                        write_ms = started.elapsed().as_millis() as u64,
+                        "the store answers again: queued checkpoints written"
+                    );
                 }
                 stats.outage(false);
                 stats.last_written_ms.store(unix_ms(), Relaxed);
