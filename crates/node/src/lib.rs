@@ -36,6 +36,11 @@ use hosted::{Hosted, TickContext, TickEffects};
 pub use persist::{PersistJob, PersistStats, Persister, spawn_worker};
 pub use report::{NodeReport, SystemReport};
 
+/// How long a node waits for the mapping when it checks whether it lost systems (after a stall or a bus
+/// outage); past it the node keeps its systems (the store's handoff fence still refuses its writes of any it
+/// lost) and checks again after the next stall.
+const MAPPING_READ_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A celestial as clients and the bus see it (positions rounded to metres): the coordinator sends the scenery
 /// of systems added at runtime in this form.
 pub fn celestial_message(celestial: &orrery_sim::Celestial) -> v1::Celestial {
@@ -635,11 +640,16 @@ impl Node {
     async fn drop_lost_systems(&mut self, systems: &Systems, why: &str) {
         let Some((store, runtime)) = self.config.mapping_store.clone() else { return };
         tracing::warn!(node = self.config.node_id, why, "checking the mapping");
-        let mapping = match runtime.spawn(async move { store.load_mapping().await }).await {
-            Ok(Ok(Some(mapping))) => mapping,
-            Ok(Ok(None)) => return,
-            Ok(Err(problem)) => {
-                tracing::error!(node = self.config.node_id, %problem, "mapping not readable after a stall: keeping the systems");
+        let read = runtime.spawn(async move { tokio::time::timeout(MAPPING_READ_TIMEOUT, store.load_mapping()).await });
+        let mapping = match read.await {
+            Ok(Ok(Ok(Some(mapping)))) => mapping,
+            Ok(Ok(Ok(None))) => return,
+            Ok(Err(_)) => {
+                tracing::error!(node = self.config.node_id, "mapping not read within its time: keeping the systems");
+                return;
+            }
+            Ok(Ok(Err(problem))) => {
+                tracing::error!(node = self.config.node_id, %problem, "mapping not readable: keeping the systems");
                 return;
             }
             Err(problem) => {

@@ -42,6 +42,10 @@ pub type Persister = mpsc::UnboundedSender<PersistJob>;
 /// How long the worker waits between attempts while the store fails: doubling from 100 ms up to this.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(2);
 
+/// How long one write may take before it counts as an outage (a server that stopped answering without closing
+/// its connections: a frozen host, a partition). Ten thousand rows take a few seconds on PostgreSQL.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Attempts at a write that fails for a reason other than an outage (bad data) before its rows are given up.
 const ATTEMPTS_ON_ERROR: u32 = 5;
 
@@ -238,7 +242,18 @@ async fn write(store: &dyn Store, rows: &[ShipRow], stats: &PersistStats) -> Wri
     let mut attempt = 0;
     loop {
         let started = std::time::Instant::now();
-        match store.save_ships(rows).await {
+        let result = match tokio::time::timeout(WRITE_TIMEOUT, store.save_ships(rows)).await {
+            Ok(result) => result,
+            Err(_) => Err(orrery_store::StoreError::Unreachable {
+                url: "the store".into(),
+                reason: format!(
+                    "no answer to a checkpoint of {} rows within {} s",
+                    rows.len(),
+                    WRITE_TIMEOUT.as_secs()
+                ),
+            }),
+        };
+        match result {
             Ok(_) => {
                 let outage = stats.down_for();
                 if outage > Duration::ZERO {
