@@ -310,8 +310,15 @@ impl Node {
                 ticks += 1;
                 let factor = self.tidi.factor(systems.borrow()[index].system_id);
                 let interval = nominal.div_f64(factor.max(0.01));
-                // Never try to catch up a backlog of ticks: a late tick is followed by a full interval.
-                let next = (due + interval).max(Instant::now());
+                // Never try to catch up a backlog of ticks. A system more than an interval late starts again at
+                // its own place within the next interval (a fixed fraction of it, from its index), not at once:
+                // rescheduling every late system at "now" would make all of them tick in one burst from then on,
+                // and a ship jumping between two of them would always arrive just after its destination ticked.
+                let next = if due + interval >= Instant::now() {
+                    due + interval
+                } else {
+                    Instant::now() + interval.mul_f64((index as f64 * 0.618_033_988_749_895).fract())
+                };
                 next_due.insert(index, next);
                 schedule.push(Reverse((next, index)));
             }
