@@ -78,25 +78,25 @@ pub async fn run(setup: &PhaseSetup<'_>, checkpoints: Checkpoints) -> anyhow::Re
     }
 
     progress.set_message(format!("{checkpoints}: warming up"));
-    tokio::time::sleep(warmup).await;
+    let mut ticker = tokio::time::interval(SAMPLE_EVERY);
+    let warm = Instant::now() + warmup;
+    // Refused orbit orders are answered during the warm-up: counted from the start.
+    let mut refused = 0u64;
+    while Instant::now() < warm {
+        ticker.tick().await;
+        newest_report(&mut reports, &mut latest);
+        refused += drain(&mut refusals);
+    }
     let window_start = Instant::now();
     profiler.start();
     let before = Counters::read(&stats, &latest);
     progress.set_message(format!("{checkpoints}: measuring"));
     let mut batches = BatchSampler::new(&stats);
-    let mut ticker = tokio::time::interval(SAMPLE_EVERY);
-    let mut refused = 0u64;
     while Instant::now() < deadline {
         ticker.tick().await;
         batches.sample(&stats);
-        while let Some(report) = reports.try_next() {
-            if let Ok(report) = v1::NodeReport::decode(report) {
-                latest = NodeReport::from_message(&report);
-            }
-        }
-        while refusals.try_next().is_some() {
-            refused += 1;
-        }
+        newest_report(&mut reports, &mut latest);
+        refused += drain(&mut refusals);
         progress.set_position(progress.position().max(window_start.elapsed().as_millis() as u64));
     }
     profiler.stop();
@@ -156,6 +156,20 @@ async fn wait_for_fleet(reports: &mut Subscription, fleet: &Fleet) -> anyhow::Re
             return Ok(report);
         }
     }
+}
+
+/// Take every report the node published since the last call; `latest` becomes the newest.
+fn newest_report(reports: &mut Subscription, latest: &mut NodeReport) {
+    while let Some(report) = reports.try_next() {
+        if let Ok(report) = v1::NodeReport::decode(report) {
+            *latest = NodeReport::from_message(&report);
+        }
+    }
+}
+
+/// Take every message waiting on `subscription`; how many there were.
+fn drain(subscription: &mut Subscription) -> u64 {
+    std::iter::from_fn(|| subscription.try_next()).count() as u64
 }
 
 /// Every delta of one system until `deadline`: when it arrived and how many ships it moved.
