@@ -61,6 +61,12 @@ pub async fn run(setup: &PhaseSetup<'_>, checkpoints: Checkpoints) -> anyhow::Re
         bus.publish(&orrery_proto::node_subject(NODE_ID), message).await.context("handing a system to the node")?;
     }
     let mut latest = wait_for_fleet(&mut reports, fleet).await?;
+    // The restore writes every ship once: let it land before the warm-up, so that no phase's window holds it.
+    let give_up = Instant::now() + HOST_TIMEOUT;
+    while stats.rows.load(Relaxed) < fleet.ship_count() as u64 {
+        anyhow::ensure!(Instant::now() < give_up, "the restored ships were not written within {HOST_TIMEOUT:?}");
+        tokio::time::sleep(SAMPLE_EVERY).await;
+    }
 
     // Listen to every system's deltas from now on, then set every ship orbiting.
     let deadline = Instant::now() + warmup + window;
