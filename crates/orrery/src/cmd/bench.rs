@@ -21,6 +21,10 @@ pub enum Bench {
     /// The fleet fight: N ships in two fleets in one system, all locked and shooting (`--missiles`: missiles in
     /// flight too); reports tick work p50/p99/max and the Time Dilation factor it would get.
     Fight(orrery_fightbench::FightArgs),
+    /// Does a checkpoint stall a tick? A sol node with N moving ships (10,000) and its persistence worker on
+    /// SQLite or `--store postgres://…`, with checkpoints off, every 10 s and every 1 s; reports tick work and
+    /// delta intervals p50/p99/max, late ticks, checkpoint batches and ships/s.
+    Checkpoint(orrery_checkpointbench::CheckpointArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -29,5 +33,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Bench::Chat(chat) => orrery_chatbench::run_cli_as(chat, &["bench", "chat"]),
         Bench::Migrate(migrate) => crate::cmd::migrate_bench::run(&migrate),
         Bench::Fight(fight) => orrery_fightbench::run(&fight),
+        Bench::Checkpoint(checkpoint) => orrery_checkpointbench::run(&checkpoint),
     }
 }
