@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use orrery_bus::Bus;
-use orrery_store::{ShipRow, Store};
+use orrery_store::{KillRecord, LossHulls, ShipRow, Store};
 use tokio::sync::{mpsc, oneshot};
 
 /// Rows to store, and a bus message to publish once they are.
@@ -18,7 +18,12 @@ pub struct PersistJob {
     /// A bus subject and message to publish after the rows are stored (e.g. a handoff that must not be seen
     /// before the ship is written).
     pub then_publish: Option<(String, Bytes)>,
-    /// Completed once written (used by shutdown to wait for the last checkpoint).
+    /// Kill reports to store after the rows (so a checkpoint queued before a loss cannot put a lost capsule
+    /// back in space), with the hulls their pilots are left in.
+    pub kills: Option<(Vec<KillRecord>, LossHulls)>,
+    /// Completed once written (used by shutdown to wait for the last checkpoint, and by a tick with losses to
+    /// publish only once its kill reports are stored); dropped without completing if the kill reports could not
+    /// be stored.
     pub done: Option<oneshot::Sender<()>>,
 }
 
@@ -43,6 +48,10 @@ pub struct PersistStats {
     pub rows: std::sync::atomic::AtomicU64,
     /// Batches given up on after five failed retries (their rows were not stored).
     pub failures: std::sync::atomic::AtomicU64,
+    /// Kill reports stored.
+    pub kills: std::sync::atomic::AtomicU64,
+    /// Kill writes given up on after five failed retries (their ticks were published without the reports).
+    pub kill_failures: std::sync::atomic::AtomicU64,
     /// Duration of the last batch, microseconds.
     pub last_batch_us: std::sync::atomic::AtomicU64,
 }
@@ -70,20 +79,17 @@ async fn worker(
     while queue.recv_many(&mut jobs, 4096).await > 0 {
         let rows: Vec<ShipRow> = jobs.iter().flat_map(|job| job.rows.iter().copied()).collect();
         let started = std::time::Instant::now();
-        let mut attempt = 0;
-        loop {
-            match store.save_ships(&rows).await {
-                Ok(_) => break,
-                Err(problem) if attempt < 5 => {
-                    attempt += 1;
-                    tracing::warn!(%problem, attempt, rows = rows.len(), "checkpoint failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                }
-                Err(problem) => {
-                    stats.failures.fetch_add(1, Relaxed);
-                    tracing::error!(%problem, rows = rows.len(), "checkpoint failed; giving up on this batch");
-                    break;
-                }
+        if !rows.is_empty() && !with_retries("checkpoint", || store.save_ships(&rows)).await {
+            stats.failures.fetch_add(1, Relaxed);
+        }
+        for job in &mut jobs {
+            let Some((kills, hulls)) = job.kills.take() else { continue };
+            if with_retries("kill reports", || store.save_kills(&kills, hulls)).await {
+                stats.kills.fetch_add(kills.len() as u64, Relaxed);
+            } else {
+                // Not stored: the tick waiting for it hears so by its `done` being dropped.
+                stats.kill_failures.fetch_add(1, Relaxed);
+                job.done = None;
             }
         }
         stats.batches.fetch_add(1, Relaxed);
@@ -100,6 +106,28 @@ async fn worker(
             }
             if let Some(done) = job.done {
                 let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Runs a store write, retrying five times with a growing pause; true once it succeeded.
+async fn with_retries<T, F>(what: &str, mut write: impl FnMut() -> F) -> bool
+where
+    F: std::future::Future<Output = Result<T, orrery_store::StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match write().await {
+            Ok(_) => return true,
+            Err(problem) if attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(%problem, attempt, what, "store write failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            Err(problem) => {
+                tracing::error!(%problem, what, "store write failed; giving up on this batch");
+                return false;
             }
         }
     }

@@ -107,7 +107,7 @@ async fn a_lost_capsule_wakes_its_pilot_at_home_in_a_new_frigate(backend: Backen
     };
     store.save_ships(&[away]).await.unwrap();
     let pod_kill = kill(30000144, (ship_id, character), true);
-    store.save_kills(&[pod_kill.clone()], HULLS).await.unwrap();
+    store.save_kills(std::slice::from_ref(&pod_kill), HULLS).await.unwrap();
 
     let record = store.character(character).await.unwrap().unwrap();
     assert_ne!(record.ship.ship_id, ship_id, "a new active ship");

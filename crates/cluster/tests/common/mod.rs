@@ -71,6 +71,12 @@ pub struct Pilot {
     pub ships: HashMap<u64, v1::ShipState>,
     pub chat: Vec<v1::ChatLine>,
     pub last_tick: u64,
+    /// Kill reports seen in deltas, in order.
+    pub kills: Vec<v1::KillReport>,
+    /// Fight events seen in deltas, in order.
+    pub fight: Vec<v1::fight_event::Event>,
+    /// The last Respawned received (the pilot's capsule was lost).
+    pub respawned: Option<v1::Respawned>,
 }
 
 pub async fn pilot(target: &str, name: &str) -> Pilot {
@@ -98,6 +104,9 @@ pub async fn undocked(mut client: Client, character: v1::Character, token: Strin
         ships: HashMap::new(),
         chat: Vec::new(),
         last_tick: 0,
+        kills: Vec::new(),
+        fight: Vec::new(),
+        respawned: None,
     };
     pilot.enter(snapshot);
     pilot
@@ -126,6 +135,13 @@ impl Pilot {
     pub fn position(&self) -> [f64; 3] {
         let p = self.me().and_then(|ship| ship.position).unwrap_or_default();
         [p.x as f64, p.y as f64, p.z as f64]
+    }
+
+    /// Distance to another ship, by the last positions seen (infinite for a ship not seen).
+    pub fn distance_to_ship(&self, id: u64) -> f64 {
+        let Some(p) = self.ships.get(&id).and_then(|ship| ship.position) else { return f64::INFINITY };
+        let me = self.position();
+        ((me[0] - p.x as f64).powi(2) + (me[1] - p.y as f64).powi(2) + (me[2] - p.z as f64).powi(2)).sqrt()
     }
 
     pub fn celestial(&self, id: u64) -> Option<&v1::Celestial> {
@@ -159,7 +175,10 @@ impl Pilot {
                 }
                 self.chat.extend(delta.chat.iter().cloned());
                 self.snapshot.celestials.extend(delta.new_celestials.iter().cloned());
+                self.kills.extend(delta.kills.iter().cloned());
+                self.fight.extend(delta.fight.iter().filter_map(|event| event.event));
             }
+            Some(Msg::Respawned(respawned)) => self.respawned = Some(*respawned),
             Some(Msg::Snapshot(snapshot)) => self.enter(snapshot.clone()),
             _ => {}
         }
