@@ -28,8 +28,15 @@ async fn engage(hunter: &mut Pilot, target: u64) {
 /// A test cluster whose simulation runs 30 times faster than the wall clock: ships that start tens of km apart
 /// meet within seconds; the fight itself is the same (sub-steps of 100 ms of simulation).
 async fn fast_cluster() -> TestCluster {
-    TestCluster::start_with(|config| config.sim_speed = 30.0).await
+    TestCluster::start_with(|config| {
+        config.sim_speed = 30.0;
+        config.admin_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.admin_token = Some(TOKEN.into());
+    })
+    .await
 }
+
+const TOKEN: &str = "fight-admin-token-0123456789";
 
 /// The hunter orbits the prey at 1.5 km, the prey flies towards the hunter (and stops once close).
 async fn close_in(hunter: &mut Pilot, prey: &mut Pilot) {
@@ -106,6 +113,32 @@ async fn losses_are_stored_first_and_pods_wake_up_at_home(test: TestCluster) {
     let snapshot = prey.client.undock(prey_character).await.expect("undock in the new ship");
     assert_eq!(snapshot.your_ship_id, record.ship.ship_id);
     hunter.until(WAIT, "both kills", |p| p.kills.len() == 2).await;
+
+    // Operators see the losses: the admin API lists them, newest first, and the busiest-systems view counts them.
+    if test.cluster.admin_addr().is_some() {
+        let (status, body) =
+            common::http(&test, "GET", &format!("/api/v1/kills?system={system}&limit=5"), Some(TOKEN), None).await;
+        assert_eq!(status, 200, "{body}");
+        let listed: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let listed = listed.as_array().expect("an array");
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0]["capsule"], true);
+        assert_eq!(listed[1]["victim"]["ship_type"], "Rifter");
+        assert_eq!(listed[1]["final_blow"]["ship_id"], hunter.ship_id());
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let (_, body) = common::http(&test, "GET", "/api/v1/cluster", Some(TOKEN), None).await;
+            let view: serde_json::Value = serde_json::from_str(&body).expect("json");
+            let kills = view["systems"]
+                .as_array()
+                .and_then(|systems| systems.iter().find(|s| s["system_id"] == system).map(|s| s["kills"].clone()));
+            if kills == Some(serde_json::json!(2)) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the cluster view never counted 2 kills: {kills:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
     test.cluster.shutdown().await;
 }
 

@@ -101,6 +101,8 @@ pub struct Hosted {
     pub held: bool,
     /// Released to another node (or dropped after a stall): no longer ticked, reported or written.
     pub gone: bool,
+    /// Ships destroyed here since this node started hosting the system (for the operators' reports).
+    pub kills: u64,
 }
 
 /// How many ticks a jumped ship's forwarding address, and a ship that left space's last state, are kept (by
@@ -159,6 +161,7 @@ impl Hosted {
             stamper: orrery_proto::Stamper::random(),
             held: false,
             gone: false,
+            kills: 0,
         }
     }
 
@@ -263,6 +266,7 @@ impl Hosted {
             }
             effects.publish.push((self.delta_subject.clone(), frame::encode(&reply(0, S::Delta(delta)))));
         }
+        self.kills += output.kills.len() as u64;
         if let Some(mut write) = kill_write {
             self.respawn_lost_capsules(&output.kills, &mut write, effects);
             effects.kills = Some(write);

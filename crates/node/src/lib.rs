@@ -732,6 +732,7 @@ impl Node {
                     tick_ms: hosted.tick_ms,
                     max_players: hosted.max_players,
                     queued: hosted.queue_len(),
+                    kills: hosted.kills,
                 })
                 .collect(),
             ticks,
