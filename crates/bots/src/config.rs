@@ -25,6 +25,9 @@ pub enum Scenario {
     Hub,
     /// 50 % travel, 30 % hub, 20 % idle, by bot index.
     Mixed,
+    /// Every bot undocks in the hub, takes a side (its character id's parity), orbits, locks and shoots an enemy,
+    /// fights on in its pod and comes back in a new frigate; the first bot watches a quiet system instead.
+    Fight,
 }
 
 /// What one bot does (a scenario assigns one role to each bot).
@@ -41,14 +44,14 @@ pub enum Role {
 
 impl Scenario {
     /// Every scenario, in the order of the command line's help.
-    pub const ALL: [Scenario; 4] = [Scenario::Idle, Scenario::Travel, Scenario::Hub, Scenario::Mixed];
+    pub const ALL: [Scenario; 5] = [Scenario::Idle, Scenario::Travel, Scenario::Hub, Scenario::Mixed, Scenario::Fight];
 
     /// The role of bot `index`. Deterministic, so a run is reproducible and a bot keeps its role across
     /// reconnects; `mixed` interleaves the roles in blocks of ten (0–4 travel, 5–7 hub, 8–9 idle), so any
     /// prefix of bots has about the right mix.
     pub fn role_of(self, index: usize) -> Role {
         match self {
-            Scenario::Idle => Role::Idle,
+            Scenario::Idle | Scenario::Fight => Role::Idle,
             Scenario::Travel => Role::Travel,
             Scenario::Hub => Role::Hub,
             Scenario::Mixed => match index % 10 {
@@ -61,7 +64,7 @@ impl Scenario {
 
     /// Whether some bot of this scenario heads for the hub (so the run needs a [`HubRoute`]).
     pub fn needs_hub(self) -> bool {
-        matches!(self, Scenario::Hub | Scenario::Mixed)
+        matches!(self, Scenario::Hub | Scenario::Mixed | Scenario::Fight)
     }
 
     /// The scenario's name on the command line.
@@ -71,6 +74,7 @@ impl Scenario {
             Scenario::Travel => "travel",
             Scenario::Hub => "hub",
             Scenario::Mixed => "mixed",
+            Scenario::Fight => "fight",
         }
     }
 }
