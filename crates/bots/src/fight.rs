@@ -63,7 +63,8 @@ pub(crate) struct FightShared {
     tidi_fight: Mutex<Vec<u64>>,
     /// Deltas seen in the quiet system, by permille.
     tidi_quiet: Mutex<Vec<u64>>,
-    /// Orbit commands by ticks from sending (the last tick seen) to the first delta showing the ship follow.
+    /// Orbit commands of a ship at rest, by ticks from sending (the last tick seen) to the first delta showing
+    /// the ship follow its target.
     latency_ticks: Mutex<[u64; LATENCY_BUCKETS]>,
     /// Bytes received by the fighting bots, and the microseconds they spent in space.
     bytes: AtomicU64,
@@ -178,6 +179,8 @@ pub(crate) struct Fighter<'a> {
     system_id: u32,
     last_tick: u64,
     position: Option<v1::Vec3>,
+    /// The own ship already follows something (then an Orbit's effect cannot be told apart: no sample).
+    following: bool,
     in_pod: bool,
     enemies: HashMap<u64, Option<v1::Vec3>>,
     engagement: Engagement,
@@ -205,6 +208,7 @@ impl<'a> Fighter<'a> {
             system_id: 0,
             last_tick: 0,
             position: None,
+            following: false,
             in_pod: false,
             enemies: HashMap::new(),
             engagement: Engagement::Seeking { not_before: Instant::now() },
@@ -230,6 +234,7 @@ impl<'a> Fighter<'a> {
     fn saw(&mut self, ship: &v1::ShipState) {
         if ship.ship_id == self.ship_id {
             self.position = ship.position;
+            self.following = ship.motion == v1::ShipMotion::Approaching as i32;
             if let Some(sent) = self.orbit_sent_at
                 && ship.motion == v1::ShipMotion::Approaching as i32
             {
@@ -325,7 +330,7 @@ impl<'a> Fighter<'a> {
             Engagement::Seeking { not_before } if now >= not_before => {
                 let Some(target) = self.pick() else { return Vec::new() };
                 self.engagement = Engagement::Locking { target, since: now };
-                self.orbit_sent_at = Some(self.last_tick);
+                self.orbit_sent_at = (!self.following).then_some(self.last_tick);
                 vec![
                     Cmd::Orbit(v1::Orbit { object_id: target, radius_m: ORBIT_M }),
                     Cmd::Lock(v1::Lock { target_id: target }),
