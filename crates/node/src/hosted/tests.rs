@@ -292,6 +292,55 @@ fn fight_commands_reach_the_sim_and_bad_ones_are_refused_with_a_clear_code() {
     assert!(sent.deltas[0].moved.iter().any(|s| s.ship_id == 10), "the orbiting ship moves");
 }
 
+#[test]
+fn a_hostile_session_cannot_lock_past_its_limit_or_grow_the_system_by_repeating_commands() {
+    use v1::client_envelope::Body as B;
+    let mut node = undocked();
+    for (session, ship) in (2..=7).zip(11..=16u64) {
+        node.send(enter(session, 1, record(ship, Vec3::new(1.0e6 + 1_000.0 * (ship - 10) as f64, 0.0, 0.0))));
+    }
+    node.tick();
+    // A Rifter holds at most 4 locks: the fifth is refused and nothing changes.
+    for (request, target) in (50..).zip(11..=15u64) {
+        node.send(command(1, 10, request, B::Lock(v1::Lock { target_id: target })));
+    }
+    let sent = node.tick();
+    match sent.answers_to(1).as_slice() {
+        [v1::ServerEnvelope { request_id: 54, body: Some(S::Error(error)) }] => {
+            assert_eq!(error.code(), v1::ErrorCode::TooManyLocks);
+        }
+        other => panic!("expected one TOO_MANY_LOCKS for the fifth lock, got {other:?}"),
+    }
+    let locks = |node: &Harness| node.hosted.sim.ship(10).and_then(|s| s.combat.as_ref()).map_or(0, |c| c.locks.len());
+    assert_eq!(locks(&node), 4);
+    for _ in 0..5 {
+        node.tick();
+    }
+    // A flood of the same activation within one tick: the first switches the turret on, every repeat is refused
+    // (a module cannot fire faster than its cycle), and nothing is kept: the inbox is empty after the tick, the
+    // ship holds the same locks and modules.
+    for request in 0..2_000 {
+        node.send(command(1, 10, 100 + request, B::ActivateModule(v1::ActivateModule { module: 0, target_id: 11 })));
+    }
+    let sent = node.tick();
+    let refusals = sent.answers_to(1);
+    assert_eq!(refusals.len(), 1_999, "every repeat answered");
+    assert!(
+        refusals
+            .iter()
+            .all(|answer| matches!(&answer.body, Some(S::Error(e)) if e.code() == v1::ErrorCode::ModuleActive))
+    );
+    assert!(node.hosted.inbox.is_empty());
+    assert_eq!(locks(&node), 4);
+    let combat = node.hosted.sim.ship(10).and_then(|s| s.combat.clone()).expect("typed");
+    assert_eq!(combat.modules.len(), combat.ship_type.modules.len());
+    assert_eq!(combat.modules.iter().filter(|m| m.target.is_some()).count(), 1);
+    // Across systems: a ship that is not here is refused.
+    node.send(command(1, 10, 5_000, B::Lock(v1::Lock { target_id: 999 })));
+    let (_, code, _) = only_error(&node.tick(), 1);
+    assert_eq!(code, v1::ErrorCode::NotInSystem);
+}
+
 /// Ship 10 (session 1) locks ship 11 (session 2) 2 km away and shoots it with every turret until the tick a
 /// kill is reported; that tick's effects.
 fn shoot_until_a_kill(node: &mut Harness, first_request: u32) -> TickEffects {
