@@ -286,6 +286,7 @@ fn bus_messages(servers: &[(&str, v1::ServerEnvelope)]) -> Vec<(String, Vec<u8>)
         position: Some(v1::Vec3d { x: 1.5e12, y: -0.0, z: f64::MIN_POSITIVE }),
         velocity: Some(v1::Vec3d { x: 300.0, y: 0.0, z: -1.0e-3 }),
         handoff_seq: 4,
+        ..Default::default()
     });
     let inbox = |body: I| v1::SystemInbox { body: Some(body), origin: 0, seq: 0 }.encode_to_vec();
     let event = |body: E| v1::ClusterEvent { body: Some(body) }.encode_to_vec();

@@ -484,13 +484,14 @@
           el("td", { class: "num" }, fmtInt(s.players)),
           el("td", { class: "num" }, fmtMs(s.tick_work_ms)),
           el("td", { class: "num" + (s.tidi < 1 ? " bad" : "") }, fmtFactor(s.tidi)),
+          el("td", { class: "num" }, fmtInt(s.kills || 0)),
         );
         return tr;
       }),
     );
     if (!rows.length) {
       const tr = el("tr");
-      tr.append(el("td", { colspan: "5", class: "hint" }, "no system has players"));
+      tr.append(el("td", { colspan: "6", class: "hint" }, "no system has players"));
       tbody.append(tr);
     }
   }

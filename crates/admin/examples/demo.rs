@@ -312,6 +312,7 @@ impl Demo {
                 tick_ms: TICK_MS,
                 max_players,
                 failed: s.map.system_id == self.failed,
+                kills: 0,
             })
             .collect();
         (systems, nodes)

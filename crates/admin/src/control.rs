@@ -55,6 +55,12 @@ pub trait ClusterControl: Send + Sync + 'static {
         let _ = (system_id, node);
         Err(ControlError::NotFound("live migration is not available on this cluster".into()))
     }
+    /// The latest `limit` (already checked to be 1..=1000) kill reports from the store, newest first: of one
+    /// system, or of all. Clusters without a store of kills answer `NotFound`.
+    async fn kills(&self, system_id: Option<u32>, limit: u32) -> Result<Vec<KillView>, ControlError> {
+        let _ = (system_id, limit);
+        Err(ControlError::NotFound("kill reports are not available on this cluster".into()))
+    }
 }
 
 /// The live picture of the cluster, polled by the dashboard every second.
@@ -146,6 +152,51 @@ pub struct SystemView {
     pub max_players: u32,
     /// The tick panicked; the system answers `UNAVAILABLE`.
     pub failed: bool,
+    /// Ships destroyed there since its node started hosting it.
+    #[serde(default)]
+    pub kills: u64,
+}
+
+/// One line of a kill report: a ship that hurt (or disrupted) the victim.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct KillShip {
+    /// The ship.
+    pub ship_id: u64,
+    /// Its pilot.
+    pub character_id: u64,
+    /// Its type (`data/ship-types.csv`) and the type's name (empty if unknown).
+    pub ship_type_id: u32,
+    /// The type's name.
+    pub ship_type: String,
+    /// Hit points of damage it dealt (0 for a warp disruptor only; 0 for the victim's own line).
+    pub damage: f64,
+}
+
+/// A stored kill report, as `GET /api/v1/kills` lists it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct KillView {
+    /// The report's id (newer reports have larger ids).
+    pub kill_id: u64,
+    /// Where it happened.
+    pub system_id: u32,
+    /// The system's name.
+    pub system_name: String,
+    /// The system's tick and simulation time.
+    pub tick: u64,
+    /// Simulation time, milliseconds.
+    pub sim_time_ms: u64,
+    /// When it was stored, milliseconds since the Unix epoch.
+    pub killed_at_unix_ms: u64,
+    /// The ship lost and its pilot.
+    pub victim: KillShip,
+    /// The loss was a capsule (its pilot woke up at home in a new ship).
+    pub capsule: bool,
+    /// Metres, in the system's frame.
+    pub position: [f64; 3],
+    /// Who dealt the last damage.
+    pub final_blow: KillShip,
+    /// Everyone who hurt or disrupted the victim, in the order they first did.
+    pub attackers: Vec<KillShip>,
 }
 
 /// One system in detail: its live numbers and its place on the map.

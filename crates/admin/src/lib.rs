@@ -44,11 +44,14 @@ use tokio::task::JoinHandle;
 
 pub use auth::{TOKEN_FILE, generate_token, load_or_create_token};
 pub use control::{
-    ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, ServicesView, SettingView,
-    ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
+    ClusterControl, ClusterView, ControlError, KillShip, KillView, MapSystem, NodeView, ProfilerStatus, ServicesView,
+    SettingView, ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
 };
 pub use error::{AdminError, ApiError};
-pub use routes::{DEFAULT_FLAMEGRAPH_SECONDS, MAX_FLAMEGRAPH_SECONDS, MAX_SHUTDOWN_SECONDS, router};
+pub use routes::{
+    DEFAULT_FLAMEGRAPH_SECONDS, DEFAULT_KILLS_LIMIT, MAX_FLAMEGRAPH_SECONDS, MAX_KILLS_LIMIT, MAX_SHUTDOWN_SECONDS,
+    router,
+};
 
 /// Where the admin server listens unless told otherwise: loopback only, since the token travels in clear
 /// text over plain HTTP.

@@ -72,6 +72,7 @@ pub fn router(token: &str, control: Arc<dyn ClusterControl>) -> Router {
         .route("/profiler/report", get(profiler_report))
         .route("/profiler/flamegraph", get(profiler_flamegraph))
         .route("/log-level", get(log_level).put(set_log_level))
+        .route("/kills", get(kills))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let protected = Router::new()
@@ -212,14 +213,46 @@ async fn profiler_flamegraph(State(control): State<Control>, RawQuery(query): Ra
         .into_response())
 }
 
-/// The `seconds` query parameter of the flamegraph: 1..=60, 10 when absent.
-fn flamegraph_seconds(query: Option<&str>) -> Result<u32, ApiError> {
-    let value = query
+/// Kill reports when `?limit=` is not given.
+pub const DEFAULT_KILLS_LIMIT: u32 = 50;
+/// The most kill reports one request returns.
+pub const MAX_KILLS_LIMIT: u32 = 1000;
+
+/// `GET /api/v1/kills?system=&limit=`: the latest kill reports, newest first.
+async fn kills(State(control): State<Control>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let system = match query_value(query.as_deref(), "system") {
+        None | Some("") => None,
+        Some(value) => Some(value.parse::<u32>().map_err(|_| {
+            ApiError::bad_field("system", format!("`system` must be a system id (an unsigned integer), got `{value}`"))
+        })?),
+    };
+    let limit = match query_value(query.as_deref(), "limit") {
+        None | Some("") => DEFAULT_KILLS_LIMIT,
+        Some(value) => match value.parse::<u32>() {
+            Ok(limit) if (1..=MAX_KILLS_LIMIT).contains(&limit) => limit,
+            _ => {
+                return Err(ApiError::bad_field(
+                    "limit",
+                    format!("`limit` must be an integer from 1 to {MAX_KILLS_LIMIT}, got `{value}`"),
+                ));
+            }
+        },
+    };
+    Ok(json(&control.kills(system, limit).await?))
+}
+
+/// The value of query parameter `name` (the first one), if present.
+fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query
         .unwrap_or("")
         .split('&')
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find_map(|(name, value)| (name == "seconds").then_some(value));
-    let Some(value) = value else { return Ok(DEFAULT_FLAMEGRAPH_SECONDS) };
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+/// The `seconds` query parameter of the flamegraph: 1..=60, 10 when absent.
+fn flamegraph_seconds(query: Option<&str>) -> Result<u32, ApiError> {
+    let Some(value) = query_value(query, "seconds") else { return Ok(DEFAULT_FLAMEGRAPH_SECONDS) };
     match value.parse::<u32>() {
         Ok(seconds) if (1..=MAX_FLAMEGRAPH_SECONDS).contains(&seconds) => Ok(seconds),
         _ => Err(ApiError::bad_field(

@@ -21,6 +21,7 @@ const PROTECTED: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/v1/profiler/report", None),
     ("GET", "/api/v1/profiler/flamegraph?seconds=1", None),
     ("GET", "/api/v1/log-level", None),
+    ("GET", "/api/v1/kills?system=1&limit=2", None),
     ("PUT", "/api/v1/log-level", Some(r#"{"filter": "debug"}"#)),
     ("GET", "/metrics", None),
 ];
@@ -115,7 +116,7 @@ async fn cluster_view_shape() {
     assert_eq!(
         system,
         &json!({"system_id": 2, "name": "System 2", "node_id": 0, "players": 20, "tidi": 0.5, "tick_work_ms": 1.5,
-                "tick_ms": 1000, "max_players": 2000, "failed": false})
+                "tick_ms": 1000, "max_players": 2000, "failed": false, "kills": 4})
     );
     // The typed view round-trips.
     let view: orrery_admin::ClusterView = serde_json::from_value(body).unwrap();
@@ -335,4 +336,33 @@ async fn bodies_over_64_kib_are_refused() {
     // Just under the limit is read (and judged by the cluster).
     let fits = format!(r#"{{"filter": "{}"}}"#, "a".repeat(orrery_admin::BODY_LIMIT - 20));
     assert_eq!(authed(&app, Method::PUT, "/api/v1/log-level", Some(&fits)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn kills_are_listed_by_system_and_limit_and_bad_queries_name_their_field() {
+    let (app, mock) = app();
+    let listed = authed(&app, Method::GET, "/api/v1/kills?system=30000142&limit=2", None).await.json();
+    let kills = listed.as_array().expect("an array");
+    assert_eq!(kills.len(), 2);
+    assert_eq!(kills[0]["kill_id"], 2, "newest first, as the cluster gives them");
+    assert_eq!(kills[0]["system_id"], 30000142);
+    assert_eq!(kills[0]["final_blow"]["ship_type"], "Rifter");
+    assert_eq!(kills[0]["attackers"].as_array().map(Vec::len), Some(2));
+    authed(&app, Method::GET, "/api/v1/kills", None).await;
+    authed(&app, Method::GET, "/api/v1/kills?limit=1000", None).await;
+    assert_eq!(
+        mock.lock().kills_requests,
+        vec![(Some(30000142), 2), (None, orrery_admin::DEFAULT_KILLS_LIMIT), (None, orrery_admin::MAX_KILLS_LIMIT)]
+    );
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=x", "limit"),
+        ("system=-1", "system"),
+        ("system=abc", "system"),
+    ] {
+        let answer = authed(&app, Method::GET, &format!("/api/v1/kills?{query}"), None).await;
+        answer.assert_error(StatusCode::BAD_REQUEST, Some(field));
+    }
+    assert_eq!(mock.lock().kills_requests.len(), 3, "refused before reaching the cluster");
 }

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use orrery_client::{ClientError, Connection, LoginPath, body_name};
 
 use crate::config::BotsConfig;
+use crate::fight::{Ended, Fighter};
 use crate::pilot::Pilot;
 use crate::stats::Shared;
 
@@ -132,7 +133,14 @@ impl Bot {
                     session.characters.iter().find(|c| c.name == self.username).or(session.characters.first());
                 match existing {
                     Some(character) => character.character_id,
-                    None => client.create_character(&self.username).await.map_err(|e| self.classify(e))?.character_id,
+                    None => {
+                        let start = self.start_system(&session);
+                        client
+                            .create_character_in(&self.username, start)
+                            .await
+                            .map_err(|e| self.classify(e))?
+                            .character_id
+                    }
                 }
             }
         };
@@ -147,6 +155,27 @@ impl Bot {
             Ok(snapshot) => Ok((client, snapshot)),
             Err(error) => Err(self.classify(error)),
         }
+    }
+
+    /// Where a new character starts: for the fight, the fight's system (the hub), except the observer (the first
+    /// bot of several), which starts in another trade hub (a quiet system); for the other scenarios, where the
+    /// server puts it.
+    fn start_system(&self, session: &v1::LoggedIn) -> Option<v1::create_character::StartSystem> {
+        use v1::create_character::StartSystem;
+        if self.config.scenario != crate::Scenario::Fight {
+            return None;
+        }
+        let fight = self.config.hub.as_ref()?.hub();
+        if self.observer() {
+            let quiet = session.trade_hubs.iter().find(|hub| hub.system_id != fight)?;
+            return Some(StartSystem::StartSystemId(quiet.system_id));
+        }
+        Some(StartSystem::StartSystemId(fight))
+    }
+
+    /// The fight's quiet-system observer: the first bot, when there are several.
+    fn observer(&self) -> bool {
+        self.index == 0 && self.config.count > 1
     }
 
     async fn log_in(&mut self, client: &mut Connection) -> Result<v1::LoggedIn, Failure> {
@@ -193,7 +222,11 @@ impl Bot {
             self.shared.connected.fetch_add(1, Relaxed);
         }
         self.shared.in_space.fetch_add(1, Relaxed);
-        let end = self.fly_session(&mut client, snapshot, deadline).await;
+        let end = if self.config.scenario == crate::Scenario::Fight {
+            self.fight(&mut client, snapshot, deadline).await
+        } else {
+            self.fly_session(&mut client, snapshot, deadline).await
+        };
         self.shared.in_space.fetch_sub(1, Relaxed);
         self.shared.absorb(&mut self.pilot.tally);
         if matches!(end, End::Finished) {
@@ -224,6 +257,19 @@ impl Bot {
                 Ok(None) => {}
                 Err(error) => return End::Lost(error),
             }
+        }
+    }
+
+    /// The fight scenario's session (see [`crate::fight`]).
+    async fn fight(&mut self, client: &mut Connection, snapshot: v1::SystemSnapshot, deadline: Instant) -> End {
+        let mut fighter = Fighter::new(&self.shared.fight, self.observer(), self.character_id.unwrap_or_default());
+        let ended = fighter.fly(client, snapshot, deadline).await;
+        for &code in &fighter.refusals {
+            self.shared.count_error(code, fighter.unexpected.contains(&code));
+        }
+        match ended {
+            Ended::Deadline => End::Finished,
+            Ended::Lost(error) => End::Lost(error),
         }
     }
 

@@ -28,6 +28,9 @@ pub enum Scenario {
     /// Random-walk until a jump lands on another sol node, then jump back and forth across that border: the
     /// cost and latency of cross-node handoffs (the summary's `cross_node_jump_ms`).
     Border,
+    /// Every bot undocks in the hub, takes a side (its character id's parity), orbits, locks and shoots an enemy,
+    /// fights on in its pod and comes back in a new frigate; the first bot watches a quiet system instead.
+    Fight,
 }
 
 /// What one bot does (a scenario assigns one role to each bot).
@@ -46,14 +49,15 @@ pub enum Role {
 
 impl Scenario {
     /// Every scenario, in the order of the command line's help.
-    pub const ALL: [Scenario; 5] = [Scenario::Idle, Scenario::Travel, Scenario::Hub, Scenario::Mixed, Scenario::Border];
+    pub const ALL: [Scenario; 6] =
+        [Scenario::Idle, Scenario::Travel, Scenario::Hub, Scenario::Mixed, Scenario::Border, Scenario::Fight];
 
     /// The role of bot `index`. Deterministic, so a run is reproducible and a bot keeps its role across
     /// reconnects; `mixed` interleaves the roles in blocks of ten (0–4 travel, 5–7 hub, 8–9 idle), so any
     /// prefix of bots has about the right mix.
     pub fn role_of(self, index: usize) -> Role {
         match self {
-            Scenario::Idle => Role::Idle,
+            Scenario::Idle | Scenario::Fight => Role::Idle,
             Scenario::Travel => Role::Travel,
             Scenario::Hub => Role::Hub,
             Scenario::Border => Role::Border,
@@ -67,7 +71,7 @@ impl Scenario {
 
     /// Whether some bot of this scenario heads for the hub (so the run needs a [`HubRoute`]).
     pub fn needs_hub(self) -> bool {
-        matches!(self, Scenario::Hub | Scenario::Mixed)
+        matches!(self, Scenario::Hub | Scenario::Mixed | Scenario::Fight)
     }
 
     /// The scenario's name on the command line.
@@ -78,6 +82,7 @@ impl Scenario {
             Scenario::Hub => "hub",
             Scenario::Mixed => "mixed",
             Scenario::Border => "border",
+            Scenario::Fight => "fight",
         }
     }
 }

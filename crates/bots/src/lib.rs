@@ -21,6 +21,7 @@
 mod bot;
 mod config;
 mod error;
+mod fight;
 mod pilot;
 mod route;
 mod runner;

@@ -109,6 +109,9 @@ pub struct Summary {
     pub pongs: u64,
     /// Every error answer seen, by code name (expected ones such as `UNAVAILABLE` during a move included).
     pub error_codes: BTreeMap<String, u64>,
+    /// The fight scenario's figures (absent for the other scenarios).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fight: Option<crate::fight::FightSummary>,
 }
 
 impl Summary {
@@ -158,6 +161,28 @@ impl fmt::Display for Summary {
             let codes: Vec<String> = self.error_codes.iter().map(|(code, n)| format!("{code} {n}")).collect();
             write!(f, "\n  error answers    {}", codes.join(", "))?;
         }
+        if let Some(fight) = &self.fight {
+            let factor = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+            write!(
+                f,
+                "\n  kills seen       {:>10} ({} by both sides), {} respawns, {} hits\
+                 \n  tidi fight       median {} min {}; quiet system median {} min {}\
+                 \n  latency (ticks)  p50 {} p99 {} ({} samples)\
+                 \n  bytes/s per bot  {:>10}",
+                fight.kills_seen,
+                fight.kills_seen_by_both_sides,
+                fight.respawns,
+                fight.hits,
+                factor(fight.tidi_fight_median),
+                factor(fight.tidi_fight_min),
+                factor(fight.tidi_quiet_median),
+                factor(fight.tidi_quiet_min),
+                fight.latency_ticks_p50.map_or_else(|| "-".into(), |t| t.to_string()),
+                fight.latency_ticks_p99.map_or_else(|| "-".into(), |t| t.to_string()),
+                fight.latency_samples,
+                fight.bytes_per_s_per_bot,
+            )?;
+        }
         Ok(())
     }
 }
@@ -184,6 +209,8 @@ pub(crate) struct Shared {
     pub error_codes: Mutex<BTreeMap<String, u64>>,
     /// Whether a bot giving up has been logged at warn level already.
     pub fatal_reported: AtomicBool,
+    /// The fight scenario's measurements.
+    pub fight: crate::fight::FightShared,
 }
 
 impl Default for Shared {
@@ -206,6 +233,7 @@ impl Default for Shared {
             tick_ms: AtomicU32::new(0),
             error_codes: Mutex::new(BTreeMap::new()),
             fatal_reported: AtomicBool::new(false),
+            fight: crate::fight::FightShared::default(),
         }
     }
 }
@@ -274,6 +302,7 @@ impl Shared {
             deltas_received: self.deltas.load(Relaxed),
             pongs: self.pongs.load(Relaxed),
             error_codes: self.error_codes.lock().clone(),
+            fight: (scenario == Scenario::Fight).then(|| self.fight.summary()),
         }
     }
 }

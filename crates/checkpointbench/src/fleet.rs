@@ -54,7 +54,8 @@ impl Fleet {
         let mut rows: Vec<(usize, ShipRow)> = futures::stream::iter(0..ships)
             .map(|index| async move {
                 let system_id = FIRST_SYSTEM + (index as u32 % systems);
-                let ship = NewShip { system_id, position: start_position(index), velocity: [0.0; 3] };
+                let ship =
+                    NewShip { system_id, position: start_position(index), velocity: [0.0; 3], ship_type_id: None };
                 let character = store
                     .create_character(account, &format!("ckpt-{run}-{index}"), ship)
                     .await
@@ -123,6 +124,9 @@ impl BenchSystem {
                 position: Some(vec3d(row.position)),
                 velocity: Some(vec3d(row.velocity)),
                 handoff_seq: row.handoff_seq,
+                // The starter frigate, undamaged: the node fills in an untyped ship.
+                ship_type_id: 0,
+                hit_points: None,
             })
             .collect();
         v1::NodeInbox {

@@ -671,6 +671,7 @@ pub fn body_name(body: &Option<Msg>) -> &'static str {
         Some(Msg::Ok(_)) => "ok",
         Some(Msg::Notice(_)) => "notice",
         Some(Msg::Queued(_)) => "queued",
+        Some(Msg::Respawned(_)) => "respawned",
     }
 }
 

@@ -36,6 +36,9 @@ pub enum Event {
         /// System, position (1 = next) and cap.
         queued: v1::Queued,
     },
+    /// The session's capsule was destroyed: the ship is out of space, and the character is docked at home in a
+    /// new ship (stored); `Undock` again to fly it.
+    Respawned(v1::Respawned),
     /// Not from the server: a [`crate::Pilot`] lost its connection and is back in space on a new one (after
     /// `Resume` and `Undock`); its mirror shows the system afresh.
     Reconnected,
@@ -56,6 +59,7 @@ impl From<v1::ServerEnvelope> for Event {
                 reason: error.reason,
             },
             Some(Msg::Queued(queued)) => Event::Queued { request_id, queued },
+            Some(Msg::Respawned(respawned)) => Event::Respawned(respawned),
             body => Event::Other(v1::ServerEnvelope { request_id, body }),
         }
     }

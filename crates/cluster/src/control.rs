@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use orrery_admin::{
-    ClusterControl, ClusterView, ControlError, MapSystem, NodeView, ProfilerStatus, ServicesView, SettingView,
-    ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
+    ClusterControl, ClusterView, ControlError, KillShip, KillView, MapSystem, NodeView, ProfilerStatus, ServicesView,
+    SettingView, ShutdownRequest, ShutdownView, SystemDetail, SystemView, UniverseView,
 };
 use orrery_node::NodeReport;
 use orrery_telemetry::{Metrics, Profiler};
@@ -67,6 +67,7 @@ impl Control {
             tick_ms: system.tick_ms,
             max_players: system.max_players,
             failed: system.failed,
+            kills: system.kills,
         }
     }
 
@@ -335,5 +336,35 @@ impl ClusterControl for Control {
     fn metrics(&self) -> String {
         (self.refresh_metrics)();
         self.metrics.encode()
+    }
+
+    async fn kills(&self, system_id: Option<u32>, limit: u32) -> Result<Vec<KillView>, ControlError> {
+        let stored =
+            self.store.kills(system_id, limit).await.map_err(|problem| ControlError::Internal(problem.to_string()))?;
+        let types = orrery_sim::ShipTypes::builtin().unwrap_or_default();
+        let ship = |ship_id, character_id, ship_type_id, damage| KillShip {
+            ship_id,
+            character_id,
+            ship_type_id,
+            ship_type: types.get(ship_type_id).map_or_else(String::new, |t| t.name.clone()),
+            damage,
+        };
+        let line = |a: &orrery_store::KillAttacker| ship(a.ship_id, a.character_id, a.ship_type_id, a.damage);
+        Ok(stored
+            .iter()
+            .map(|kill| KillView {
+                kill_id: kill.kill_id,
+                system_id: kill.system_id,
+                system_name: self.name_of(kill.system_id),
+                tick: kill.tick,
+                sim_time_ms: kill.sim_time_ms,
+                killed_at_unix_ms: kill.killed_at_ms,
+                victim: ship(kill.victim_ship_id, kill.victim_character_id, kill.ship_type_id, 0.0),
+                capsule: kill.capsule,
+                position: kill.position,
+                final_blow: line(&kill.final_blow),
+                attackers: kill.attackers.iter().map(line).collect(),
+            })
+            .collect())
     }
 }

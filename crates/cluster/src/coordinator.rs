@@ -645,7 +645,7 @@ pub(crate) async fn host_messages(
             Ok(Some(character)) => character.name,
             _ => String::new(),
         };
-        ships.entry(row.system_id).or_default().push(ship_record(&row, pilot));
+        ships.entry(row.system_id).or_default().push(orrery_proxy::ship_record(&row, &pilot));
     }
     let mut hosts = Vec::with_capacity(systems.len());
     for &(system_id, node) in systems {
@@ -665,19 +665,6 @@ pub(crate) async fn host_messages(
         hosts.push((node, host));
     }
     Ok(hosts)
-}
-
-/// A stored ship as the bus carries it (the store keeps no pilot name: the caller looks it up).
-pub(crate) fn ship_record(row: &orrery_store::ShipRow, pilot: String) -> v1::ShipRecord {
-    v1::ShipRecord {
-        ship_id: row.ship_id,
-        character_id: row.character_id,
-        pilot,
-        system_id: row.system_id,
-        position: Some(v1::Vec3d { x: row.position[0], y: row.position[1], z: row.position[2] }),
-        velocity: Some(v1::Vec3d { x: row.velocity[0], y: row.velocity[1], z: row.velocity[2] }),
-        handoff_seq: row.handoff_seq,
-    }
 }
 
 /// For each system of a dead node's last `report`, the ticks lost if it is restored at `now_ms` (ms since the
@@ -720,6 +707,7 @@ mod tests {
             tick_ms,
             max_players: u32::MAX,
             queued: 0,
+            kills: 0,
         };
         let mut report = orrery_node::NodeReport {
             systems: vec![system(1, 1000), system(2, 100)],

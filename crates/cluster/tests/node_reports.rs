@@ -46,6 +46,7 @@ async fn every_node_reports_on_the_bus_and_the_coordinator_keeps_the_latest() {
             tick_ms: 100,
             max_players: 10,
             queued: 0,
+            kills: 0,
         }],
         ticks: 1,
         late_ticks: 0,

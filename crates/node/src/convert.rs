@@ -156,6 +156,7 @@ pub fn celestial(celestial: &Celestial) -> v1::Celestial {
 
 /// A ship as the bus carries it.
 pub fn ship_record(ship: &Ship, system_id: u32) -> v1::ShipRecord {
+    let (ship_type_id, hit_points) = hull_record(ship);
     v1::ShipRecord {
         ship_id: ship.id,
         character_id: ship.character_id,
@@ -164,19 +165,104 @@ pub fn ship_record(ship: &Ship, system_id: u32) -> v1::ShipRecord {
         position: vec3d(ship.position),
         velocity: vec3d(ship.velocity),
         handoff_seq: ship.handoff_seq,
+        ship_type_id,
+        hit_points,
     }
 }
 
-/// A ship from the bus, ready for the sim.
+/// A ship from the bus, ready for the sim: in its hull with what is left of it. A ship without a type (stored
+/// before ships had types) or with a type this build does not know gets the starter frigate.
 pub fn ship(record: &v1::ShipRecord) -> Ship {
-    Ship::new(
+    let ship = Ship::new(
         record.ship_id,
         record.character_id,
         record.pilot.clone(),
         from_vec3d(record.position.as_ref()),
         from_vec3d(record.velocity.as_ref()),
         record.handoff_seq,
-    )
+    );
+    let types = hulls::types();
+    let ship_type = match types.get(record.ship_type_id) {
+        Some(known) => Some(known),
+        None => {
+            if record.ship_type_id != 0 {
+                tracing::warn!(
+                    ship = record.ship_id,
+                    type_id = record.ship_type_id,
+                    "unknown ship type: starter frigate"
+                );
+            }
+            types.starter()
+        }
+    };
+    let Some(ship_type) = ship_type else { return ship };
+    let mut ship = ship.with_type(ship_type.clone());
+    if let (Some(hp), Some(combat)) = (record.hit_points.as_ref(), ship.combat.as_mut())
+        && record.ship_type_id == combat.ship_type.type_id
+    {
+        // What the bus or the store says is left, within the type's limits (a hull at 0 would be a dead ship).
+        let within = |value: f64, max: f64| if value.is_finite() { value.clamp(0.0, max) } else { max };
+        combat.shield_hp = within(hp.shield, combat.ship_type.shield_hp);
+        combat.armour_hp = within(hp.armour, combat.ship_type.armour_hp);
+        combat.hull_hp = within(hp.hull, combat.ship_type.hull_hp).max(combat.ship_type.hull_hp.min(1.0));
+    }
+    ship
+}
+
+/// The hull part of a ship as the bus carries it: its type and hit points (0 and none for an untyped ship).
+fn hull_record(ship: &Ship) -> (u32, Option<v1::HitPoints>) {
+    ship.combat.as_ref().map_or((0, None), |c| {
+        (c.ship_type.type_id, Some(v1::HitPoints { shield: c.shield_hp, armour: c.armour_hp, hull: c.hull_hp }))
+    })
+}
+
+/// A kill report as the store keeps it.
+pub fn kill_record(kill: &Kill) -> orrery_store::KillRecord {
+    let attacker = |a: &Attacker| orrery_store::KillAttacker {
+        ship_id: a.ship,
+        character_id: a.character_id,
+        ship_type_id: a.ship_type_id,
+        damage: a.damage,
+    };
+    orrery_store::KillRecord {
+        kill_id: 0,
+        system_id: kill.system_id,
+        tick: kill.tick,
+        sim_time_ms: kill.sim_time_ms,
+        killed_at_ms: 0,
+        victim_ship_id: kill.victim,
+        victim_character_id: kill.victim_character_id,
+        ship_type_id: kill.ship_type_id,
+        capsule: kill.class == ShipClass::Capsule,
+        position: [kill.position.x, kill.position.y, kill.position.z],
+        final_blow: attacker(&kill.final_blow),
+        attackers: kill.attackers.iter().map(attacker).collect(),
+    }
+}
+
+/// The ship types this node flies ships in, read once from `data/ship-types.csv` (compiled in).
+pub mod hulls {
+    use std::sync::OnceLock;
+
+    use orrery_sim::ShipTypes;
+
+    /// The compiled-in types. The file is checked by the sim's tests; should it still fail to load, the error is
+    /// logged once and ships fly untyped (their fight commands answered NOT_COMBATANT) rather than the node failing.
+    pub fn types() -> &'static ShipTypes {
+        static TYPES: OnceLock<ShipTypes> = OnceLock::new();
+        TYPES.get_or_init(|| {
+            ShipTypes::builtin().unwrap_or_else(|problem| {
+                tracing::error!(%problem, "ship types not loaded: ships fly without types");
+                ShipTypes::default()
+            })
+        })
+    }
+
+    /// What a loss leaves its pilot in: the capsule, and the starter frigate after a lost capsule.
+    pub fn loss_hulls() -> Option<orrery_store::LossHulls> {
+        let types = types();
+        Some(orrery_store::LossHulls { capsule: types.capsule()?.type_id, respawn: types.starter()?.type_id })
+    }
 }
 
 /// A ship as the store keeps it.
@@ -189,6 +275,10 @@ pub fn ship_row(ship: &Ship, system_id: u32, in_space: bool) -> orrery_store::Sh
         velocity: [ship.velocity.x, ship.velocity.y, ship.velocity.z],
         handoff_seq: ship.handoff_seq,
         in_space,
+        hull: ship.combat.as_ref().map(|c| orrery_store::Hull {
+            type_id: c.ship_type.type_id,
+            hit_points: Some([c.shield_hp, c.armour_hp, c.hull_hp]),
+        }),
     }
 }
 

@@ -25,6 +25,42 @@ mod transfer;
 pub struct TickEffects {
     pub publish: Vec<(String, Bytes)>,
     pub persist: Vec<PersistJob>,
+    /// Losses of the tick: stored before any of `publish` is sent.
+    pub kills: Option<KillWrite>,
+}
+
+/// A tick's kill reports, which the node stores (and waits for) before it publishes anything of the tick, so
+/// no client hears of a loss the store does not have.
+pub struct KillWrite {
+    pub kills: Vec<orrery_store::KillRecord>,
+    pub hulls: orrery_store::LossHulls,
+    /// Where the tick's delta (with the kill reports) is in `publish`.
+    pub delta_at: Option<usize>,
+    /// Messages of `publish` to send instead, by index, if the kills cannot be stored (a lost capsule's pilot is
+    /// told of an internal error instead of a respawn that did not happen).
+    pub instead: Vec<(usize, (String, Bytes))>,
+}
+
+impl TickEffects {
+    /// The kill write could not be done: the delta goes out without its kill reports, and what depended on
+    /// them is replaced.
+    pub fn kills_lost(&mut self) {
+        let Some(write) = self.kills.take() else { return };
+        if let Some(at) = write.delta_at
+            && let Some((_, payload)) = self.publish.get_mut(at)
+            && let Ok(mut envelope) =
+                frame::decode::<v1::ServerEnvelope>(payload.get(frame::HEADER_LEN..).unwrap_or_default())
+            && let Some(S::Delta(delta)) = &mut envelope.body
+        {
+            delta.kills.clear();
+            *payload = frame::encode(&envelope);
+        }
+        for (at, message) in write.instead {
+            if let Some(slot) = self.publish.get_mut(at) {
+                *slot = message;
+            }
+        }
+    }
 }
 
 pub struct Hosted {
@@ -65,6 +101,8 @@ pub struct Hosted {
     pub held: bool,
     /// Released to another node (or dropped after a stall): no longer ticked, reported or written.
     pub gone: bool,
+    /// Ships destroyed here since this node started hosting the system (for the operators' reports).
+    pub kills: u64,
 }
 
 /// How many ticks a jumped ship's forwarding address, and a ship that left space's last state, are kept (by
@@ -99,8 +137,11 @@ pub struct TickContext<'a> {
 }
 
 impl Hosted {
-    pub fn new(sim: SystemSim, tick_ms: u32, step_ms: u64) -> Hosted {
+    pub fn new(mut sim: SystemSim, tick_ms: u32, step_ms: u64) -> Hosted {
         let system_id = sim.layout().system_id;
+        if let Some(capsule) = convert::hulls::types().capsule() {
+            sim.set_capsule(capsule.clone());
+        }
         Hosted {
             sim,
             system_id,
@@ -120,6 +161,7 @@ impl Hosted {
             stamper: orrery_proto::Stamper::random(),
             held: false,
             gone: false,
+            kills: 0,
         }
     }
 
@@ -199,6 +241,12 @@ impl Hosted {
             .map(|line| v1::ChatLine { character_id: line.character_id, pilot: line.pilot, text: line.text })
             .collect();
         let new_celestials = std::mem::take(&mut self.new_celestials);
+        let mut kill_write = (!output.kills.is_empty()).then(|| KillWrite {
+            kills: output.kills.iter().map(convert::kill_record).collect(),
+            hulls: convert::hulls::loss_hulls().unwrap_or(orrery_store::LossHulls { capsule: 0, respawn: 0 }),
+            delta_at: None,
+            instead: Vec::new(),
+        });
         if self.sim.ship_count() > 0 || !output.departed.is_empty() || !chat.is_empty() || !output.kills.is_empty() {
             let delta = v1::SystemDelta {
                 system_id: self.system_id,
@@ -213,7 +261,15 @@ impl Hosted {
                 kills: output.kills.iter().map(convert::kill_report).collect(),
                 fight: output.fight.iter().map(convert::fight_event).collect(),
             };
+            if let Some(write) = &mut kill_write {
+                write.delta_at = Some(effects.publish.len());
+            }
             effects.publish.push((self.delta_subject.clone(), frame::encode(&reply(0, S::Delta(delta)))));
+        }
+        self.kills += output.kills.len() as u64;
+        if let Some(mut write) = kill_write {
+            self.respawn_lost_capsules(&output.kills, &mut write, effects);
+            effects.kills = Some(write);
         }
         for entry in entered {
             let mut snapshot = self.snapshot(entry.request_id, entry.ship_id, context.node_id, tidi_permille);
@@ -230,6 +286,18 @@ impl Hosted {
                 })),
             };
             effects.publish.push(proxy_message(entry.route.proxy_id, &message));
+        }
+    }
+
+    /// A lost capsule is out of space: its session (if it has one here) is told it wakes up at home in a new ship
+    /// (which the kill write stores), and goes back to docked.
+    fn respawn_lost_capsules(&mut self, kills: &[orrery_sim::Kill], write: &mut KillWrite, effects: &mut TickEffects) {
+        for kill in kills.iter().filter(|kill| kill.class == orrery_sim::ShipClass::Capsule) {
+            let Some(route) = self.pilots.remove(&kill.victim) else { continue };
+            let respawned = v1::Respawned { character_id: kill.victim_character_id, lost_ship_id: kill.victim };
+            let reason = "your capsule was destroyed, but the loss could not be stored: log in again later";
+            write.instead.push((effects.publish.len(), left(route, &error(0, v1::ErrorCode::Internal, reason))));
+            effects.publish.push(left(route, &reply(0, S::Respawned(respawned))));
         }
     }
 

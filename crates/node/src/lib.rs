@@ -408,9 +408,10 @@ impl Node {
             }
             (hosted.system_id, hosted.tick_ms, !hosted.failed)
         };
-        self.send(effects).await;
+        let waited = self.send(effects).await;
         if healthy {
-            let elapsed = started.elapsed();
+            // Waiting for the store is not the system's work: Time Dilation measures the simulation.
+            let elapsed = started.elapsed().saturating_sub(waited);
             if let Some(profiler) = &self.config.profiler {
                 profiler.record_system(system_id, elapsed);
             }
@@ -686,9 +687,29 @@ impl Node {
         }
     }
 
-    async fn send(&self, effects: TickEffects) {
-        for job in effects.persist {
+    /// Send a tick's effects: store writes queued, then (once its kill reports are stored, if it has any) its bus
+    /// messages. Returns how long it waited for the store.
+    async fn send(&self, mut effects: TickEffects) -> Duration {
+        for job in std::mem::take(&mut effects.persist) {
             let _ = self.persister.send(job);
+        }
+        let mut waited = Duration::ZERO;
+        if let Some(write) = &mut effects.kills {
+            // The node waits for the kill reports (the persistence worker writes them after the rows queued before
+            // them) before anything of this tick is published: no client hears of a loss the store does not have.
+            let started = Instant::now();
+            let (done, stored) = oneshot::channel();
+            let kills = std::mem::take(&mut write.kills);
+            let count = kills.len();
+            let job = PersistJob { kills: Some((kills, write.hulls)), done: Some(done), ..PersistJob::default() };
+            let stored = self.persister.send(job).is_ok() && stored.await.is_ok();
+            waited = started.elapsed();
+            if stored {
+                effects.kills = None;
+            } else {
+                tracing::error!(node = self.config.node_id, kills = count, "kill reports not stored: not published");
+                effects.kills_lost();
+            }
         }
         for (subject, payload) in effects.publish {
             match self.bus.publish(&subject, payload).await {
@@ -698,6 +719,7 @@ impl Node {
                 Err(problem) => tracing::error!(subject, %problem, "publish failed"),
             }
         }
+        waited
     }
 
     fn step_ms(&self, tick_ms: u32) -> u64 {
@@ -726,7 +748,7 @@ impl Node {
         if rows.is_empty() && done.is_none() {
             return;
         }
-        let _ = self.persister.send(PersistJob { rows, then_publish: None, done });
+        let _ = self.persister.send(PersistJob { rows, done, ..PersistJob::default() });
     }
 
     /// Publish this node's health on `node.<id>.report`: the coordinator's only view of it, and its heartbeat.
@@ -756,6 +778,7 @@ impl Node {
                     tick_ms: hosted.tick_ms,
                     max_players: hosted.max_players,
                     queued: hosted.queue_len(),
+                    kills: hosted.kills,
                 })
                 .collect(),
             ticks,

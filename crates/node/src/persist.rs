@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use orrery_bus::{Bus, BusError};
-use orrery_store::{ShipRow, Store};
+use orrery_store::{KillRecord, LossHulls, ShipRow, Store};
 use tokio::sync::{mpsc, oneshot};
 
 /// Rows to store, and a bus message to publish once they are.
@@ -21,7 +21,12 @@ pub struct PersistJob {
     /// A bus subject and message to publish after the rows are stored (e.g. a handoff that must not be seen
     /// before the ship is written).
     pub then_publish: Option<(String, Bytes)>,
-    /// Completed once written (used by shutdown to wait for the last checkpoint).
+    /// Kill reports to store after the rows (so a checkpoint queued before a loss cannot put a lost capsule
+    /// back in space), with the hulls their pilots are left in.
+    pub kills: Option<(Vec<KillRecord>, LossHulls)>,
+    /// Completed once written (used by shutdown to wait for the last checkpoint, and by a tick with losses to
+    /// publish only once its kill reports are stored); dropped without completing if the kill reports could not
+    /// be stored.
     pub done: Option<oneshot::Sender<()>>,
 }
 
@@ -66,6 +71,11 @@ pub struct PersistStats {
     /// Batches given up on after five failed attempts for a reason other than an outage (their rows were not
     /// stored).
     pub failures: AtomicU64,
+    /// Kill reports stored.
+    pub kills: AtomicU64,
+    /// Kill writes given up on after five failed attempts for a reason other than an outage (their ticks were
+    /// published without the reports).
+    pub kill_failures: AtomicU64,
     /// Duration of the last batch, microseconds.
     pub last_batch_us: AtomicU64,
     /// Rows waiting to be written now (one per ship at most while the store is down).
@@ -125,8 +135,13 @@ struct Pending {
     answers: Vec<Answer>,
 }
 
-/// What a job asked for once its rows are written: a message to publish, a waiter to wake.
-type Answer = (Option<(String, Bytes)>, Option<oneshot::Sender<()>>);
+/// What a job asked for once its rows are written, in order: kill reports to store, a message to publish, a
+/// waiter to wake.
+struct Answer {
+    kills: Option<(Vec<KillRecord>, LossHulls)>,
+    publish: Option<(String, Bytes)>,
+    done: Option<oneshot::Sender<()>>,
+}
 
 impl Pending {
     fn add(&mut self, job: PersistJob) {
@@ -140,8 +155,8 @@ impl Pending {
                 }
             }
         }
-        if job.then_publish.is_some() || job.done.is_some() {
-            self.answers.push((job.then_publish, job.done));
+        if job.then_publish.is_some() || job.done.is_some() || job.kills.is_some() {
+            self.answers.push(Answer { kills: job.kills, publish: job.then_publish, done: job.done });
         }
     }
 
@@ -219,7 +234,16 @@ async fn worker(
         if let Some(metrics) = &metrics {
             metrics.observe_checkpoint(started.elapsed(), rows.len() as u64);
         }
-        for (publish, done) in answers {
+        for Answer { kills, publish, mut done } in answers {
+            if let Some((kills, hulls)) = kills {
+                if write_kills(store.as_ref(), &kills, hulls, &stats).await {
+                    stats.kills.fetch_add(kills.len() as u64, Relaxed);
+                } else {
+                    // Not stored: the tick waiting for it hears so by its `done` being dropped.
+                    stats.kill_failures.fetch_add(1, Relaxed);
+                    done = None;
+                }
+            }
             if let Some((subject, payload)) = publish {
                 publish_when_up(bus.as_ref(), &subject, payload).await;
             }
@@ -294,6 +318,43 @@ async fn write(store: &dyn Store, rows: &[ShipRow], stats: &PersistStats) -> Wri
     }
 }
 
+/// Store kill reports after the rows before them: through an outage (retried until the store answers, like the
+/// rows), and up to five attempts when the store refuses them; true once stored.
+async fn write_kills(store: &dyn Store, kills: &[KillRecord], hulls: LossHulls, stats: &PersistStats) -> bool {
+    let mut attempt = 0;
+    loop {
+        let result = match tokio::time::timeout(WRITE_TIMEOUT, store.save_kills(kills, hulls)).await {
+            Ok(result) => result,
+            Err(_) => Err(orrery_store::StoreError::Unreachable {
+                url: "the store".into(),
+                reason: format!("no answer to {} kill reports within {} s", kills.len(), WRITE_TIMEOUT.as_secs()),
+            }),
+        };
+        match result {
+            Ok(_) => {
+                stats.outage(false);
+                return true;
+            }
+            Err(problem) if problem.is_transient() => {
+                if stats.down_for() == Duration::ZERO {
+                    tracing::error!(problem = format!("{problem:#}"), "the store is unreachable: kill reports wait");
+                }
+                stats.outage(true);
+                tokio::time::sleep(retry_wait(stats.down_for())).await;
+            }
+            Err(problem) if attempt < ATTEMPTS_ON_ERROR => {
+                attempt += 1;
+                tracing::warn!(%problem, attempt, "kill reports not stored; retrying");
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            Err(problem) => {
+                tracing::error!(%problem, kills = kills.len(), "kill reports not stored; giving up");
+                return false;
+            }
+        }
+    }
+}
+
 /// The wait before the next attempt, growing with the outage: 100 ms at first, then up to [`MAX_RETRY_WAIT`].
 fn retry_wait(down_for: Duration) -> Duration {
     (Duration::from_millis(100) + down_for / 4).min(MAX_RETRY_WAIT)
@@ -330,6 +391,7 @@ mod tests {
             velocity: [0.0; 3],
             handoff_seq,
             in_space: true,
+            hull: None,
         }
     }
 
@@ -344,18 +406,18 @@ mod tests {
         pending.add(PersistJob {
             rows: vec![row(3, 1, 5.0)],
             then_publish: Some(("system.9".into(), Bytes::from_static(b"first"))),
-            done: None,
+            ..PersistJob::default()
         });
         pending.add(PersistJob {
             rows: vec![],
             then_publish: Some(("system.9".into(), Bytes::from_static(b"second"))),
-            done: None,
+            ..PersistJob::default()
         });
         assert_eq!(pending.rows.len(), 3, "one row per ship, however many checkpoints waited");
         assert_eq!(pending.rows[&1].position[2], 999.0);
         assert_eq!((pending.rows[&2].handoff_seq, pending.rows[&2].position[2]), (3, 999.0));
         let order: Vec<&[u8]> =
-            pending.answers.iter().filter_map(|(publish, _)| publish.as_ref().map(|(_, p)| &p[..])).collect();
+            pending.answers.iter().filter_map(|answer| answer.publish.as_ref().map(|(_, p)| &p[..])).collect();
         assert_eq!(order, [&b"first"[..], &b"second"[..]]);
         let stats = PersistStats::default();
         pending.count(&stats);

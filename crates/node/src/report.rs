@@ -23,6 +23,8 @@ pub struct SystemReport {
     pub max_players: u32,
     /// Players waiting for a place.
     pub queued: usize,
+    /// Ships destroyed there since this node started hosting it.
+    pub kills: u64,
 }
 
 /// What a node last reported (refreshed with every Time Dilation update).
@@ -70,6 +72,7 @@ impl NodeReport {
                     tick_ms: system.tick_ms,
                     max_players: system.max_players,
                     queued: saturate(system.queued),
+                    kills: system.kills,
                 })
                 .collect(),
             ticks: self.ticks,
@@ -99,6 +102,7 @@ impl NodeReport {
                     tick_ms: system.tick_ms,
                     max_players: system.max_players,
                     queued: system.queued as usize,
+                    kills: system.kills,
                 })
                 .collect(),
             ticks: message.ticks,
@@ -134,6 +138,7 @@ mod tests {
                 tick_ms: 100,
                 max_players: 500,
                 queued: 7,
+                kills: 5,
             }],
             ticks: 99,
             late_ticks: 4,

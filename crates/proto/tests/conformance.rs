@@ -87,6 +87,7 @@ fn every_command_and_answer_kind_has_a_case() {
                     Some(v1::server_envelope::Body::Ok(_)) => "ok",
                     Some(v1::server_envelope::Body::Notice(_)) => "notice",
                     Some(v1::server_envelope::Body::Queued(_)) => "queued",
+                    Some(v1::server_envelope::Body::Respawned(_)) => "respawned",
                     None => "empty",
                 });
             }
@@ -108,7 +109,9 @@ fn every_command_and_answer_kind_has_a_case() {
     ] {
         assert!(commands.contains(&command), "no case for {command}");
     }
-    for answer in ["error", "logged_in", "character_created", "snapshot", "delta", "pong", "ok", "notice", "queued"] {
+    for answer in
+        ["error", "logged_in", "character_created", "snapshot", "delta", "pong", "ok", "notice", "queued", "respawned"]
+    {
         assert!(answers.contains(&answer), "no case for {answer}");
     }
 }

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use auth::PasswordPolicy;
+pub use session::ship_record;
 pub use world::{StartRefusal, World};
 
 /// How a proxy behaves; every limit that protects the server from its clients is here.

@@ -658,7 +658,9 @@ impl Session {
             Ok(system_id) => system_id,
             Err(refusal) => return self.send(&error(request_id, ErrorCode::NotAStartingSystem, refusal.to_string())),
         };
-        let ship = orrery_store::NewShip { system_id, position: [0.0; 3], velocity: [0.0; 3] };
+        // New characters start in the starter frigate of data/ship-types.csv.
+        let ship_type_id = orrery_sim::ShipTypes::builtin().ok().and_then(|types| types.starter().map(|t| t.type_id));
+        let ship = orrery_store::NewShip { system_id, position: [0.0; 3], velocity: [0.0; 3], ship_type_id };
         match self.shared.store.create_character(account_id, &create.name, ship).await {
             Ok(record) => {
                 let character = Some(self.character_message(&record));
@@ -748,7 +750,8 @@ impl Session {
     }
 }
 
-fn ship_record(ship: &orrery_store::ShipRow, pilot: &str) -> v1::ShipRecord {
+/// A stored ship as the bus carries it, with its hull (the store keeps no pilot name: the caller gives it).
+pub fn ship_record(ship: &orrery_store::ShipRow, pilot: &str) -> v1::ShipRecord {
     let vec = |[x, y, z]: [f64; 3]| Some(v1::Vec3d { x, y, z });
     v1::ShipRecord {
         ship_id: ship.ship_id,
@@ -758,5 +761,11 @@ fn ship_record(ship: &orrery_store::ShipRow, pilot: &str) -> v1::ShipRecord {
         position: vec(ship.position),
         velocity: vec(ship.velocity),
         handoff_seq: ship.handoff_seq,
+        ship_type_id: ship.hull.map_or(0, |hull| hull.type_id),
+        hit_points: ship.hull.and_then(|hull| hull.hit_points).map(|[shield, armour, hull]| v1::HitPoints {
+            shield,
+            armour,
+            hull,
+        }),
     }
 }

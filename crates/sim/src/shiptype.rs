@@ -219,6 +219,12 @@ impl ShipTypes {
         self.types.iter().find(|t| t.name == name)
     }
 
+    /// The first frigate in file order: what new characters start in, and what a pilot whose capsule was lost
+    /// wakes up in.
+    pub fn starter(&self) -> Option<&ShipType> {
+        self.types.iter().find(|t| t.class == ShipClass::Frigate)
+    }
+
     /// The first capsule type: what a pilot ejects in.
     pub fn capsule(&self) -> Option<&ShipType> {
         self.types.iter().find(|t| t.class == ShipClass::Capsule)
@@ -403,6 +409,7 @@ mod tests {
         let rifter = types.by_name("Rifter").expect("a Rifter");
         assert_eq!(types.get(rifter.type_id), Some(rifter));
         assert_eq!(types.capsule().map(|c| c.modules.len()), Some(0));
+        assert_eq!(types.starter().map(|t| (t.name.as_str(), t.class)), Some(("Rifter", ShipClass::Frigate)));
     }
 
     #[test]

@@ -21,7 +21,8 @@ fn prepared(runtime: &tokio::runtime::Runtime, store: Arc<dyn Store>) -> (Arc<dy
         let account = store.create_account("bench", "$argon2id$bench").await.expect("account");
         let mut batch = Vec::with_capacity(SHIPS);
         for i in 0..SHIPS {
-            let ship = NewShip { system_id: 30000142, position: [i as f64, 0.0, 0.0], velocity: [0.0; 3] };
+            let ship =
+                NewShip { system_id: 30000142, position: [i as f64, 0.0, 0.0], velocity: [0.0; 3], ship_type_id: None };
             let character = store.create_character(account, &format!("pilot-{i}"), ship).await.expect("character");
             batch.push(ShipRow { in_space: true, position: [i as f64, 1.0, 2.0], ..character.ship });
         }

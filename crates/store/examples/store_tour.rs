@@ -21,7 +21,12 @@ async fn main() -> Result<(), StoreError> {
     let character = match store.characters(account).await?.into_iter().next() {
         Some(existing) => existing,
         None => {
-            let start = NewShip { system_id: 30000142, position: [-1.2e11, 3.4e9, 8.0e10], velocity: [0.0; 3] };
+            let start = NewShip {
+                system_id: 30000142,
+                position: [-1.2e11, 3.4e9, 8.0e10],
+                velocity: [0.0; 3],
+                ship_type_id: None,
+            };
             store.create_character(account, "Tour Guide", start).await?
         }
     };

@@ -17,8 +17,8 @@ macro_rules! sql_store {
                 u32_from_db, vector_arg,
             };
             use crate::{
-                AccountRecord, AddedSystem, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow, Store,
-                StoreError, sql,
+                AccountRecord, AddedSystem, CharacterRecord, Hull, KillAttacker, KillRecord, LossHulls, MappingRecord,
+                NewShip, SettingRow, ShipRow, Store, StoreError, sql,
             };
 
             #[async_trait::async_trait]
@@ -97,6 +97,7 @@ macro_rules! sql_store {
                         .bind(name)
                         .bind(name_key(name))
                         .bind(now)
+                        .bind(i64::from(ship.system_id))
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(|e| {
@@ -117,6 +118,7 @@ macro_rules! sql_store {
                         .bind(velocity[1])
                         .bind(velocity[2])
                         .bind(now)
+                        .bind(ship.ship_type_id.map(i64::from))
                         .fetch_one(&mut *tx)
                         .await?;
                     let ship_id = column::<i64>(&row, 0, "new ship")?;
@@ -136,6 +138,7 @@ macro_rules! sql_store {
                             velocity,
                             handoff_seq: 0,
                             in_space: false,
+                            hull: ship.ship_type_id.map(|type_id| Hull { type_id, hit_points: None }),
                         },
                     })
                 }
@@ -160,6 +163,7 @@ macro_rules! sql_store {
                         handoff_seq: i64,
                         position: [f64; 3],
                         velocity: [f64; 3],
+                        hit_points: Option<[f64; 3]>,
                     }
                     let checked = ships
                         .iter()
@@ -170,6 +174,11 @@ macro_rules! sql_store {
                                 handoff_seq: count_arg(s.handoff_seq, "handoff sequence")?,
                                 position: vector_arg(s.position, &format!("ship {} position", s.ship_id))?,
                                 velocity: vector_arg(s.velocity, &format!("ship {} velocity", s.ship_id))?,
+                                hit_points: s
+                                    .hull
+                                    .and_then(|hull| hull.hit_points)
+                                    .map(|hp| vector_arg(hp, &format!("ship {} hit points", s.ship_id)))
+                                    .transpose()?,
                             })
                         })
                         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -198,6 +207,10 @@ macro_rules! sql_store {
                             .bind(c.velocity[1])
                             .bind(c.velocity[2])
                             .bind(now)
+                            .bind(ship.hull.map(|hull| i64::from(hull.type_id)))
+                            .bind(c.hit_points.map(|hp| hp[0]))
+                            .bind(c.hit_points.map(|hp| hp[1]))
+                            .bind(c.hit_points.map(|hp| hp[2]))
                             .execute(&mut *tx)
                             .await?;
                         if result.rows_affected() > 0 {
@@ -332,6 +345,137 @@ macro_rules! sql_store {
                     sqlx::query(sql::FINISH_MOVE).bind(id).bind(now_ms()).bind(outcome).execute(&self.pool).await?;
                     Ok(())
                 }
+
+                // ---- combat ----
+
+                async fn save_kills(&self, kills: &[KillRecord], hulls: LossHulls) -> Result<Vec<u64>, StoreError> {
+                    if kills.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    for kill in kills {
+                        id_arg(kill.victim_ship_id, "victim ship id")?;
+                        count_arg(kill.victim_character_id, "victim character id")?;
+                        vector_arg(kill.position, &format!("kill of ship {} position", kill.victim_ship_id))?;
+                        count_arg(kill.tick, "kill tick")?;
+                        count_arg(kill.sim_time_ms, "kill simulation time")?;
+                        for a in kill.attackers.iter().chain([&kill.final_blow]) {
+                            count_arg(a.ship_id, "attacker ship id")?;
+                            count_arg(a.character_id, "attacker character id")?;
+                            if !a.damage.is_finite() {
+                                return Err(StoreError::invalid(format!(
+                                    "attacker {} damage is not finite",
+                                    a.ship_id
+                                )));
+                            }
+                        }
+                    }
+                    let now = now_ms();
+                    let mut tx = self.begin_write().await?;
+                    let mut ids = Vec::with_capacity(kills.len());
+                    for kill in kills {
+                        let victim = kill.victim_ship_id as i64;
+                        let pilot = kill.victim_character_id as i64;
+                        let f = &kill.final_blow;
+                        let row = sqlx::query(sql::INSERT_KILL)
+                            .bind(i64::from(kill.system_id))
+                            .bind(kill.tick as i64)
+                            .bind(kill.sim_time_ms as i64)
+                            .bind(now)
+                            .bind(victim)
+                            .bind(pilot)
+                            .bind(i64::from(kill.ship_type_id))
+                            .bind(i64::from(kill.capsule))
+                            .bind(kill.position[0])
+                            .bind(kill.position[1])
+                            .bind(kill.position[2])
+                            .bind(f.ship_id as i64)
+                            .bind(f.character_id as i64)
+                            .bind(i64::from(f.ship_type_id))
+                            .bind(f.damage)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        let kill_id = column::<i64>(&row, 0, "new kill")?;
+                        for (ordinal, a) in kill.attackers.iter().enumerate() {
+                            sqlx::query(sql::INSERT_KILL_ATTACKER)
+                                .bind(kill_id)
+                                .bind(ordinal as i64)
+                                .bind(a.ship_id as i64)
+                                .bind(a.character_id as i64)
+                                .bind(i64::from(a.ship_type_id))
+                                .bind(a.damage)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        if !kill.capsule {
+                            sqlx::query(sql::EJECT)
+                                .bind(victim)
+                                .bind(pilot)
+                                .bind(i64::from(hulls.capsule))
+                                .execute(&mut *tx)
+                                .await?;
+                        } else if let Some(row) =
+                            sqlx::query(sql::CHARACTER_HOME).bind(pilot).fetch_optional(&mut *tx).await?
+                        {
+                            // The pilot wakes up at home in a new ship, once: only while the lost capsule is still
+                            // the character's active ship.
+                            let home: Option<i64> = row
+                                .try_get(0)
+                                .map_err(|e| StoreError::corrupt(format!("character {pilot}: home_system_id: {e}")))?;
+                            let active: Option<i64> = row
+                                .try_get(1)
+                                .map_err(|e| StoreError::corrupt(format!("character {pilot}: ship_id: {e}")))?;
+                            if active == Some(victim) {
+                                let home = home.unwrap_or(i64::from(kill.system_id));
+                                let row = sqlx::query(sql::INSERT_SHIP)
+                                    .bind(pilot)
+                                    .bind(home)
+                                    .bind(0.0)
+                                    .bind(0.0)
+                                    .bind(0.0)
+                                    .bind(0.0)
+                                    .bind(0.0)
+                                    .bind(0.0)
+                                    .bind(now)
+                                    .bind(i64::from(hulls.respawn))
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                                let ship_id = column::<i64>(&row, 0, "respawned ship")?;
+                                sqlx::query(sql::SET_ACTIVE_SHIP).bind(ship_id).bind(pilot).execute(&mut *tx).await?;
+                                sqlx::query(sql::SHIP_GONE).bind(victim).bind(now).execute(&mut *tx).await?;
+                            }
+                        }
+                        ids.push(id_from_db(kill_id, "new kill's kill_id")?);
+                    }
+                    tx.commit().await?;
+                    Ok(ids)
+                }
+
+                async fn kills(&self, system_id: Option<u32>, limit: u32) -> Result<Vec<KillRecord>, StoreError> {
+                    let limit = i64::from(limit);
+                    let mut tx = self.begin_read().await?;
+                    let rows = match system_id {
+                        Some(system) => {
+                            sqlx::query(sql::KILLS_IN_SYSTEM)
+                                .bind(limit)
+                                .bind(i64::from(system))
+                                .fetch_all(&mut *tx)
+                                .await?
+                        }
+                        None => sqlx::query(sql::KILLS).bind(limit).fetch_all(&mut *tx).await?,
+                    };
+                    let mut kills = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let mut kill = decode_kill(row)?;
+                        let attackers =
+                            sqlx::query(sql::KILL_ATTACKERS).bind(kill.kill_id as i64).fetch_all(&mut *tx).await?;
+                        let what = format!("kill {}", kill.kill_id);
+                        kill.attackers =
+                            attackers.iter().map(|a| decode_attacker(a, 0, &what)).collect::<Result<_, _>>()?;
+                        kills.push(kill);
+                    }
+                    tx.commit().await?;
+                    Ok(kills)
+                }
             }
 
             fn decode_added_system(row: &$row) -> Result<AddedSystem, StoreError> {
@@ -385,6 +529,7 @@ macro_rules! sql_store {
                 }
                 let handoff_seq = count_from_db(column(row, offset + 9, &what)?, &at("handoff_seq"))?;
                 let in_space = bool_from_db(column(row, offset + 10, &what)?, &at("in_space"))?;
+                let hull = decode_hull(row, offset + 11, &what)?;
                 Ok(ShipRow {
                     ship_id,
                     character_id,
@@ -393,7 +538,33 @@ macro_rules! sql_store {
                     velocity: vectors[1],
                     handoff_seq,
                     in_space,
+                    hull,
                 })
+            }
+
+            /// The hull columns (type, shield, armour, hull hit points) from `offset`: no type is a ship from before
+            /// types; hit points are all three or none (a fresh hull).
+            fn decode_hull(row: &$row, offset: usize, what: &str) -> Result<Option<Hull>, StoreError> {
+                let nullable = |index: usize, name: &str| -> Result<Option<f64>, StoreError> {
+                    let value: Option<f64> = row
+                        .try_get(offset + index)
+                        .map_err(|e| StoreError::corrupt(format!("{what}: {name} cannot be decoded: {e}")))?;
+                    value.map(|v| finite_from_db(v, &format!("{what}: {name}"))).transpose()
+                };
+                let type_id: Option<i64> =
+                    row.try_get(offset).map_err(|e| StoreError::corrupt(format!("{what}: type_id: {e}")))?;
+                let Some(type_id) = type_id else { return Ok(None) };
+                let type_id = u32_from_db(type_id, &format!("{what}: type_id"))?;
+                let hit_points = match (nullable(1, "shield_hp")?, nullable(2, "armour_hp")?, nullable(3, "hull_hp")?) {
+                    (Some(shield), Some(armour), Some(hull)) => Some([shield, armour, hull]),
+                    (None, None, None) => None,
+                    _ => {
+                        return Err(StoreError::corrupt(format!(
+                            "{what}: shield_hp, armour_hp and hull_hp must be all set or all NULL"
+                        )));
+                    }
+                };
+                Ok(Some(Hull { type_id, hit_points }))
             }
 
             fn decode_character(row: &$row) -> Result<CharacterRecord, StoreError> {
@@ -418,6 +589,43 @@ macro_rules! sql_store {
                     )));
                 }
                 Ok(CharacterRecord { character_id, account_id, name, ship })
+            }
+
+            fn decode_kill(row: &$row) -> Result<KillRecord, StoreError> {
+                let kill_id = id_from_db(column(row, 0, "kill row")?, "kill row: kill_id")?;
+                let what = format!("kill {kill_id}");
+                let at = |name: &str| format!("{what}: {name}");
+                let number = |index: usize, name: &str| -> Result<u64, StoreError> {
+                    count_from_db(column(row, index, &what)?, &at(name))
+                };
+                let mut position = [0.0; 3];
+                for (i, name) in ["pos_x", "pos_y", "pos_z"].into_iter().enumerate() {
+                    position[i] = finite_from_db(column(row, 9 + i, &what)?, &at(name))?;
+                }
+                Ok(KillRecord {
+                    kill_id,
+                    system_id: u32_from_db(column(row, 1, &what)?, &at("system_id"))?,
+                    tick: number(2, "tick")?,
+                    sim_time_ms: number(3, "sim_time_ms")?,
+                    killed_at_ms: number(4, "killed_at_ms")?,
+                    victim_ship_id: number(5, "victim_ship_id")?,
+                    victim_character_id: number(6, "victim_character_id")?,
+                    ship_type_id: u32_from_db(column(row, 7, &what)?, &at("ship_type_id"))?,
+                    capsule: bool_from_db(column(row, 8, &what)?, &at("capsule"))?,
+                    position,
+                    final_blow: decode_attacker(row, 12, &format!("{what}: final blow"))?,
+                    attackers: Vec::new(),
+                })
+            }
+
+            /// An attacker's ship, character, type and damage from column `offset` on.
+            fn decode_attacker(row: &$row, offset: usize, what: &str) -> Result<KillAttacker, StoreError> {
+                Ok(KillAttacker {
+                    ship_id: count_from_db(column(row, offset, what)?, &format!("{what}: ship_id"))?,
+                    character_id: count_from_db(column(row, offset + 1, what)?, &format!("{what}: character_id"))?,
+                    ship_type_id: u32_from_db(column(row, offset + 2, what)?, &format!("{what}: ship_type_id"))?,
+                    damage: finite_from_db(column(row, offset + 3, what)?, &format!("{what}: damage"))?,
+                })
             }
 
             fn decode_setting(row: &$row) -> Result<SettingRow, StoreError> {

@@ -37,6 +37,7 @@
 //!     system_id: 30000142,
 //!     position: [1.0e6, 0.0, -2.5e5],
 //!     velocity: [0.0; 3],
+//!     ship_type_id: Some(587), // a Rifter (data/ship-types.csv)
 //! }).await?;
 //! let mut ship = character.ship;
 //! ship.in_space = true;
@@ -58,7 +59,8 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::{
-    AccountRecord, AddedSystem, CharacterRecord, MappingRecord, MoveRequest, NewShip, SettingRow, ShipRow,
+    AccountRecord, AddedSystem, CharacterRecord, Hull, KillAttacker, KillRecord, LossHulls, MappingRecord, MoveRequest,
+    NewShip, SettingRow, ShipRow,
 };
 pub use postgres::{CONNECT_TIMEOUT, PostgresStore, create_scratch_database, redacted as redacted_url};
 pub use sqlite::{BUSY_TIMEOUT, SqliteStore};

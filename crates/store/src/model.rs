@@ -37,6 +37,9 @@ pub struct NewShip {
     pub position: [f64; 3],
     /// Metres per second.
     pub velocity: [f64; 3],
+    /// The hull it starts in (a ship type of `data/ship-types.csv`); `None` leaves the choice to the sol node
+    /// (the starter frigate).
+    pub ship_type_id: Option<u32>,
 }
 
 /// A ship's durable state: what a checkpoint writes and a restore reads.
@@ -58,6 +61,69 @@ pub struct ShipRow {
     /// The ship is live in a system's simulation (undocked, its pilot logged in or its hull still there).
     /// New ships start `false`; checkpoints set it.
     pub in_space: bool,
+    /// The hull flown and what is left of it; `None` for a ship stored before ships had types (the sol node
+    /// gives it the starter frigate).
+    pub hull: Option<Hull>,
+}
+
+/// A ship's hull as stored: its type and its damage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hull {
+    /// A ship type of `data/ship-types.csv` (the store does not check it; the sol node does).
+    pub type_id: u32,
+    /// Shield, armour and hull hit points left; `None` for a fresh hull (full hit points of its type).
+    pub hit_points: Option<[f64; 3]>,
+}
+
+/// One line of a kill report: a ship that hurt (or disrupted) the victim.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KillAttacker {
+    /// The attacking ship.
+    pub ship_id: u64,
+    /// Its pilot.
+    pub character_id: u64,
+    /// Its ship type.
+    pub ship_type_id: u32,
+    /// Hit points of damage it dealt to the victim (0 for a warp disruptor only).
+    pub damage: f64,
+}
+
+/// A loss, as stored and as the admin API lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KillRecord {
+    /// Assigned by the store; 0 in a report not stored yet.
+    pub kill_id: u64,
+    /// Where it happened.
+    pub system_id: u32,
+    /// The system's tick it happened in.
+    pub tick: u64,
+    /// The system's simulation time it happened at.
+    pub sim_time_ms: u64,
+    /// Wall time it was stored, in milliseconds since the Unix epoch (set by the store).
+    pub killed_at_ms: u64,
+    /// The ship lost.
+    pub victim_ship_id: u64,
+    /// Its pilot.
+    pub victim_character_id: u64,
+    /// The type lost.
+    pub ship_type_id: u32,
+    /// The loss was a capsule: its pilot wakes up at home in a new ship.
+    pub capsule: bool,
+    /// Metres, in the system's frame.
+    pub position: [f64; 3],
+    /// Who dealt the last damage.
+    pub final_blow: KillAttacker,
+    /// Everyone who hurt or disrupted the victim, in the order they first did (the final blow among them).
+    pub attackers: Vec<KillAttacker>,
+}
+
+/// The hulls a loss leaves its pilot in, for [`crate::Store::save_kills`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LossHulls {
+    /// The capsule a pilot ejects in: a lost ship's row becomes a fresh one of these.
+    pub capsule: u32,
+    /// What a pilot whose capsule is lost wakes up in at home.
+    pub respawn: u32,
 }
 
 /// A character with its active ship.

@@ -1,6 +1,9 @@
 //! The seam itself.
 
-use crate::{AccountRecord, AddedSystem, CharacterRecord, MappingRecord, NewShip, SettingRow, ShipRow, StoreError};
+use crate::{
+    AccountRecord, AddedSystem, CharacterRecord, KillRecord, LossHulls, MappingRecord, NewShip, SettingRow, ShipRow,
+    StoreError,
+};
 
 /// The cluster's durable state, as every role sees it.
 ///
@@ -91,4 +94,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Mark a move request done, with its outcome (a report, or `error: …`).
     async fn finish_move(&self, move_id: u64, outcome: &str) -> Result<(), StoreError>;
+
+    // ---- combat ----
+
+    /// Stores kill reports, in one transaction with what they do to their pilots, and returns their new ids in
+    /// order. A lost ship's row becomes a fresh `hulls.capsule` (its pilot ejected in it under the same ship id).
+    /// A lost capsule that is still its character's active ship is out of space for good, and the character gets
+    /// a new `hulls.respawn` ship, docked in its home system (the system it was created in), as its active ship.
+    /// [`StoreError::Invalid`] (nothing stored) for a report with an out-of-range id or a non-finite number.
+    async fn save_kills(&self, kills: &[KillRecord], hulls: LossHulls) -> Result<Vec<u64>, StoreError>;
+
+    /// The latest `limit` kill reports, newest first, with their attackers: of one system, or of all.
+    async fn kills(&self, system_id: Option<u32>, limit: u32) -> Result<Vec<KillRecord>, StoreError>;
 }

@@ -61,7 +61,12 @@ async fn character_and_ship_are_created_together(backend: Backend) {
     let fresh = backend.fresh().await;
     let store = fresh.store.clone();
     let account = store.create_account("owner", "h").await.unwrap();
-    let ship = NewShip { system_id: 30000142, position: [1.5e10, -3.0, 7.25], velocity: [100.0, 0.0, -1.0] };
+    let ship = NewShip {
+        system_id: 30000142,
+        position: [1.5e10, -3.0, 7.25],
+        velocity: [100.0, 0.0, -1.0],
+        ship_type_id: None,
+    };
     let created = store.create_character(account, "Ava Kestrel", ship).await.unwrap();
 
     assert_eq!(created.account_id, account);
@@ -96,9 +101,9 @@ async fn duplicate_character_name_conflicts_and_leaves_no_orphan_ship(backend: B
     // A missing account and a non-finite position fail whole too.
     let err = store.create_character(424242, "Nobody's", new_ship(1, 0.0)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
-    let bad = NewShip { system_id: 1, position: [f64::NAN, 0.0, 0.0], velocity: [0.0; 3] };
+    let bad = NewShip { system_id: 1, position: [f64::NAN, 0.0, 0.0], velocity: [0.0; 3], ship_type_id: None };
     assert!(matches!(store.create_character(account, "Nan", bad).await, Err(StoreError::Invalid { .. })));
-    let bad = NewShip { system_id: 1, position: [0.0; 3], velocity: [0.0, f64::INFINITY, 0.0] };
+    let bad = NewShip { system_id: 1, position: [0.0; 3], velocity: [0.0, f64::INFINITY, 0.0], ship_type_id: None };
     assert!(matches!(store.create_character(account, "Inf", bad).await, Err(StoreError::Invalid { .. })));
 
     assert_eq!((fresh.count("characters").await, fresh.count("ships").await), (1, 1), "no orphan rows");

@@ -25,6 +25,8 @@ pub struct MockState {
     pub profiler: ProfilerStatus,
     pub log_filter: String,
     pub flamegraph_requests: Vec<u32>,
+    /// (system, limit) of every kills request.
+    pub kills_requests: Vec<(Option<u32>, u32)>,
     pub metrics: String,
     pub calls: u32,
 }
@@ -59,6 +61,7 @@ impl Mock {
                 profiler: ProfilerStatus { running: false, since_unix_ms: None },
                 log_filter: "info".into(),
                 flamegraph_requests: Vec::new(),
+                kills_requests: Vec::new(),
                 metrics: "# HELP orrery_sessions Sessions.\n# TYPE orrery_sessions gauge\norrery_sessions 3\n".into(),
                 calls: 0,
             }),
@@ -88,6 +91,7 @@ impl Mock {
             tick_ms: 1000,
             max_players: 2000,
             failed: id == 3,
+            kills: u64::from(id) * 2,
         }
     }
 }
@@ -255,6 +259,31 @@ impl ClusterControl for Mock {
 
     fn metrics(&self) -> String {
         self.touch().metrics.clone()
+    }
+
+    async fn kills(&self, system_id: Option<u32>, limit: u32) -> Result<Vec<orrery_admin::KillView>, ControlError> {
+        self.touch().kills_requests.push((system_id, limit));
+        let ship = |ship_id: u64| orrery_admin::KillShip {
+            ship_id,
+            character_id: ship_id + 100,
+            ship_type_id: 587,
+            ship_type: "Rifter".into(),
+            damage: 10.0,
+        };
+        let kill = |kill_id: u64| orrery_admin::KillView {
+            kill_id,
+            system_id: system_id.unwrap_or(1),
+            system_name: "System 1".into(),
+            tick: 7,
+            sim_time_ms: 7000,
+            killed_at_unix_ms: 1_700_000_000_000,
+            victim: ship(1),
+            capsule: false,
+            position: [1.0, 2.0, 3.0],
+            final_blow: ship(2),
+            attackers: vec![ship(2), ship(3)],
+        };
+        Ok((1..=u64::from(limit).min(3)).rev().map(kill).collect())
     }
 }
 

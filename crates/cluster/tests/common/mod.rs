@@ -73,6 +73,12 @@ pub struct Pilot {
     pub ships: HashMap<u64, v1::ShipState>,
     pub chat: Vec<v1::ChatLine>,
     pub last_tick: u64,
+    /// Kill reports seen in deltas, in order.
+    pub kills: Vec<v1::KillReport>,
+    /// Fight events seen in deltas, in order.
+    pub fight: Vec<v1::fight_event::Event>,
+    /// The last Respawned received (the pilot's capsule was lost).
+    pub respawned: Option<v1::Respawned>,
 }
 
 pub async fn pilot(target: &str, name: &str) -> Pilot {
@@ -100,6 +106,9 @@ pub async fn undocked(mut client: Client, character: v1::Character, token: Strin
         ships: HashMap::new(),
         chat: Vec::new(),
         last_tick: 0,
+        kills: Vec::new(),
+        fight: Vec::new(),
+        respawned: None,
     };
     pilot.enter(snapshot);
     pilot
@@ -128,6 +137,13 @@ impl Pilot {
     pub fn position(&self) -> [f64; 3] {
         let p = self.me().and_then(|ship| ship.position).unwrap_or_default();
         [p.x as f64, p.y as f64, p.z as f64]
+    }
+
+    /// Distance to another ship, by the last positions seen (infinite for a ship not seen).
+    pub fn distance_to_ship(&self, id: u64) -> f64 {
+        let Some(p) = self.ships.get(&id).and_then(|ship| ship.position) else { return f64::INFINITY };
+        let me = self.position();
+        ((me[0] - p.x as f64).powi(2) + (me[1] - p.y as f64).powi(2) + (me[2] - p.z as f64).powi(2)).sqrt()
     }
 
     pub fn celestial(&self, id: u64) -> Option<&v1::Celestial> {
@@ -161,7 +177,10 @@ impl Pilot {
                 }
                 self.chat.extend(delta.chat.iter().cloned());
                 self.snapshot.celestials.extend(delta.new_celestials.iter().cloned());
+                self.kills.extend(delta.kills.iter().cloned());
+                self.fight.extend(delta.fight.iter().filter_map(|event| event.event));
             }
+            Some(Msg::Respawned(respawned)) => self.respawned = Some(*respawned),
             Some(Msg::Snapshot(snapshot)) => self.enter(snapshot.clone()),
             _ => {}
         }
@@ -308,4 +327,46 @@ pub fn on_real_services(config: &mut ClusterConfig, postgres: &str) {
     config.bus_url = Some(service("ORRERY_TEST_NATS_URL"));
     config.db_url = postgres.to_owned();
     config.cluster_name = format!("test-{}", std::process::id());
+}
+
+/// One HTTP/1.1 request to the admin port; returns (status, body).
+pub async fn http(
+    test: &TestCluster,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = test.cluster.admin_addr().expect("admin listening");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect admin");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await.expect("answer").unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
+    // Chunked encoding: keep it simple by stripping chunk-size lines when present.
+    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
+    (status, body)
+}
+
+pub fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
 }

@@ -33,7 +33,7 @@ impl Hosted {
                 self.pilots.remove(&ship_id);
                 self.left_here.insert(ship_id, (convert::ship_record(&ship, self.system_id), self.sim.tick()));
                 let row = convert::ship_row(&ship, self.system_id, false);
-                effects.persist.push(PersistJob { rows: vec![row], then_publish: answer, done: None });
+                effects.persist.push(PersistJob { rows: vec![row], then_publish: answer, ..PersistJob::default() });
             }
             None => effects.publish.extend(answer),
         }

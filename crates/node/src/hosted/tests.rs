@@ -12,8 +12,9 @@ use crate::persist::PersistJob;
 const HERE: u32 = 1;
 const THERE: u32 = 2;
 const STEP_MS: u64 = 1_000;
-/// The farthest a ship moves in one step outside warp (300 m/s for one second of simulation), and a little.
-const ONE_TICK_OF_TRAVEL_M: f64 = 300.0 + 1e-6;
+/// The farthest a ship moves in one step outside warp (the starter frigate's 350 m/s for one second of
+/// simulation), and a little.
+const ONE_TICK_OF_TRAVEL_M: f64 = 350.0 + 1e-6;
 const GATE_AT: Vec3 = Vec3 { x: 1.0e12, y: 0.0, z: 0.0 };
 
 fn gate_id() -> u64 {
@@ -130,6 +131,7 @@ fn record(ship_id: u64, position: Vec3) -> v1::ShipRecord {
         position: Some(v1::Vec3d { x: position.x, y: position.y, z: position.z }),
         velocity: Some(v1::Vec3d::default()),
         handoff_seq: 0,
+        ..Default::default()
     }
 }
 
@@ -174,11 +176,16 @@ impl Harness {
     }
 
     fn tick(&mut self) -> Sent {
+        Sent::from(self.tick_effects())
+    }
+
+    /// One tick's effects as the node would get them.
+    fn tick_effects(&mut self) -> TickEffects {
         let context =
             TickContext { profiler: None, metrics: None, node_id: 3, factor: 1.0, allow_fault_injection: false };
         let mut effects = TickEffects::default();
         self.hosted.tick(&context, &mut effects);
-        Sent::from(effects)
+        effects
     }
 
     fn position(&self, ship_id: u64) -> Vec3 {
@@ -256,25 +263,171 @@ fn a_refused_command_is_answered_to_its_session_with_its_request_id() {
 }
 
 #[test]
-fn fight_commands_reach_the_sim_and_an_untyped_ship_is_refused_with_a_clear_code() {
+fn entering_ships_fly_their_stored_hull_and_damage_and_checkpoints_keep_them() {
+    let mut node = Harness::new(HERE, THERE);
+    // A ship stored before ships had types enters in the starter frigate; a damaged Tempest keeps its damage.
+    let mut tempest = record(11, Vec3::new(1.0e6, 0.0, 0.0));
+    tempest.ship_type_id = 639;
+    tempest.hit_points = Some(v1::HitPoints { shield: 0.0, armour: 1_000.0, hull: 8_000.0 });
+    node.send(enter(1, 1, record(10, Vec3::new(1.0e6, 5_000.0, 0.0))));
+    node.send(enter(2, 2, tempest));
+    let sent = node.tick();
+    let hull = |id: u64| node.hosted.sim.ship(id).and_then(|s| s.combat.clone()).expect("a typed ship");
+    assert_eq!(hull(10).ship_type.name, "Rifter");
+    assert_eq!(hull(10).hull_hp, hull(10).ship_type.hull_hp, "fresh");
+    assert_eq!(hull(11).ship_type.name, "Tempest");
+    assert_eq!(hull(11).armour_hp, 1_000.0);
+    let stored: Vec<_> = sent.rows().into_iter().filter(|row| row.ship_id == 11).collect();
+    let hit_points = stored[0].hull.and_then(|h| h.hit_points).expect("hit points checkpointed");
+    assert_eq!(stored[0].hull.map(|h| h.type_id), Some(639));
+    assert!(hit_points[0] < 1.0 && hit_points[1] == 1_000.0, "{hit_points:?}");
+}
+
+#[test]
+fn fight_commands_reach_the_sim_and_bad_ones_are_refused_with_a_clear_code() {
     use v1::client_envelope::Body as B;
     let mut node = undocked();
     node.send(enter(2, 1, record(11, Vec3::new(1.0e6 + 2_000.0, 0.0, 0.0))));
     node.tick();
-    // Ships of the running cluster have no ship type yet: they take no part in fights.
     node.send(command(1, 10, 21, B::Lock(v1::Lock { target_id: 11 })));
-    let (request_id, code, reason) = only_error(&node.tick(), 1);
-    assert_eq!((request_id, code), (21, v1::ErrorCode::NotCombatant));
-    assert!(reason.contains("takes no part in fights"), "{reason}");
-    node.send(command(1, 10, 22, B::ActivateModule(v1::ActivateModule { module: 300, target_id: 11 })));
+    assert!(node.tick().answers_to(1).is_empty(), "an accepted lock has no answer");
+    node.send(command(1, 10, 22, B::Lock(v1::Lock { target_id: 11 })));
+    let (request_id, code, _) = only_error(&node.tick(), 1);
+    assert_eq!((request_id, code), (22, v1::ErrorCode::AlreadyLocked));
+    node.send(command(1, 10, 23, B::ActivateModule(v1::ActivateModule { module: 300, target_id: 11 })));
     let (_, code, reason) = only_error(&node.tick(), 1);
     assert_eq!(code, v1::ErrorCode::InvalidArgument);
     assert!(reason.contains("activate_module.module: 300"), "{reason}");
-    // Orbit is a movement command and works for any ship.
-    node.send(command(1, 10, 23, B::Orbit(v1::Orbit { object_id: 11, radius_m: 1_000 })));
+    node.send(command(1, 10, 24, B::Orbit(v1::Orbit { object_id: 11, radius_m: 1_000 })));
     let sent = node.tick();
     assert!(sent.answers_to(1).is_empty(), "an accepted orbit has no answer");
     assert!(sent.deltas[0].moved.iter().any(|s| s.ship_id == 10), "the orbiting ship moves");
+}
+
+#[test]
+fn a_hostile_session_cannot_lock_past_its_limit_or_grow_the_system_by_repeating_commands() {
+    use v1::client_envelope::Body as B;
+    let mut node = undocked();
+    for (session, ship) in (2..=7).zip(11..=16u64) {
+        node.send(enter(session, 1, record(ship, Vec3::new(1.0e6 + 1_000.0 * (ship - 10) as f64, 0.0, 0.0))));
+    }
+    node.tick();
+    // A Rifter holds at most 4 locks: the fifth is refused and nothing changes.
+    for (request, target) in (50..).zip(11..=15u64) {
+        node.send(command(1, 10, request, B::Lock(v1::Lock { target_id: target })));
+    }
+    let sent = node.tick();
+    match sent.answers_to(1).as_slice() {
+        [v1::ServerEnvelope { request_id: 54, body: Some(S::Error(error)) }] => {
+            assert_eq!(error.code(), v1::ErrorCode::TooManyLocks);
+        }
+        other => panic!("expected one TOO_MANY_LOCKS for the fifth lock, got {other:?}"),
+    }
+    let locks = |node: &Harness| node.hosted.sim.ship(10).and_then(|s| s.combat.as_ref()).map_or(0, |c| c.locks.len());
+    assert_eq!(locks(&node), 4);
+    for _ in 0..5 {
+        node.tick();
+    }
+    // A flood of the same activation within one tick: the first switches the turret on, every repeat is refused
+    // (a module cannot fire faster than its cycle), and nothing is kept: the inbox is empty after the tick, the
+    // ship holds the same locks and modules.
+    for request in 0..2_000 {
+        node.send(command(1, 10, 100 + request, B::ActivateModule(v1::ActivateModule { module: 0, target_id: 11 })));
+    }
+    let sent = node.tick();
+    let refusals = sent.answers_to(1);
+    assert_eq!(refusals.len(), 1_999, "every repeat answered");
+    assert!(
+        refusals
+            .iter()
+            .all(|answer| matches!(&answer.body, Some(S::Error(e)) if e.code() == v1::ErrorCode::ModuleActive))
+    );
+    assert!(node.hosted.inbox.is_empty());
+    assert_eq!(locks(&node), 4);
+    let combat = node.hosted.sim.ship(10).and_then(|s| s.combat.clone()).expect("typed");
+    assert_eq!(combat.modules.len(), combat.ship_type.modules.len());
+    assert_eq!(combat.modules.iter().filter(|m| m.target.is_some()).count(), 1);
+    // Across systems: a ship that is not here is refused.
+    node.send(command(1, 10, 5_000, B::Lock(v1::Lock { target_id: 999 })));
+    let (_, code, _) = only_error(&node.tick(), 1);
+    assert_eq!(code, v1::ErrorCode::NotInSystem);
+}
+
+/// Ship 10 (session 1) locks ship 11 (session 2) 2 km away and shoots it with every turret until the tick a
+/// kill is reported; that tick's effects.
+fn shoot_until_a_kill(node: &mut Harness, first_request: u32) -> TickEffects {
+    use v1::client_envelope::Body as B;
+    node.send(command(1, 10, first_request, B::Lock(v1::Lock { target_id: 11 })));
+    for _ in 0..10 {
+        node.tick();
+    }
+    for module in 0..3 {
+        node.send(command(
+            1,
+            10,
+            first_request + 1 + module,
+            B::ActivateModule(v1::ActivateModule { module, target_id: 11 }),
+        ));
+    }
+    for _ in 0..600 {
+        let effects = node.tick_effects();
+        if effects.kills.is_some() {
+            return effects;
+        }
+    }
+    panic!("no kill within 600 ticks");
+}
+
+#[test]
+fn a_loss_is_stored_before_the_tick_is_published_and_a_lost_pod_is_sent_home() {
+    let mut node = undocked();
+    node.send(enter(2, 1, record(11, Vec3::new(1.0e6 + 2_000.0, 0.0, 0.0))));
+    node.tick();
+
+    // The frigate dies: the kill report waits to be stored; the delta that carries it is named.
+    let effects = shoot_until_a_kill(&mut node, 30);
+    let write = effects.kills.as_ref().expect("a kill write");
+    assert_eq!(write.kills.len(), 1);
+    let kill = &write.kills[0];
+    assert_eq!(
+        (kill.victim_ship_id, kill.victim_character_id, kill.ship_type_id, kill.capsule),
+        (11, 1011, 587, false)
+    );
+    assert_eq!(kill.final_blow.ship_id, 10);
+    assert_eq!(kill.attackers.iter().map(|a| a.ship_id).collect::<Vec<_>>(), vec![10]);
+    assert_eq!(write.hulls, orrery_store::LossHulls { capsule: 670, respawn: 587 });
+    let at = write.delta_at.expect("the delta's place");
+    assert!(write.instead.is_empty(), "the pilot ejected: nobody is sent home yet");
+    let delta_subject = node.hosted.delta_subject.clone();
+    assert_eq!(effects.publish[at].0, delta_subject);
+    let sent = Sent::from(effects);
+    let delta = sent.deltas.iter().find(|d| !d.kills.is_empty()).expect("the delta with the kill");
+    assert_eq!(delta.kills[0].victim_ship_id, 11);
+    let pod = node.hosted.sim.ship(11).and_then(|s| s.combat.clone()).expect("the pilot in a pod");
+    assert_eq!(pod.ship_type.name, "Capsule");
+
+    // The pod dies too: its session is sent home (a Respawned, after the store write), or told of an internal
+    // error if the write fails; the delta then goes out without the kill report.
+    let mut effects = shoot_until_a_kill(&mut node, 40);
+    let write = effects.kills.as_ref().expect("a kill write");
+    assert!(write.kills[0].capsule);
+    assert!(node.hosted.sim.ship(11).is_none(), "the pod left space");
+    let home = Sent::from(TickEffects { publish: effects.publish.clone(), ..TickEffects::default() });
+    match home.answers_to(2).as_slice() {
+        [v1::ServerEnvelope { request_id: 0, body: Some(S::Respawned(respawned)) }] => {
+            assert_eq!((respawned.character_id, respawned.lost_ship_id), (1011, 11));
+        }
+        other => panic!("expected a Respawned for session 2, got {other:?}"),
+    }
+    assert!(home.to_proxy.iter().any(|(_, session, body)| *session == 2 && matches!(body, P::Left(_))), "left space");
+    effects.kills_lost();
+    let lost = Sent::from(effects);
+    assert!(lost.deltas.iter().all(|d| d.kills.is_empty()), "no kill report that was not stored");
+    assert!(lost.deltas.iter().any(|d| d.departed.contains(&11)), "the rest of the delta still goes out");
+    match lost.answers_to(2).as_slice() {
+        [v1::ServerEnvelope { body: Some(S::Error(error)), .. }] => assert_eq!(error.code(), v1::ErrorCode::Internal),
+        other => panic!("expected an internal error for session 2, got {other:?}"),
+    }
 }
 
 /// Ship 10 of session 1 at the gate, its jump (request 9) queued; the next tick applies it.

@@ -27,7 +27,8 @@ pub struct BotsArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub count: usize,
     /// What the bots do: idle (undock and ping), travel (random stargate walk), hub (go to the hub and chat),
-    /// mixed (50 % travel, 30 % hub, 20 % idle).
+    /// mixed (50 % travel, 30 % hub, 20 % idle), fight (two sides lock and shoot in the hub, come back after
+    /// losing their pod; the first bot watches a quiet system).
     #[arg(long, value_name = "SCENARIO", default_value = "idle", value_parser = parse_scenario)]
     pub scenario: Scenario,
     /// How long to run, in seconds (then every bot logs out).
@@ -43,7 +44,7 @@ pub struct BotsArgs {
     /// same prefix logs in to the same accounts.
     #[arg(long, value_name = "P", default_value = "bot")]
     pub name_prefix: String,
-    /// Hub system id for the hub and mixed scenarios. Default: the busiest trade hub of the universe.
+    /// Hub system id for the hub, mixed and fight scenarios. Default: the busiest trade hub of the universe.
     #[arg(long, value_name = "SYSTEM_ID")]
     pub hub: Option<u32>,
     /// At most this many bots connect and log in at the same time.

@@ -122,7 +122,7 @@ macro_rules! on_both_backends {
 
 /// A ship at rest in Jita-ish space.
 pub fn new_ship(system_id: u32, x: f64) -> NewShip {
-    NewShip { system_id, position: [x, -2.0, 3.5e9], velocity: [0.0, 10.0, -0.5] }
+    NewShip { system_id, position: [x, -2.0, 3.5e9], velocity: [0.0, 10.0, -0.5], ship_type_id: Some(587) }
 }
 
 /// An account with one character; returns (account id, character id, ship id).

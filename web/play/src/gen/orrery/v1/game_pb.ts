@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orrery/v1/game.proto.
  */
 export const file_orrery_v1_game: GenFile = /*@__PURE__*/
-  fileDesc("ChRvcnJlcnkvdjEvZ2FtZS5wcm90bxIJb3JyZXJ5LnYxIssFCg5DbGllbnRFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEicKCHJlZ2lzdGVyGAogASgLMhMub3JyZXJ5LnYxLlJlZ2lzdGVySAASIQoFbG9naW4YCyABKAsyEC5vcnJlcnkudjEuTG9naW5IABIjCgZyZXN1bWUYDCABKAsyES5vcnJlcnkudjEuUmVzdW1lSAASNgoQY3JlYXRlX2NoYXJhY3RlchgNIAEoCzIaLm9ycmVyeS52MS5DcmVhdGVDaGFyYWN0ZXJIABIjCgZ1bmRvY2sYDiABKAsyES5vcnJlcnkudjEuVW5kb2NrSAASJwoIYXBwcm9hY2gYFCABKAsyEy5vcnJlcnkudjEuQXBwcm9hY2hIABIfCgRzdG9wGBUgASgLMg8ub3JyZXJ5LnYxLlN0b3BIABIkCgd3YXJwX3RvGBYgASgLMhEub3JyZXJ5LnYxLldhcnBUb0gAEh8KBGp1bXAYFyABKAsyDy5vcnJlcnkudjEuSnVtcEgAEh8KBGNoYXQYGCABKAsyDy5vcnJlcnkudjEuQ2hhdEgAEiMKBmxvZ291dBgZIAEoCzIRLm9ycmVyeS52MS5Mb2dvdXRIABIfCgRwaW5nGBogASgLMg8ub3JyZXJ5LnYxLlBpbmdIABIhCgVvcmJpdBgbIAEoCzIQLm9ycmVyeS52MS5PcmJpdEgAEh8KBGxvY2sYHCABKAsyDy5vcnJlcnkudjEuTG9ja0gAEiMKBnVubG9jaxgdIAEoCzIRLm9ycmVyeS52MS5VbmxvY2tIABI0Cg9hY3RpdmF0ZV9tb2R1bGUYHiABKAsyGS5vcnJlcnkudjEuQWN0aXZhdGVNb2R1bGVIABI4ChFkZWFjdGl2YXRlX21vZHVsZRgfIAEoCzIbLm9ycmVyeS52MS5EZWFjdGl2YXRlTW9kdWxlSABCBgoEYm9keSKTAwoOU2VydmVyRW52ZWxvcGUSEgoKcmVxdWVzdF9pZBgBIAEoDRIhCgVlcnJvchgKIAEoCzIQLm9ycmVyeS52MS5FcnJvckgAEigKCWxvZ2dlZF9pbhgLIAEoCzITLm9ycmVyeS52MS5Mb2dnZWRJbkgAEjgKEWNoYXJhY3Rlcl9jcmVhdGVkGAwgASgLMhsub3JyZXJ5LnYxLkNoYXJhY3RlckNyZWF0ZWRIABItCghzbmFwc2hvdBgNIAEoCzIZLm9ycmVyeS52MS5TeXN0ZW1TbmFwc2hvdEgAEicKBWRlbHRhGA4gASgLMhYub3JyZXJ5LnYxLlN5c3RlbURlbHRhSAASHwoEcG9uZxgPIAEoCzIPLm9ycmVyeS52MS5Qb25nSAASGwoCb2sYECABKAsyDS5vcnJlcnkudjEuT2tIABIjCgZub3RpY2UYESABKAsyES5vcnJlcnkudjEuTm90aWNlSAASIwoGcXVldWVkGBIgASgLMhEub3JyZXJ5LnYxLlF1ZXVlZEgAQgYKBGJvZHkiOgoGUXVldWVkEhEKCXN5c3RlbV9pZBgBIAEoDRIQCghwb3NpdGlvbhgCIAEoDRILCgNjYXAYAyABKA0iLgoIUmVnaXN0ZXISEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiKwoFTG9naW4SEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiFwoGUmVzdW1lEg0KBXRva2VuGAEgASgJIoEBCghMb2dnZWRJbhISCgphY2NvdW50X2lkGAEgASgEEg0KBXRva2VuGAIgASgJEigKCmNoYXJhY3RlcnMYAyADKAsyFC5vcnJlcnkudjEuQ2hhcmFjdGVyEigKCnRyYWRlX2h1YnMYBCADKAsyFC5vcnJlcnkudjEuU3lzdGVtUmVmIiwKCVN5c3RlbVJlZhIRCglzeXN0ZW1faWQYASABKA0SDAoEbmFtZRgCIAEoCSJ6CglDaGFyYWN0ZXISFAoMY2hhcmFjdGVyX2lkGAEgASgEEgwKBG5hbWUYAiABKAkSDwoHc2hpcF9pZBgDIAEoBBIRCglzeXN0ZW1faWQYBCABKA0SEAoIaW5fc3BhY2UYBSABKAgSEwoLc3lzdGVtX25hbWUYBiABKAkiZwoPQ3JlYXRlQ2hhcmFjdGVyEgwKBG5hbWUYASABKAkSGwoRc3RhcnRfc3lzdGVtX25hbWUYAiABKAlIABIZCg9zdGFydF9zeXN0ZW1faWQYAyABKA1IAEIOCgxzdGFydF9zeXN0ZW0iOwoQQ2hhcmFjdGVyQ3JlYXRlZBInCgljaGFyYWN0ZXIYASABKAsyFC5vcnJlcnkudjEuQ2hhcmFjdGVyIh4KBlVuZG9jaxIUCgxjaGFyYWN0ZXJfaWQYASABKAQiCAoGTG9nb3V0IhUKBFBpbmcSDQoFbm9uY2UYASABKAQiFQoEUG9uZxINCgVub25jZRgBIAEoBCIECgJPayIWCgZOb3RpY2USDAoEdGV4dBgBIAEoCSJLCghBcHByb2FjaBIgCgVwb2ludBgBIAEoCzIPLm9ycmVyeS52MS5WZWMzSAASEwoJb2JqZWN0X2lkGAIgASgESABCCAoGdGFyZ2V0IgYKBFN0b3AiLAoGV2FycFRvEhEKCW9iamVjdF9pZBgBIAEoBBIPCgdyYW5nZV9tGAIgASgNIhcKBEp1bXASDwoHZ2F0ZV9pZBgBIAEoBCIUCgRDaGF0EgwKBHRleHQYASABKAkiLAoFT3JiaXQSEQoJb2JqZWN0X2lkGAEgASgEEhAKCHJhZGl1c19tGAIgASgNIhkKBExvY2sSEQoJdGFyZ2V0X2lkGAEgASgEIhsKBlVubG9jaxIRCgl0YXJnZXRfaWQYASABKAQiMwoOQWN0aXZhdGVNb2R1bGUSDgoGbW9kdWxlGAEgASgNEhEKCXRhcmdldF9pZBgCIAEoBCIiChBEZWFjdGl2YXRlTW9kdWxlEg4KBm1vZHVsZRgBIAEoDSInCgRWZWMzEgkKAXgYASABKBISCQoBeRgCIAEoEhIJCgF6GAMgASgSIo8BCglDZWxlc3RpYWwSCgoCaWQYASABKAQSJgoEa2luZBgCIAEoDjIYLm9ycmVyeS52MS5DZWxlc3RpYWxLaW5kEgwKBG5hbWUYAyABKAkSIQoIcG9zaXRpb24YBCABKAsyDy5vcnJlcnkudjEuVmVjMxIdChVkZXN0aW5hdGlvbl9zeXN0ZW1faWQYBSABKA0irgEKCVNoaXBTdGF0ZRIPCgdzaGlwX2lkGAEgASgEEhQKDGNoYXJhY3Rlcl9pZBgCIAEoBBINCgVwaWxvdBgDIAEoCRIhCghwb3NpdGlvbhgEIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAUgASgLMg8ub3JyZXJ5LnYxLlZlYzMSJQoGbW90aW9uGAYgASgOMhUub3JyZXJ5LnYxLlNoaXBNb3Rpb24inAIKDlN5c3RlbVNuYXBzaG90EhEKCXN5c3RlbV9pZBgBIAEoDRITCgtzeXN0ZW1fbmFtZRgCIAEoCRITCgtzaW1fdGltZV9tcxgDIAEoBBIUCgx5b3VyX3NoaXBfaWQYBCABKAQSKAoKY2VsZXN0aWFscxgFIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSIwoFc2hpcHMYBiADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEhUKDXRpZGlfcGVybWlsbGUYByABKA0SDwoHdGlja19tcxgIIAEoDRIMCgR0aWNrGAkgASgEEg8KB25vZGVfaWQYCiABKA0SIQoEY2hhdBgLIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZSI9CghDaGF0TGluZRIUCgxjaGFyYWN0ZXJfaWQYASABKAQSDQoFcGlsb3QYAiABKAkSDAoEdGV4dBgDIAEoCSLVAgoLU3lzdGVtRGVsdGESEQoJc3lzdGVtX2lkGAEgASgNEgwKBHRpY2sYAiABKAQSEwoLc2ltX3RpbWVfbXMYAyABKAQSFQoNdGlkaV9wZXJtaWxsZRgEIAEoDRIjCgVtb3ZlZBgFIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSJQoHYXJyaXZlZBgGIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSEAoIZGVwYXJ0ZWQYByADKAQSIQoEY2hhdBgIIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZRIsCg5uZXdfY2VsZXN0aWFscxgJIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSJAoFa2lsbHMYCiADKAsyFS5vcnJlcnkudjEuS2lsbFJlcG9ydBIkCgVmaWdodBgLIAMoCzIVLm9ycmVyeS52MS5GaWdodEV2ZW50IlcKCEF0dGFja2VyEg8KB3NoaXBfaWQYASABKAQSFAoMY2hhcmFjdGVyX2lkGAIgASgEEhQKDHNoaXBfdHlwZV9pZBgDIAEoDRIOCgZkYW1hZ2UYBCABKAEigwIKCktpbGxSZXBvcnQSFgoOdmljdGltX3NoaXBfaWQYASABKAQSGwoTdmljdGltX2NoYXJhY3Rlcl9pZBgCIAEoBBIUCgxzaGlwX3R5cGVfaWQYAyABKA0SDwoHY2Fwc3VsZRgEIAEoCBITCgtzaW1fdGltZV9tcxgFIAEoBBIhCghwb3NpdGlvbhgGIAEoCzIPLm9ycmVyeS52MS5WZWMzEicKCmZpbmFsX2Jsb3cYByABKAsyEy5vcnJlcnkudjEuQXR0YWNrZXISJgoJYXR0YWNrZXJzGAggAygLMhMub3JyZXJ5LnYxLkF0dGFja2VyEhAKCHdyZWNrX2lkGAkgASgEIokDCgpGaWdodEV2ZW50EicKBmxvY2tlZBgBIAEoCzIVLm9ycmVyeS52MS5Mb2NrQ2hhbmdlSAASKgoJbG9ja19sb3N0GAIgASgLMhUub3JyZXJ5LnYxLkxvY2tDaGFuZ2VIABIoCgZkYW1hZ2UYAyABKAsyFi5vcnJlcnkudjEuRmlnaHREYW1hZ2VIABI2ChBtaXNzaWxlX2xhdW5jaGVkGAQgASgLMhoub3JyZXJ5LnYxLk1pc3NpbGVMYXVuY2hlZEgAEi4KDG1pc3NpbGVfZ29uZRgFIAEoCzIWLm9ycmVyeS52MS5NaXNzaWxlR29uZUgAEikKCWRpc3J1cHRlZBgGIAEoCzIULm9ycmVyeS52MS5EaXNydXB0ZWRIABIbChFkZXN0cm95ZWRfc2hpcF9pZBgHIAEoBEgAEioKDndyZWNrX2FwcGVhcmVkGAggASgLMhAub3JyZXJ5LnYxLldyZWNrSAASFwoNd3JlY2tfZ29uZV9pZBgJIAEoBEgAQgcKBWV2ZW50IjAKCkxvY2tDaGFuZ2USDwoHc2hpcF9pZBgBIAEoBBIRCgl0YXJnZXRfaWQYAiABKAQifgoLRmlnaHREYW1hZ2USEwoLYXR0YWNrZXJfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEEg4KBm1vZHVsZRgDIAEoDRIOCgZkYW1hZ2UYBCABKAESEgoKbWlzc2lsZV9pZBgFIAEoBBITCgtzaW1fdGltZV9tcxgGIAEoBCK4AQoPTWlzc2lsZUxhdW5jaGVkEhIKCm1pc3NpbGVfaWQYASABKAQSEwoLYXR0YWNrZXJfaWQYAiABKAQSEQoJdGFyZ2V0X2lkGAMgASgEEg4KBm1vZHVsZRgEIAEoDRIhCghwb3NpdGlvbhgFIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAYgASgLMg8ub3JyZXJ5LnYxLlZlYzMSEwoLc2ltX3RpbWVfbXMYByABKAQiRQoLTWlzc2lsZUdvbmUSEgoKbWlzc2lsZV9pZBgBIAEoBBIiCgNlbmQYAiABKA4yFS5vcnJlcnkudjEuTWlzc2lsZUVuZCJBCglEaXNydXB0ZWQSDwoHc2hpcF9pZBgBIAEoBBIRCgl0YXJnZXRfaWQYAiABKAQSEAoIdW50aWxfbXMYAyABKAQiaAoFV3JlY2sSEAoId3JlY2tfaWQYASABKAQSIQoIcG9zaXRpb24YAiABKAsyDy5vcnJlcnkudjEuVmVjMxIUCgxzaGlwX3R5cGVfaWQYAyABKA0SFAoMY2hhcmFjdGVyX2lkGAQgASgEIjsKBUVycm9yEiIKBGNvZGUYASABKA4yFC5vcnJlcnkudjEuRXJyb3JDb2RlEg4KBnJlYXNvbhgCIAEoCSqAAQoNQ2VsZXN0aWFsS2luZBIeChpDRUxFU1RJQUxfS0lORF9VTlNQRUNJRklFRBAAEhcKE0NFTEVTVElBTF9LSU5EX1NUQVIQARIZChVDRUxFU1RJQUxfS0lORF9QTEFORVQQAhIbChdDRUxFU1RJQUxfS0lORF9TVEFSR0FURRADKo8BCgpTaGlwTW90aW9uEhsKF1NISVBfTU9USU9OX1VOU1BFQ0lGSUVEEAASFAoQU0hJUF9NT1RJT05fSURMRRABEhsKF1NISVBfTU9USU9OX0FQUFJPQUNISU5HEAISGAoUU0hJUF9NT1RJT05fQUxJR05JTkcQAxIXChNTSElQX01PVElPTl9XQVJQSU5HEAQqfQoKTWlzc2lsZUVuZBIbChdNSVNTSUxFX0VORF9VTlNQRUNJRklFRBAAEhgKFE1JU1NJTEVfRU5EX0VYUExPREVEEAESGwoXTUlTU0lMRV9FTkRfT1VUX09GX0ZVRUwQAhIbChdNSVNTSUxFX0VORF9UQVJHRVRfR09ORRADKrkGCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhgKFEVSUk9SX0NPREVfQkFEX0ZSQU1FEAESHgoaRVJST1JfQ09ERV9VTktOT1dOX01FU1NBR0UQAhIcChhFUlJPUl9DT0RFX05PVF9MT0dHRURfSU4QAxIeChpFUlJPUl9DT0RFX0JBRF9DUkVERU5USUFMUxAEEhkKFUVSUk9SX0NPREVfTkFNRV9UQUtFThAFEh8KG0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBAGEhgKFEVSUk9SX0NPREVfTk9UX1lPVVJTEAcSGwoXRVJST1JfQ09ERV9OT1RfSU5fU1BBQ0UQCBIcChhFUlJPUl9DT0RFX05PVF9JTl9TWVNURU0QCRIbChdFUlJPUl9DT0RFX09VVF9PRl9SQU5HRRAKEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAsSGgoWRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAMEh8KG0VSUk9SX0NPREVfQUxSRUFEWV9JTl9TUEFDRRANEhwKGEVSUk9SX0NPREVfU0hVVFRJTkdfRE9XThAOEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQDxIaChZFUlJPUl9DT0RFX1NZU1RFTV9GVUxMEBASHwobRVJST1JfQ09ERV9TRVNTSU9OX1JFUExBQ0VEEBESIAocRVJST1JfQ09ERV9BTFJFQURZX0xPR0dFRF9JThASEiQKIEVSUk9SX0NPREVfTk9UX0FfU1RBUlRJTkdfU1lTVEVNEBMSGQoVRVJST1JfQ09ERV9OT1RfTE9DS0VEEBQSHQoZRVJST1JfQ09ERV9UT09fTUFOWV9MT0NLUxAVEh0KGUVSUk9SX0NPREVfQUxSRUFEWV9MT0NLRUQQFhIcChhFUlJPUl9DT0RFX01PRFVMRV9BQ1RJVkUQFxIgChxFUlJPUl9DT0RFX01PRFVMRV9OT1RfQUNUSVZFEBgSHAoYRVJST1JfQ09ERV9OT1RfQ09NQkFUQU5UEBkSHQoZRVJST1JfQ09ERV9XQVJQX0RJU1JVUFRFRBAaYgZwcm90bzM");
+  fileDesc("ChRvcnJlcnkvdjEvZ2FtZS5wcm90bxIJb3JyZXJ5LnYxIssFCg5DbGllbnRFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEicKCHJlZ2lzdGVyGAogASgLMhMub3JyZXJ5LnYxLlJlZ2lzdGVySAASIQoFbG9naW4YCyABKAsyEC5vcnJlcnkudjEuTG9naW5IABIjCgZyZXN1bWUYDCABKAsyES5vcnJlcnkudjEuUmVzdW1lSAASNgoQY3JlYXRlX2NoYXJhY3RlchgNIAEoCzIaLm9ycmVyeS52MS5DcmVhdGVDaGFyYWN0ZXJIABIjCgZ1bmRvY2sYDiABKAsyES5vcnJlcnkudjEuVW5kb2NrSAASJwoIYXBwcm9hY2gYFCABKAsyEy5vcnJlcnkudjEuQXBwcm9hY2hIABIfCgRzdG9wGBUgASgLMg8ub3JyZXJ5LnYxLlN0b3BIABIkCgd3YXJwX3RvGBYgASgLMhEub3JyZXJ5LnYxLldhcnBUb0gAEh8KBGp1bXAYFyABKAsyDy5vcnJlcnkudjEuSnVtcEgAEh8KBGNoYXQYGCABKAsyDy5vcnJlcnkudjEuQ2hhdEgAEiMKBmxvZ291dBgZIAEoCzIRLm9ycmVyeS52MS5Mb2dvdXRIABIfCgRwaW5nGBogASgLMg8ub3JyZXJ5LnYxLlBpbmdIABIhCgVvcmJpdBgbIAEoCzIQLm9ycmVyeS52MS5PcmJpdEgAEh8KBGxvY2sYHCABKAsyDy5vcnJlcnkudjEuTG9ja0gAEiMKBnVubG9jaxgdIAEoCzIRLm9ycmVyeS52MS5VbmxvY2tIABI0Cg9hY3RpdmF0ZV9tb2R1bGUYHiABKAsyGS5vcnJlcnkudjEuQWN0aXZhdGVNb2R1bGVIABI4ChFkZWFjdGl2YXRlX21vZHVsZRgfIAEoCzIbLm9ycmVyeS52MS5EZWFjdGl2YXRlTW9kdWxlSABCBgoEYm9keSK+AwoOU2VydmVyRW52ZWxvcGUSEgoKcmVxdWVzdF9pZBgBIAEoDRIhCgVlcnJvchgKIAEoCzIQLm9ycmVyeS52MS5FcnJvckgAEigKCWxvZ2dlZF9pbhgLIAEoCzITLm9ycmVyeS52MS5Mb2dnZWRJbkgAEjgKEWNoYXJhY3Rlcl9jcmVhdGVkGAwgASgLMhsub3JyZXJ5LnYxLkNoYXJhY3RlckNyZWF0ZWRIABItCghzbmFwc2hvdBgNIAEoCzIZLm9ycmVyeS52MS5TeXN0ZW1TbmFwc2hvdEgAEicKBWRlbHRhGA4gASgLMhYub3JyZXJ5LnYxLlN5c3RlbURlbHRhSAASHwoEcG9uZxgPIAEoCzIPLm9ycmVyeS52MS5Qb25nSAASGwoCb2sYECABKAsyDS5vcnJlcnkudjEuT2tIABIjCgZub3RpY2UYESABKAsyES5vcnJlcnkudjEuTm90aWNlSAASIwoGcXVldWVkGBIgASgLMhEub3JyZXJ5LnYxLlF1ZXVlZEgAEikKCXJlc3Bhd25lZBgTIAEoCzIULm9ycmVyeS52MS5SZXNwYXduZWRIAEIGCgRib2R5IjcKCVJlc3Bhd25lZBIUCgxjaGFyYWN0ZXJfaWQYASABKAQSFAoMbG9zdF9zaGlwX2lkGAIgASgEIjoKBlF1ZXVlZBIRCglzeXN0ZW1faWQYASABKA0SEAoIcG9zaXRpb24YAiABKA0SCwoDY2FwGAMgASgNIi4KCFJlZ2lzdGVyEhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIisKBUxvZ2luEhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhcKBlJlc3VtZRINCgV0b2tlbhgBIAEoCSKBAQoITG9nZ2VkSW4SEgoKYWNjb3VudF9pZBgBIAEoBBINCgV0b2tlbhgCIAEoCRIoCgpjaGFyYWN0ZXJzGAMgAygLMhQub3JyZXJ5LnYxLkNoYXJhY3RlchIoCgp0cmFkZV9odWJzGAQgAygLMhQub3JyZXJ5LnYxLlN5c3RlbVJlZiIsCglTeXN0ZW1SZWYSEQoJc3lzdGVtX2lkGAEgASgNEgwKBG5hbWUYAiABKAkiegoJQ2hhcmFjdGVyEhQKDGNoYXJhY3Rlcl9pZBgBIAEoBBIMCgRuYW1lGAIgASgJEg8KB3NoaXBfaWQYAyABKAQSEQoJc3lzdGVtX2lkGAQgASgNEhAKCGluX3NwYWNlGAUgASgIEhMKC3N5c3RlbV9uYW1lGAYgASgJImcKD0NyZWF0ZUNoYXJhY3RlchIMCgRuYW1lGAEgASgJEhsKEXN0YXJ0X3N5c3RlbV9uYW1lGAIgASgJSAASGQoPc3RhcnRfc3lzdGVtX2lkGAMgASgNSABCDgoMc3RhcnRfc3lzdGVtIjsKEENoYXJhY3RlckNyZWF0ZWQSJwoJY2hhcmFjdGVyGAEgASgLMhQub3JyZXJ5LnYxLkNoYXJhY3RlciIeCgZVbmRvY2sSFAoMY2hhcmFjdGVyX2lkGAEgASgEIggKBkxvZ291dCIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIhUKBFBvbmcSDQoFbm9uY2UYASABKAQiBAoCT2siFgoGTm90aWNlEgwKBHRleHQYASABKAkiSwoIQXBwcm9hY2gSIAoFcG9pbnQYASABKAsyDy5vcnJlcnkudjEuVmVjM0gAEhMKCW9iamVjdF9pZBgCIAEoBEgAQggKBnRhcmdldCIGCgRTdG9wIiwKBldhcnBUbxIRCglvYmplY3RfaWQYASABKAQSDwoHcmFuZ2VfbRgCIAEoDSIXCgRKdW1wEg8KB2dhdGVfaWQYASABKAQiFAoEQ2hhdBIMCgR0ZXh0GAEgASgJIiwKBU9yYml0EhEKCW9iamVjdF9pZBgBIAEoBBIQCghyYWRpdXNfbRgCIAEoDSIZCgRMb2NrEhEKCXRhcmdldF9pZBgBIAEoBCIbCgZVbmxvY2sSEQoJdGFyZ2V0X2lkGAEgASgEIjMKDkFjdGl2YXRlTW9kdWxlEg4KBm1vZHVsZRgBIAEoDRIRCgl0YXJnZXRfaWQYAiABKAQiIgoQRGVhY3RpdmF0ZU1vZHVsZRIOCgZtb2R1bGUYASABKA0iJwoEVmVjMxIJCgF4GAEgASgSEgkKAXkYAiABKBISCQoBehgDIAEoEiKPAQoJQ2VsZXN0aWFsEgoKAmlkGAEgASgEEiYKBGtpbmQYAiABKA4yGC5vcnJlcnkudjEuQ2VsZXN0aWFsS2luZBIMCgRuYW1lGAMgASgJEiEKCHBvc2l0aW9uGAQgASgLMg8ub3JyZXJ5LnYxLlZlYzMSHQoVZGVzdGluYXRpb25fc3lzdGVtX2lkGAUgASgNIq4BCglTaGlwU3RhdGUSDwoHc2hpcF9pZBgBIAEoBBIUCgxjaGFyYWN0ZXJfaWQYAiABKAQSDQoFcGlsb3QYAyABKAkSIQoIcG9zaXRpb24YBCABKAsyDy5vcnJlcnkudjEuVmVjMxIhCgh2ZWxvY2l0eRgFIAEoCzIPLm9ycmVyeS52MS5WZWMzEiUKBm1vdGlvbhgGIAEoDjIVLm9ycmVyeS52MS5TaGlwTW90aW9uIpwCCg5TeXN0ZW1TbmFwc2hvdBIRCglzeXN0ZW1faWQYASABKA0SEwoLc3lzdGVtX25hbWUYAiABKAkSEwoLc2ltX3RpbWVfbXMYAyABKAQSFAoMeW91cl9zaGlwX2lkGAQgASgEEigKCmNlbGVzdGlhbHMYBSADKAsyFC5vcnJlcnkudjEuQ2VsZXN0aWFsEiMKBXNoaXBzGAYgAygLMhQub3JyZXJ5LnYxLlNoaXBTdGF0ZRIVCg10aWRpX3Blcm1pbGxlGAcgASgNEg8KB3RpY2tfbXMYCCABKA0SDAoEdGljaxgJIAEoBBIPCgdub2RlX2lkGAogASgNEiEKBGNoYXQYCyADKAsyEy5vcnJlcnkudjEuQ2hhdExpbmUiPQoIQ2hhdExpbmUSFAoMY2hhcmFjdGVyX2lkGAEgASgEEg0KBXBpbG90GAIgASgJEgwKBHRleHQYAyABKAki1QIKC1N5c3RlbURlbHRhEhEKCXN5c3RlbV9pZBgBIAEoDRIMCgR0aWNrGAIgASgEEhMKC3NpbV90aW1lX21zGAMgASgEEhUKDXRpZGlfcGVybWlsbGUYBCABKA0SIwoFbW92ZWQYBSADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEiUKB2Fycml2ZWQYBiADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEhAKCGRlcGFydGVkGAcgAygEEiEKBGNoYXQYCCADKAsyEy5vcnJlcnkudjEuQ2hhdExpbmUSLAoObmV3X2NlbGVzdGlhbHMYCSADKAsyFC5vcnJlcnkudjEuQ2VsZXN0aWFsEiQKBWtpbGxzGAogAygLMhUub3JyZXJ5LnYxLktpbGxSZXBvcnQSJAoFZmlnaHQYCyADKAsyFS5vcnJlcnkudjEuRmlnaHRFdmVudCJXCghBdHRhY2tlchIPCgdzaGlwX2lkGAEgASgEEhQKDGNoYXJhY3Rlcl9pZBgCIAEoBBIUCgxzaGlwX3R5cGVfaWQYAyABKA0SDgoGZGFtYWdlGAQgASgBIoMCCgpLaWxsUmVwb3J0EhYKDnZpY3RpbV9zaGlwX2lkGAEgASgEEhsKE3ZpY3RpbV9jaGFyYWN0ZXJfaWQYAiABKAQSFAoMc2hpcF90eXBlX2lkGAMgASgNEg8KB2NhcHN1bGUYBCABKAgSEwoLc2ltX3RpbWVfbXMYBSABKAQSIQoIcG9zaXRpb24YBiABKAsyDy5vcnJlcnkudjEuVmVjMxInCgpmaW5hbF9ibG93GAcgASgLMhMub3JyZXJ5LnYxLkF0dGFja2VyEiYKCWF0dGFja2VycxgIIAMoCzITLm9ycmVyeS52MS5BdHRhY2tlchIQCgh3cmVja19pZBgJIAEoBCKJAwoKRmlnaHRFdmVudBInCgZsb2NrZWQYASABKAsyFS5vcnJlcnkudjEuTG9ja0NoYW5nZUgAEioKCWxvY2tfbG9zdBgCIAEoCzIVLm9ycmVyeS52MS5Mb2NrQ2hhbmdlSAASKAoGZGFtYWdlGAMgASgLMhYub3JyZXJ5LnYxLkZpZ2h0RGFtYWdlSAASNgoQbWlzc2lsZV9sYXVuY2hlZBgEIAEoCzIaLm9ycmVyeS52MS5NaXNzaWxlTGF1bmNoZWRIABIuCgxtaXNzaWxlX2dvbmUYBSABKAsyFi5vcnJlcnkudjEuTWlzc2lsZUdvbmVIABIpCglkaXNydXB0ZWQYBiABKAsyFC5vcnJlcnkudjEuRGlzcnVwdGVkSAASGwoRZGVzdHJveWVkX3NoaXBfaWQYByABKARIABIqCg53cmVja19hcHBlYXJlZBgIIAEoCzIQLm9ycmVyeS52MS5XcmVja0gAEhcKDXdyZWNrX2dvbmVfaWQYCSABKARIAEIHCgVldmVudCIwCgpMb2NrQ2hhbmdlEg8KB3NoaXBfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEIn4KC0ZpZ2h0RGFtYWdlEhMKC2F0dGFja2VyX2lkGAEgASgEEhEKCXRhcmdldF9pZBgCIAEoBBIOCgZtb2R1bGUYAyABKA0SDgoGZGFtYWdlGAQgASgBEhIKCm1pc3NpbGVfaWQYBSABKAQSEwoLc2ltX3RpbWVfbXMYBiABKAQiuAEKD01pc3NpbGVMYXVuY2hlZBISCgptaXNzaWxlX2lkGAEgASgEEhMKC2F0dGFja2VyX2lkGAIgASgEEhEKCXRhcmdldF9pZBgDIAEoBBIOCgZtb2R1bGUYBCABKA0SIQoIcG9zaXRpb24YBSABKAsyDy5vcnJlcnkudjEuVmVjMxIhCgh2ZWxvY2l0eRgGIAEoCzIPLm9ycmVyeS52MS5WZWMzEhMKC3NpbV90aW1lX21zGAcgASgEIkUKC01pc3NpbGVHb25lEhIKCm1pc3NpbGVfaWQYASABKAQSIgoDZW5kGAIgASgOMhUub3JyZXJ5LnYxLk1pc3NpbGVFbmQiQQoJRGlzcnVwdGVkEg8KB3NoaXBfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEEhAKCHVudGlsX21zGAMgASgEImgKBVdyZWNrEhAKCHdyZWNrX2lkGAEgASgEEiEKCHBvc2l0aW9uGAIgASgLMg8ub3JyZXJ5LnYxLlZlYzMSFAoMc2hpcF90eXBlX2lkGAMgASgNEhQKDGNoYXJhY3Rlcl9pZBgEIAEoBCI7CgVFcnJvchIiCgRjb2RlGAEgASgOMhQub3JyZXJ5LnYxLkVycm9yQ29kZRIOCgZyZWFzb24YAiABKAkqgAEKDUNlbGVzdGlhbEtpbmQSHgoaQ0VMRVNUSUFMX0tJTkRfVU5TUEVDSUZJRUQQABIXChNDRUxFU1RJQUxfS0lORF9TVEFSEAESGQoVQ0VMRVNUSUFMX0tJTkRfUExBTkVUEAISGwoXQ0VMRVNUSUFMX0tJTkRfU1RBUkdBVEUQAyqPAQoKU2hpcE1vdGlvbhIbChdTSElQX01PVElPTl9VTlNQRUNJRklFRBAAEhQKEFNISVBfTU9USU9OX0lETEUQARIbChdTSElQX01PVElPTl9BUFBST0FDSElORxACEhgKFFNISVBfTU9USU9OX0FMSUdOSU5HEAMSFwoTU0hJUF9NT1RJT05fV0FSUElORxAEKn0KCk1pc3NpbGVFbmQSGwoXTUlTU0lMRV9FTkRfVU5TUEVDSUZJRUQQABIYChRNSVNTSUxFX0VORF9FWFBMT0RFRBABEhsKF01JU1NJTEVfRU5EX09VVF9PRl9GVUVMEAISGwoXTUlTU0lMRV9FTkRfVEFSR0VUX0dPTkUQAyq5BgoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX0JBRF9GUkFNRRABEh4KGkVSUk9SX0NPREVfVU5LTk9XTl9NRVNTQUdFEAISHAoYRVJST1JfQ09ERV9OT1RfTE9HR0VEX0lOEAMSHgoaRVJST1JfQ09ERV9CQURfQ1JFREVOVElBTFMQBBIZChVFUlJPUl9DT0RFX05BTUVfVEFLRU4QBRIfChtFUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQBhIYChRFUlJPUl9DT0RFX05PVF9ZT1VSUxAHEhsKF0VSUk9SX0NPREVfTk9UX0lOX1NQQUNFEAgSHAoYRVJST1JfQ09ERV9OT1RfSU5fU1lTVEVNEAkSGwoXRVJST1JfQ09ERV9PVVRfT0ZfUkFOR0UQChIbChdFUlJPUl9DT0RFX1JBVEVfTElNSVRFRBALEhoKFkVSUk9SX0NPREVfVU5BVkFJTEFCTEUQDBIfChtFUlJPUl9DT0RFX0FMUkVBRFlfSU5fU1BBQ0UQDRIcChhFUlJPUl9DT0RFX1NIVVRUSU5HX0RPV04QDhIXChNFUlJPUl9DT0RFX0lOVEVSTkFMEA8SGgoWRVJST1JfQ09ERV9TWVNURU1fRlVMTBAQEh8KG0VSUk9SX0NPREVfU0VTU0lPTl9SRVBMQUNFRBAREiAKHEVSUk9SX0NPREVfQUxSRUFEWV9MT0dHRURfSU4QEhIkCiBFUlJPUl9DT0RFX05PVF9BX1NUQVJUSU5HX1NZU1RFTRATEhkKFUVSUk9SX0NPREVfTk9UX0xPQ0tFRBAUEh0KGUVSUk9SX0NPREVfVE9PX01BTllfTE9DS1MQFRIdChlFUlJPUl9DT0RFX0FMUkVBRFlfTE9DS0VEEBYSHAoYRVJST1JfQ09ERV9NT0RVTEVfQUNUSVZFEBcSIAocRVJST1JfQ09ERV9NT0RVTEVfTk9UX0FDVElWRRAYEhwKGEVSUk9SX0NPREVfTk9UX0NPTUJBVEFOVBAZEh0KGUVSUk9SX0NPREVfV0FSUF9ESVNSVVBURUQQGmIGcHJvdG8z");
 
 /**
  * Everything a client sends. `request_id` is the client's own number; the server echoes it in every answer
@@ -220,6 +220,12 @@ export type ServerEnvelope = Message<"orrery.v1.ServerEnvelope"> & {
      */
     value: Queued;
     case: "queued";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Respawned respawned = 19;
+     */
+    value: Respawned;
+    case: "respawned";
   } | { case: undefined; value?: undefined };
 };
 
@@ -229,6 +235,34 @@ export type ServerEnvelope = Message<"orrery.v1.ServerEnvelope"> & {
  */
 export const ServerEnvelopeSchema: GenMessage<ServerEnvelope> = /*@__PURE__*/
   messageDesc(file_orrery_v1_game, 1);
+
+/**
+ * The session's capsule was destroyed (its kill report is in the same tick's SystemDelta): the ship is out of
+ * space and the character wakes up docked in its home system in a new ship, stored before this is sent. Sent
+ * with request_id 0; the session is docked again, and an Undock of the character flies the new ship.
+ *
+ * @generated from message orrery.v1.Respawned
+ */
+export type Respawned = Message<"orrery.v1.Respawned"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+
+  /**
+   * The capsule lost.
+   *
+   * @generated from field: uint64 lost_ship_id = 2;
+   */
+  lostShipId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.Respawned.
+ * Use `create(RespawnedSchema)` to create a new message.
+ */
+export const RespawnedSchema: GenMessage<Respawned> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 2);
 
 /**
  * The answer to an Undock into a full system: this session waits for a place. Sent (with the Undock's id)
@@ -262,7 +296,7 @@ export type Queued = Message<"orrery.v1.Queued"> & {
  * Use `create(QueuedSchema)` to create a new message.
  */
 export const QueuedSchema: GenMessage<Queued> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 2);
+  messageDesc(file_orrery_v1_game, 3);
 
 /**
  * Create an account. Username: 3–32 characters of [A-Za-z0-9_-], unique ignoring case; password: 8–128
@@ -287,7 +321,7 @@ export type Register = Message<"orrery.v1.Register"> & {
  * Use `create(RegisterSchema)` to create a new message.
  */
 export const RegisterSchema: GenMessage<Register> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 3);
+  messageDesc(file_orrery_v1_game, 4);
 
 /**
  * Log in with a username (any case) and password. Answered by LoggedIn or Error. One session per account: a
@@ -313,7 +347,7 @@ export type Login = Message<"orrery.v1.Login"> & {
  * Use `create(LoginSchema)` to create a new message.
  */
 export const LoginSchema: GenMessage<Login> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 4);
+  messageDesc(file_orrery_v1_game, 5);
 
 /**
  * Resume a session after a dropped connection, with the token from LoggedIn. Answered by LoggedIn or Error;
@@ -333,7 +367,7 @@ export type Resume = Message<"orrery.v1.Resume"> & {
  * Use `create(ResumeSchema)` to create a new message.
  */
 export const ResumeSchema: GenMessage<Resume> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 5);
+  messageDesc(file_orrery_v1_game, 6);
 
 /**
  * The answer to Login, Resume and Register: who you are and what you own.
@@ -372,7 +406,7 @@ export type LoggedIn = Message<"orrery.v1.LoggedIn"> & {
  * Use `create(LoggedInSchema)` to create a new message.
  */
 export const LoggedInSchema: GenMessage<LoggedIn> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 6);
+  messageDesc(file_orrery_v1_game, 7);
 
 /**
  * A system by id and display name (names are not unique in generated universes; the id always is).
@@ -396,7 +430,7 @@ export type SystemRef = Message<"orrery.v1.SystemRef"> & {
  * Use `create(SystemRefSchema)` to create a new message.
  */
 export const SystemRefSchema: GenMessage<SystemRef> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 7);
+  messageDesc(file_orrery_v1_game, 8);
 
 /**
  * @generated from message orrery.v1.Character
@@ -446,7 +480,7 @@ export type Character = Message<"orrery.v1.Character"> & {
  * Use `create(CharacterSchema)` to create a new message.
  */
 export const CharacterSchema: GenMessage<Character> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 8);
+  messageDesc(file_orrery_v1_game, 9);
 
 /**
  * Create a character (name: 3–32 characters of [A-Za-z0-9 _-], no leading or trailing space, unique
@@ -493,7 +527,7 @@ export type CreateCharacter = Message<"orrery.v1.CreateCharacter"> & {
  * Use `create(CreateCharacterSchema)` to create a new message.
  */
 export const CreateCharacterSchema: GenMessage<CreateCharacter> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 9);
+  messageDesc(file_orrery_v1_game, 10);
 
 /**
  * @generated from message orrery.v1.CharacterCreated
@@ -510,7 +544,7 @@ export type CharacterCreated = Message<"orrery.v1.CharacterCreated"> & {
  * Use `create(CharacterCreatedSchema)` to create a new message.
  */
 export const CharacterCreatedSchema: GenMessage<CharacterCreated> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 10);
+  messageDesc(file_orrery_v1_game, 11);
 
 /**
  * Put this character's ship into space where it was last stored (a new ship, docked in its starting system:
@@ -533,7 +567,7 @@ export type Undock = Message<"orrery.v1.Undock"> & {
  * Use `create(UndockSchema)` to create a new message.
  */
 export const UndockSchema: GenMessage<Undock> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 11);
+  messageDesc(file_orrery_v1_game, 12);
 
 /**
  * Leave space and end the session cleanly. Answered by Ok; the server then closes the connection.
@@ -548,7 +582,7 @@ export type Logout = Message<"orrery.v1.Logout"> & {
  * Use `create(LogoutSchema)` to create a new message.
  */
 export const LogoutSchema: GenMessage<Logout> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 12);
+  messageDesc(file_orrery_v1_game, 13);
 
 /**
  * @generated from message orrery.v1.Ping
@@ -567,7 +601,7 @@ export type Ping = Message<"orrery.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 13);
+  messageDesc(file_orrery_v1_game, 14);
 
 /**
  * @generated from message orrery.v1.Pong
@@ -584,7 +618,7 @@ export type Pong = Message<"orrery.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 14);
+  messageDesc(file_orrery_v1_game, 15);
 
 /**
  * A command was accepted (for commands without a richer answer).
@@ -599,7 +633,7 @@ export type Ok = Message<"orrery.v1.Ok"> & {
  * Use `create(OkSchema)` to create a new message.
  */
 export const OkSchema: GenMessage<Ok> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 15);
+  messageDesc(file_orrery_v1_game, 16);
 
 /**
  * Free text from the server to the player, e.g. "server shutting down in 60 s".
@@ -618,7 +652,7 @@ export type Notice = Message<"orrery.v1.Notice"> & {
  * Use `create(NoticeSchema)` to create a new message.
  */
 export const NoticeSchema: GenMessage<Notice> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 16);
+  messageDesc(file_orrery_v1_game, 17);
 
 /**
  * Fly towards a point or an object in the current system and stop there.
@@ -651,7 +685,7 @@ export type Approach = Message<"orrery.v1.Approach"> & {
  * Use `create(ApproachSchema)` to create a new message.
  */
 export const ApproachSchema: GenMessage<Approach> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 17);
+  messageDesc(file_orrery_v1_game, 18);
 
 /**
  * Stop the ship where it is.
@@ -666,7 +700,7 @@ export type Stop = Message<"orrery.v1.Stop"> & {
  * Use `create(StopSchema)` to create a new message.
  */
 export const StopSchema: GenMessage<Stop> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 18);
+  messageDesc(file_orrery_v1_game, 19);
 
 /**
  * Align, warp at several AU/s and drop out `range_m` metres short of a celestial or stargate in this system.
@@ -694,7 +728,7 @@ export type WarpTo = Message<"orrery.v1.WarpTo"> & {
  * Use `create(WarpToSchema)` to create a new message.
  */
 export const WarpToSchema: GenMessage<WarpTo> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 19);
+  messageDesc(file_orrery_v1_game, 20);
 
 /**
  * Jump through a stargate within 2,500 m of the ship. The ship leaves this system and appears at the linked
@@ -714,7 +748,7 @@ export type Jump = Message<"orrery.v1.Jump"> & {
  * Use `create(JumpSchema)` to create a new message.
  */
 export const JumpSchema: GenMessage<Jump> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 20);
+  messageDesc(file_orrery_v1_game, 21);
 
 /**
  * Say something in the local chat of the current system (1–500 bytes of UTF-8).
@@ -733,7 +767,7 @@ export type Chat = Message<"orrery.v1.Chat"> & {
  * Use `create(ChatSchema)` to create a new message.
  */
 export const ChatSchema: GenMessage<Chat> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 21);
+  messageDesc(file_orrery_v1_game, 22);
 
 /**
  * Circle a ship or celestial of the system at `radius_m` metres (0–1,000,000) at full speed until another
@@ -758,7 +792,7 @@ export type Orbit = Message<"orrery.v1.Orbit"> & {
  * Use `create(OrbitSchema)` to create a new message.
  */
 export const OrbitSchema: GenMessage<Orbit> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 22);
+  messageDesc(file_orrery_v1_game, 23);
 
 /**
  * Start locking a ship within lock range. The lock completes after a time that grows as the target's
@@ -779,7 +813,7 @@ export type Lock = Message<"orrery.v1.Lock"> & {
  * Use `create(LockSchema)` to create a new message.
  */
 export const LockSchema: GenMessage<Lock> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 23);
+  messageDesc(file_orrery_v1_game, 24);
 
 /**
  * Drop a lock, complete or not; modules active on that ship switch off.
@@ -798,7 +832,7 @@ export type Unlock = Message<"orrery.v1.Unlock"> & {
  * Use `create(UnlockSchema)` to create a new message.
  */
 export const UnlockSchema: GenMessage<Unlock> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 24);
+  messageDesc(file_orrery_v1_game, 25);
 
 /**
  * Switch a module (a weapon or a warp disruptor, by its index in the ship type's rack) on against a locked
@@ -823,7 +857,7 @@ export type ActivateModule = Message<"orrery.v1.ActivateModule"> & {
  * Use `create(ActivateModuleSchema)` to create a new message.
  */
 export const ActivateModuleSchema: GenMessage<ActivateModule> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 25);
+  messageDesc(file_orrery_v1_game, 26);
 
 /**
  * Switch a module off; its current cycle still counts.
@@ -842,7 +876,7 @@ export type DeactivateModule = Message<"orrery.v1.DeactivateModule"> & {
  * Use `create(DeactivateModuleSchema)` to create a new message.
  */
 export const DeactivateModuleSchema: GenMessage<DeactivateModule> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 26);
+  messageDesc(file_orrery_v1_game, 27);
 
 /**
  * A position or velocity. Positions in metres, velocities in metres per second, both rounded to integers.
@@ -871,7 +905,7 @@ export type Vec3 = Message<"orrery.v1.Vec3"> & {
  * Use `create(Vec3Schema)` to create a new message.
  */
 export const Vec3Schema: GenMessage<Vec3> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 27);
+  messageDesc(file_orrery_v1_game, 28);
 
 /**
  * @generated from message orrery.v1.Celestial
@@ -910,7 +944,7 @@ export type Celestial = Message<"orrery.v1.Celestial"> & {
  * Use `create(CelestialSchema)` to create a new message.
  */
 export const CelestialSchema: GenMessage<Celestial> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 28);
+  messageDesc(file_orrery_v1_game, 29);
 
 /**
  * @generated from message orrery.v1.ShipState
@@ -952,7 +986,7 @@ export type ShipState = Message<"orrery.v1.ShipState"> & {
  * Use `create(ShipStateSchema)` to create a new message.
  */
 export const ShipStateSchema: GenMessage<ShipState> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 29);
+  messageDesc(file_orrery_v1_game, 30);
 
 /**
  * Everything a client needs on entering a system; deltas then apply on top of it.
@@ -1036,7 +1070,7 @@ export type SystemSnapshot = Message<"orrery.v1.SystemSnapshot"> & {
  * Use `create(SystemSnapshotSchema)` to create a new message.
  */
 export const SystemSnapshotSchema: GenMessage<SystemSnapshot> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 30);
+  messageDesc(file_orrery_v1_game, 31);
 
 /**
  * @generated from message orrery.v1.ChatLine
@@ -1063,7 +1097,7 @@ export type ChatLine = Message<"orrery.v1.ChatLine"> & {
  * Use `create(ChatLineSchema)` to create a new message.
  */
 export const ChatLineSchema: GenMessage<ChatLine> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 31);
+  messageDesc(file_orrery_v1_game, 32);
 
 /**
  * What happened in one system during one tick. Sent once per tick to every session in the system.
@@ -1147,7 +1181,7 @@ export type SystemDelta = Message<"orrery.v1.SystemDelta"> & {
  * Use `create(SystemDeltaSchema)` to create a new message.
  */
 export const SystemDeltaSchema: GenMessage<SystemDelta> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 32);
+  messageDesc(file_orrery_v1_game, 33);
 
 /**
  * Someone who damaged (or warp-disrupted) a destroyed ship during its life.
@@ -1185,7 +1219,7 @@ export type Attacker = Message<"orrery.v1.Attacker"> & {
  * Use `create(AttackerSchema)` to create a new message.
  */
 export const AttackerSchema: GenMessage<Attacker> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 33);
+  messageDesc(file_orrery_v1_game, 34);
 
 /**
  * A ship destroyed this tick.
@@ -1251,7 +1285,7 @@ export type KillReport = Message<"orrery.v1.KillReport"> & {
  * Use `create(KillReportSchema)` to create a new message.
  */
 export const KillReportSchema: GenMessage<KillReport> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 34);
+  messageDesc(file_orrery_v1_game, 35);
 
 /**
  * One event of a fight.
@@ -1332,7 +1366,7 @@ export type FightEvent = Message<"orrery.v1.FightEvent"> & {
  * Use `create(FightEventSchema)` to create a new message.
  */
 export const FightEventSchema: GenMessage<FightEvent> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 35);
+  messageDesc(file_orrery_v1_game, 36);
 
 /**
  * @generated from message orrery.v1.LockChange
@@ -1354,7 +1388,7 @@ export type LockChange = Message<"orrery.v1.LockChange"> & {
  * Use `create(LockChangeSchema)` to create a new message.
  */
 export const LockChangeSchema: GenMessage<LockChange> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 36);
+  messageDesc(file_orrery_v1_game, 37);
 
 /**
  * A turret shot or a missile explosion; damage 0 is a miss.
@@ -1406,7 +1440,7 @@ export type FightDamage = Message<"orrery.v1.FightDamage"> & {
  * Use `create(FightDamageSchema)` to create a new message.
  */
 export const FightDamageSchema: GenMessage<FightDamage> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 37);
+  messageDesc(file_orrery_v1_game, 38);
 
 /**
  * A missile left its launcher; it flies straight at its target at constant speed.
@@ -1455,7 +1489,7 @@ export type MissileLaunched = Message<"orrery.v1.MissileLaunched"> & {
  * Use `create(MissileLaunchedSchema)` to create a new message.
  */
 export const MissileLaunchedSchema: GenMessage<MissileLaunched> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 38);
+  messageDesc(file_orrery_v1_game, 39);
 
 /**
  * @generated from message orrery.v1.MissileGone
@@ -1477,7 +1511,7 @@ export type MissileGone = Message<"orrery.v1.MissileGone"> & {
  * Use `create(MissileGoneSchema)` to create a new message.
  */
 export const MissileGoneSchema: GenMessage<MissileGone> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 39);
+  messageDesc(file_orrery_v1_game, 40);
 
 /**
  * A warp disruptor cycle landed: the target cannot warp until `until_ms` (simulation time).
@@ -1506,7 +1540,7 @@ export type Disrupted = Message<"orrery.v1.Disrupted"> & {
  * Use `create(DisruptedSchema)` to create a new message.
  */
 export const DisruptedSchema: GenMessage<Disrupted> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 40);
+  messageDesc(file_orrery_v1_game, 41);
 
 /**
  * What is left where a ship was destroyed.
@@ -1540,7 +1574,7 @@ export type Wreck = Message<"orrery.v1.Wreck"> & {
  * Use `create(WreckSchema)` to create a new message.
  */
 export const WreckSchema: GenMessage<Wreck> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 41);
+  messageDesc(file_orrery_v1_game, 42);
 
 /**
  * @generated from message orrery.v1.Error
@@ -1564,7 +1598,7 @@ export type Error = Message<"orrery.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_orrery_v1_game, 42);
+  messageDesc(file_orrery_v1_game, 43);
 
 /**
  * @generated from enum orrery.v1.CelestialKind
