@@ -332,6 +332,12 @@ macro_rules! sql_store {
                     sqlx::query(sql::FINISH_MOVE).bind(id).bind(now_ms()).bind(outcome).execute(&self.pool).await?;
                     Ok(())
                 }
+
+                // ---- economy ----
+
+                fn economy(&self) -> &dyn crate::EconomyStore {
+                    self
+                }
             }
 
             fn decode_added_system(row: &$row) -> Result<AddedSystem, StoreError> {

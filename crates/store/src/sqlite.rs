@@ -139,6 +139,7 @@ impl SqliteStore {
 }
 
 crate::backend::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+crate::economy::economy_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
 
 #[cfg(test)]
 mod tests {

@@ -91,4 +91,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Mark a move request done, with its outcome (a report, or `error: …`).
     async fn finish_move(&self, move_id: u64, outcome: &str) -> Result<(), StoreError>;
+
+    // ---- economy ----
+
+    /// The economy's half of the store (wallets, hangars, orders, the market's log; `crate::EconomyStore`), in the
+    /// same database.
+    fn economy(&self) -> &dyn crate::EconomyStore;
 }
