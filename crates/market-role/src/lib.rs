@@ -11,12 +11,14 @@
 
 pub mod op;
 mod rate;
+pub mod role;
 pub mod service;
 
 use std::path::Path;
 
 pub use op::{Op, OpError, OpResult, parse_rules};
 pub use rate::RateLimiter;
+pub use role::{MarketHandle, RoleConfig, prepare_desks, serve, start};
 pub use service::{DAY_MS, MarketService, MarketSetup, ServiceError, SubmitError, stored_imbalances};
 
 /// Reads `items.csv` from `data_dir` and derives the stations of `universe`, with the default fees.

@@ -105,6 +105,9 @@ pub struct MarketService {
     events: Vec<Event>,
     rate: RateLimiter,
     broken: bool,
+    stations: Vec<Station>,
+    /// Characters that got their starting money (a [`Op::Grant`] is in the log).
+    granted: std::collections::HashSet<u64>,
 }
 
 impl MarketService {
@@ -124,6 +127,8 @@ impl MarketService {
             events: Vec::new(),
             rate,
             broken: false,
+            stations: setup.stations.clone(),
+            granted: std::collections::HashSet::new(),
         };
         let log = store.economy().economy_log().await?;
         for entry in &log {
@@ -148,6 +153,16 @@ impl MarketService {
     /// The exchange (books, ledger, desks), read-only.
     pub fn exchange(&self) -> &Exchange {
         &self.exchange
+    }
+
+    /// Whether a character was ever granted money (so the role grants a starting wallet once).
+    pub fn was_granted(&self, character: u64) -> bool {
+        self.granted.contains(&character)
+    }
+
+    /// The stations the market knows.
+    pub fn stations(&self) -> &[Station] {
+        &self.stations
     }
 
     /// The daily history as replayed and traded since.
@@ -206,6 +221,7 @@ impl MarketService {
         let day = now / DAY_MS;
         match *op {
             Op::Grant { character, amount } => {
+                self.granted.insert(character);
                 self.pending.wallets.insert(CharacterId(character));
                 self.journal(character, now, "grant", amount as i64, None);
                 self.flow(day, "grant", 0, amount);

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orrery/v1/game.proto.
  */
 export const file_orrery_v1_game: GenFile = /*@__PURE__*/
-  fileDesc("ChRvcnJlcnkvdjEvZ2FtZS5wcm90bxIJb3JyZXJ5LnYxIssFCg5DbGllbnRFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEicKCHJlZ2lzdGVyGAogASgLMhMub3JyZXJ5LnYxLlJlZ2lzdGVySAASIQoFbG9naW4YCyABKAsyEC5vcnJlcnkudjEuTG9naW5IABIjCgZyZXN1bWUYDCABKAsyES5vcnJlcnkudjEuUmVzdW1lSAASNgoQY3JlYXRlX2NoYXJhY3RlchgNIAEoCzIaLm9ycmVyeS52MS5DcmVhdGVDaGFyYWN0ZXJIABIjCgZ1bmRvY2sYDiABKAsyES5vcnJlcnkudjEuVW5kb2NrSAASJwoIYXBwcm9hY2gYFCABKAsyEy5vcnJlcnkudjEuQXBwcm9hY2hIABIfCgRzdG9wGBUgASgLMg8ub3JyZXJ5LnYxLlN0b3BIABIkCgd3YXJwX3RvGBYgASgLMhEub3JyZXJ5LnYxLldhcnBUb0gAEh8KBGp1bXAYFyABKAsyDy5vcnJlcnkudjEuSnVtcEgAEh8KBGNoYXQYGCABKAsyDy5vcnJlcnkudjEuQ2hhdEgAEiMKBmxvZ291dBgZIAEoCzIRLm9ycmVyeS52MS5Mb2dvdXRIABIfCgRwaW5nGBogASgLMg8ub3JyZXJ5LnYxLlBpbmdIABIhCgVvcmJpdBgbIAEoCzIQLm9ycmVyeS52MS5PcmJpdEgAEh8KBGxvY2sYHCABKAsyDy5vcnJlcnkudjEuTG9ja0gAEiMKBnVubG9jaxgdIAEoCzIRLm9ycmVyeS52MS5VbmxvY2tIABI0Cg9hY3RpdmF0ZV9tb2R1bGUYHiABKAsyGS5vcnJlcnkudjEuQWN0aXZhdGVNb2R1bGVIABI4ChFkZWFjdGl2YXRlX21vZHVsZRgfIAEoCzIbLm9ycmVyeS52MS5EZWFjdGl2YXRlTW9kdWxlSABCBgoEYm9keSKTAwoOU2VydmVyRW52ZWxvcGUSEgoKcmVxdWVzdF9pZBgBIAEoDRIhCgVlcnJvchgKIAEoCzIQLm9ycmVyeS52MS5FcnJvckgAEigKCWxvZ2dlZF9pbhgLIAEoCzITLm9ycmVyeS52MS5Mb2dnZWRJbkgAEjgKEWNoYXJhY3Rlcl9jcmVhdGVkGAwgASgLMhsub3JyZXJ5LnYxLkNoYXJhY3RlckNyZWF0ZWRIABItCghzbmFwc2hvdBgNIAEoCzIZLm9ycmVyeS52MS5TeXN0ZW1TbmFwc2hvdEgAEicKBWRlbHRhGA4gASgLMhYub3JyZXJ5LnYxLlN5c3RlbURlbHRhSAASHwoEcG9uZxgPIAEoCzIPLm9ycmVyeS52MS5Qb25nSAASGwoCb2sYECABKAsyDS5vcnJlcnkudjEuT2tIABIjCgZub3RpY2UYESABKAsyES5vcnJlcnkudjEuTm90aWNlSAASIwoGcXVldWVkGBIgASgLMhEub3JyZXJ5LnYxLlF1ZXVlZEgAQgYKBGJvZHkiOgoGUXVldWVkEhEKCXN5c3RlbV9pZBgBIAEoDRIQCghwb3NpdGlvbhgCIAEoDRILCgNjYXAYAyABKA0iLgoIUmVnaXN0ZXISEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiKwoFTG9naW4SEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiFwoGUmVzdW1lEg0KBXRva2VuGAEgASgJIoEBCghMb2dnZWRJbhISCgphY2NvdW50X2lkGAEgASgEEg0KBXRva2VuGAIgASgJEigKCmNoYXJhY3RlcnMYAyADKAsyFC5vcnJlcnkudjEuQ2hhcmFjdGVyEigKCnRyYWRlX2h1YnMYBCADKAsyFC5vcnJlcnkudjEuU3lzdGVtUmVmIiwKCVN5c3RlbVJlZhIRCglzeXN0ZW1faWQYASABKA0SDAoEbmFtZRgCIAEoCSJ6CglDaGFyYWN0ZXISFAoMY2hhcmFjdGVyX2lkGAEgASgEEgwKBG5hbWUYAiABKAkSDwoHc2hpcF9pZBgDIAEoBBIRCglzeXN0ZW1faWQYBCABKA0SEAoIaW5fc3BhY2UYBSABKAgSEwoLc3lzdGVtX25hbWUYBiABKAkiZwoPQ3JlYXRlQ2hhcmFjdGVyEgwKBG5hbWUYASABKAkSGwoRc3RhcnRfc3lzdGVtX25hbWUYAiABKAlIABIZCg9zdGFydF9zeXN0ZW1faWQYAyABKA1IAEIOCgxzdGFydF9zeXN0ZW0iOwoQQ2hhcmFjdGVyQ3JlYXRlZBInCgljaGFyYWN0ZXIYASABKAsyFC5vcnJlcnkudjEuQ2hhcmFjdGVyIh4KBlVuZG9jaxIUCgxjaGFyYWN0ZXJfaWQYASABKAQiCAoGTG9nb3V0IhUKBFBpbmcSDQoFbm9uY2UYASABKAQiFQoEUG9uZxINCgVub25jZRgBIAEoBCIECgJPayIWCgZOb3RpY2USDAoEdGV4dBgBIAEoCSJLCghBcHByb2FjaBIgCgVwb2ludBgBIAEoCzIPLm9ycmVyeS52MS5WZWMzSAASEwoJb2JqZWN0X2lkGAIgASgESABCCAoGdGFyZ2V0IgYKBFN0b3AiLAoGV2FycFRvEhEKCW9iamVjdF9pZBgBIAEoBBIPCgdyYW5nZV9tGAIgASgNIhcKBEp1bXASDwoHZ2F0ZV9pZBgBIAEoBCIUCgRDaGF0EgwKBHRleHQYASABKAkiLAoFT3JiaXQSEQoJb2JqZWN0X2lkGAEgASgEEhAKCHJhZGl1c19tGAIgASgNIhkKBExvY2sSEQoJdGFyZ2V0X2lkGAEgASgEIhsKBlVubG9jaxIRCgl0YXJnZXRfaWQYASABKAQiMwoOQWN0aXZhdGVNb2R1bGUSDgoGbW9kdWxlGAEgASgNEhEKCXRhcmdldF9pZBgCIAEoBCIiChBEZWFjdGl2YXRlTW9kdWxlEg4KBm1vZHVsZRgBIAEoDSInCgRWZWMzEgkKAXgYASABKBISCQoBeRgCIAEoEhIJCgF6GAMgASgSIo8BCglDZWxlc3RpYWwSCgoCaWQYASABKAQSJgoEa2luZBgCIAEoDjIYLm9ycmVyeS52MS5DZWxlc3RpYWxLaW5kEgwKBG5hbWUYAyABKAkSIQoIcG9zaXRpb24YBCABKAsyDy5vcnJlcnkudjEuVmVjMxIdChVkZXN0aW5hdGlvbl9zeXN0ZW1faWQYBSABKA0irgEKCVNoaXBTdGF0ZRIPCgdzaGlwX2lkGAEgASgEEhQKDGNoYXJhY3Rlcl9pZBgCIAEoBBINCgVwaWxvdBgDIAEoCRIhCghwb3NpdGlvbhgEIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAUgASgLMg8ub3JyZXJ5LnYxLlZlYzMSJQoGbW90aW9uGAYgASgOMhUub3JyZXJ5LnYxLlNoaXBNb3Rpb24inAIKDlN5c3RlbVNuYXBzaG90EhEKCXN5c3RlbV9pZBgBIAEoDRITCgtzeXN0ZW1fbmFtZRgCIAEoCRITCgtzaW1fdGltZV9tcxgDIAEoBBIUCgx5b3VyX3NoaXBfaWQYBCABKAQSKAoKY2VsZXN0aWFscxgFIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSIwoFc2hpcHMYBiADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEhUKDXRpZGlfcGVybWlsbGUYByABKA0SDwoHdGlja19tcxgIIAEoDRIMCgR0aWNrGAkgASgEEg8KB25vZGVfaWQYCiABKA0SIQoEY2hhdBgLIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZSI9CghDaGF0TGluZRIUCgxjaGFyYWN0ZXJfaWQYASABKAQSDQoFcGlsb3QYAiABKAkSDAoEdGV4dBgDIAEoCSLVAgoLU3lzdGVtRGVsdGESEQoJc3lzdGVtX2lkGAEgASgNEgwKBHRpY2sYAiABKAQSEwoLc2ltX3RpbWVfbXMYAyABKAQSFQoNdGlkaV9wZXJtaWxsZRgEIAEoDRIjCgVtb3ZlZBgFIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSJQoHYXJyaXZlZBgGIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSEAoIZGVwYXJ0ZWQYByADKAQSIQoEY2hhdBgIIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZRIsCg5uZXdfY2VsZXN0aWFscxgJIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSJAoFa2lsbHMYCiADKAsyFS5vcnJlcnkudjEuS2lsbFJlcG9ydBIkCgVmaWdodBgLIAMoCzIVLm9ycmVyeS52MS5GaWdodEV2ZW50IlcKCEF0dGFja2VyEg8KB3NoaXBfaWQYASABKAQSFAoMY2hhcmFjdGVyX2lkGAIgASgEEhQKDHNoaXBfdHlwZV9pZBgDIAEoDRIOCgZkYW1hZ2UYBCABKAEigwIKCktpbGxSZXBvcnQSFgoOdmljdGltX3NoaXBfaWQYASABKAQSGwoTdmljdGltX2NoYXJhY3Rlcl9pZBgCIAEoBBIUCgxzaGlwX3R5cGVfaWQYAyABKA0SDwoHY2Fwc3VsZRgEIAEoCBITCgtzaW1fdGltZV9tcxgFIAEoBBIhCghwb3NpdGlvbhgGIAEoCzIPLm9ycmVyeS52MS5WZWMzEicKCmZpbmFsX2Jsb3cYByABKAsyEy5vcnJlcnkudjEuQXR0YWNrZXISJgoJYXR0YWNrZXJzGAggAygLMhMub3JyZXJ5LnYxLkF0dGFja2VyEhAKCHdyZWNrX2lkGAkgASgEIokDCgpGaWdodEV2ZW50EicKBmxvY2tlZBgBIAEoCzIVLm9ycmVyeS52MS5Mb2NrQ2hhbmdlSAASKgoJbG9ja19sb3N0GAIgASgLMhUub3JyZXJ5LnYxLkxvY2tDaGFuZ2VIABIoCgZkYW1hZ2UYAyABKAsyFi5vcnJlcnkudjEuRmlnaHREYW1hZ2VIABI2ChBtaXNzaWxlX2xhdW5jaGVkGAQgASgLMhoub3JyZXJ5LnYxLk1pc3NpbGVMYXVuY2hlZEgAEi4KDG1pc3NpbGVfZ29uZRgFIAEoCzIWLm9ycmVyeS52MS5NaXNzaWxlR29uZUgAEikKCWRpc3J1cHRlZBgGIAEoCzIULm9ycmVyeS52MS5EaXNydXB0ZWRIABIbChFkZXN0cm95ZWRfc2hpcF9pZBgHIAEoBEgAEioKDndyZWNrX2FwcGVhcmVkGAggASgLMhAub3JyZXJ5LnYxLldyZWNrSAASFwoNd3JlY2tfZ29uZV9pZBgJIAEoBEgAQgcKBWV2ZW50IjAKCkxvY2tDaGFuZ2USDwoHc2hpcF9pZBgBIAEoBBIRCgl0YXJnZXRfaWQYAiABKAQifgoLRmlnaHREYW1hZ2USEwoLYXR0YWNrZXJfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEEg4KBm1vZHVsZRgDIAEoDRIOCgZkYW1hZ2UYBCABKAESEgoKbWlzc2lsZV9pZBgFIAEoBBITCgtzaW1fdGltZV9tcxgGIAEoBCK4AQoPTWlzc2lsZUxhdW5jaGVkEhIKCm1pc3NpbGVfaWQYASABKAQSEwoLYXR0YWNrZXJfaWQYAiABKAQSEQoJdGFyZ2V0X2lkGAMgASgEEg4KBm1vZHVsZRgEIAEoDRIhCghwb3NpdGlvbhgFIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAYgASgLMg8ub3JyZXJ5LnYxLlZlYzMSEwoLc2ltX3RpbWVfbXMYByABKAQiRQoLTWlzc2lsZUdvbmUSEgoKbWlzc2lsZV9pZBgBIAEoBBIiCgNlbmQYAiABKA4yFS5vcnJlcnkudjEuTWlzc2lsZUVuZCJBCglEaXNydXB0ZWQSDwoHc2hpcF9pZBgBIAEoBBIRCgl0YXJnZXRfaWQYAiABKAQSEAoIdW50aWxfbXMYAyABKAQiaAoFV3JlY2sSEAoId3JlY2tfaWQYASABKAQSIQoIcG9zaXRpb24YAiABKAsyDy5vcnJlcnkudjEuVmVjMxIUCgxzaGlwX3R5cGVfaWQYAyABKA0SFAoMY2hhcmFjdGVyX2lkGAQgASgEIjsKBUVycm9yEiIKBGNvZGUYASABKA4yFC5vcnJlcnkudjEuRXJyb3JDb2RlEg4KBnJlYXNvbhgCIAEoCSqAAQoNQ2VsZXN0aWFsS2luZBIeChpDRUxFU1RJQUxfS0lORF9VTlNQRUNJRklFRBAAEhcKE0NFTEVTVElBTF9LSU5EX1NUQVIQARIZChVDRUxFU1RJQUxfS0lORF9QTEFORVQQAhIbChdDRUxFU1RJQUxfS0lORF9TVEFSR0FURRADKo8BCgpTaGlwTW90aW9uEhsKF1NISVBfTU9USU9OX1VOU1BFQ0lGSUVEEAASFAoQU0hJUF9NT1RJT05fSURMRRABEhsKF1NISVBfTU9USU9OX0FQUFJPQUNISU5HEAISGAoUU0hJUF9NT1RJT05fQUxJR05JTkcQAxIXChNTSElQX01PVElPTl9XQVJQSU5HEAQqfQoKTWlzc2lsZUVuZBIbChdNSVNTSUxFX0VORF9VTlNQRUNJRklFRBAAEhgKFE1JU1NJTEVfRU5EX0VYUExPREVEEAESGwoXTUlTU0lMRV9FTkRfT1VUX09GX0ZVRUwQAhIbChdNSVNTSUxFX0VORF9UQVJHRVRfR09ORRADKrkGCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhgKFEVSUk9SX0NPREVfQkFEX0ZSQU1FEAESHgoaRVJST1JfQ09ERV9VTktOT1dOX01FU1NBR0UQAhIcChhFUlJPUl9DT0RFX05PVF9MT0dHRURfSU4QAxIeChpFUlJPUl9DT0RFX0JBRF9DUkVERU5USUFMUxAEEhkKFUVSUk9SX0NPREVfTkFNRV9UQUtFThAFEh8KG0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBAGEhgKFEVSUk9SX0NPREVfTk9UX1lPVVJTEAcSGwoXRVJST1JfQ09ERV9OT1RfSU5fU1BBQ0UQCBIcChhFUlJPUl9DT0RFX05PVF9JTl9TWVNURU0QCRIbChdFUlJPUl9DT0RFX09VVF9PRl9SQU5HRRAKEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAsSGgoWRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAMEh8KG0VSUk9SX0NPREVfQUxSRUFEWV9JTl9TUEFDRRANEhwKGEVSUk9SX0NPREVfU0hVVFRJTkdfRE9XThAOEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQDxIaChZFUlJPUl9DT0RFX1NZU1RFTV9GVUxMEBASHwobRVJST1JfQ09ERV9TRVNTSU9OX1JFUExBQ0VEEBESIAocRVJST1JfQ09ERV9BTFJFQURZX0xPR0dFRF9JThASEiQKIEVSUk9SX0NPREVfTk9UX0FfU1RBUlRJTkdfU1lTVEVNEBMSGQoVRVJST1JfQ09ERV9OT1RfTE9DS0VEEBQSHQoZRVJST1JfQ09ERV9UT09fTUFOWV9MT0NLUxAVEh0KGUVSUk9SX0NPREVfQUxSRUFEWV9MT0NLRUQQFhIcChhFUlJPUl9DT0RFX01PRFVMRV9BQ1RJVkUQFxIgChxFUlJPUl9DT0RFX01PRFVMRV9OT1RfQUNUSVZFEBgSHAoYRVJST1JfQ09ERV9OT1RfQ09NQkFUQU5UEBkSHQoZRVJST1JfQ09ERV9XQVJQX0RJU1JVUFRFRBAaYgZwcm90bzM");
+  fileDesc("ChRvcnJlcnkvdjEvZ2FtZS5wcm90bxIJb3JyZXJ5LnYxIuAICg5DbGllbnRFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEicKCHJlZ2lzdGVyGAogASgLMhMub3JyZXJ5LnYxLlJlZ2lzdGVySAASIQoFbG9naW4YCyABKAsyEC5vcnJlcnkudjEuTG9naW5IABIjCgZyZXN1bWUYDCABKAsyES5vcnJlcnkudjEuUmVzdW1lSAASNgoQY3JlYXRlX2NoYXJhY3RlchgNIAEoCzIaLm9ycmVyeS52MS5DcmVhdGVDaGFyYWN0ZXJIABIjCgZ1bmRvY2sYDiABKAsyES5vcnJlcnkudjEuVW5kb2NrSAASJwoIYXBwcm9hY2gYFCABKAsyEy5vcnJlcnkudjEuQXBwcm9hY2hIABIfCgRzdG9wGBUgASgLMg8ub3JyZXJ5LnYxLlN0b3BIABIkCgd3YXJwX3RvGBYgASgLMhEub3JyZXJ5LnYxLldhcnBUb0gAEh8KBGp1bXAYFyABKAsyDy5vcnJlcnkudjEuSnVtcEgAEh8KBGNoYXQYGCABKAsyDy5vcnJlcnkudjEuQ2hhdEgAEiMKBmxvZ291dBgZIAEoCzIRLm9ycmVyeS52MS5Mb2dvdXRIABIfCgRwaW5nGBogASgLMg8ub3JyZXJ5LnYxLlBpbmdIABIhCgVvcmJpdBgbIAEoCzIQLm9ycmVyeS52MS5PcmJpdEgAEh8KBGxvY2sYHCABKAsyDy5vcnJlcnkudjEuTG9ja0gAEiMKBnVubG9jaxgdIAEoCzIRLm9ycmVyeS52MS5VbmxvY2tIABI0Cg9hY3RpdmF0ZV9tb2R1bGUYHiABKAsyGS5vcnJlcnkudjEuQWN0aXZhdGVNb2R1bGVIABI4ChFkZWFjdGl2YXRlX21vZHVsZRgfIAEoCzIbLm9ycmVyeS52MS5EZWFjdGl2YXRlTW9kdWxlSAASLAoLcGxhY2Vfb3JkZXIYKCABKAsyFS5vcnJlcnkudjEuUGxhY2VPcmRlckgAEi4KDG1vZGlmeV9vcmRlchgpIAEoCzIWLm9ycmVyeS52MS5Nb2RpZnlPcmRlckgAEi4KDGNhbmNlbF9vcmRlchgqIAEoCzIWLm9ycmVyeS52MS5DYW5jZWxPcmRlckgAEjUKEGdldF9tYXJrZXRfZGVwdGgYKyABKAsyGS5vcnJlcnkudjEuR2V0TWFya2V0RGVwdGhIABIvCg1nZXRfbXlfb3JkZXJzGCwgASgLMhYub3JyZXJ5LnYxLkdldE15T3JkZXJzSAASKgoKZ2V0X3dhbGxldBgtIAEoCzIULm9ycmVyeS52MS5HZXRXYWxsZXRIABI2ChBnZXRfdHJhbnNhY3Rpb25zGC4gASgLMhoub3JyZXJ5LnYxLkdldFRyYW5zYWN0aW9uc0gAEjkKEmdldF9tYXJrZXRfaGlzdG9yeRgvIAEoCzIbLm9ycmVyeS52MS5HZXRNYXJrZXRIaXN0b3J5SABCBgoEYm9keSKnBQoOU2VydmVyRW52ZWxvcGUSEgoKcmVxdWVzdF9pZBgBIAEoDRIhCgVlcnJvchgKIAEoCzIQLm9ycmVyeS52MS5FcnJvckgAEigKCWxvZ2dlZF9pbhgLIAEoCzITLm9ycmVyeS52MS5Mb2dnZWRJbkgAEjgKEWNoYXJhY3Rlcl9jcmVhdGVkGAwgASgLMhsub3JyZXJ5LnYxLkNoYXJhY3RlckNyZWF0ZWRIABItCghzbmFwc2hvdBgNIAEoCzIZLm9ycmVyeS52MS5TeXN0ZW1TbmFwc2hvdEgAEicKBWRlbHRhGA4gASgLMhYub3JyZXJ5LnYxLlN5c3RlbURlbHRhSAASHwoEcG9uZxgPIAEoCzIPLm9ycmVyeS52MS5Qb25nSAASGwoCb2sYECABKAsyDS5vcnJlcnkudjEuT2tIABIjCgZub3RpY2UYESABKAsyES5vcnJlcnkudjEuTm90aWNlSAASIwoGcXVldWVkGBIgASgLMhEub3JyZXJ5LnYxLlF1ZXVlZEgAEi4KDG9yZGVyX3BsYWNlZBgZIAEoCzIWLm9ycmVyeS52MS5PcmRlclBsYWNlZEgAEi4KDG1hcmtldF9kZXB0aBgaIAEoCzIWLm9ycmVyeS52MS5NYXJrZXREZXB0aEgAEigKCW15X29yZGVycxgbIAEoCzITLm9ycmVyeS52MS5NeU9yZGVyc0gAEiMKBndhbGxldBgcIAEoCzIRLm9ycmVyeS52MS5XYWxsZXRIABIvCgx0cmFuc2FjdGlvbnMYHSABKAsyFy5vcnJlcnkudjEuVHJhbnNhY3Rpb25zSAASMgoObWFya2V0X2hpc3RvcnkYHiABKAsyGC5vcnJlcnkudjEuTWFya2V0SGlzdG9yeUgAQgYKBGJvZHkiOgoGUXVldWVkEhEKCXN5c3RlbV9pZBgBIAEoDRIQCghwb3NpdGlvbhgCIAEoDRILCgNjYXAYAyABKA0iLgoIUmVnaXN0ZXISEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiKwoFTG9naW4SEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiFwoGUmVzdW1lEg0KBXRva2VuGAEgASgJIoEBCghMb2dnZWRJbhISCgphY2NvdW50X2lkGAEgASgEEg0KBXRva2VuGAIgASgJEigKCmNoYXJhY3RlcnMYAyADKAsyFC5vcnJlcnkudjEuQ2hhcmFjdGVyEigKCnRyYWRlX2h1YnMYBCADKAsyFC5vcnJlcnkudjEuU3lzdGVtUmVmIiwKCVN5c3RlbVJlZhIRCglzeXN0ZW1faWQYASABKA0SDAoEbmFtZRgCIAEoCSJ6CglDaGFyYWN0ZXISFAoMY2hhcmFjdGVyX2lkGAEgASgEEgwKBG5hbWUYAiABKAkSDwoHc2hpcF9pZBgDIAEoBBIRCglzeXN0ZW1faWQYBCABKA0SEAoIaW5fc3BhY2UYBSABKAgSEwoLc3lzdGVtX25hbWUYBiABKAkiZwoPQ3JlYXRlQ2hhcmFjdGVyEgwKBG5hbWUYASABKAkSGwoRc3RhcnRfc3lzdGVtX25hbWUYAiABKAlIABIZCg9zdGFydF9zeXN0ZW1faWQYAyABKA1IAEIOCgxzdGFydF9zeXN0ZW0iOwoQQ2hhcmFjdGVyQ3JlYXRlZBInCgljaGFyYWN0ZXIYASABKAsyFC5vcnJlcnkudjEuQ2hhcmFjdGVyIh4KBlVuZG9jaxIUCgxjaGFyYWN0ZXJfaWQYASABKAQiCAoGTG9nb3V0IhUKBFBpbmcSDQoFbm9uY2UYASABKAQiFQoEUG9uZxINCgVub25jZRgBIAEoBCIECgJPayIWCgZOb3RpY2USDAoEdGV4dBgBIAEoCSJLCghBcHByb2FjaBIgCgVwb2ludBgBIAEoCzIPLm9ycmVyeS52MS5WZWMzSAASEwoJb2JqZWN0X2lkGAIgASgESABCCAoGdGFyZ2V0IgYKBFN0b3AiLAoGV2FycFRvEhEKCW9iamVjdF9pZBgBIAEoBBIPCgdyYW5nZV9tGAIgASgNIhcKBEp1bXASDwoHZ2F0ZV9pZBgBIAEoBCIUCgRDaGF0EgwKBHRleHQYASABKAkiLAoFT3JiaXQSEQoJb2JqZWN0X2lkGAEgASgEEhAKCHJhZGl1c19tGAIgASgNIhkKBExvY2sSEQoJdGFyZ2V0X2lkGAEgASgEIhsKBlVubG9jaxIRCgl0YXJnZXRfaWQYASABKAQiMwoOQWN0aXZhdGVNb2R1bGUSDgoGbW9kdWxlGAEgASgNEhEKCXRhcmdldF9pZBgCIAEoBCIiChBEZWFjdGl2YXRlTW9kdWxlEg4KBm1vZHVsZRgBIAEoDSInCgRWZWMzEgkKAXgYASABKBISCQoBeRgCIAEoEhIJCgF6GAMgASgSIo8BCglDZWxlc3RpYWwSCgoCaWQYASABKAQSJgoEa2luZBgCIAEoDjIYLm9ycmVyeS52MS5DZWxlc3RpYWxLaW5kEgwKBG5hbWUYAyABKAkSIQoIcG9zaXRpb24YBCABKAsyDy5vcnJlcnkudjEuVmVjMxIdChVkZXN0aW5hdGlvbl9zeXN0ZW1faWQYBSABKA0irgEKCVNoaXBTdGF0ZRIPCgdzaGlwX2lkGAEgASgEEhQKDGNoYXJhY3Rlcl9pZBgCIAEoBBINCgVwaWxvdBgDIAEoCRIhCghwb3NpdGlvbhgEIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAUgASgLMg8ub3JyZXJ5LnYxLlZlYzMSJQoGbW90aW9uGAYgASgOMhUub3JyZXJ5LnYxLlNoaXBNb3Rpb24inAIKDlN5c3RlbVNuYXBzaG90EhEKCXN5c3RlbV9pZBgBIAEoDRITCgtzeXN0ZW1fbmFtZRgCIAEoCRITCgtzaW1fdGltZV9tcxgDIAEoBBIUCgx5b3VyX3NoaXBfaWQYBCABKAQSKAoKY2VsZXN0aWFscxgFIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSIwoFc2hpcHMYBiADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEhUKDXRpZGlfcGVybWlsbGUYByABKA0SDwoHdGlja19tcxgIIAEoDRIMCgR0aWNrGAkgASgEEg8KB25vZGVfaWQYCiABKA0SIQoEY2hhdBgLIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZSI9CghDaGF0TGluZRIUCgxjaGFyYWN0ZXJfaWQYASABKAQSDQoFcGlsb3QYAiABKAkSDAoEdGV4dBgDIAEoCSLVAgoLU3lzdGVtRGVsdGESEQoJc3lzdGVtX2lkGAEgASgNEgwKBHRpY2sYAiABKAQSEwoLc2ltX3RpbWVfbXMYAyABKAQSFQoNdGlkaV9wZXJtaWxsZRgEIAEoDRIjCgVtb3ZlZBgFIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSJQoHYXJyaXZlZBgGIAMoCzIULm9ycmVyeS52MS5TaGlwU3RhdGUSEAoIZGVwYXJ0ZWQYByADKAQSIQoEY2hhdBgIIAMoCzITLm9ycmVyeS52MS5DaGF0TGluZRIsCg5uZXdfY2VsZXN0aWFscxgJIAMoCzIULm9ycmVyeS52MS5DZWxlc3RpYWwSJAoFa2lsbHMYCiADKAsyFS5vcnJlcnkudjEuS2lsbFJlcG9ydBIkCgVmaWdodBgLIAMoCzIVLm9ycmVyeS52MS5GaWdodEV2ZW50IlcKCEF0dGFja2VyEg8KB3NoaXBfaWQYASABKAQSFAoMY2hhcmFjdGVyX2lkGAIgASgEEhQKDHNoaXBfdHlwZV9pZBgDIAEoDRIOCgZkYW1hZ2UYBCABKAEigwIKCktpbGxSZXBvcnQSFgoOdmljdGltX3NoaXBfaWQYASABKAQSGwoTdmljdGltX2NoYXJhY3Rlcl9pZBgCIAEoBBIUCgxzaGlwX3R5cGVfaWQYAyABKA0SDwoHY2Fwc3VsZRgEIAEoCBITCgtzaW1fdGltZV9tcxgFIAEoBBIhCghwb3NpdGlvbhgGIAEoCzIPLm9ycmVyeS52MS5WZWMzEicKCmZpbmFsX2Jsb3cYByABKAsyEy5vcnJlcnkudjEuQXR0YWNrZXISJgoJYXR0YWNrZXJzGAggAygLMhMub3JyZXJ5LnYxLkF0dGFja2VyEhAKCHdyZWNrX2lkGAkgASgEIokDCgpGaWdodEV2ZW50EicKBmxvY2tlZBgBIAEoCzIVLm9ycmVyeS52MS5Mb2NrQ2hhbmdlSAASKgoJbG9ja19sb3N0GAIgASgLMhUub3JyZXJ5LnYxLkxvY2tDaGFuZ2VIABIoCgZkYW1hZ2UYAyABKAsyFi5vcnJlcnkudjEuRmlnaHREYW1hZ2VIABI2ChBtaXNzaWxlX2xhdW5jaGVkGAQgASgLMhoub3JyZXJ5LnYxLk1pc3NpbGVMYXVuY2hlZEgAEi4KDG1pc3NpbGVfZ29uZRgFIAEoCzIWLm9ycmVyeS52MS5NaXNzaWxlR29uZUgAEikKCWRpc3J1cHRlZBgGIAEoCzIULm9ycmVyeS52MS5EaXNydXB0ZWRIABIbChFkZXN0cm95ZWRfc2hpcF9pZBgHIAEoBEgAEioKDndyZWNrX2FwcGVhcmVkGAggASgLMhAub3JyZXJ5LnYxLldyZWNrSAASFwoNd3JlY2tfZ29uZV9pZBgJIAEoBEgAQgcKBWV2ZW50IjAKCkxvY2tDaGFuZ2USDwoHc2hpcF9pZBgBIAEoBBIRCgl0YXJnZXRfaWQYAiABKAQifgoLRmlnaHREYW1hZ2USEwoLYXR0YWNrZXJfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEEg4KBm1vZHVsZRgDIAEoDRIOCgZkYW1hZ2UYBCABKAESEgoKbWlzc2lsZV9pZBgFIAEoBBITCgtzaW1fdGltZV9tcxgGIAEoBCK4AQoPTWlzc2lsZUxhdW5jaGVkEhIKCm1pc3NpbGVfaWQYASABKAQSEwoLYXR0YWNrZXJfaWQYAiABKAQSEQoJdGFyZ2V0X2lkGAMgASgEEg4KBm1vZHVsZRgEIAEoDRIhCghwb3NpdGlvbhgFIAEoCzIPLm9ycmVyeS52MS5WZWMzEiEKCHZlbG9jaXR5GAYgASgLMg8ub3JyZXJ5LnYxLlZlYzMSEwoLc2ltX3RpbWVfbXMYByABKAQiRQoLTWlzc2lsZUdvbmUSEgoKbWlzc2lsZV9pZBgBIAEoBBIiCgNlbmQYAiABKA4yFS5vcnJlcnkudjEuTWlzc2lsZUVuZCJBCglEaXNydXB0ZWQSDwoHc2hpcF9pZBgBIAEoBBIRCgl0YXJnZXRfaWQYAiABKAQSEAoIdW50aWxfbXMYAyABKAQiaAoFV3JlY2sSEAoId3JlY2tfaWQYASABKAQSIQoIcG9zaXRpb24YAiABKAsyDy5vcnJlcnkudjEuVmVjMxIUCgxzaGlwX3R5cGVfaWQYAyABKA0SFAoMY2hhcmFjdGVyX2lkGAQgASgEIjsKBUVycm9yEiIKBGNvZGUYASABKA4yFC5vcnJlcnkudjEuRXJyb3JDb2RlEg4KBnJlYXNvbhgCIAEoCSKJAQoKUGxhY2VPcmRlchIUCgxjaGFyYWN0ZXJfaWQYASABKAQSEgoKc3RhdGlvbl9pZBgCIAEoBBIPCgd0eXBlX2lkGAMgASgNEgsKA2J1eRgEIAEoCBIQCghxdWFudGl0eRgFIAEoAxINCgVwcmljZRgGIAEoAxISCgpkdXJhdGlvbl9zGAcgASgNIkQKC01vZGlmeU9yZGVyEhQKDGNoYXJhY3Rlcl9pZBgBIAEoBBIQCghvcmRlcl9pZBgCIAEoBBINCgVwcmljZRgDIAEoAyI1CgtDYW5jZWxPcmRlchIUCgxjaGFyYWN0ZXJfaWQYASABKAQSEAoIb3JkZXJfaWQYAiABKAQiRQoOR2V0TWFya2V0RGVwdGgSEgoKc3RhdGlvbl9pZBgBIAEoBBIPCgd0eXBlX2lkGAIgASgNEg4KBmxldmVscxgDIAEoDSIjCgtHZXRNeU9yZGVycxIUCgxjaGFyYWN0ZXJfaWQYASABKAQiIQoJR2V0V2FsbGV0EhQKDGNoYXJhY3Rlcl9pZBgBIAEoBCInCg9HZXRUcmFuc2FjdGlvbnMSFAoMY2hhcmFjdGVyX2lkGAEgASgEIkUKEEdldE1hcmtldEhpc3RvcnkSEgoKc3RhdGlvbl9pZBgBIAEoBBIPCgd0eXBlX2lkGAIgASgNEgwKBGRheXMYAyABKA0iQAoLT3JkZXJQbGFjZWQSEAoIb3JkZXJfaWQYASABKAQSDgoGZmlsbGVkGAIgASgEEg8KB3Jlc3RpbmcYAyABKAQiLQoKUHJpY2VMZXZlbBINCgVwcmljZRgBIAEoBBIQCghxdWFudGl0eRgCIAEoBCJ7CgtNYXJrZXREZXB0aBIRCglyZWdpb25faWQYASABKA0SDwoHdHlwZV9pZBgCIAEoDRIjCgRiaWRzGAMgAygLMhUub3JyZXJ5LnYxLlByaWNlTGV2ZWwSIwoEYXNrcxgEIAMoCzIVLm9ycmVyeS52MS5QcmljZUxldmVsIugBCgtNYXJrZXRPcmRlchIQCghvcmRlcl9pZBgBIAEoBBISCgpzdGF0aW9uX2lkGAIgASgEEg8KB3R5cGVfaWQYAyABKA0SCwoDYnV5GAQgASgIEg0KBXByaWNlGAUgASgEEhAKCHF1YW50aXR5GAYgASgEEhEKCXJlbWFpbmluZxgHIAEoBBIOCgZlc2Nyb3cYCCABKAQSJAoFc3RhdGUYCSABKA4yFS5vcnJlcnkudjEuT3JkZXJTdGF0ZRIUCgxwbGFjZWRfYXRfbXMYCiABKAQSFQoNZXhwaXJlc19hdF9tcxgLIAEoBCIyCghNeU9yZGVycxImCgZvcmRlcnMYASADKAsyFi5vcnJlcnkudjEuTWFya2V0T3JkZXIiTQoMSm91cm5hbEVudHJ5Eg0KBWF0X21zGAEgASgEEgwKBGtpbmQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCG9yZGVyX2lkGAQgASgEIkMKCkhhbmdhckl0ZW0SEgoKc3RhdGlvbl9pZBgBIAEoBBIPCgd0eXBlX2lkGAIgASgNEhAKCHF1YW50aXR5GAMgASgEImoKBldhbGxldBIPCgdiYWxhbmNlGAEgASgEEigKB2pvdXJuYWwYAiADKAsyFy5vcnJlcnkudjEuSm91cm5hbEVudHJ5EiUKBmhhbmdhchgDIAMoCzIVLm9ycmVyeS52MS5IYW5nYXJJdGVtIosBChFNYXJrZXRUcmFuc2FjdGlvbhINCgVhdF9tcxgBIAEoBBISCgpzdGF0aW9uX2lkGAIgASgEEg8KB3R5cGVfaWQYAyABKA0SDgoGYm91Z2h0GAQgASgIEhAKCHF1YW50aXR5GAUgASgEEg0KBXByaWNlGAYgASgEEhEKCXNhbGVzX3RheBgHIAEoBCJCCgxUcmFuc2FjdGlvbnMSMgoMdHJhbnNhY3Rpb25zGAEgAygLMhwub3JyZXJ5LnYxLk1hcmtldFRyYW5zYWN0aW9uInAKCkhpc3RvcnlEYXkSCwoDZGF5GAEgASgEEgwKBG9wZW4YAiABKAQSDAoEaGlnaBgDIAEoBBILCgNsb3cYBCABKAQSDQoFY2xvc2UYBSABKAQSDgoGdm9sdW1lGAYgASgEEg0KBWZpbGxzGAcgASgEIlgKDU1hcmtldEhpc3RvcnkSEQoJcmVnaW9uX2lkGAEgASgNEg8KB3R5cGVfaWQYAiABKA0SIwoEZGF5cxgDIAMoCzIVLm9ycmVyeS52MS5IaXN0b3J5RGF5KoABCg1DZWxlc3RpYWxLaW5kEh4KGkNFTEVTVElBTF9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTQ0VMRVNUSUFMX0tJTkRfU1RBUhABEhkKFUNFTEVTVElBTF9LSU5EX1BMQU5FVBACEhsKF0NFTEVTVElBTF9LSU5EX1NUQVJHQVRFEAMqjwEKClNoaXBNb3Rpb24SGwoXU0hJUF9NT1RJT05fVU5TUEVDSUZJRUQQABIUChBTSElQX01PVElPTl9JRExFEAESGwoXU0hJUF9NT1RJT05fQVBQUk9BQ0hJTkcQAhIYChRTSElQX01PVElPTl9BTElHTklORxADEhcKE1NISVBfTU9USU9OX1dBUlBJTkcQBCp9CgpNaXNzaWxlRW5kEhsKF01JU1NJTEVfRU5EX1VOU1BFQ0lGSUVEEAASGAoUTUlTU0lMRV9FTkRfRVhQTE9ERUQQARIbChdNSVNTSUxFX0VORF9PVVRfT0ZfRlVFTBACEhsKF01JU1NJTEVfRU5EX1RBUkdFVF9HT05FEAMqgwkKCUVycm9yQ29kZRIaChZFUlJPUl9DT0RFX1VOU1BFQ0lGSUVEEAASGAoURVJST1JfQ09ERV9CQURfRlJBTUUQARIeChpFUlJPUl9DT0RFX1VOS05PV05fTUVTU0FHRRACEhwKGEVSUk9SX0NPREVfTk9UX0xPR0dFRF9JThADEh4KGkVSUk9SX0NPREVfQkFEX0NSRURFTlRJQUxTEAQSGQoVRVJST1JfQ09ERV9OQU1FX1RBS0VOEAUSHwobRVJST1JfQ09ERV9JTlZBTElEX0FSR1VNRU5UEAYSGAoURVJST1JfQ09ERV9OT1RfWU9VUlMQBxIbChdFUlJPUl9DT0RFX05PVF9JTl9TUEFDRRAIEhwKGEVSUk9SX0NPREVfTk9UX0lOX1NZU1RFTRAJEhsKF0VSUk9SX0NPREVfT1VUX09GX1JBTkdFEAoSGwoXRVJST1JfQ09ERV9SQVRFX0xJTUlURUQQCxIaChZFUlJPUl9DT0RFX1VOQVZBSUxBQkxFEAwSHwobRVJST1JfQ09ERV9BTFJFQURZX0lOX1NQQUNFEA0SHAoYRVJST1JfQ09ERV9TSFVUVElOR19ET1dOEA4SFwoTRVJST1JfQ09ERV9JTlRFUk5BTBAPEhoKFkVSUk9SX0NPREVfU1lTVEVNX0ZVTEwQEBIfChtFUlJPUl9DT0RFX1NFU1NJT05fUkVQTEFDRUQQERIgChxFUlJPUl9DT0RFX0FMUkVBRFlfTE9HR0VEX0lOEBISJAogRVJST1JfQ09ERV9OT1RfQV9TVEFSVElOR19TWVNURU0QExIZChVFUlJPUl9DT0RFX05PVF9MT0NLRUQQFBIdChlFUlJPUl9DT0RFX1RPT19NQU5ZX0xPQ0tTEBUSHQoZRVJST1JfQ09ERV9BTFJFQURZX0xPQ0tFRBAWEhwKGEVSUk9SX0NPREVfTU9EVUxFX0FDVElWRRAXEiAKHEVSUk9SX0NPREVfTU9EVUxFX05PVF9BQ1RJVkUQGBIcChhFUlJPUl9DT0RFX05PVF9DT01CQVRBTlQQGRIdChlFUlJPUl9DT0RFX1dBUlBfRElTUlVQVEVEEBoSIgoeRVJST1JfQ09ERV9OT05fUE9TSVRJVkVfQU1PVU5UECMSHgoaRVJST1JfQ09ERV9BTU9VTlRfT1ZFUkZMT1cQJBIhCh1FUlJPUl9DT0RFX0lOU1VGRklDSUVOVF9GVU5EUxAlEiEKHUVSUk9SX0NPREVfSU5TVUZGSUNJRU5UX0lURU1TECYSGQoVRVJST1JfQ09ERV9OT1RfRE9DS0VEECcSHgoaRVJST1JfQ09ERV9OT1RfT1JERVJfT1dORVIQKBIcChhFUlJPUl9DT0RFX1VOS05PV05fT1JERVIQKRIiCh5FUlJPUl9DT0RFX1VOS05PV05fTUFSS0VUX0lURU0QKhIhCh1FUlJPUl9DT0RFX01BUktFVF9VTkFWQUlMQUJMRRArEh4KGkVSUk9SX0NPREVfVU5DSEFOR0VEX1BSSUNFECwqiwEKCk9yZGVyU3RhdGUSGwoXT1JERVJfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBPUkRFUl9TVEFURV9PUEVOEAESFgoST1JERVJfU1RBVEVfRklMTEVEEAISGQoVT1JERVJfU1RBVEVfQ0FOQ0VMTEVEEAMSFwoTT1JERVJfU1RBVEVfRVhQSVJFRBAEYgZwcm90bzM");
 
 /**
  * Everything a client sends. `request_id` is the client's own number; the server echoes it in every answer
@@ -139,6 +139,56 @@ export type ClientEnvelope = Message<"orrery.v1.ClientEnvelope"> & {
      */
     value: DeactivateModule;
     case: "deactivateModule";
+  } | {
+    /**
+     * The market (issue 23): answered by the market role, through the proxy.
+     *
+     * @generated from field: orrery.v1.PlaceOrder place_order = 40;
+     */
+    value: PlaceOrder;
+    case: "placeOrder";
+  } | {
+    /**
+     * @generated from field: orrery.v1.ModifyOrder modify_order = 41;
+     */
+    value: ModifyOrder;
+    case: "modifyOrder";
+  } | {
+    /**
+     * @generated from field: orrery.v1.CancelOrder cancel_order = 42;
+     */
+    value: CancelOrder;
+    case: "cancelOrder";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetMarketDepth get_market_depth = 43;
+     */
+    value: GetMarketDepth;
+    case: "getMarketDepth";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetMyOrders get_my_orders = 44;
+     */
+    value: GetMyOrders;
+    case: "getMyOrders";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetWallet get_wallet = 45;
+     */
+    value: GetWallet;
+    case: "getWallet";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetTransactions get_transactions = 46;
+     */
+    value: GetTransactions;
+    case: "getTransactions";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetMarketHistory get_market_history = 47;
+     */
+    value: GetMarketHistory;
+    case: "getMarketHistory";
   } | { case: undefined; value?: undefined };
 };
 
@@ -220,6 +270,44 @@ export type ServerEnvelope = Message<"orrery.v1.ServerEnvelope"> & {
      */
     value: Queued;
     case: "queued";
+  } | {
+    /**
+     * Market answers (issue 23).
+     *
+     * @generated from field: orrery.v1.OrderPlaced order_placed = 25;
+     */
+    value: OrderPlaced;
+    case: "orderPlaced";
+  } | {
+    /**
+     * @generated from field: orrery.v1.MarketDepth market_depth = 26;
+     */
+    value: MarketDepth;
+    case: "marketDepth";
+  } | {
+    /**
+     * @generated from field: orrery.v1.MyOrders my_orders = 27;
+     */
+    value: MyOrders;
+    case: "myOrders";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Wallet wallet = 28;
+     */
+    value: Wallet;
+    case: "wallet";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Transactions transactions = 29;
+     */
+    value: Transactions;
+    case: "transactions";
+  } | {
+    /**
+     * @generated from field: orrery.v1.MarketHistory market_history = 30;
+     */
+    value: MarketHistory;
+    case: "marketHistory";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1567,6 +1655,634 @@ export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
   messageDesc(file_orrery_v1_game, 42);
 
 /**
+ * A limit order. Buy: holds quantity × price (+ the broker fee) from the wallet; sell: holds the items from the
+ * hangar at the station. Matches at once against the best opposite orders at their price; the rest rests until
+ * `duration_s` has passed (1 s to 90 days; 0 = 90 days). Answered by OrderPlaced or Error.
+ *
+ * @generated from message orrery.v1.PlaceOrder
+ */
+export type PlaceOrder = Message<"orrery.v1.PlaceOrder"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+
+  /**
+   * @generated from field: uint64 station_id = 2;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 3;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: bool buy = 4;
+   */
+  buy: boolean;
+
+  /**
+   * Signed so that 0 and negative values are refused by name (NON_POSITIVE_AMOUNT).
+   *
+   * @generated from field: int64 quantity = 5;
+   */
+  quantity: bigint;
+
+  /**
+   * @generated from field: int64 price = 6;
+   */
+  price: bigint;
+
+  /**
+   * @generated from field: uint32 duration_s = 7;
+   */
+  durationS: number;
+};
+
+/**
+ * Describes the message orrery.v1.PlaceOrder.
+ * Use `create(PlaceOrderSchema)` to create a new message.
+ */
+export const PlaceOrderSchema: GenMessage<PlaceOrder> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 43);
+
+/**
+ * A new price for an open order (it loses its time priority and may trade at once). Answered by Ok or Error.
+ *
+ * @generated from message orrery.v1.ModifyOrder
+ */
+export type ModifyOrder = Message<"orrery.v1.ModifyOrder"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+
+  /**
+   * @generated from field: uint64 order_id = 2;
+   */
+  orderId: bigint;
+
+  /**
+   * @generated from field: int64 price = 3;
+   */
+  price: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.ModifyOrder.
+ * Use `create(ModifyOrderSchema)` to create a new message.
+ */
+export const ModifyOrderSchema: GenMessage<ModifyOrder> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 44);
+
+/**
+ * Cancel an open order; its escrow goes back. Answered by Ok or Error.
+ *
+ * @generated from message orrery.v1.CancelOrder
+ */
+export type CancelOrder = Message<"orrery.v1.CancelOrder"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+
+  /**
+   * @generated from field: uint64 order_id = 2;
+   */
+  orderId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.CancelOrder.
+ * Use `create(CancelOrderSchema)` to create a new message.
+ */
+export const CancelOrderSchema: GenMessage<CancelOrder> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 45);
+
+/**
+ * The best `levels` price levels (1–50; 0 = 10) of the book of `type_id` in the region of `station_id`.
+ * Answered by MarketDepth.
+ *
+ * @generated from message orrery.v1.GetMarketDepth
+ */
+export type GetMarketDepth = Message<"orrery.v1.GetMarketDepth"> & {
+  /**
+   * @generated from field: uint64 station_id = 1;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: uint32 levels = 3;
+   */
+  levels: number;
+};
+
+/**
+ * Describes the message orrery.v1.GetMarketDepth.
+ * Use `create(GetMarketDepthSchema)` to create a new message.
+ */
+export const GetMarketDepthSchema: GenMessage<GetMarketDepth> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 46);
+
+/**
+ * The character's orders, open and closed, newest first (at most 100). Answered by MyOrders.
+ *
+ * @generated from message orrery.v1.GetMyOrders
+ */
+export type GetMyOrders = Message<"orrery.v1.GetMyOrders"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.GetMyOrders.
+ * Use `create(GetMyOrdersSchema)` to create a new message.
+ */
+export const GetMyOrdersSchema: GenMessage<GetMyOrders> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 47);
+
+/**
+ * The character's balance, latest journal lines (at most 50) and hangars. Answered by Wallet.
+ *
+ * @generated from message orrery.v1.GetWallet
+ */
+export type GetWallet = Message<"orrery.v1.GetWallet"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.GetWallet.
+ * Use `create(GetWalletSchema)` to create a new message.
+ */
+export const GetWalletSchema: GenMessage<GetWallet> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 48);
+
+/**
+ * The character's latest fills as buyer or seller (at most 100). Answered by Transactions.
+ *
+ * @generated from message orrery.v1.GetTransactions
+ */
+export type GetTransactions = Message<"orrery.v1.GetTransactions"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.GetTransactions.
+ * Use `create(GetTransactionsSchema)` to create a new message.
+ */
+export const GetTransactionsSchema: GenMessage<GetTransactions> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 49);
+
+/**
+ * Daily open/high/low/close/volume of a book for the last `days` days (1–365; 0 = 30). Answered by
+ * MarketHistory.
+ *
+ * @generated from message orrery.v1.GetMarketHistory
+ */
+export type GetMarketHistory = Message<"orrery.v1.GetMarketHistory"> & {
+  /**
+   * @generated from field: uint64 station_id = 1;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: uint32 days = 3;
+   */
+  days: number;
+};
+
+/**
+ * Describes the message orrery.v1.GetMarketHistory.
+ * Use `create(GetMarketHistorySchema)` to create a new message.
+ */
+export const GetMarketHistorySchema: GenMessage<GetMarketHistory> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 50);
+
+/**
+ * @generated from message orrery.v1.OrderPlaced
+ */
+export type OrderPlaced = Message<"orrery.v1.OrderPlaced"> & {
+  /**
+   * @generated from field: uint64 order_id = 1;
+   */
+  orderId: bigint;
+
+  /**
+   * Units traded at once; `quantity - filled` rests in the book (0: nothing rests).
+   *
+   * @generated from field: uint64 filled = 2;
+   */
+  filled: bigint;
+
+  /**
+   * @generated from field: uint64 resting = 3;
+   */
+  resting: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.OrderPlaced.
+ * Use `create(OrderPlacedSchema)` to create a new message.
+ */
+export const OrderPlacedSchema: GenMessage<OrderPlaced> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 51);
+
+/**
+ * @generated from message orrery.v1.PriceLevel
+ */
+export type PriceLevel = Message<"orrery.v1.PriceLevel"> & {
+  /**
+   * @generated from field: uint64 price = 1;
+   */
+  price: bigint;
+
+  /**
+   * @generated from field: uint64 quantity = 2;
+   */
+  quantity: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.PriceLevel.
+ * Use `create(PriceLevelSchema)` to create a new message.
+ */
+export const PriceLevelSchema: GenMessage<PriceLevel> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 52);
+
+/**
+ * @generated from message orrery.v1.MarketDepth
+ */
+export type MarketDepth = Message<"orrery.v1.MarketDepth"> & {
+  /**
+   * @generated from field: uint32 region_id = 1;
+   */
+  regionId: number;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * Highest first.
+   *
+   * @generated from field: repeated orrery.v1.PriceLevel bids = 3;
+   */
+  bids: PriceLevel[];
+
+  /**
+   * Lowest first.
+   *
+   * @generated from field: repeated orrery.v1.PriceLevel asks = 4;
+   */
+  asks: PriceLevel[];
+};
+
+/**
+ * Describes the message orrery.v1.MarketDepth.
+ * Use `create(MarketDepthSchema)` to create a new message.
+ */
+export const MarketDepthSchema: GenMessage<MarketDepth> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 53);
+
+/**
+ * @generated from message orrery.v1.MarketOrder
+ */
+export type MarketOrder = Message<"orrery.v1.MarketOrder"> & {
+  /**
+   * @generated from field: uint64 order_id = 1;
+   */
+  orderId: bigint;
+
+  /**
+   * @generated from field: uint64 station_id = 2;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 3;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: bool buy = 4;
+   */
+  buy: boolean;
+
+  /**
+   * @generated from field: uint64 price = 5;
+   */
+  price: bigint;
+
+  /**
+   * @generated from field: uint64 quantity = 6;
+   */
+  quantity: bigint;
+
+  /**
+   * @generated from field: uint64 remaining = 7;
+   */
+  remaining: bigint;
+
+  /**
+   * Money held (buy) or items held (sell).
+   *
+   * @generated from field: uint64 escrow = 8;
+   */
+  escrow: bigint;
+
+  /**
+   * @generated from field: orrery.v1.OrderState state = 9;
+   */
+  state: OrderState;
+
+  /**
+   * @generated from field: uint64 placed_at_ms = 10;
+   */
+  placedAtMs: bigint;
+
+  /**
+   * @generated from field: uint64 expires_at_ms = 11;
+   */
+  expiresAtMs: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.MarketOrder.
+ * Use `create(MarketOrderSchema)` to create a new message.
+ */
+export const MarketOrderSchema: GenMessage<MarketOrder> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 54);
+
+/**
+ * @generated from message orrery.v1.MyOrders
+ */
+export type MyOrders = Message<"orrery.v1.MyOrders"> & {
+  /**
+   * @generated from field: repeated orrery.v1.MarketOrder orders = 1;
+   */
+  orders: MarketOrder[];
+};
+
+/**
+ * Describes the message orrery.v1.MyOrders.
+ * Use `create(MyOrdersSchema)` to create a new message.
+ */
+export const MyOrdersSchema: GenMessage<MyOrders> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 55);
+
+/**
+ * @generated from message orrery.v1.JournalEntry
+ */
+export type JournalEntry = Message<"orrery.v1.JournalEntry"> & {
+  /**
+   * @generated from field: uint64 at_ms = 1;
+   */
+  atMs: bigint;
+
+  /**
+   * grant, buy_escrow, escrow_refund, purchase_refund, sale, sales_tax, broker_fee, reprice_escrow.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * Positive: received; negative: paid.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: uint64 order_id = 4;
+   */
+  orderId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.JournalEntry.
+ * Use `create(JournalEntrySchema)` to create a new message.
+ */
+export const JournalEntrySchema: GenMessage<JournalEntry> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 56);
+
+/**
+ * @generated from message orrery.v1.HangarItem
+ */
+export type HangarItem = Message<"orrery.v1.HangarItem"> & {
+  /**
+   * @generated from field: uint64 station_id = 1;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: uint64 quantity = 3;
+   */
+  quantity: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.HangarItem.
+ * Use `create(HangarItemSchema)` to create a new message.
+ */
+export const HangarItemSchema: GenMessage<HangarItem> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 57);
+
+/**
+ * @generated from message orrery.v1.Wallet
+ */
+export type Wallet = Message<"orrery.v1.Wallet"> & {
+  /**
+   * @generated from field: uint64 balance = 1;
+   */
+  balance: bigint;
+
+  /**
+   * @generated from field: repeated orrery.v1.JournalEntry journal = 2;
+   */
+  journal: JournalEntry[];
+
+  /**
+   * @generated from field: repeated orrery.v1.HangarItem hangar = 3;
+   */
+  hangar: HangarItem[];
+};
+
+/**
+ * Describes the message orrery.v1.Wallet.
+ * Use `create(WalletSchema)` to create a new message.
+ */
+export const WalletSchema: GenMessage<Wallet> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 58);
+
+/**
+ * @generated from message orrery.v1.MarketTransaction
+ */
+export type MarketTransaction = Message<"orrery.v1.MarketTransaction"> & {
+  /**
+   * @generated from field: uint64 at_ms = 1;
+   */
+  atMs: bigint;
+
+  /**
+   * @generated from field: uint64 station_id = 2;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 3;
+   */
+  typeId: number;
+
+  /**
+   * From the character's side: true when it bought.
+   *
+   * @generated from field: bool bought = 4;
+   */
+  bought: boolean;
+
+  /**
+   * @generated from field: uint64 quantity = 5;
+   */
+  quantity: bigint;
+
+  /**
+   * @generated from field: uint64 price = 6;
+   */
+  price: bigint;
+
+  /**
+   * @generated from field: uint64 sales_tax = 7;
+   */
+  salesTax: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.MarketTransaction.
+ * Use `create(MarketTransactionSchema)` to create a new message.
+ */
+export const MarketTransactionSchema: GenMessage<MarketTransaction> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 59);
+
+/**
+ * @generated from message orrery.v1.Transactions
+ */
+export type Transactions = Message<"orrery.v1.Transactions"> & {
+  /**
+   * @generated from field: repeated orrery.v1.MarketTransaction transactions = 1;
+   */
+  transactions: MarketTransaction[];
+};
+
+/**
+ * Describes the message orrery.v1.Transactions.
+ * Use `create(TransactionsSchema)` to create a new message.
+ */
+export const TransactionsSchema: GenMessage<Transactions> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 60);
+
+/**
+ * @generated from message orrery.v1.HistoryDay
+ */
+export type HistoryDay = Message<"orrery.v1.HistoryDay"> & {
+  /**
+   * Days since the Unix epoch.
+   *
+   * @generated from field: uint64 day = 1;
+   */
+  day: bigint;
+
+  /**
+   * @generated from field: uint64 open = 2;
+   */
+  open: bigint;
+
+  /**
+   * @generated from field: uint64 high = 3;
+   */
+  high: bigint;
+
+  /**
+   * @generated from field: uint64 low = 4;
+   */
+  low: bigint;
+
+  /**
+   * @generated from field: uint64 close = 5;
+   */
+  close: bigint;
+
+  /**
+   * @generated from field: uint64 volume = 6;
+   */
+  volume: bigint;
+
+  /**
+   * @generated from field: uint64 fills = 7;
+   */
+  fills: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.HistoryDay.
+ * Use `create(HistoryDaySchema)` to create a new message.
+ */
+export const HistoryDaySchema: GenMessage<HistoryDay> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 61);
+
+/**
+ * @generated from message orrery.v1.MarketHistory
+ */
+export type MarketHistory = Message<"orrery.v1.MarketHistory"> & {
+  /**
+   * @generated from field: uint32 region_id = 1;
+   */
+  regionId: number;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: repeated orrery.v1.HistoryDay days = 3;
+   */
+  days: HistoryDay[];
+};
+
+/**
+ * Describes the message orrery.v1.MarketHistory.
+ * Use `create(MarketHistorySchema)` to create a new message.
+ */
+export const MarketHistorySchema: GenMessage<MarketHistory> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 62);
+
+/**
  * @generated from enum orrery.v1.CelestialKind
  */
 export enum CelestialKind {
@@ -1851,6 +2567,76 @@ export enum ErrorCode {
    * @generated from enum value: ERROR_CODE_WARP_DISRUPTED = 26;
    */
   WARP_DISRUPTED = 26,
+
+  /**
+   * Market: a quantity or price of 0 or below.
+   *
+   * @generated from enum value: ERROR_CODE_NON_POSITIVE_AMOUNT = 35;
+   */
+  NON_POSITIVE_AMOUNT = 35,
+
+  /**
+   * Market: quantity × price above 2^63-1 (or a supply that would pass it).
+   *
+   * @generated from enum value: ERROR_CODE_AMOUNT_OVERFLOW = 36;
+   */
+  AMOUNT_OVERFLOW = 36,
+
+  /**
+   * Market: the wallet cannot pay the escrow and the broker fee (or a price change's extra escrow and fee).
+   *
+   * @generated from enum value: ERROR_CODE_INSUFFICIENT_FUNDS = 37;
+   */
+  INSUFFICIENT_FUNDS = 37,
+
+  /**
+   * Market: a sell order for more items than the hangar at that station holds.
+   *
+   * @generated from enum value: ERROR_CODE_INSUFFICIENT_ITEMS = 38;
+   */
+  INSUFFICIENT_ITEMS = 38,
+
+  /**
+   * Market: orders are placed at the station one is docked at (the character is in space, or elsewhere).
+   *
+   * @generated from enum value: ERROR_CODE_NOT_DOCKED = 39;
+   */
+  NOT_DOCKED = 39,
+
+  /**
+   * Market: cancelling or changing another's order.
+   *
+   * @generated from enum value: ERROR_CODE_NOT_ORDER_OWNER = 40;
+   */
+  NOT_ORDER_OWNER = 40,
+
+  /**
+   * Market: no open order with that id (never placed, or filled, cancelled, expired).
+   *
+   * @generated from enum value: ERROR_CODE_UNKNOWN_ORDER = 41;
+   */
+  UNKNOWN_ORDER = 41,
+
+  /**
+   * Market: no such station or item type.
+   *
+   * @generated from enum value: ERROR_CODE_UNKNOWN_MARKET_ITEM = 42;
+   */
+  UNKNOWN_MARKET_ITEM = 42,
+
+  /**
+   * Market: the market role did not answer or failed; nothing is known to have changed — ask again.
+   *
+   * @generated from enum value: ERROR_CODE_MARKET_UNAVAILABLE = 43;
+   */
+  MARKET_UNAVAILABLE = 43,
+
+  /**
+   * Market: ModifyOrder to the price the order already has.
+   *
+   * @generated from enum value: ERROR_CODE_UNCHANGED_PRICE = 44;
+   */
+  UNCHANGED_PRICE = 44,
 }
 
 /**
@@ -1858,4 +2644,40 @@ export enum ErrorCode {
  */
 export const ErrorCodeSchema: GenEnum<ErrorCode> = /*@__PURE__*/
   enumDesc(file_orrery_v1_game, 3);
+
+/**
+ * @generated from enum orrery.v1.OrderState
+ */
+export enum OrderState {
+  /**
+   * @generated from enum value: ORDER_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ORDER_STATE_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * @generated from enum value: ORDER_STATE_FILLED = 2;
+   */
+  FILLED = 2,
+
+  /**
+   * @generated from enum value: ORDER_STATE_CANCELLED = 3;
+   */
+  CANCELLED = 3,
+
+  /**
+   * @generated from enum value: ORDER_STATE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+}
+
+/**
+ * Describes the enum orrery.v1.OrderState.
+ */
+export const OrderStateSchema: GenEnum<OrderState> = /*@__PURE__*/
+  enumDesc(file_orrery_v1_game, 4);
 
