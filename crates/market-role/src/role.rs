@@ -85,7 +85,7 @@ pub fn prepare_desks(market: &mut MarketService, config: &RoleConfig, rules_csv:
         market.exchange().catalog().get(d.book.item).and_then(|t| rules.get(t.group)).is_some_and(|r| *r != d.rule)
     });
     if changed {
-        market.submit(Op::Retune { rules_csv: rules_csv.to_owned() }, now).map_err(|e| e.to_string())?;
+        market.submit(&Op::Retune { rules_csv: rules_csv.to_owned() }, now).map_err(|e| e.to_string())?;
         tracing::info!("NPC pricing rules changed: desks retuned");
     }
     let hubs: Vec<u64> = {
@@ -97,7 +97,7 @@ pub fn prepare_desks(market: &mut MarketService, config: &RoleConfig, rules_csv:
             let open = market.exchange().desks().iter().any(|d| d.station.0 == station && d.book.item.0 == item);
             if !open && market.exchange().catalog().get(ItemTypeId(item)).is_some() {
                 market
-                    .submit(Op::OpenDesk { station, item, rules_csv: rules_csv.to_owned() }, now)
+                    .submit(&Op::OpenDesk { station, item, rules_csv: rules_csv.to_owned() }, now)
                     .map_err(|e| format!("NPC desk for {item} at {station}: {e}"))?;
             }
         }
@@ -193,10 +193,10 @@ pub async fn serve(
                 answer(bus.as_ref(), store.as_ref(), &market, &mut waiting).await;
             }
             _ = expire.tick() => {
-                let _ = market.submit(Op::Expire, now_ms());
+                let _ = market.submit(&Op::Expire, now_ms());
             }
             _ = period.tick() => {
-                let _ = market.submit(Op::NpcPeriod, now_ms());
+                let _ = market.submit(&Op::NpcPeriod, now_ms());
             }
         }
     }
@@ -374,12 +374,12 @@ async fn handle(market: &mut MarketService, store: &dyn Store, message: &[u8]) -
         }
         // A character's first market request brings its starting wallet (a faucet, logged like any other).
         if !market.was_granted(character)
-            && let Err(problem) = market.submit(Op::Grant { character, amount: STARTING_WALLET }, now)
+            && let Err(problem) = market.submit(&Op::Grant { character, amount: STARTING_WALLET }, now)
         {
-            return answer(refusal(request_id, problem));
+            return answer(refusal(request_id, &problem));
         }
     }
-    let submit = |market: &mut MarketService, op: Op| market.submit(op, now);
+    let submit = |market: &mut MarketService, op: Op| market.submit(&op, now);
     match envelope.body? {
         C::PlaceOrder(p) => {
             let docked_at =
@@ -406,18 +406,18 @@ async fn handle(market: &mut MarketService, store: &dyn Store, message: &[u8]) -
                     let filled = (p.quantity as u64).saturating_sub(resting);
                     answer(reply(request_id, S::OrderPlaced(v1::OrderPlaced { order_id: id, filled, resting })))
                 }
-                Err(e) => answer(refusal(request_id, e)),
+                Err(e) => answer(refusal(request_id, &e)),
             }
         }
         C::ModifyOrder(m) => {
             match submit(market, Op::Modify { character: m.character_id, order: m.order_id, price: m.price }) {
                 Ok(_) => answer(reply(request_id, S::Ok(v1::Ok {}))),
-                Err(e) => answer(refusal(request_id, e)),
+                Err(e) => answer(refusal(request_id, &e)),
             }
         }
         C::CancelOrder(c) => match submit(market, Op::Cancel { character: c.character_id, order: c.order_id }) {
             Ok(_) => answer(reply(request_id, S::Ok(v1::Ok {}))),
-            Err(e) => answer(refusal(request_id, e)),
+            Err(e) => answer(refusal(request_id, &e)),
         },
         C::GetMarketDepth(d) => {
             let Ok(book) = market.exchange().book_at(StationId(d.station_id), ItemTypeId(d.type_id)) else {
@@ -458,8 +458,8 @@ fn depth(market: &MarketService, book: BookKey, levels: usize) -> v1::MarketDept
 }
 
 /// The error code and reason for a refused operation.
-pub fn refusal(request_id: u32, e: SubmitError) -> v1::ServerEnvelope {
-    let code = match &e {
+pub fn refusal(request_id: u32, e: &SubmitError) -> v1::ServerEnvelope {
+    let code = match e {
         SubmitError::RateLimited(_) => ErrorCode::RateLimited,
         SubmitError::Service(_) => ErrorCode::MarketUnavailable,
         SubmitError::Refused(OpError::Rules(_)) => ErrorCode::Internal,

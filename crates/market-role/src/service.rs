@@ -178,17 +178,17 @@ impl MarketService {
     /// Runs a player's (or the role's own) operation now, in memory; it is durable after the next
     /// [`MarketService::commit`]. Player operations (place, modify, cancel) count against the character's rate
     /// limit.
-    pub fn submit(&mut self, op: Op, now: u64) -> Result<OpResult, SubmitError> {
+    pub fn submit(&mut self, op: &Op, now: u64) -> Result<OpResult, SubmitError> {
         if self.broken {
             return Err(ServiceError::Broken.into());
         }
-        if let Op::Place { character, .. } | Op::Modify { character, .. } | Op::Cancel { character, .. } = op
+        if let Op::Place { character, .. } | Op::Modify { character, .. } | Op::Cancel { character, .. } = *op
             && !self.rate.allow(character, now)
         {
             return Err(SubmitError::RateLimited(character));
         }
-        let result = self.run(&op, now)?;
-        let text = serde_json::to_string(&op).map_err(|e| OpError::Rules(e.to_string()))?;
+        let result = self.run(op, now)?;
+        let text = serde_json::to_string(op).map_err(|e| OpError::Rules(e.to_string()))?;
         self.pending.log.push(EconomyLogRow { seq: self.next_seq, at_ms: now, op: text });
         self.next_seq += 1;
         Ok(result)

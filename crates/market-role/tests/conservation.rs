@@ -78,19 +78,19 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let mut now = 1_000u64;
     for character in 1..=4 {
         market
-            .submit(Op::Grant { character, amount: 50_000_000 }, now)
+            .submit(&Op::Grant { character, amount: 50_000_000 }, now)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
     for item in [VELDSPAR, TRITANIUM] {
         market
-            .submit(Op::OpenDesk { station: stations[0].0, item, rules_csv: rules_csv() }, now)
+            .submit(&Op::OpenDesk { station: stations[0].0, item, rules_csv: rules_csv() }, now)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
     for step in &steps {
         match step {
             Step::Op(spec) => {
                 // Refusals are part of the sequence: they must change nothing.
-                let _ = market.submit(to_op(spec, &stations, now), now);
+                let _ = market.submit(&to_op(spec, &stations, now), now);
             }
             Step::Wait(ms) => now += ms,
             Step::Commit => {
@@ -131,12 +131,12 @@ async fn a_long_run_trades_and_conserves() {
     let stations = three_stations(&setup());
     let mut market = open(&store).await;
     for character in 1..=4 {
-        market.submit(Op::Grant { character, amount: 500_000_000 }, 0).expect("grant");
+        market.submit(&Op::Grant { character, amount: 500_000_000 }, 0).expect("grant");
         market
-            .submit(Op::Mine { character, station: stations[0].0, item: VELDSPAR, quantity: 100_000 }, 0)
+            .submit(&Op::Mine { character, station: stations[0].0, item: VELDSPAR, quantity: 100_000 }, 0)
             .expect("mine");
     }
-    market.submit(Op::OpenDesk { station: stations[0].0, item: VELDSPAR, rules_csv: rules_csv() }, 0).expect("desk");
+    market.submit(&Op::OpenDesk { station: stations[0].0, item: VELDSPAR, rules_csv: rules_csv() }, 0).expect("desk");
     let mut fills = 0;
     for i in 0..2_000u64 {
         let character = 1 + i % 4;
@@ -150,14 +150,14 @@ async fn a_long_run_trades_and_conserves() {
             price: 1_300 + ((i * 37) % 400) as i64,
             expires_at: i + 500,
         };
-        let _ = market.submit(op, i);
-        if i % 50 == 0 {
-            market.submit(Op::Expire, i).expect("expire");
+        let _ = market.submit(&op, i);
+        if i.is_multiple_of(50) {
+            market.submit(&Op::Expire, i).expect("expire");
         }
-        if i % 97 == 0 {
-            if let Err(e) = market.commit().await {
-                panic!("commit: {e:?}")
-            }
+        if i.is_multiple_of(97)
+            && let Err(e) = market.commit().await
+        {
+            panic!("commit: {e:?}")
         }
     }
     if let Err(e) = market.commit().await {

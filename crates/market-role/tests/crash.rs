@@ -30,7 +30,7 @@ async fn trade(path: String, round: u64, committed: Arc<AtomicU64>) {
             2 | 4 => Op::Place {
                 character,
                 docked_at: Some(hub),
-                buy: i % 2 == 0,
+                buy: i.is_multiple_of(2),
                 station: hub,
                 item: VELDSPAR,
                 quantity: 20 + (i % 90) as i64,
@@ -41,9 +41,9 @@ async fn trade(path: String, round: u64, committed: Arc<AtomicU64>) {
             5 => Op::Modify { character, order: i / 2 + 1, price: 1_400 + (i % 100) as i64 },
             _ => Op::Expire,
         };
-        let _ = market.submit(op, now);
-        if i % 300 == 0 {
-            let _ = market.submit(Op::NpcPeriod, now);
+        let _ = market.submit(&op, now);
+        if i.is_multiple_of(300) {
+            let _ = market.submit(&Op::NpcPeriod, now);
         }
         if i % 25 == 24 {
             let done = market.commit().await.expect("commit");
@@ -62,7 +62,7 @@ async fn a_market_killed_mid_trading_restarts_whole() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.expect("open"));
         let mut market = MarketService::open(store, setup(), RateLimiter::unlimited()).await.expect("opens");
         let hub = three_stations(&setup())[0].0;
-        market.submit(Op::OpenDesk { station: hub, item: VELDSPAR, rules_csv: rules_csv() }, 0).expect("desk");
+        market.submit(&Op::OpenDesk { station: hub, item: VELDSPAR, rules_csv: rules_csv() }, 0).expect("desk");
         market.commit().await.expect("commit");
     }
     let committed = Arc::new(AtomicU64::new(1));
@@ -72,7 +72,10 @@ async fn a_market_killed_mid_trading_restarts_whole() {
         tokio::time::sleep(Duration::from_millis(40 + 37 * round % 90)).await;
         task.abort();
         let outcome = task.await;
-        assert!(outcome.as_ref().is_err_and(|e| e.is_cancelled()), "the market was killed, not failed: {outcome:?}");
+        assert!(
+            outcome.as_ref().is_err_and(tokio::task::JoinError::is_cancelled),
+            "the market was killed, not failed: {outcome:?}"
+        );
 
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.expect("reopen"));
         // Opening replays the log and checks it against the stored rows.

@@ -16,15 +16,15 @@ async fn sustained_selling_moves_the_npc_price_and_it_recovers() {
     let store = file_store(&dir).await;
     let mut market = open(&store).await;
     let hub = three_stations(&setup())[0].0;
-    market.submit(Op::OpenDesk { station: hub, item: VELDSPAR, rules_csv: rules_csv() }, 0).expect("desk");
-    market.submit(Op::Grant { character: 1, amount: 10_000_000 }, 0).expect("grant");
+    market.submit(&Op::OpenDesk { station: hub, item: VELDSPAR, rules_csv: rules_csv() }, 0).expect("desk");
+    market.submit(&Op::Grant { character: 1, amount: 10_000_000 }, 0).expect("grant");
     market.commit().await.expect("commit");
     let base_buy = store.economy().desks().await.expect("desks")[0].buy_price;
 
     let mut now = 0;
     for _ in 0..20 {
         now += PERIOD_MS;
-        market.submit(Op::Mine { character: 1, station: hub, item: VELDSPAR, quantity: 500_000 }, now).expect("mine");
+        market.submit(&Op::Mine { character: 1, station: hub, item: VELDSPAR, quantity: 500_000 }, now).expect("mine");
         let sell = Op::Place {
             character: 1,
             docked_at: Some(hub),
@@ -35,8 +35,8 @@ async fn sustained_selling_moves_the_npc_price_and_it_recovers() {
             price: 1,
             expires_at: now + 1,
         };
-        market.submit(sell, now).expect("sell to the NPC");
-        market.submit(Op::NpcPeriod, now).expect("period");
+        market.submit(&sell, now).expect("sell to the NPC");
+        market.submit(&Op::NpcPeriod, now).expect("period");
         market.commit().await.expect("commit");
     }
     let fallen = store.economy().desks().await.expect("desks")[0];
@@ -45,7 +45,7 @@ async fn sustained_selling_moves_the_npc_price_and_it_recovers() {
 
     for _ in 0..200 {
         now += PERIOD_MS;
-        market.submit(Op::NpcPeriod, now).expect("period");
+        market.submit(&Op::NpcPeriod, now).expect("period");
     }
     market.commit().await.expect("commit");
     let recovered = store.economy().desks().await.expect("desks")[0];
@@ -58,8 +58,8 @@ async fn sustained_selling_moves_the_npc_price_and_it_recovers() {
     let edited =
         rules_csv().replace("ore,1000,500000,200,500000,1000,5000,20000", "ore,4000,500000,200,500000,1000,5000,20000");
     assert_ne!(edited, rules_csv(), "the test edits the ore row");
-    market.submit(Op::Retune { rules_csv: edited }, now).expect("retune");
-    market.submit(Op::NpcPeriod, now + PERIOD_MS).expect("period");
+    market.submit(&Op::Retune { rules_csv: edited }, now).expect("retune");
+    market.submit(&Op::NpcPeriod, now + PERIOD_MS).expect("period");
     market.commit().await.expect("commit");
     let wider = store.economy().desks().await.expect("desks")[0];
     assert!(

@@ -19,9 +19,9 @@ async fn bad_orders_are_refused_and_change_nothing() {
     let store = file_store(&dir).await;
     let mut market = open(&store).await;
     let [hub, elsewhere, _] = three_stations(&setup());
-    market.submit(Op::Grant { character: 1, amount: 1_000_000 }, 0).expect("grant");
-    market.submit(Op::Grant { character: 2, amount: 1_000_000 }, 0).expect("grant");
-    market.submit(Op::Mine { character: 1, station: hub.0, item: VELDSPAR, quantity: 100 }, 0).expect("mine");
+    market.submit(&Op::Grant { character: 1, amount: 1_000_000 }, 0).expect("grant");
+    market.submit(&Op::Grant { character: 2, amount: 1_000_000 }, 0).expect("grant");
+    market.submit(&Op::Mine { character: 1, station: hub.0, item: VELDSPAR, quantity: 100 }, 0).expect("mine");
     let sell_from = |docked_at: Option<u64>, quantity: i64, price: i64| Op::Place {
         character: 1,
         docked_at,
@@ -33,28 +33,31 @@ async fn bad_orders_are_refused_and_change_nothing() {
         expires_at: 1_000,
     };
     let sell = |quantity, price| sell_from(Some(hub.0), quantity, price);
-    let order = market.submit(sell(10, 5_000), 1).expect("a good order").id.expect("its id");
+    let order = market.submit(&sell(10, 5_000), 1).expect("a good order").id.expect("its id");
     market.commit().await.expect("commit");
     let before = store.economy().economy_balances().await.expect("balances");
     let log_before = store.economy().economy_log().await.expect("log").len();
     let ledger_before = market.exchange().ledger().clone();
 
     assert!(matches!(
-        refused(market.submit(sell(0, 5_000), 2)),
+        refused(market.submit(&sell(0, 5_000), 2)),
         ExchangeError::Market(MarketError::NonPositiveQuantity(0))
     ));
     assert!(matches!(
-        refused(market.submit(sell(-5, 5_000), 2)),
+        refused(market.submit(&sell(-5, 5_000), 2)),
         ExchangeError::Market(MarketError::NonPositiveQuantity(-5))
     ));
-    assert!(matches!(refused(market.submit(sell(5, 0), 2)), ExchangeError::Market(MarketError::NonPositivePrice(0))));
-    assert!(matches!(refused(market.submit(sell(5, -1), 2)), ExchangeError::Market(MarketError::NonPositivePrice(-1))));
+    assert!(matches!(refused(market.submit(&sell(5, 0), 2)), ExchangeError::Market(MarketError::NonPositivePrice(0))));
     assert!(matches!(
-        refused(market.submit(sell(i64::MAX, i64::MAX), 2)),
+        refused(market.submit(&sell(5, -1), 2)),
+        ExchangeError::Market(MarketError::NonPositivePrice(-1))
+    ));
+    assert!(matches!(
+        refused(market.submit(&sell(i64::MAX, i64::MAX), 2)),
         ExchangeError::Market(MarketError::ValueOverflow { .. })
     ));
     assert!(matches!(
-        refused(market.submit(sell(91, 5_000), 2)),
+        refused(market.submit(&sell(91, 5_000), 2)),
         ExchangeError::InsufficientItems { needed: 91, has: 90, .. }
     ));
     let buy_too_much = Op::Place {
@@ -67,21 +70,21 @@ async fn bad_orders_are_refused_and_change_nothing() {
         price: 1_000,
         expires_at: 1_000,
     };
-    assert!(matches!(refused(market.submit(buy_too_much, 2)), ExchangeError::InsufficientFunds { .. }));
+    assert!(matches!(refused(market.submit(&buy_too_much, 2)), ExchangeError::InsufficientFunds { .. }));
     let not_docked = sell_from(Some(elsewhere.0), 5, 5_000);
-    assert!(matches!(refused(market.submit(not_docked, 2)), ExchangeError::NotDocked { .. }));
+    assert!(matches!(refused(market.submit(&not_docked, 2)), ExchangeError::NotDocked { .. }));
     let in_space = sell_from(None, 5, 5_000);
-    assert!(matches!(refused(market.submit(in_space, 2)), ExchangeError::NotDocked { docked_at: None, .. }));
+    assert!(matches!(refused(market.submit(&in_space, 2)), ExchangeError::NotDocked { docked_at: None, .. }));
     assert!(matches!(
-        refused(market.submit(Op::Cancel { character: 2, order }, 2)),
+        refused(market.submit(&Op::Cancel { character: 2, order }, 2)),
         ExchangeError::Market(MarketError::NotOwner { .. })
     ));
     assert!(matches!(
-        refused(market.submit(Op::Modify { character: 2, order, price: 4_000 }, 2)),
+        refused(market.submit(&Op::Modify { character: 2, order, price: 4_000 }, 2)),
         ExchangeError::Market(MarketError::NotOwner { .. })
     ));
     assert!(matches!(
-        refused(market.submit(Op::Cancel { character: 1, order: 999 }, 2)),
+        refused(market.submit(&Op::Cancel { character: 1, order: 999 }, 2)),
         ExchangeError::Market(MarketError::UnknownOrder(_))
     ));
 
@@ -98,7 +101,7 @@ async fn a_flood_of_orders_is_rate_limited() {
     let store = file_store(&dir).await;
     let mut market = MarketService::open(store.clone(), setup(), RateLimiter::new(5, 10)).await.expect("opens");
     let hub = three_stations(&setup())[0];
-    market.submit(Op::Grant { character: 1, amount: 100_000_000 }, 0).expect("grant");
+    market.submit(&Op::Grant { character: 1, amount: 100_000_000 }, 0).expect("grant");
     let mut limited = 0;
     for i in 0..50 {
         let op = Op::Place {
@@ -111,7 +114,7 @@ async fn a_flood_of_orders_is_rate_limited() {
             price: 100 + i,
             expires_at: 10_000,
         };
-        match market.submit(op, 5) {
+        match market.submit(&op, 5) {
             Ok(_) => {}
             Err(SubmitError::RateLimited(1)) => limited += 1,
             Err(other) => panic!("unexpected {other:?}"),
@@ -121,6 +124,6 @@ async fn a_flood_of_orders_is_rate_limited() {
     assert_eq!(market.exchange().market().len(), 10, "refused orders changed nothing");
     // A second later there is room again, and other characters were never limited.
     let op = Op::Cancel { character: 1, order: 1 };
-    market.submit(op, 1_005).expect("the bucket refilled");
-    market.submit(Op::Grant { character: 2, amount: 1 }, 5).expect("grants are not rate limited");
+    market.submit(&op, 1_005).expect("the bucket refilled");
+    market.submit(&Op::Grant { character: 2, amount: 1 }, 5).expect("grants are not rate limited");
 }

@@ -30,7 +30,10 @@ pub struct Station {
 
 /// The system a station id belongs to.
 pub fn station_system(station: StationId) -> Option<SystemId> {
-    u32::try_from(station.0 / STATION_ID_STRIDE).ok().filter(|_| station.0 % STATION_ID_STRIDE != 0).map(SystemId)
+    u32::try_from(station.0 / STATION_ID_STRIDE)
+        .ok()
+        .filter(|_| !station.0.is_multiple_of(STATION_ID_STRIDE))
+        .map(SystemId)
 }
 
 /// The stations of a universe, by system then number.

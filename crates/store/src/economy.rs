@@ -395,7 +395,7 @@ fn add_rows<'a>(
     table: &str,
     columns: &[&str],
     keys: Option<&[&str]>,
-    rows: Vec<Vec<Arg<'a>>>,
+    rows: &[Vec<Arg<'a>>],
 ) {
     let tail = match (table, keys) {
         // Flows are deltas, added to the day's counter.
@@ -414,21 +414,19 @@ fn add_rows<'a>(
 /// batch before anything is written.
 pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<Arg<'_>>)>, StoreError> {
     let mut out = Vec::new();
-    let mut add =
-        |table: &str, columns: &[&str], keys: Option<&[&str]>, rows| add_rows(&mut out, table, columns, keys, rows);
     use Arg::{Int, Null, Text};
     let log = batch
         .log
         .iter()
         .map(|r| Ok(vec![Int(int(r.seq, "log seq")?), Int(int(r.at_ms, "log time")?), Text(&r.op)]))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add("econ_log", &["seq", "at_ms", "op"], None, log);
+    add_rows(&mut out, "econ_log", &["seq", "at_ms", "op"], None, &log);
     let wallets = batch
         .wallets
         .iter()
         .map(|w| Ok(vec![Int(int(w.character_id, "character id")?), Int(int(w.balance, "wallet balance")?)]))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add("econ_wallets", &["character_id", "balance"], Some(&["character_id"]), wallets);
+    add_rows(&mut out, "econ_wallets", &["character_id", "balance"], Some(&["character_id"]), &wallets);
     let hangars = batch
         .hangars
         .iter()
@@ -442,7 +440,13 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let hangar_keys = ["character_id", "station_id", "type_id"];
-    add("econ_hangars", &["character_id", "station_id", "type_id", "quantity"], Some(&hangar_keys), hangars);
+    add_rows(
+        &mut out,
+        "econ_hangars",
+        &["character_id", "station_id", "type_id", "quantity"],
+        Some(&hangar_keys),
+        &hangars,
+    );
     let orders = batch
         .orders
         .iter()
@@ -466,7 +470,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add("econ_orders", ORDER_COLUMNS, Some(&["order_id"]), orders);
+    add_rows(&mut out, "econ_orders", ORDER_COLUMNS, Some(&["order_id"]), &orders);
     let journal = batch
         .journal
         .iter()
@@ -480,7 +484,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add("econ_journal", &["character_id", "at_ms", "kind", "amount", "order_id"], None, journal);
+    add_rows(&mut out, "econ_journal", &["character_id", "at_ms", "kind", "amount", "order_id"], None, &journal);
     let transactions = batch
         .transactions
         .iter()
@@ -504,7 +508,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add("econ_transactions", TRANSACTION_COLUMNS, None, transactions);
+    add_rows(&mut out, "econ_transactions", TRANSACTION_COLUMNS, None, &transactions);
     let flows = batch
         .flows
         .iter()
@@ -517,7 +521,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add("econ_flows", &["day", "kind", "type_id", "amount"], None, flows);
+    add_rows(&mut out, "econ_flows", &["day", "kind", "type_id", "amount"], None, &flows);
     let history = batch
         .history
         .iter()
@@ -535,7 +539,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add("econ_history", HISTORY_COLUMNS, Some(&["region_id", "type_id", "day"]), history);
+    add_rows(&mut out, "econ_history", HISTORY_COLUMNS, Some(&["region_id", "type_id", "day"]), &history);
     let desks = batch
         .desks
         .iter()
@@ -550,7 +554,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add("econ_desks", DESK_COLUMNS, Some(&["desk_id"]), desks);
+    add_rows(&mut out, "econ_desks", DESK_COLUMNS, Some(&["desk_id"]), &desks);
     Ok(out)
 }
 
