@@ -11,6 +11,7 @@
 
 pub mod op;
 mod rate;
+pub mod report;
 pub mod role;
 pub mod service;
 
@@ -18,6 +19,7 @@ use std::path::Path;
 
 pub use op::{Op, OpError, OpResult, parse_rules};
 pub use rate::RateLimiter;
+pub use report::{EconomyReport, built_in_names, economy_report};
 pub use role::{MarketHandle, RoleConfig, prepare_desks, serve, start};
 pub use service::{DAY_MS, MarketService, MarketSetup, ServiceError, SubmitError, stored_imbalances};
 
