@@ -304,8 +304,18 @@ pub(crate) enum Arg<'a> {
 /// Rows per multi-row statement: far below SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
-/// `INSERT INTO table (cols) VALUES ($1, …), (…) tail` for `rows` rows, with `$n` placeholders (both backends).
-pub(crate) fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str) -> String {
+/// How a backend numbers bind parameters in the multi-row statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placeholders {
+    /// `$1, $2, …` (PostgreSQL).
+    Numbered,
+    /// `?, ?, …` (SQLite: sqlx looks every named parameter up by index, and SQLite's lookup is a linear scan,
+    /// so thousands of `$n` in one statement cost quadratic time; anonymous ones bind in order).
+    Anonymous,
+}
+
+/// `INSERT INTO table (cols) VALUES ($1, …), (…) tail` for `rows` rows.
+pub(crate) fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str, style: Placeholders) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     let mut n = 0;
     for row in 0..rows {
@@ -318,7 +328,10 @@ pub(crate) fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str)
                 sql.push_str(", ");
             }
             n += 1;
-            sql.push_str(&format!("${n}"));
+            match style {
+                Placeholders::Numbered => sql.push_str(&format!("${n}")),
+                Placeholders::Anonymous => sql.push('?'),
+            }
         }
         sql.push(')');
     }
@@ -396,6 +409,7 @@ fn add_rows<'a>(
     columns: &[&str],
     keys: Option<&[&str]>,
     rows: &[Vec<Arg<'a>>],
+    style: Placeholders,
 ) {
     let tail = match (table, keys) {
         // Flows are deltas, added to the day's counter.
@@ -406,13 +420,16 @@ fn add_rows<'a>(
         (_, None) => String::new(),
     };
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        out.push((insert_sql(table, columns, chunk.len(), &tail), chunk.concat()));
+        out.push((insert_sql(table, columns, chunk.len(), &tail, style), chunk.concat()));
     }
 }
 
 /// Every table of a batch as (statement, arguments) pairs, checked: a value no column can hold refuses the whole
 /// batch before anything is written.
-pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<Arg<'_>>)>, StoreError> {
+pub(crate) fn batch_statements(
+    batch: &EconomyBatch,
+    style: Placeholders,
+) -> Result<Vec<(String, Vec<Arg<'_>>)>, StoreError> {
     let mut out = Vec::new();
     use Arg::{Int, Null, Text};
     let log = batch
@@ -420,13 +437,13 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
         .iter()
         .map(|r| Ok(vec![Int(int(r.seq, "log seq")?), Int(int(r.at_ms, "log time")?), Text(&r.op)]))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add_rows(&mut out, "econ_log", &["seq", "at_ms", "op"], None, &log);
+    add_rows(&mut out, "econ_log", &["seq", "at_ms", "op"], None, &log, style);
     let wallets = batch
         .wallets
         .iter()
         .map(|w| Ok(vec![Int(int(w.character_id, "character id")?), Int(int(w.balance, "wallet balance")?)]))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add_rows(&mut out, "econ_wallets", &["character_id", "balance"], Some(&["character_id"]), &wallets);
+    add_rows(&mut out, "econ_wallets", &["character_id", "balance"], Some(&["character_id"]), &wallets, style);
     let hangars = batch
         .hangars
         .iter()
@@ -446,6 +463,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
         &["character_id", "station_id", "type_id", "quantity"],
         Some(&hangar_keys),
         &hangars,
+        style,
     );
     let orders = batch
         .orders
@@ -470,7 +488,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add_rows(&mut out, "econ_orders", ORDER_COLUMNS, Some(&["order_id"]), &orders);
+    add_rows(&mut out, "econ_orders", ORDER_COLUMNS, Some(&["order_id"]), &orders, style);
     let journal = batch
         .journal
         .iter()
@@ -484,7 +502,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add_rows(&mut out, "econ_journal", &["character_id", "at_ms", "kind", "amount", "order_id"], None, &journal);
+    add_rows(&mut out, "econ_journal", &["character_id", "at_ms", "kind", "amount", "order_id"], None, &journal, style);
     let transactions = batch
         .transactions
         .iter()
@@ -508,7 +526,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add_rows(&mut out, "econ_transactions", TRANSACTION_COLUMNS, None, &transactions);
+    add_rows(&mut out, "econ_transactions", TRANSACTION_COLUMNS, None, &transactions, style);
     let flows = batch
         .flows
         .iter()
@@ -521,7 +539,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add_rows(&mut out, "econ_flows", &["day", "kind", "type_id", "amount"], None, &flows);
+    add_rows(&mut out, "econ_flows", &["day", "kind", "type_id", "amount"], None, &flows, style);
     let history = batch
         .history
         .iter()
@@ -539,7 +557,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add_rows(&mut out, "econ_history", HISTORY_COLUMNS, Some(&["region_id", "type_id", "day"]), &history);
+    add_rows(&mut out, "econ_history", HISTORY_COLUMNS, Some(&["region_id", "type_id", "day"]), &history, style);
     let desks = batch
         .desks
         .iter()
@@ -554,7 +572,7 @@ pub(crate) fn batch_statements(batch: &EconomyBatch) -> Result<Vec<(String, Vec<
             ])
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    add_rows(&mut out, "econ_desks", DESK_COLUMNS, Some(&["desk_id"]), &desks);
+    add_rows(&mut out, "econ_desks", DESK_COLUMNS, Some(&["desk_id"]), &desks, style);
     Ok(out)
 }
 
@@ -596,7 +614,7 @@ pub(crate) const DESK_COLUMNS: &[&str] = &["desk_id", "station_id", "type_id", "
 /// Implements [`EconomyStore`] for `$store` over sqlx database `$db` whose rows are `$row`; like
 /// [`crate::backend`], the store type provides `begin_write`, `begin_read` and a `pool` field.
 macro_rules! economy_store {
-    ($store:ident, $db:ty, $row:ty) => {
+    ($store:ident, $db:ty, $row:ty, $placeholders:expr) => {
         mod economy_store {
             use super::$store;
             use sqlx::Row as _;
@@ -673,7 +691,7 @@ macro_rules! economy_store {
             #[async_trait::async_trait]
             impl EconomyStore for $store {
                 async fn commit_economy(&self, batch: &EconomyBatch) -> Result<(), StoreError> {
-                    let statements = batch_statements(batch)?;
+                    let statements = batch_statements(batch, $placeholders)?;
                     let Some(first) = batch.log.first() else { return Ok(()) };
                     let mut tx = self.begin_write().await?;
                     let last: Option<i64> =
@@ -936,7 +954,11 @@ mod tests {
 
     #[test]
     fn multi_row_statements_number_their_placeholders() {
-        assert_eq!(insert_sql("t", &["a", "b"], 2, ""), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ");
+        assert_eq!(
+            insert_sql("t", &["a", "b"], 2, "", Placeholders::Numbered),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) "
+        );
+        assert_eq!(insert_sql("t", &["a"], 2, "", Placeholders::Anonymous), "INSERT INTO t (a) VALUES (?), (?) ");
         assert_eq!(
             upsert_tail(&["a"], &["a", "b", "c"]),
             "ON CONFLICT (a) DO UPDATE SET b = excluded.b, c = excluded.c"
@@ -950,6 +972,6 @@ mod tests {
             wallets: vec![WalletRow { character_id: 1, balance: u64::MAX }],
             ..EconomyBatch::default()
         };
-        assert!(matches!(batch_statements(&batch), Err(StoreError::Invalid { .. })));
+        assert!(matches!(batch_statements(&batch, Placeholders::Numbered), Err(StoreError::Invalid { .. })));
     }
 }
