@@ -748,6 +748,79 @@
   $("log-level-save").addEventListener("click", saveLogLevel);
   $("log-level").addEventListener("keydown", (event) => event.key === "Enter" && saveLogLevel());
 
+  // ---------------------------------------------------------------- the economy
+  // /api/v1/economy every 5 s: the figures, the most traded items, and each NPC desk's prices sampled into a
+  // series (the last 360 samples, half an hour) drawn as a line chart of the selected desk.
+  const ECONOMY_MS = 5000;
+  const ECONOMY_SAMPLES = 360;
+  const fmtMoney = (cents) => (Number.isFinite(cents) ? (cents / 100).toLocaleString("en-US", { maximumFractionDigits: 2 }) : "–");
+  const sum = (object) => Object.values(object || {}).reduce((a, b) => a + b, 0);
+
+  async function loadEconomy() {
+    state.economyLoaded = Date.now();
+    let report;
+    try {
+      report = await api("GET", "/api/v1/economy?days=1");
+    } catch (e) {
+      if (e.status === 404) $("economy-panel").hidden = true;
+      return;
+    }
+    $("economy-panel").hidden = false;
+    $("economy-supply").textContent = fmtMoney(report.money_supply);
+    const today = report.days[report.days.length - 1] || {};
+    $("economy-faucets").textContent = fmtMoney(sum(today.faucets));
+    $("economy-sinks").textContent = fmtMoney(sum(today.sinks));
+    $("economy-mined").textContent = fmtInt((today.items || {}).mined || 0);
+    const ok = report.conservation.ok;
+    const badge = $("economy-conservation");
+    badge.textContent = ok ? "conserved" : "NOT conserved";
+    badge.className = "pill " + (ok ? "live" : "down");
+    badge.title = ok ? "money and every item type balance over the stored rows" : JSON.stringify(report.conservation.imbalances);
+    const series = state.economySeries || (state.economySeries = new Map());
+    const select = $("economy-desk");
+    for (const desk of report.npc_desks) {
+      const key = String(desk.desk_id);
+      if (!series.has(key)) {
+        series.set(key, []);
+        select.appendChild(el("option", { value: key }, `${desk.name} (station ${desk.station_id})`));
+        if (!state.economyDesk && desk.name === "Veldspar") state.economyDesk = key;
+      }
+      const points = series.get(key);
+      points.push({ t: Date.now(), buy: desk.buy_price, sell: desk.sell_price });
+      if (points.length > ECONOMY_SAMPLES) points.shift();
+    }
+    if (!state.economyDesk && report.npc_desks.length) state.economyDesk = String(report.npc_desks[0].desk_id);
+    if (state.economyDesk) select.value = state.economyDesk;
+    drawEconomyChart();
+    const body = $("economy-traded").tBodies[0];
+    body.replaceChildren();
+    for (const t of report.most_traded) {
+      const tr = el("tr");
+      tr.append(el("td", {}, t.name || String(t.type_id)), el("td", { class: "num" }, fmtInt(t.volume)),
+        el("td", { class: "num" }, fmtInt(t.fills)));
+      body.append(tr);
+    }
+  }
+
+  function drawEconomyChart() {
+    const points = (state.economySeries && state.economySeries.get(state.economyDesk)) || [];
+    const values = points.flatMap((p) => [p.buy, p.sell]);
+    const low = Math.min(...values), high = Math.max(...values);
+    const span = high > low ? high - low : Math.max(1, high * 0.1);
+    const x = (i) => (points.length > 1 ? (i / (points.length - 1)) * 300 : 150);
+    const y = (v) => 115 - ((v - low + (high > low ? 0 : span / 2)) / span) * 110;
+    const line = (side) => points.map((p, i) => `${x(i).toFixed(1)},${y(p[side]).toFixed(1)}`).join(" ");
+    $("economy-buy").setAttribute("points", line("buy"));
+    $("economy-sell").setAttribute("points", line("sell"));
+    const last = points[points.length - 1];
+    $("economy-buy-now").textContent = last ? fmtMoney(last.buy) : "–";
+    $("economy-sell-now").textContent = last ? fmtMoney(last.sell) : "–";
+  }
+  $("economy-desk").addEventListener("change", (event) => {
+    state.economyDesk = event.target.value;
+    drawEconomyChart();
+  });
+
   // ---------------------------------------------------------------- the poll loop
   async function poll() {
     if (!state.token) { state.polling = false; return; }
@@ -770,6 +843,7 @@
       if (state.profilerRunning && Date.now() - state.profilerLoaded > 5000) loadProfilerReport();
       if (!state.settingsLoaded && !state.settingsLoading) loadSettings().catch(() => {});
       if (!state.logLevelLoaded) loadLogLevel().catch(() => {});
+      if (!state.economyLoaded || Date.now() - state.economyLoaded > ECONOMY_MS) loadEconomy().catch(() => {});
     } catch (e) {
       if (e.status === 401) { state.polling = false; return; }
       const age = state.lastUpdate ? Math.round((Date.now() - state.lastUpdate) / 1000) : null;

@@ -55,11 +55,20 @@ pub trait ClusterControl: Send + Sync + 'static {
         let _ = (system_id, node);
         Err(ControlError::NotFound("live migration is not available on this cluster".into()))
     }
+
     /// The latest `limit` (already checked to be 1..=1000) kill reports from the store, newest first: of one
     /// system, or of all. Clusters without a store of kills answer `NotFound`.
     async fn kills(&self, system_id: Option<u32>, limit: u32) -> Result<Vec<KillView>, ControlError> {
         let _ = (system_id, limit);
         Err(ControlError::NotFound("kill reports are not available on this cluster".into()))
+    }
+
+    /// The economy over the last `days` days (already checked to be 1..=365): money supply, faucets and sinks
+    /// per day, most traded items, NPC desks' prices, the conservation check (opaque JSON, documented in
+    /// docs/admin-api.md). Clusters without a market answer `NotFound`.
+    async fn economy(&self, days: u32) -> Result<serde_json::Value, ControlError> {
+        let _ = days;
+        Err(ControlError::NotFound("this cluster has no market".into()))
     }
 }
 

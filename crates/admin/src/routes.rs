@@ -64,6 +64,7 @@ pub fn router(token: &str, control: Arc<dyn ClusterControl>) -> Router {
         .route("/systems/{id}", get(system))
         .route("/systems/{id}/move", post(move_system))
         .route("/universe", get(universe))
+        .route("/economy", get(economy))
         .route("/settings", get(settings))
         .route("/settings/{key}", put(put_setting))
         .route("/shutdown", get(shutdown_status).post(schedule_shutdown).delete(cancel_shutdown))
@@ -126,6 +127,12 @@ async fn system(State(control): State<Control>, Path(id): Path<String>) -> Resul
         Some(detail) => Ok(json(&detail)),
         None => Err(ApiError::not_found(format!("no system {id}"))),
     }
+}
+
+/// `GET /api/v1/economy?days=N` (1–365, default 7).
+async fn economy(State(control): State<Control>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let days = query_number(query.as_deref(), "days", 7, 365)?;
+    Ok(json(&control.economy(days).await?))
 }
 
 async fn universe(State(control): State<Control>) -> Response {
@@ -252,13 +259,15 @@ fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
 
 /// The `seconds` query parameter of the flamegraph: 1..=60, 10 when absent.
 fn flamegraph_seconds(query: Option<&str>) -> Result<u32, ApiError> {
-    let Some(value) = query_value(query, "seconds") else { return Ok(DEFAULT_FLAMEGRAPH_SECONDS) };
+    query_number(query, "seconds", DEFAULT_FLAMEGRAPH_SECONDS, MAX_FLAMEGRAPH_SECONDS)
+}
+
+/// The query parameter `name` as an integer from 1 to `max`; `default` when absent.
+fn query_number(query: Option<&str>, name: &str, default: u32, max: u32) -> Result<u32, ApiError> {
+    let Some(value) = query_value(query, name) else { return Ok(default) };
     match value.parse::<u32>() {
-        Ok(seconds) if (1..=MAX_FLAMEGRAPH_SECONDS).contains(&seconds) => Ok(seconds),
-        _ => Err(ApiError::bad_field(
-            "seconds",
-            format!("`seconds` must be an integer from 1 to {MAX_FLAMEGRAPH_SECONDS}, got `{value}`"),
-        )),
+        Ok(number) if (1..=max).contains(&number) => Ok(number),
+        _ => Err(ApiError::bad_field(name, format!("`{name}` must be an integer from 1 to {max}, got `{value}`"))),
     }
 }
 

@@ -672,6 +672,12 @@ pub fn body_name(body: &Option<Msg>) -> &'static str {
         Some(Msg::Notice(_)) => "notice",
         Some(Msg::Queued(_)) => "queued",
         Some(Msg::Respawned(_)) => "respawned",
+        Some(Msg::OrderPlaced(_)) => "order_placed",
+        Some(Msg::MarketDepth(_)) => "market_depth",
+        Some(Msg::MyOrders(_)) => "my_orders",
+        Some(Msg::Wallet(_)) => "wallet",
+        Some(Msg::Transactions(_)) => "transactions",
+        Some(Msg::MarketHistory(_)) => "market_history",
     }
 }
 

@@ -120,6 +120,15 @@ async fn call_typed(connection: &mut Connection, envelope: &v1::ClientEnvelope) 
         Cmd::DeactivateModule(d) => sent_alone(connection.deactivate_module(d.module).await),
         Cmd::Logout(_) => drop(connection.logout().await),
         Cmd::Ping(p) => drop(connection.ping_with(p.nonce).await),
+        // The market's requests have no typed methods: they go through `request`.
+        market @ (Cmd::PlaceOrder(_)
+        | Cmd::ModifyOrder(_)
+        | Cmd::CancelOrder(_)
+        | Cmd::GetMarketDepth(_)
+        | Cmd::GetMyOrders(_)
+        | Cmd::GetWallet(_)
+        | Cmd::GetTransactions(_)
+        | Cmd::GetMarketHistory(_)) => drop(connection.request(market, WAIT).await),
     }
 }
 

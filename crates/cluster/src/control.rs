@@ -276,6 +276,15 @@ impl ClusterControl for Control {
         })
     }
 
+    async fn economy(&self, days: u32) -> Result<serde_json::Value, ControlError> {
+        let names = orrery_market_role::built_in_names();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let report = orrery_market_role::economy_report(self.store.as_ref(), days, now, &names)
+            .await
+            .map_err(|problem| ControlError::Internal(format!("reading the economy: {problem}")))?;
+        serde_json::to_value(report).map_err(|problem| ControlError::Internal(problem.to_string()))
+    }
+
     async fn move_system(&self, system_id: u32, node: u32) -> Result<serde_json::Value, ControlError> {
         use crate::MoveError as M;
         match self.coordinator.move_system(system_id, node).await {

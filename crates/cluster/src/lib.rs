@@ -114,6 +114,9 @@ pub struct ClusterConfig {
     pub coordinator_only: bool,
     /// Move systems off overloaded nodes by itself (`--rebalance`); `None` (the default) never does.
     pub rebalance: Option<Rebalance>,
+    /// Run the market role in this process (`orrery run`), with this configuration; `None`: the market runs
+    /// elsewhere (`orrery market`) or not at all.
+    pub market: Option<orrery_market_role::RoleConfig>,
 }
 
 impl ClusterConfig {
@@ -149,6 +152,7 @@ impl ClusterConfig {
             lease: Duration::from_secs(2),
             coordinator_only: false,
             rebalance: None,
+            market: Some(orrery_market_role::RoleConfig::default()),
         }
     }
 }
@@ -211,6 +215,8 @@ pub struct Cluster {
     admin_url: Option<String>,
     metrics: Arc<Metrics>,
     profiler: Arc<Profiler>,
+    /// The market role, when it runs in this process.
+    market: Option<orrery_market_role::MarketHandle>,
 }
 
 /// The command line's values as settings: the base that rows in the settings table override.
@@ -419,6 +425,14 @@ impl Cluster {
             proxy = Some(start_proxy(&config, 1, &bus, &store).await?);
             (persister, persist_worker) = (Some(worker_input), Some(worker));
         }
+        let market = match (&config.market, config.coordinator_only) {
+            (Some(market), false) => Some(
+                orrery_market_role::start(bus.clone(), store.clone(), &config.universe, market.clone())
+                    .await
+                    .map_err(|problem| ClusterError::Config(format!("starting the market: {problem}")))?,
+            ),
+            _ => None,
+        };
         let settings = start_live_settings(&config, &store, &bus, &stop_watchers).await;
         let emergency = EmergencyShutdown::new(config.cluster_name.clone(), bus.clone());
 
@@ -458,6 +472,7 @@ impl Cluster {
             admin_url: None,
             metrics,
             profiler,
+            market,
         };
         cluster.watch_added_systems(config.settings_poll);
         if let Some(listen) = config.admin_listen {
@@ -657,6 +672,10 @@ impl Cluster {
         self.stop_watchers.cancel();
         if let Some(proxy) = self.proxy {
             proxy.shutdown().await;
+        }
+        if let Some(market) = self.market {
+            tracing::info!("stopping the market");
+            market.shutdown().await;
         }
         tracing::info!("stopping sol nodes");
         for node in self.nodes {

@@ -153,6 +153,39 @@ impl ProxyProcess {
     }
 }
 
+/// The market role as a process of its own (`orrery market`).
+pub struct MarketProcess {
+    market: orrery_market_role::MarketHandle,
+    bus: Arc<dyn Bus>,
+}
+
+impl MarketProcess {
+    /// Connect to the store and the bus, replay and check the market's log, and serve the `market` subject.
+    /// Only one market role may run per cluster: a second one's first commit is refused by the store (the log
+    /// sequence is taken) and it stops.
+    pub async fn start(
+        config: &ClusterConfig,
+        market: orrery_market_role::RoleConfig,
+    ) -> Result<MarketProcess, ClusterError> {
+        let store = orrery_store::open(&config.db_url).await?;
+        let bus = connect_bus(config.bus_url.as_deref(), &config.cluster_name).await?;
+        let market = orrery_market_role::start(bus.clone(), store, &config.universe, market)
+            .await
+            .map_err(|problem| ClusterError::Config(format!("starting the market: {problem}")))?;
+        Ok(MarketProcess { market, bus })
+    }
+
+    /// The bus this process is on.
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
+    }
+
+    /// Commit what is pending, answer, stop.
+    pub async fn shutdown(self) {
+        self.market.shutdown().await;
+    }
+}
+
 /// Completes when the coordinator announces that the cluster is going down (an emergency shutdown that fired),
 /// or when `stop` is cancelled.
 pub async fn cluster_going_down(bus: &dyn Bus, stop: CancellationToken) {

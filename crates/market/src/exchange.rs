@@ -161,6 +161,12 @@ impl Exchange {
         }
     }
 
+    /// The events of the last operation that returned none itself ([`Exchange::open_npc_desk`]: the desk's first
+    /// orders, and any fills they made at once).
+    pub fn last_events(&self) -> &[Event] {
+        &self.events
+    }
+
     /// Makes a station known, in its region.
     pub fn add_station(&mut self, station: StationId, region: RegionId) {
         self.stations.insert(station, region);
@@ -351,6 +357,28 @@ impl Exchange {
             self.restock(desk, now)?;
         }
         Ok(&self.events)
+    }
+
+    /// Gives every desk its group's rule from `rules` (an operator edited `data/npc-pricing.csv`): the new spread,
+    /// stock, impact, recovery and bounds apply from the next period on; a desk keeps its current price factor.
+    /// Refused, changing nothing, if a desk's group has no rule or its dearest order would no longer fit
+    /// [`crate::MAX_AMOUNT`]. Returns how many desks' rules changed.
+    pub fn retune_desks(&mut self, rules: &NpcRules) -> Result<usize, ExchangeError> {
+        let mut new_rules = Vec::with_capacity(self.desks.len());
+        for desk in &self.desks {
+            let item_type = self.catalog.get(desk.book.item).ok_or(ExchangeError::UnknownItemType(desk.book.item))?;
+            let rule = *rules.get(item_type.group).ok_or(ExchangeError::NoNpcRule(item_type.group))?;
+            validate_amounts(rule.stock as i64, rule.highest_quotes(item_type.base_price).sell as i64)?;
+            new_rules.push(rule);
+        }
+        let mut changed = 0;
+        for (desk, rule) in self.desks.iter_mut().zip(new_rules) {
+            if desk.rule != rule {
+                desk.rule = rule;
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 
     /// Cancels a desk's open orders and places new ones at its current quotes, appending to the events.

@@ -186,6 +186,16 @@ impl Ledger {
         self.hangars.get(&(character, station, item)).copied().unwrap_or(0)
     }
 
+    /// Every wallet the ledger has seen, by character (some may hold 0).
+    pub fn wallets(&self) -> impl Iterator<Item = (CharacterId, Money)> + '_ {
+        self.wallets.iter().map(|(&c, &m)| (c, m))
+    }
+
+    /// Every hangar holding items, by character, station and item type.
+    pub fn hangars(&self) -> impl Iterator<Item = ((CharacterId, StationId, ItemTypeId), Quantity)> + '_ {
+        self.hangars.iter().filter(|&(_, &q)| q > 0).map(|(&k, &q)| (k, q))
+    }
+
     /// What an open player order holds in escrow; `None` for NPC orders and closed orders.
     pub fn escrow(&self, order: OrderId) -> Option<&Escrow> {
         self.escrow.get(&order)

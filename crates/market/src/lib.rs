@@ -50,6 +50,7 @@ mod items;
 mod ledger;
 mod market;
 pub mod npc;
+pub mod stations;
 
 pub use book::RestingOrder;
 pub use error::MarketError;
@@ -65,3 +66,4 @@ pub use items::{ItemCatalog, ItemGroup, ItemType};
 pub use ledger::{Escrow, Held, ItemFlows, Ledger, LedgerError, MoneyFlows};
 pub use market::{Depth, Market, OrderRequest, Repricing, ValidOrder, escrow, validate_amounts};
 pub use npc::{NpcPrice, NpcQuotes, NpcRule, NpcRules};
+pub use stations::{Station, station_system, stations};

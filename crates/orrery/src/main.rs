@@ -25,6 +25,8 @@ enum Command {
     Node(cmd::roles::RoleArgs),
     /// One proxy of a multi-process cluster: client sessions over TCP and WebSocket.
     Proxy(cmd::roles::RoleArgs),
+    /// The market role of a multi-process cluster: order books, escrow, NPC traders (one per cluster).
+    Market(cmd::roles::MarketArgs),
     /// Connect simulated players to a running cluster over real sockets and report what they saw.
     Bots(cmd::bots::BotsArgs),
     /// Place solar systems on sol nodes, compare strategies, write the mapping and a picture of it.
@@ -64,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Coordinator(args) => cmd::roles::coordinator(args),
         Command::Node(args) => cmd::roles::node(args),
         Command::Proxy(args) => cmd::roles::proxy(args),
+        Command::Market(args) => cmd::roles::market(args),
         Command::Bots(args) => cmd::bots::run(&args),
         Command::Premap(args) => cmd::premap::run(&args),
         Command::Fingerprint(args) => cmd::fingerprint::run(&args),

@@ -82,6 +82,22 @@ async fn dashboard_shows_the_live_cluster_saves_settings_and_guards_shutdown() {
     .await;
     assert_eq!(visible_errors(&browser).await, Vec::<String>::new(), "errors on a freshly loaded dashboard");
 
+    // The economy: the API's figures, and the panel with the NPC price chart.
+    let economy = api.get("/api/v1/economy").await;
+    assert_eq!(economy["conservation"]["ok"], true, "{economy}");
+    assert!(economy["npc_desks"].as_array().is_some_and(|d| !d.is_empty()), "NPC desks at the hubs: {economy}");
+    eventually("the economy panel with its NPC price chart", Duration::from_secs(20), async || {
+        let badge = browser.text("#economy-conservation").await.unwrap_or_default();
+        let points = browser.execute("return document.getElementById('economy-buy').getAttribute('points')").await;
+        let points = points.as_str().unwrap_or("").to_owned();
+        if badge == "conserved" && !points.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("#economy-conservation {badge:?}, #economy-buy points {points:?}"))
+        }
+    })
+    .await;
+
     // Pointing at a system tells about it.
     browser.hover("#map circle[data-system]").await;
     eventually("#tooltip to describe the system under the mouse", Duration::from_secs(5), async || {

@@ -35,6 +35,14 @@ pub fn command_name(envelope: &v1::ClientEnvelope) -> &'static str {
         Some(B::Unlock(_)) => "unlock",
         Some(B::ActivateModule(_)) => "activate_module",
         Some(B::DeactivateModule(_)) => "deactivate_module",
+        Some(B::PlaceOrder(_)) => "place_order",
+        Some(B::ModifyOrder(_)) => "modify_order",
+        Some(B::CancelOrder(_)) => "cancel_order",
+        Some(B::GetMarketDepth(_)) => "get_market_depth",
+        Some(B::GetMyOrders(_)) => "get_my_orders",
+        Some(B::GetWallet(_)) => "get_wallet",
+        Some(B::GetTransactions(_)) => "get_transactions",
+        Some(B::GetMarketHistory(_)) => "get_market_history",
     }
 }
 
@@ -51,6 +59,27 @@ pub fn delta_subject(system_id: u32) -> String {
 /// The bus subject of a proxy's inbox.
 pub fn proxy_subject(proxy_id: u32) -> String {
     format!("proxy.{proxy_id}")
+}
+
+/// The bus subject of the market role's inbox (requests from proxies).
+pub const MARKET_SUBJECT: &str = "market";
+
+/// Whether a client envelope is a market request (the proxy forwards it to the market role).
+pub fn is_market_request(envelope: &v1::ClientEnvelope) -> bool {
+    use v1::client_envelope::Body as B;
+    matches!(
+        envelope.body,
+        Some(
+            B::PlaceOrder(_)
+                | B::ModifyOrder(_)
+                | B::CancelOrder(_)
+                | B::GetMarketDepth(_)
+                | B::GetMyOrders(_)
+                | B::GetWallet(_)
+                | B::GetTransactions(_)
+                | B::GetMarketHistory(_)
+        )
+    )
 }
 
 /// The bus subject of a sol node's inbox.

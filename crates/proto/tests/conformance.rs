@@ -88,6 +88,14 @@ fn every_command_and_answer_kind_has_a_case() {
                     Some(v1::server_envelope::Body::Notice(_)) => "notice",
                     Some(v1::server_envelope::Body::Queued(_)) => "queued",
                     Some(v1::server_envelope::Body::Respawned(_)) => "respawned",
+                    Some(
+                        v1::server_envelope::Body::OrderPlaced(_)
+                        | v1::server_envelope::Body::MarketDepth(_)
+                        | v1::server_envelope::Body::MyOrders(_)
+                        | v1::server_envelope::Body::Wallet(_)
+                        | v1::server_envelope::Body::Transactions(_)
+                        | v1::server_envelope::Body::MarketHistory(_),
+                    ) => "market",
                     None => "empty",
                 });
             }

@@ -494,6 +494,14 @@ impl Session {
             | C::DeactivateModule(_) => {
                 self.command(request_id, envelope).await;
             }
+            C::PlaceOrder(_)
+            | C::ModifyOrder(_)
+            | C::CancelOrder(_)
+            | C::GetMarketDepth(_)
+            | C::GetMyOrders(_)
+            | C::GetWallet(_)
+            | C::GetTransactions(_)
+            | C::GetMarketHistory(_) => self.market(request_id, envelope).await,
         }
         Flow::Continue
     }
@@ -727,6 +735,15 @@ impl Session {
             envelope: Some(envelope),
         }));
         publish_bytes(&self.shared, &orrery_proto::system_subject(system), message).await;
+    }
+
+    /// A market request goes to the market role (`market`) with the session's route and account; the market
+    /// checks the character and answers the session through this proxy's inbox.
+    async fn market(&mut self, request_id: u32, envelope: v1::ClientEnvelope) {
+        let Some(account_id) = self.logged_in(request_id) else { return };
+        let request = v1::MarketRequest { route: Some(self.route()), account_id, envelope: Some(envelope) };
+        publish_bytes(&self.shared, orrery_proto::MARKET_SUBJECT, Bytes::from(prost::Message::encode_to_vec(&request)))
+            .await;
     }
 
     async fn logout(&mut self, request_id: u32) -> Flow {

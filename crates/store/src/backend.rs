@@ -476,6 +476,12 @@ macro_rules! sql_store {
                     tx.commit().await?;
                     Ok(kills)
                 }
+
+                // ---- economy ----
+
+                fn economy(&self) -> &dyn crate::EconomyStore {
+                    self
+                }
             }
 
             fn decode_added_system(row: &$row) -> Result<AddedSystem, StoreError> {

@@ -48,6 +48,7 @@
 //! ```
 
 mod backend;
+mod economy;
 mod error;
 mod model;
 mod postgres;
@@ -57,6 +58,10 @@ mod store;
 
 use std::sync::Arc;
 
+pub use economy::{
+    Amount, DeskRow, EconomyBalances, EconomyBatch, EconomyLogRow, EconomyStore, FlowRow, HangarRow, HistoryRow,
+    JournalRow, OrderRow, OrderState, OwnerRef, TradedItem, TransactionRow, WalletRow,
+};
 pub use error::StoreError;
 pub use model::{
     AccountRecord, AddedSystem, CharacterRecord, Hull, KillAttacker, KillRecord, LossHulls, MappingRecord, MoveRequest,

@@ -80,6 +80,12 @@ impl PostgresStore {
 }
 
 crate::backend::sql_store!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);
+crate::economy::economy_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    crate::economy::Placeholders::Numbered
+);
 
 /// Creates a new, empty database named `PREFIX_<process id>_<nanoseconds>` on the server `server_url` points
 /// at (through its database, e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and returns the new

@@ -106,4 +106,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest `limit` kill reports, newest first, with their attackers: of one system, or of all.
     async fn kills(&self, system_id: Option<u32>, limit: u32) -> Result<Vec<KillRecord>, StoreError>;
+
+    // ---- economy ----
+
+    /// The economy's half of the store (wallets, hangars, orders, the market's log; `crate::EconomyStore`), in the
+    /// same database.
+    fn economy(&self) -> &dyn crate::EconomyStore;
 }

@@ -53,8 +53,9 @@ async fn migrations_are_applied_once() {
         .fetch_all(third.pool())
         .await
         .unwrap();
-    // Every migration exactly once (0001 initial, 0002 runtime systems, 0003 system moves, 0004 combat).
-    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
+    // Every migration exactly once (0001 initial, 0002 runtime systems, 0003 system moves, 0004 combat, 0005 the
+    // economy).
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true), (5, true)]);
     assert_eq!(count(&third, "accounts").await, 1);
 }
 

@@ -442,6 +442,17 @@ fn handle(
         Some(Cmd::Orbit(_) | Cmd::Lock(_) | Cmd::Unlock(_) | Cmd::ActivateModule(_) | Cmd::DeactivateModule(_)) => {
             answer(error(id, ErrorCode::NotCombatant, "no fights here"))
         }
+        // Nor do they trade.
+        Some(
+            Cmd::PlaceOrder(_)
+            | Cmd::ModifyOrder(_)
+            | Cmd::CancelOrder(_)
+            | Cmd::GetMarketDepth(_)
+            | Cmd::GetMyOrders(_)
+            | Cmd::GetWallet(_)
+            | Cmd::GetTransactions(_)
+            | Cmd::GetMarketHistory(_),
+        ) => answer(error(id, ErrorCode::MarketUnavailable, "no market here")),
         None => answer(error(id, ErrorCode::UnknownMessage, "empty envelope")),
     }
 }

@@ -8,10 +8,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use orrery_cluster::Cluster;
-use orrery_cluster::roles::{NodeProcess, ProxyProcess, cluster_going_down};
+use orrery_cluster::roles::{MarketProcess, NodeProcess, ProxyProcess, cluster_going_down};
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::run::{RunArgs, cluster_config, premap_on_a_blocking_thread, runtime, wait_for_signal, with_admin};
+use crate::cmd::run::{
+    RunArgs, cluster_config, market_config, premap_on_a_blocking_thread, runtime, wait_for_signal, with_admin,
+};
 
 /// `orrery coordinator`.
 #[derive(Args, Debug)]
@@ -103,6 +105,26 @@ pub fn proxy(args: RoleArgs) -> Result<()> {
         wait_until_stopped(proxy.bus().as_ref()).await;
         proxy.shutdown().await;
         println!("proxy {} stopped", args.id);
+        Ok(())
+    })
+}
+
+/// `orrery market`.
+#[derive(Args, Debug)]
+pub struct MarketArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+pub fn market(args: MarketArgs) -> Result<()> {
+    require_services(&args.run, "market")?;
+    runtime()?.block_on(async move {
+        let config = cluster_config(&args.run)?;
+        let market = MarketProcess::start(&config, market_config(&args.run)).await.context("starting the market")?;
+        println!("orrery market: serving the market subject");
+        wait_until_stopped(market.bus().as_ref()).await;
+        market.shutdown().await;
+        println!("market stopped: everything committed");
         Ok(())
     })
 }

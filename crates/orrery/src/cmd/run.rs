@@ -94,6 +94,18 @@ pub struct RunArgs {
     /// used is 8 KiB (smaller values are raised to it).
     #[arg(long, value_name = "KIB", default_value_t = PasswordPolicy::default().memory_kib)]
     pub argon2_memory_kib: u32,
+    /// The NPC traders' pricing rules (spread, stock, impact, recovery, bounds per item group), read at start:
+    /// an operator edits the file and restarts the market, no rebuild. Default: the copy built in
+    /// (data/npc-pricing.csv of the repository).
+    #[arg(long, value_name = "CSV")]
+    pub npc_rules: Option<PathBuf>,
+    /// The item types (data/items.csv format); types may be added, never removed or renumbered. Default: the
+    /// copy built in.
+    #[arg(long, value_name = "CSV")]
+    pub market_items: Option<PathBuf>,
+    /// Do not run the market role in this process (it runs as `orrery market`, or not at all).
+    #[arg(long)]
+    pub no_market: bool,
 }
 
 /// The log filter, changeable at runtime through the admin API.
@@ -196,7 +208,17 @@ pub fn cluster_config(args: &RunArgs) -> Result<ClusterConfig> {
     config.cluster_name = args.cluster_name.clone();
     config.rebalance = args.rebalance.then(orrery_cluster::Rebalance::default);
     config.log_control = LOG_CONTROL.get().cloned();
+    config.market = (!args.no_market).then(|| market_config(args));
     Ok(config)
+}
+
+/// The market role's configuration from the command line.
+pub fn market_config(args: &RunArgs) -> orrery_market_role::RoleConfig {
+    orrery_market_role::RoleConfig {
+        npc_rules: args.npc_rules.clone(),
+        items: args.market_items.clone(),
+        ..orrery_market_role::RoleConfig::default()
+    }
 }
 
 /// The admin API on `args`' address with its token (given, or generated once into the data directory).

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file orrery/v1/game.proto.
  */
 export const file_orrery_v1_game: GenFile = /*@__PURE__*/
-  fileDesc("ChRvcnJlcnkvdjEvZ2FtZS5wcm90bxIJb3JyZXJ5LnYxIssFCg5DbGllbnRFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEicKCHJlZ2lzdGVyGAogASgLMhMub3JyZXJ5LnYxLlJlZ2lzdGVySAASIQoFbG9naW4YCyABKAsyEC5vcnJlcnkudjEuTG9naW5IABIjCgZyZXN1bWUYDCABKAsyES5vcnJlcnkudjEuUmVzdW1lSAASNgoQY3JlYXRlX2NoYXJhY3RlchgNIAEoCzIaLm9ycmVyeS52MS5DcmVhdGVDaGFyYWN0ZXJIABIjCgZ1bmRvY2sYDiABKAsyES5vcnJlcnkudjEuVW5kb2NrSAASJwoIYXBwcm9hY2gYFCABKAsyEy5vcnJlcnkudjEuQXBwcm9hY2hIABIfCgRzdG9wGBUgASgLMg8ub3JyZXJ5LnYxLlN0b3BIABIkCgd3YXJwX3RvGBYgASgLMhEub3JyZXJ5LnYxLldhcnBUb0gAEh8KBGp1bXAYFyABKAsyDy5vcnJlcnkudjEuSnVtcEgAEh8KBGNoYXQYGCABKAsyDy5vcnJlcnkudjEuQ2hhdEgAEiMKBmxvZ291dBgZIAEoCzIRLm9ycmVyeS52MS5Mb2dvdXRIABIfCgRwaW5nGBogASgLMg8ub3JyZXJ5LnYxLlBpbmdIABIhCgVvcmJpdBgbIAEoCzIQLm9ycmVyeS52MS5PcmJpdEgAEh8KBGxvY2sYHCABKAsyDy5vcnJlcnkudjEuTG9ja0gAEiMKBnVubG9jaxgdIAEoCzIRLm9ycmVyeS52MS5VbmxvY2tIABI0Cg9hY3RpdmF0ZV9tb2R1bGUYHiABKAsyGS5vcnJlcnkudjEuQWN0aXZhdGVNb2R1bGVIABI4ChFkZWFjdGl2YXRlX21vZHVsZRgfIAEoCzIbLm9ycmVyeS52MS5EZWFjdGl2YXRlTW9kdWxlSABCBgoEYm9keSK+AwoOU2VydmVyRW52ZWxvcGUSEgoKcmVxdWVzdF9pZBgBIAEoDRIhCgVlcnJvchgKIAEoCzIQLm9ycmVyeS52MS5FcnJvckgAEigKCWxvZ2dlZF9pbhgLIAEoCzITLm9ycmVyeS52MS5Mb2dnZWRJbkgAEjgKEWNoYXJhY3Rlcl9jcmVhdGVkGAwgASgLMhsub3JyZXJ5LnYxLkNoYXJhY3RlckNyZWF0ZWRIABItCghzbmFwc2hvdBgNIAEoCzIZLm9ycmVyeS52MS5TeXN0ZW1TbmFwc2hvdEgAEicKBWRlbHRhGA4gASgLMhYub3JyZXJ5LnYxLlN5c3RlbURlbHRhSAASHwoEcG9uZxgPIAEoCzIPLm9ycmVyeS52MS5Qb25nSAASGwoCb2sYECABKAsyDS5vcnJlcnkudjEuT2tIABIjCgZub3RpY2UYESABKAsyES5vcnJlcnkudjEuTm90aWNlSAASIwoGcXVldWVkGBIgASgLMhEub3JyZXJ5LnYxLlF1ZXVlZEgAEikKCXJlc3Bhd25lZBgTIAEoCzIULm9ycmVyeS52MS5SZXNwYXduZWRIAEIGCgRib2R5IjcKCVJlc3Bhd25lZBIUCgxjaGFyYWN0ZXJfaWQYASABKAQSFAoMbG9zdF9zaGlwX2lkGAIgASgEIjoKBlF1ZXVlZBIRCglzeXN0ZW1faWQYASABKA0SEAoIcG9zaXRpb24YAiABKA0SCwoDY2FwGAMgASgNIi4KCFJlZ2lzdGVyEhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIisKBUxvZ2luEhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhcKBlJlc3VtZRINCgV0b2tlbhgBIAEoCSKBAQoITG9nZ2VkSW4SEgoKYWNjb3VudF9pZBgBIAEoBBINCgV0b2tlbhgCIAEoCRIoCgpjaGFyYWN0ZXJzGAMgAygLMhQub3JyZXJ5LnYxLkNoYXJhY3RlchIoCgp0cmFkZV9odWJzGAQgAygLMhQub3JyZXJ5LnYxLlN5c3RlbVJlZiIsCglTeXN0ZW1SZWYSEQoJc3lzdGVtX2lkGAEgASgNEgwKBG5hbWUYAiABKAkiegoJQ2hhcmFjdGVyEhQKDGNoYXJhY3Rlcl9pZBgBIAEoBBIMCgRuYW1lGAIgASgJEg8KB3NoaXBfaWQYAyABKAQSEQoJc3lzdGVtX2lkGAQgASgNEhAKCGluX3NwYWNlGAUgASgIEhMKC3N5c3RlbV9uYW1lGAYgASgJImcKD0NyZWF0ZUNoYXJhY3RlchIMCgRuYW1lGAEgASgJEhsKEXN0YXJ0X3N5c3RlbV9uYW1lGAIgASgJSAASGQoPc3RhcnRfc3lzdGVtX2lkGAMgASgNSABCDgoMc3RhcnRfc3lzdGVtIjsKEENoYXJhY3RlckNyZWF0ZWQSJwoJY2hhcmFjdGVyGAEgASgLMhQub3JyZXJ5LnYxLkNoYXJhY3RlciIeCgZVbmRvY2sSFAoMY2hhcmFjdGVyX2lkGAEgASgEIggKBkxvZ291dCIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIhUKBFBvbmcSDQoFbm9uY2UYASABKAQiBAoCT2siFgoGTm90aWNlEgwKBHRleHQYASABKAkiSwoIQXBwcm9hY2gSIAoFcG9pbnQYASABKAsyDy5vcnJlcnkudjEuVmVjM0gAEhMKCW9iamVjdF9pZBgCIAEoBEgAQggKBnRhcmdldCIGCgRTdG9wIiwKBldhcnBUbxIRCglvYmplY3RfaWQYASABKAQSDwoHcmFuZ2VfbRgCIAEoDSIXCgRKdW1wEg8KB2dhdGVfaWQYASABKAQiFAoEQ2hhdBIMCgR0ZXh0GAEgASgJIiwKBU9yYml0EhEKCW9iamVjdF9pZBgBIAEoBBIQCghyYWRpdXNfbRgCIAEoDSIZCgRMb2NrEhEKCXRhcmdldF9pZBgBIAEoBCIbCgZVbmxvY2sSEQoJdGFyZ2V0X2lkGAEgASgEIjMKDkFjdGl2YXRlTW9kdWxlEg4KBm1vZHVsZRgBIAEoDRIRCgl0YXJnZXRfaWQYAiABKAQiIgoQRGVhY3RpdmF0ZU1vZHVsZRIOCgZtb2R1bGUYASABKA0iJwoEVmVjMxIJCgF4GAEgASgSEgkKAXkYAiABKBISCQoBehgDIAEoEiKPAQoJQ2VsZXN0aWFsEgoKAmlkGAEgASgEEiYKBGtpbmQYAiABKA4yGC5vcnJlcnkudjEuQ2VsZXN0aWFsS2luZBIMCgRuYW1lGAMgASgJEiEKCHBvc2l0aW9uGAQgASgLMg8ub3JyZXJ5LnYxLlZlYzMSHQoVZGVzdGluYXRpb25fc3lzdGVtX2lkGAUgASgNIq4BCglTaGlwU3RhdGUSDwoHc2hpcF9pZBgBIAEoBBIUCgxjaGFyYWN0ZXJfaWQYAiABKAQSDQoFcGlsb3QYAyABKAkSIQoIcG9zaXRpb24YBCABKAsyDy5vcnJlcnkudjEuVmVjMxIhCgh2ZWxvY2l0eRgFIAEoCzIPLm9ycmVyeS52MS5WZWMzEiUKBm1vdGlvbhgGIAEoDjIVLm9ycmVyeS52MS5TaGlwTW90aW9uIpwCCg5TeXN0ZW1TbmFwc2hvdBIRCglzeXN0ZW1faWQYASABKA0SEwoLc3lzdGVtX25hbWUYAiABKAkSEwoLc2ltX3RpbWVfbXMYAyABKAQSFAoMeW91cl9zaGlwX2lkGAQgASgEEigKCmNlbGVzdGlhbHMYBSADKAsyFC5vcnJlcnkudjEuQ2VsZXN0aWFsEiMKBXNoaXBzGAYgAygLMhQub3JyZXJ5LnYxLlNoaXBTdGF0ZRIVCg10aWRpX3Blcm1pbGxlGAcgASgNEg8KB3RpY2tfbXMYCCABKA0SDAoEdGljaxgJIAEoBBIPCgdub2RlX2lkGAogASgNEiEKBGNoYXQYCyADKAsyEy5vcnJlcnkudjEuQ2hhdExpbmUiPQoIQ2hhdExpbmUSFAoMY2hhcmFjdGVyX2lkGAEgASgEEg0KBXBpbG90GAIgASgJEgwKBHRleHQYAyABKAki1QIKC1N5c3RlbURlbHRhEhEKCXN5c3RlbV9pZBgBIAEoDRIMCgR0aWNrGAIgASgEEhMKC3NpbV90aW1lX21zGAMgASgEEhUKDXRpZGlfcGVybWlsbGUYBCABKA0SIwoFbW92ZWQYBSADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEiUKB2Fycml2ZWQYBiADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEhAKCGRlcGFydGVkGAcgAygEEiEKBGNoYXQYCCADKAsyEy5vcnJlcnkudjEuQ2hhdExpbmUSLAoObmV3X2NlbGVzdGlhbHMYCSADKAsyFC5vcnJlcnkudjEuQ2VsZXN0aWFsEiQKBWtpbGxzGAogAygLMhUub3JyZXJ5LnYxLktpbGxSZXBvcnQSJAoFZmlnaHQYCyADKAsyFS5vcnJlcnkudjEuRmlnaHRFdmVudCJXCghBdHRhY2tlchIPCgdzaGlwX2lkGAEgASgEEhQKDGNoYXJhY3Rlcl9pZBgCIAEoBBIUCgxzaGlwX3R5cGVfaWQYAyABKA0SDgoGZGFtYWdlGAQgASgBIoMCCgpLaWxsUmVwb3J0EhYKDnZpY3RpbV9zaGlwX2lkGAEgASgEEhsKE3ZpY3RpbV9jaGFyYWN0ZXJfaWQYAiABKAQSFAoMc2hpcF90eXBlX2lkGAMgASgNEg8KB2NhcHN1bGUYBCABKAgSEwoLc2ltX3RpbWVfbXMYBSABKAQSIQoIcG9zaXRpb24YBiABKAsyDy5vcnJlcnkudjEuVmVjMxInCgpmaW5hbF9ibG93GAcgASgLMhMub3JyZXJ5LnYxLkF0dGFja2VyEiYKCWF0dGFja2VycxgIIAMoCzITLm9ycmVyeS52MS5BdHRhY2tlchIQCgh3cmVja19pZBgJIAEoBCKJAwoKRmlnaHRFdmVudBInCgZsb2NrZWQYASABKAsyFS5vcnJlcnkudjEuTG9ja0NoYW5nZUgAEioKCWxvY2tfbG9zdBgCIAEoCzIVLm9ycmVyeS52MS5Mb2NrQ2hhbmdlSAASKAoGZGFtYWdlGAMgASgLMhYub3JyZXJ5LnYxLkZpZ2h0RGFtYWdlSAASNgoQbWlzc2lsZV9sYXVuY2hlZBgEIAEoCzIaLm9ycmVyeS52MS5NaXNzaWxlTGF1bmNoZWRIABIuCgxtaXNzaWxlX2dvbmUYBSABKAsyFi5vcnJlcnkudjEuTWlzc2lsZUdvbmVIABIpCglkaXNydXB0ZWQYBiABKAsyFC5vcnJlcnkudjEuRGlzcnVwdGVkSAASGwoRZGVzdHJveWVkX3NoaXBfaWQYByABKARIABIqCg53cmVja19hcHBlYXJlZBgIIAEoCzIQLm9ycmVyeS52MS5XcmVja0gAEhcKDXdyZWNrX2dvbmVfaWQYCSABKARIAEIHCgVldmVudCIwCgpMb2NrQ2hhbmdlEg8KB3NoaXBfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEIn4KC0ZpZ2h0RGFtYWdlEhMKC2F0dGFja2VyX2lkGAEgASgEEhEKCXRhcmdldF9pZBgCIAEoBBIOCgZtb2R1bGUYAyABKA0SDgoGZGFtYWdlGAQgASgBEhIKCm1pc3NpbGVfaWQYBSABKAQSEwoLc2ltX3RpbWVfbXMYBiABKAQiuAEKD01pc3NpbGVMYXVuY2hlZBISCgptaXNzaWxlX2lkGAEgASgEEhMKC2F0dGFja2VyX2lkGAIgASgEEhEKCXRhcmdldF9pZBgDIAEoBBIOCgZtb2R1bGUYBCABKA0SIQoIcG9zaXRpb24YBSABKAsyDy5vcnJlcnkudjEuVmVjMxIhCgh2ZWxvY2l0eRgGIAEoCzIPLm9ycmVyeS52MS5WZWMzEhMKC3NpbV90aW1lX21zGAcgASgEIkUKC01pc3NpbGVHb25lEhIKCm1pc3NpbGVfaWQYASABKAQSIgoDZW5kGAIgASgOMhUub3JyZXJ5LnYxLk1pc3NpbGVFbmQiQQoJRGlzcnVwdGVkEg8KB3NoaXBfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEEhAKCHVudGlsX21zGAMgASgEImgKBVdyZWNrEhAKCHdyZWNrX2lkGAEgASgEEiEKCHBvc2l0aW9uGAIgASgLMg8ub3JyZXJ5LnYxLlZlYzMSFAoMc2hpcF90eXBlX2lkGAMgASgNEhQKDGNoYXJhY3Rlcl9pZBgEIAEoBCI7CgVFcnJvchIiCgRjb2RlGAEgASgOMhQub3JyZXJ5LnYxLkVycm9yQ29kZRIOCgZyZWFzb24YAiABKAkqgAEKDUNlbGVzdGlhbEtpbmQSHgoaQ0VMRVNUSUFMX0tJTkRfVU5TUEVDSUZJRUQQABIXChNDRUxFU1RJQUxfS0lORF9TVEFSEAESGQoVQ0VMRVNUSUFMX0tJTkRfUExBTkVUEAISGwoXQ0VMRVNUSUFMX0tJTkRfU1RBUkdBVEUQAyqPAQoKU2hpcE1vdGlvbhIbChdTSElQX01PVElPTl9VTlNQRUNJRklFRBAAEhQKEFNISVBfTU9USU9OX0lETEUQARIbChdTSElQX01PVElPTl9BUFBST0FDSElORxACEhgKFFNISVBfTU9USU9OX0FMSUdOSU5HEAMSFwoTU0hJUF9NT1RJT05fV0FSUElORxAEKn0KCk1pc3NpbGVFbmQSGwoXTUlTU0lMRV9FTkRfVU5TUEVDSUZJRUQQABIYChRNSVNTSUxFX0VORF9FWFBMT0RFRBABEhsKF01JU1NJTEVfRU5EX09VVF9PRl9GVUVMEAISGwoXTUlTU0lMRV9FTkRfVEFSR0VUX0dPTkUQAyq5BgoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX0JBRF9GUkFNRRABEh4KGkVSUk9SX0NPREVfVU5LTk9XTl9NRVNTQUdFEAISHAoYRVJST1JfQ09ERV9OT1RfTE9HR0VEX0lOEAMSHgoaRVJST1JfQ09ERV9CQURfQ1JFREVOVElBTFMQBBIZChVFUlJPUl9DT0RFX05BTUVfVEFLRU4QBRIfChtFUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQBhIYChRFUlJPUl9DT0RFX05PVF9ZT1VSUxAHEhsKF0VSUk9SX0NPREVfTk9UX0lOX1NQQUNFEAgSHAoYRVJST1JfQ09ERV9OT1RfSU5fU1lTVEVNEAkSGwoXRVJST1JfQ09ERV9PVVRfT0ZfUkFOR0UQChIbChdFUlJPUl9DT0RFX1JBVEVfTElNSVRFRBALEhoKFkVSUk9SX0NPREVfVU5BVkFJTEFCTEUQDBIfChtFUlJPUl9DT0RFX0FMUkVBRFlfSU5fU1BBQ0UQDRIcChhFUlJPUl9DT0RFX1NIVVRUSU5HX0RPV04QDhIXChNFUlJPUl9DT0RFX0lOVEVSTkFMEA8SGgoWRVJST1JfQ09ERV9TWVNURU1fRlVMTBAQEh8KG0VSUk9SX0NPREVfU0VTU0lPTl9SRVBMQUNFRBAREiAKHEVSUk9SX0NPREVfQUxSRUFEWV9MT0dHRURfSU4QEhIkCiBFUlJPUl9DT0RFX05PVF9BX1NUQVJUSU5HX1NZU1RFTRATEhkKFUVSUk9SX0NPREVfTk9UX0xPQ0tFRBAUEh0KGUVSUk9SX0NPREVfVE9PX01BTllfTE9DS1MQFRIdChlFUlJPUl9DT0RFX0FMUkVBRFlfTE9DS0VEEBYSHAoYRVJST1JfQ09ERV9NT0RVTEVfQUNUSVZFEBcSIAocRVJST1JfQ09ERV9NT0RVTEVfTk9UX0FDVElWRRAYEhwKGEVSUk9SX0NPREVfTk9UX0NPTUJBVEFOVBAZEh0KGUVSUk9SX0NPREVfV0FSUF9ESVNSVVBURUQQGmIGcHJvdG8z");
+  fileDesc("ChRvcnJlcnkvdjEvZ2FtZS5wcm90bxIJb3JyZXJ5LnYxIuAICg5DbGllbnRFbnZlbG9wZRISCgpyZXF1ZXN0X2lkGAEgASgNEicKCHJlZ2lzdGVyGAogASgLMhMub3JyZXJ5LnYxLlJlZ2lzdGVySAASIQoFbG9naW4YCyABKAsyEC5vcnJlcnkudjEuTG9naW5IABIjCgZyZXN1bWUYDCABKAsyES5vcnJlcnkudjEuUmVzdW1lSAASNgoQY3JlYXRlX2NoYXJhY3RlchgNIAEoCzIaLm9ycmVyeS52MS5DcmVhdGVDaGFyYWN0ZXJIABIjCgZ1bmRvY2sYDiABKAsyES5vcnJlcnkudjEuVW5kb2NrSAASJwoIYXBwcm9hY2gYFCABKAsyEy5vcnJlcnkudjEuQXBwcm9hY2hIABIfCgRzdG9wGBUgASgLMg8ub3JyZXJ5LnYxLlN0b3BIABIkCgd3YXJwX3RvGBYgASgLMhEub3JyZXJ5LnYxLldhcnBUb0gAEh8KBGp1bXAYFyABKAsyDy5vcnJlcnkudjEuSnVtcEgAEh8KBGNoYXQYGCABKAsyDy5vcnJlcnkudjEuQ2hhdEgAEiMKBmxvZ291dBgZIAEoCzIRLm9ycmVyeS52MS5Mb2dvdXRIABIfCgRwaW5nGBogASgLMg8ub3JyZXJ5LnYxLlBpbmdIABIhCgVvcmJpdBgbIAEoCzIQLm9ycmVyeS52MS5PcmJpdEgAEh8KBGxvY2sYHCABKAsyDy5vcnJlcnkudjEuTG9ja0gAEiMKBnVubG9jaxgdIAEoCzIRLm9ycmVyeS52MS5VbmxvY2tIABI0Cg9hY3RpdmF0ZV9tb2R1bGUYHiABKAsyGS5vcnJlcnkudjEuQWN0aXZhdGVNb2R1bGVIABI4ChFkZWFjdGl2YXRlX21vZHVsZRgfIAEoCzIbLm9ycmVyeS52MS5EZWFjdGl2YXRlTW9kdWxlSAASLAoLcGxhY2Vfb3JkZXIYKCABKAsyFS5vcnJlcnkudjEuUGxhY2VPcmRlckgAEi4KDG1vZGlmeV9vcmRlchgpIAEoCzIWLm9ycmVyeS52MS5Nb2RpZnlPcmRlckgAEi4KDGNhbmNlbF9vcmRlchgqIAEoCzIWLm9ycmVyeS52MS5DYW5jZWxPcmRlckgAEjUKEGdldF9tYXJrZXRfZGVwdGgYKyABKAsyGS5vcnJlcnkudjEuR2V0TWFya2V0RGVwdGhIABIvCg1nZXRfbXlfb3JkZXJzGCwgASgLMhYub3JyZXJ5LnYxLkdldE15T3JkZXJzSAASKgoKZ2V0X3dhbGxldBgtIAEoCzIULm9ycmVyeS52MS5HZXRXYWxsZXRIABI2ChBnZXRfdHJhbnNhY3Rpb25zGC4gASgLMhoub3JyZXJ5LnYxLkdldFRyYW5zYWN0aW9uc0gAEjkKEmdldF9tYXJrZXRfaGlzdG9yeRgvIAEoCzIbLm9ycmVyeS52MS5HZXRNYXJrZXRIaXN0b3J5SABCBgoEYm9keSLSBQoOU2VydmVyRW52ZWxvcGUSEgoKcmVxdWVzdF9pZBgBIAEoDRIhCgVlcnJvchgKIAEoCzIQLm9ycmVyeS52MS5FcnJvckgAEigKCWxvZ2dlZF9pbhgLIAEoCzITLm9ycmVyeS52MS5Mb2dnZWRJbkgAEjgKEWNoYXJhY3Rlcl9jcmVhdGVkGAwgASgLMhsub3JyZXJ5LnYxLkNoYXJhY3RlckNyZWF0ZWRIABItCghzbmFwc2hvdBgNIAEoCzIZLm9ycmVyeS52MS5TeXN0ZW1TbmFwc2hvdEgAEicKBWRlbHRhGA4gASgLMhYub3JyZXJ5LnYxLlN5c3RlbURlbHRhSAASHwoEcG9uZxgPIAEoCzIPLm9ycmVyeS52MS5Qb25nSAASGwoCb2sYECABKAsyDS5vcnJlcnkudjEuT2tIABIjCgZub3RpY2UYESABKAsyES5vcnJlcnkudjEuTm90aWNlSAASIwoGcXVldWVkGBIgASgLMhEub3JyZXJ5LnYxLlF1ZXVlZEgAEikKCXJlc3Bhd25lZBgTIAEoCzIULm9ycmVyeS52MS5SZXNwYXduZWRIABIuCgxvcmRlcl9wbGFjZWQYGSABKAsyFi5vcnJlcnkudjEuT3JkZXJQbGFjZWRIABIuCgxtYXJrZXRfZGVwdGgYGiABKAsyFi5vcnJlcnkudjEuTWFya2V0RGVwdGhIABIoCglteV9vcmRlcnMYGyABKAsyEy5vcnJlcnkudjEuTXlPcmRlcnNIABIjCgZ3YWxsZXQYHCABKAsyES5vcnJlcnkudjEuV2FsbGV0SAASLwoMdHJhbnNhY3Rpb25zGB0gASgLMhcub3JyZXJ5LnYxLlRyYW5zYWN0aW9uc0gAEjIKDm1hcmtldF9oaXN0b3J5GB4gASgLMhgub3JyZXJ5LnYxLk1hcmtldEhpc3RvcnlIAEIGCgRib2R5IjcKCVJlc3Bhd25lZBIUCgxjaGFyYWN0ZXJfaWQYASABKAQSFAoMbG9zdF9zaGlwX2lkGAIgASgEIjoKBlF1ZXVlZBIRCglzeXN0ZW1faWQYASABKA0SEAoIcG9zaXRpb24YAiABKA0SCwoDY2FwGAMgASgNIi4KCFJlZ2lzdGVyEhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIisKBUxvZ2luEhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhcKBlJlc3VtZRINCgV0b2tlbhgBIAEoCSKBAQoITG9nZ2VkSW4SEgoKYWNjb3VudF9pZBgBIAEoBBINCgV0b2tlbhgCIAEoCRIoCgpjaGFyYWN0ZXJzGAMgAygLMhQub3JyZXJ5LnYxLkNoYXJhY3RlchIoCgp0cmFkZV9odWJzGAQgAygLMhQub3JyZXJ5LnYxLlN5c3RlbVJlZiIsCglTeXN0ZW1SZWYSEQoJc3lzdGVtX2lkGAEgASgNEgwKBG5hbWUYAiABKAkiegoJQ2hhcmFjdGVyEhQKDGNoYXJhY3Rlcl9pZBgBIAEoBBIMCgRuYW1lGAIgASgJEg8KB3NoaXBfaWQYAyABKAQSEQoJc3lzdGVtX2lkGAQgASgNEhAKCGluX3NwYWNlGAUgASgIEhMKC3N5c3RlbV9uYW1lGAYgASgJImcKD0NyZWF0ZUNoYXJhY3RlchIMCgRuYW1lGAEgASgJEhsKEXN0YXJ0X3N5c3RlbV9uYW1lGAIgASgJSAASGQoPc3RhcnRfc3lzdGVtX2lkGAMgASgNSABCDgoMc3RhcnRfc3lzdGVtIjsKEENoYXJhY3RlckNyZWF0ZWQSJwoJY2hhcmFjdGVyGAEgASgLMhQub3JyZXJ5LnYxLkNoYXJhY3RlciIeCgZVbmRvY2sSFAoMY2hhcmFjdGVyX2lkGAEgASgEIggKBkxvZ291dCIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIhUKBFBvbmcSDQoFbm9uY2UYASABKAQiBAoCT2siFgoGTm90aWNlEgwKBHRleHQYASABKAkiSwoIQXBwcm9hY2gSIAoFcG9pbnQYASABKAsyDy5vcnJlcnkudjEuVmVjM0gAEhMKCW9iamVjdF9pZBgCIAEoBEgAQggKBnRhcmdldCIGCgRTdG9wIiwKBldhcnBUbxIRCglvYmplY3RfaWQYASABKAQSDwoHcmFuZ2VfbRgCIAEoDSIXCgRKdW1wEg8KB2dhdGVfaWQYASABKAQiFAoEQ2hhdBIMCgR0ZXh0GAEgASgJIiwKBU9yYml0EhEKCW9iamVjdF9pZBgBIAEoBBIQCghyYWRpdXNfbRgCIAEoDSIZCgRMb2NrEhEKCXRhcmdldF9pZBgBIAEoBCIbCgZVbmxvY2sSEQoJdGFyZ2V0X2lkGAEgASgEIjMKDkFjdGl2YXRlTW9kdWxlEg4KBm1vZHVsZRgBIAEoDRIRCgl0YXJnZXRfaWQYAiABKAQiIgoQRGVhY3RpdmF0ZU1vZHVsZRIOCgZtb2R1bGUYASABKA0iJwoEVmVjMxIJCgF4GAEgASgSEgkKAXkYAiABKBISCQoBehgDIAEoEiKPAQoJQ2VsZXN0aWFsEgoKAmlkGAEgASgEEiYKBGtpbmQYAiABKA4yGC5vcnJlcnkudjEuQ2VsZXN0aWFsS2luZBIMCgRuYW1lGAMgASgJEiEKCHBvc2l0aW9uGAQgASgLMg8ub3JyZXJ5LnYxLlZlYzMSHQoVZGVzdGluYXRpb25fc3lzdGVtX2lkGAUgASgNIq4BCglTaGlwU3RhdGUSDwoHc2hpcF9pZBgBIAEoBBIUCgxjaGFyYWN0ZXJfaWQYAiABKAQSDQoFcGlsb3QYAyABKAkSIQoIcG9zaXRpb24YBCABKAsyDy5vcnJlcnkudjEuVmVjMxIhCgh2ZWxvY2l0eRgFIAEoCzIPLm9ycmVyeS52MS5WZWMzEiUKBm1vdGlvbhgGIAEoDjIVLm9ycmVyeS52MS5TaGlwTW90aW9uIpwCCg5TeXN0ZW1TbmFwc2hvdBIRCglzeXN0ZW1faWQYASABKA0SEwoLc3lzdGVtX25hbWUYAiABKAkSEwoLc2ltX3RpbWVfbXMYAyABKAQSFAoMeW91cl9zaGlwX2lkGAQgASgEEigKCmNlbGVzdGlhbHMYBSADKAsyFC5vcnJlcnkudjEuQ2VsZXN0aWFsEiMKBXNoaXBzGAYgAygLMhQub3JyZXJ5LnYxLlNoaXBTdGF0ZRIVCg10aWRpX3Blcm1pbGxlGAcgASgNEg8KB3RpY2tfbXMYCCABKA0SDAoEdGljaxgJIAEoBBIPCgdub2RlX2lkGAogASgNEiEKBGNoYXQYCyADKAsyEy5vcnJlcnkudjEuQ2hhdExpbmUiPQoIQ2hhdExpbmUSFAoMY2hhcmFjdGVyX2lkGAEgASgEEg0KBXBpbG90GAIgASgJEgwKBHRleHQYAyABKAki1QIKC1N5c3RlbURlbHRhEhEKCXN5c3RlbV9pZBgBIAEoDRIMCgR0aWNrGAIgASgEEhMKC3NpbV90aW1lX21zGAMgASgEEhUKDXRpZGlfcGVybWlsbGUYBCABKA0SIwoFbW92ZWQYBSADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEiUKB2Fycml2ZWQYBiADKAsyFC5vcnJlcnkudjEuU2hpcFN0YXRlEhAKCGRlcGFydGVkGAcgAygEEiEKBGNoYXQYCCADKAsyEy5vcnJlcnkudjEuQ2hhdExpbmUSLAoObmV3X2NlbGVzdGlhbHMYCSADKAsyFC5vcnJlcnkudjEuQ2VsZXN0aWFsEiQKBWtpbGxzGAogAygLMhUub3JyZXJ5LnYxLktpbGxSZXBvcnQSJAoFZmlnaHQYCyADKAsyFS5vcnJlcnkudjEuRmlnaHRFdmVudCJXCghBdHRhY2tlchIPCgdzaGlwX2lkGAEgASgEEhQKDGNoYXJhY3Rlcl9pZBgCIAEoBBIUCgxzaGlwX3R5cGVfaWQYAyABKA0SDgoGZGFtYWdlGAQgASgBIoMCCgpLaWxsUmVwb3J0EhYKDnZpY3RpbV9zaGlwX2lkGAEgASgEEhsKE3ZpY3RpbV9jaGFyYWN0ZXJfaWQYAiABKAQSFAoMc2hpcF90eXBlX2lkGAMgASgNEg8KB2NhcHN1bGUYBCABKAgSEwoLc2ltX3RpbWVfbXMYBSABKAQSIQoIcG9zaXRpb24YBiABKAsyDy5vcnJlcnkudjEuVmVjMxInCgpmaW5hbF9ibG93GAcgASgLMhMub3JyZXJ5LnYxLkF0dGFja2VyEiYKCWF0dGFja2VycxgIIAMoCzITLm9ycmVyeS52MS5BdHRhY2tlchIQCgh3cmVja19pZBgJIAEoBCKJAwoKRmlnaHRFdmVudBInCgZsb2NrZWQYASABKAsyFS5vcnJlcnkudjEuTG9ja0NoYW5nZUgAEioKCWxvY2tfbG9zdBgCIAEoCzIVLm9ycmVyeS52MS5Mb2NrQ2hhbmdlSAASKAoGZGFtYWdlGAMgASgLMhYub3JyZXJ5LnYxLkZpZ2h0RGFtYWdlSAASNgoQbWlzc2lsZV9sYXVuY2hlZBgEIAEoCzIaLm9ycmVyeS52MS5NaXNzaWxlTGF1bmNoZWRIABIuCgxtaXNzaWxlX2dvbmUYBSABKAsyFi5vcnJlcnkudjEuTWlzc2lsZUdvbmVIABIpCglkaXNydXB0ZWQYBiABKAsyFC5vcnJlcnkudjEuRGlzcnVwdGVkSAASGwoRZGVzdHJveWVkX3NoaXBfaWQYByABKARIABIqCg53cmVja19hcHBlYXJlZBgIIAEoCzIQLm9ycmVyeS52MS5XcmVja0gAEhcKDXdyZWNrX2dvbmVfaWQYCSABKARIAEIHCgVldmVudCIwCgpMb2NrQ2hhbmdlEg8KB3NoaXBfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEIn4KC0ZpZ2h0RGFtYWdlEhMKC2F0dGFja2VyX2lkGAEgASgEEhEKCXRhcmdldF9pZBgCIAEoBBIOCgZtb2R1bGUYAyABKA0SDgoGZGFtYWdlGAQgASgBEhIKCm1pc3NpbGVfaWQYBSABKAQSEwoLc2ltX3RpbWVfbXMYBiABKAQiuAEKD01pc3NpbGVMYXVuY2hlZBISCgptaXNzaWxlX2lkGAEgASgEEhMKC2F0dGFja2VyX2lkGAIgASgEEhEKCXRhcmdldF9pZBgDIAEoBBIOCgZtb2R1bGUYBCABKA0SIQoIcG9zaXRpb24YBSABKAsyDy5vcnJlcnkudjEuVmVjMxIhCgh2ZWxvY2l0eRgGIAEoCzIPLm9ycmVyeS52MS5WZWMzEhMKC3NpbV90aW1lX21zGAcgASgEIkUKC01pc3NpbGVHb25lEhIKCm1pc3NpbGVfaWQYASABKAQSIgoDZW5kGAIgASgOMhUub3JyZXJ5LnYxLk1pc3NpbGVFbmQiQQoJRGlzcnVwdGVkEg8KB3NoaXBfaWQYASABKAQSEQoJdGFyZ2V0X2lkGAIgASgEEhAKCHVudGlsX21zGAMgASgEImgKBVdyZWNrEhAKCHdyZWNrX2lkGAEgASgEEiEKCHBvc2l0aW9uGAIgASgLMg8ub3JyZXJ5LnYxLlZlYzMSFAoMc2hpcF90eXBlX2lkGAMgASgNEhQKDGNoYXJhY3Rlcl9pZBgEIAEoBCI7CgVFcnJvchIiCgRjb2RlGAEgASgOMhQub3JyZXJ5LnYxLkVycm9yQ29kZRIOCgZyZWFzb24YAiABKAkiiQEKClBsYWNlT3JkZXISFAoMY2hhcmFjdGVyX2lkGAEgASgEEhIKCnN0YXRpb25faWQYAiABKAQSDwoHdHlwZV9pZBgDIAEoDRILCgNidXkYBCABKAgSEAoIcXVhbnRpdHkYBSABKAMSDQoFcHJpY2UYBiABKAMSEgoKZHVyYXRpb25fcxgHIAEoDSJECgtNb2RpZnlPcmRlchIUCgxjaGFyYWN0ZXJfaWQYASABKAQSEAoIb3JkZXJfaWQYAiABKAQSDQoFcHJpY2UYAyABKAMiNQoLQ2FuY2VsT3JkZXISFAoMY2hhcmFjdGVyX2lkGAEgASgEEhAKCG9yZGVyX2lkGAIgASgEIkUKDkdldE1hcmtldERlcHRoEhIKCnN0YXRpb25faWQYASABKAQSDwoHdHlwZV9pZBgCIAEoDRIOCgZsZXZlbHMYAyABKA0iIwoLR2V0TXlPcmRlcnMSFAoMY2hhcmFjdGVyX2lkGAEgASgEIiEKCUdldFdhbGxldBIUCgxjaGFyYWN0ZXJfaWQYASABKAQiJwoPR2V0VHJhbnNhY3Rpb25zEhQKDGNoYXJhY3Rlcl9pZBgBIAEoBCJFChBHZXRNYXJrZXRIaXN0b3J5EhIKCnN0YXRpb25faWQYASABKAQSDwoHdHlwZV9pZBgCIAEoDRIMCgRkYXlzGAMgASgNIkAKC09yZGVyUGxhY2VkEhAKCG9yZGVyX2lkGAEgASgEEg4KBmZpbGxlZBgCIAEoBBIPCgdyZXN0aW5nGAMgASgEIi0KClByaWNlTGV2ZWwSDQoFcHJpY2UYASABKAQSEAoIcXVhbnRpdHkYAiABKAQiewoLTWFya2V0RGVwdGgSEQoJcmVnaW9uX2lkGAEgASgNEg8KB3R5cGVfaWQYAiABKA0SIwoEYmlkcxgDIAMoCzIVLm9ycmVyeS52MS5QcmljZUxldmVsEiMKBGFza3MYBCADKAsyFS5vcnJlcnkudjEuUHJpY2VMZXZlbCLoAQoLTWFya2V0T3JkZXISEAoIb3JkZXJfaWQYASABKAQSEgoKc3RhdGlvbl9pZBgCIAEoBBIPCgd0eXBlX2lkGAMgASgNEgsKA2J1eRgEIAEoCBINCgVwcmljZRgFIAEoBBIQCghxdWFudGl0eRgGIAEoBBIRCglyZW1haW5pbmcYByABKAQSDgoGZXNjcm93GAggASgEEiQKBXN0YXRlGAkgASgOMhUub3JyZXJ5LnYxLk9yZGVyU3RhdGUSFAoMcGxhY2VkX2F0X21zGAogASgEEhUKDWV4cGlyZXNfYXRfbXMYCyABKAQiMgoITXlPcmRlcnMSJgoGb3JkZXJzGAEgAygLMhYub3JyZXJ5LnYxLk1hcmtldE9yZGVyIk0KDEpvdXJuYWxFbnRyeRINCgVhdF9tcxgBIAEoBBIMCgRraW5kGAIgASgJEg4KBmFtb3VudBgDIAEoAxIQCghvcmRlcl9pZBgEIAEoBCJDCgpIYW5nYXJJdGVtEhIKCnN0YXRpb25faWQYASABKAQSDwoHdHlwZV9pZBgCIAEoDRIQCghxdWFudGl0eRgDIAEoBCJqCgZXYWxsZXQSDwoHYmFsYW5jZRgBIAEoBBIoCgdqb3VybmFsGAIgAygLMhcub3JyZXJ5LnYxLkpvdXJuYWxFbnRyeRIlCgZoYW5nYXIYAyADKAsyFS5vcnJlcnkudjEuSGFuZ2FySXRlbSKLAQoRTWFya2V0VHJhbnNhY3Rpb24SDQoFYXRfbXMYASABKAQSEgoKc3RhdGlvbl9pZBgCIAEoBBIPCgd0eXBlX2lkGAMgASgNEg4KBmJvdWdodBgEIAEoCBIQCghxdWFudGl0eRgFIAEoBBINCgVwcmljZRgGIAEoBBIRCglzYWxlc190YXgYByABKAQiQgoMVHJhbnNhY3Rpb25zEjIKDHRyYW5zYWN0aW9ucxgBIAMoCzIcLm9ycmVyeS52MS5NYXJrZXRUcmFuc2FjdGlvbiJwCgpIaXN0b3J5RGF5EgsKA2RheRgBIAEoBBIMCgRvcGVuGAIgASgEEgwKBGhpZ2gYAyABKAQSCwoDbG93GAQgASgEEg0KBWNsb3NlGAUgASgEEg4KBnZvbHVtZRgGIAEoBBINCgVmaWxscxgHIAEoBCJYCg1NYXJrZXRIaXN0b3J5EhEKCXJlZ2lvbl9pZBgBIAEoDRIPCgd0eXBlX2lkGAIgASgNEiMKBGRheXMYAyADKAsyFS5vcnJlcnkudjEuSGlzdG9yeURheSqAAQoNQ2VsZXN0aWFsS2luZBIeChpDRUxFU1RJQUxfS0lORF9VTlNQRUNJRklFRBAAEhcKE0NFTEVTVElBTF9LSU5EX1NUQVIQARIZChVDRUxFU1RJQUxfS0lORF9QTEFORVQQAhIbChdDRUxFU1RJQUxfS0lORF9TVEFSR0FURRADKo8BCgpTaGlwTW90aW9uEhsKF1NISVBfTU9USU9OX1VOU1BFQ0lGSUVEEAASFAoQU0hJUF9NT1RJT05fSURMRRABEhsKF1NISVBfTU9USU9OX0FQUFJPQUNISU5HEAISGAoUU0hJUF9NT1RJT05fQUxJR05JTkcQAxIXChNTSElQX01PVElPTl9XQVJQSU5HEAQqfQoKTWlzc2lsZUVuZBIbChdNSVNTSUxFX0VORF9VTlNQRUNJRklFRBAAEhgKFE1JU1NJTEVfRU5EX0VYUExPREVEEAESGwoXTUlTU0lMRV9FTkRfT1VUX09GX0ZVRUwQAhIbChdNSVNTSUxFX0VORF9UQVJHRVRfR09ORRADKoMJCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhgKFEVSUk9SX0NPREVfQkFEX0ZSQU1FEAESHgoaRVJST1JfQ09ERV9VTktOT1dOX01FU1NBR0UQAhIcChhFUlJPUl9DT0RFX05PVF9MT0dHRURfSU4QAxIeChpFUlJPUl9DT0RFX0JBRF9DUkVERU5USUFMUxAEEhkKFUVSUk9SX0NPREVfTkFNRV9UQUtFThAFEh8KG0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBAGEhgKFEVSUk9SX0NPREVfTk9UX1lPVVJTEAcSGwoXRVJST1JfQ09ERV9OT1RfSU5fU1BBQ0UQCBIcChhFUlJPUl9DT0RFX05PVF9JTl9TWVNURU0QCRIbChdFUlJPUl9DT0RFX09VVF9PRl9SQU5HRRAKEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAsSGgoWRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAMEh8KG0VSUk9SX0NPREVfQUxSRUFEWV9JTl9TUEFDRRANEhwKGEVSUk9SX0NPREVfU0hVVFRJTkdfRE9XThAOEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQDxIaChZFUlJPUl9DT0RFX1NZU1RFTV9GVUxMEBASHwobRVJST1JfQ09ERV9TRVNTSU9OX1JFUExBQ0VEEBESIAocRVJST1JfQ09ERV9BTFJFQURZX0xPR0dFRF9JThASEiQKIEVSUk9SX0NPREVfTk9UX0FfU1RBUlRJTkdfU1lTVEVNEBMSGQoVRVJST1JfQ09ERV9OT1RfTE9DS0VEEBQSHQoZRVJST1JfQ09ERV9UT09fTUFOWV9MT0NLUxAVEh0KGUVSUk9SX0NPREVfQUxSRUFEWV9MT0NLRUQQFhIcChhFUlJPUl9DT0RFX01PRFVMRV9BQ1RJVkUQFxIgChxFUlJPUl9DT0RFX01PRFVMRV9OT1RfQUNUSVZFEBgSHAoYRVJST1JfQ09ERV9OT1RfQ09NQkFUQU5UEBkSHQoZRVJST1JfQ09ERV9XQVJQX0RJU1JVUFRFRBAaEiIKHkVSUk9SX0NPREVfTk9OX1BPU0lUSVZFX0FNT1VOVBAjEh4KGkVSUk9SX0NPREVfQU1PVU5UX09WRVJGTE9XECQSIQodRVJST1JfQ09ERV9JTlNVRkZJQ0lFTlRfRlVORFMQJRIhCh1FUlJPUl9DT0RFX0lOU1VGRklDSUVOVF9JVEVNUxAmEhkKFUVSUk9SX0NPREVfTk9UX0RPQ0tFRBAnEh4KGkVSUk9SX0NPREVfTk9UX09SREVSX09XTkVSECgSHAoYRVJST1JfQ09ERV9VTktOT1dOX09SREVSECkSIgoeRVJST1JfQ09ERV9VTktOT1dOX01BUktFVF9JVEVNECoSIQodRVJST1JfQ09ERV9NQVJLRVRfVU5BVkFJTEFCTEUQKxIeChpFUlJPUl9DT0RFX1VOQ0hBTkdFRF9QUklDRRAsKosBCgpPcmRlclN0YXRlEhsKF09SREVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQT1JERVJfU1RBVEVfT1BFThABEhYKEk9SREVSX1NUQVRFX0ZJTExFRBACEhkKFU9SREVSX1NUQVRFX0NBTkNFTExFRBADEhcKE09SREVSX1NUQVRFX0VYUElSRUQQBGIGcHJvdG8z");
 
 /**
  * Everything a client sends. `request_id` is the client's own number; the server echoes it in every answer
@@ -139,6 +139,56 @@ export type ClientEnvelope = Message<"orrery.v1.ClientEnvelope"> & {
      */
     value: DeactivateModule;
     case: "deactivateModule";
+  } | {
+    /**
+     * The market (issue 23): answered by the market role, through the proxy.
+     *
+     * @generated from field: orrery.v1.PlaceOrder place_order = 40;
+     */
+    value: PlaceOrder;
+    case: "placeOrder";
+  } | {
+    /**
+     * @generated from field: orrery.v1.ModifyOrder modify_order = 41;
+     */
+    value: ModifyOrder;
+    case: "modifyOrder";
+  } | {
+    /**
+     * @generated from field: orrery.v1.CancelOrder cancel_order = 42;
+     */
+    value: CancelOrder;
+    case: "cancelOrder";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetMarketDepth get_market_depth = 43;
+     */
+    value: GetMarketDepth;
+    case: "getMarketDepth";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetMyOrders get_my_orders = 44;
+     */
+    value: GetMyOrders;
+    case: "getMyOrders";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetWallet get_wallet = 45;
+     */
+    value: GetWallet;
+    case: "getWallet";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetTransactions get_transactions = 46;
+     */
+    value: GetTransactions;
+    case: "getTransactions";
+  } | {
+    /**
+     * @generated from field: orrery.v1.GetMarketHistory get_market_history = 47;
+     */
+    value: GetMarketHistory;
+    case: "getMarketHistory";
   } | { case: undefined; value?: undefined };
 };
 
@@ -226,6 +276,44 @@ export type ServerEnvelope = Message<"orrery.v1.ServerEnvelope"> & {
      */
     value: Respawned;
     case: "respawned";
+  } | {
+    /**
+     * Market answers (issue 23).
+     *
+     * @generated from field: orrery.v1.OrderPlaced order_placed = 25;
+     */
+    value: OrderPlaced;
+    case: "orderPlaced";
+  } | {
+    /**
+     * @generated from field: orrery.v1.MarketDepth market_depth = 26;
+     */
+    value: MarketDepth;
+    case: "marketDepth";
+  } | {
+    /**
+     * @generated from field: orrery.v1.MyOrders my_orders = 27;
+     */
+    value: MyOrders;
+    case: "myOrders";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Wallet wallet = 28;
+     */
+    value: Wallet;
+    case: "wallet";
+  } | {
+    /**
+     * @generated from field: orrery.v1.Transactions transactions = 29;
+     */
+    value: Transactions;
+    case: "transactions";
+  } | {
+    /**
+     * @generated from field: orrery.v1.MarketHistory market_history = 30;
+     */
+    value: MarketHistory;
+    case: "marketHistory";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1601,6 +1689,634 @@ export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
   messageDesc(file_orrery_v1_game, 43);
 
 /**
+ * A limit order. Buy: holds quantity × price (+ the broker fee) from the wallet; sell: holds the items from the
+ * hangar at the station. Matches at once against the best opposite orders at their price; the rest rests until
+ * `duration_s` has passed (1 s to 90 days; 0 = 90 days). Answered by OrderPlaced or Error.
+ *
+ * @generated from message orrery.v1.PlaceOrder
+ */
+export type PlaceOrder = Message<"orrery.v1.PlaceOrder"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+
+  /**
+   * @generated from field: uint64 station_id = 2;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 3;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: bool buy = 4;
+   */
+  buy: boolean;
+
+  /**
+   * Signed so that 0 and negative values are refused by name (NON_POSITIVE_AMOUNT).
+   *
+   * @generated from field: int64 quantity = 5;
+   */
+  quantity: bigint;
+
+  /**
+   * @generated from field: int64 price = 6;
+   */
+  price: bigint;
+
+  /**
+   * @generated from field: uint32 duration_s = 7;
+   */
+  durationS: number;
+};
+
+/**
+ * Describes the message orrery.v1.PlaceOrder.
+ * Use `create(PlaceOrderSchema)` to create a new message.
+ */
+export const PlaceOrderSchema: GenMessage<PlaceOrder> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 44);
+
+/**
+ * A new price for an open order (it loses its time priority and may trade at once). Answered by Ok or Error.
+ *
+ * @generated from message orrery.v1.ModifyOrder
+ */
+export type ModifyOrder = Message<"orrery.v1.ModifyOrder"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+
+  /**
+   * @generated from field: uint64 order_id = 2;
+   */
+  orderId: bigint;
+
+  /**
+   * @generated from field: int64 price = 3;
+   */
+  price: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.ModifyOrder.
+ * Use `create(ModifyOrderSchema)` to create a new message.
+ */
+export const ModifyOrderSchema: GenMessage<ModifyOrder> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 45);
+
+/**
+ * Cancel an open order; its escrow goes back. Answered by Ok or Error.
+ *
+ * @generated from message orrery.v1.CancelOrder
+ */
+export type CancelOrder = Message<"orrery.v1.CancelOrder"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+
+  /**
+   * @generated from field: uint64 order_id = 2;
+   */
+  orderId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.CancelOrder.
+ * Use `create(CancelOrderSchema)` to create a new message.
+ */
+export const CancelOrderSchema: GenMessage<CancelOrder> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 46);
+
+/**
+ * The best `levels` price levels (1–50; 0 = 10) of the book of `type_id` in the region of `station_id`.
+ * Answered by MarketDepth.
+ *
+ * @generated from message orrery.v1.GetMarketDepth
+ */
+export type GetMarketDepth = Message<"orrery.v1.GetMarketDepth"> & {
+  /**
+   * @generated from field: uint64 station_id = 1;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: uint32 levels = 3;
+   */
+  levels: number;
+};
+
+/**
+ * Describes the message orrery.v1.GetMarketDepth.
+ * Use `create(GetMarketDepthSchema)` to create a new message.
+ */
+export const GetMarketDepthSchema: GenMessage<GetMarketDepth> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 47);
+
+/**
+ * The character's orders, open and closed, newest first (at most 100). Answered by MyOrders.
+ *
+ * @generated from message orrery.v1.GetMyOrders
+ */
+export type GetMyOrders = Message<"orrery.v1.GetMyOrders"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.GetMyOrders.
+ * Use `create(GetMyOrdersSchema)` to create a new message.
+ */
+export const GetMyOrdersSchema: GenMessage<GetMyOrders> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 48);
+
+/**
+ * The character's balance, latest journal lines (at most 50) and hangars. Answered by Wallet.
+ *
+ * @generated from message orrery.v1.GetWallet
+ */
+export type GetWallet = Message<"orrery.v1.GetWallet"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.GetWallet.
+ * Use `create(GetWalletSchema)` to create a new message.
+ */
+export const GetWalletSchema: GenMessage<GetWallet> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 49);
+
+/**
+ * The character's latest fills as buyer or seller (at most 100). Answered by Transactions.
+ *
+ * @generated from message orrery.v1.GetTransactions
+ */
+export type GetTransactions = Message<"orrery.v1.GetTransactions"> & {
+  /**
+   * @generated from field: uint64 character_id = 1;
+   */
+  characterId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.GetTransactions.
+ * Use `create(GetTransactionsSchema)` to create a new message.
+ */
+export const GetTransactionsSchema: GenMessage<GetTransactions> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 50);
+
+/**
+ * Daily open/high/low/close/volume of a book for the last `days` days (1–365; 0 = 30). Answered by
+ * MarketHistory.
+ *
+ * @generated from message orrery.v1.GetMarketHistory
+ */
+export type GetMarketHistory = Message<"orrery.v1.GetMarketHistory"> & {
+  /**
+   * @generated from field: uint64 station_id = 1;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: uint32 days = 3;
+   */
+  days: number;
+};
+
+/**
+ * Describes the message orrery.v1.GetMarketHistory.
+ * Use `create(GetMarketHistorySchema)` to create a new message.
+ */
+export const GetMarketHistorySchema: GenMessage<GetMarketHistory> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 51);
+
+/**
+ * @generated from message orrery.v1.OrderPlaced
+ */
+export type OrderPlaced = Message<"orrery.v1.OrderPlaced"> & {
+  /**
+   * @generated from field: uint64 order_id = 1;
+   */
+  orderId: bigint;
+
+  /**
+   * Units traded at once; `quantity - filled` rests in the book (0: nothing rests).
+   *
+   * @generated from field: uint64 filled = 2;
+   */
+  filled: bigint;
+
+  /**
+   * @generated from field: uint64 resting = 3;
+   */
+  resting: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.OrderPlaced.
+ * Use `create(OrderPlacedSchema)` to create a new message.
+ */
+export const OrderPlacedSchema: GenMessage<OrderPlaced> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 52);
+
+/**
+ * @generated from message orrery.v1.PriceLevel
+ */
+export type PriceLevel = Message<"orrery.v1.PriceLevel"> & {
+  /**
+   * @generated from field: uint64 price = 1;
+   */
+  price: bigint;
+
+  /**
+   * @generated from field: uint64 quantity = 2;
+   */
+  quantity: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.PriceLevel.
+ * Use `create(PriceLevelSchema)` to create a new message.
+ */
+export const PriceLevelSchema: GenMessage<PriceLevel> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 53);
+
+/**
+ * @generated from message orrery.v1.MarketDepth
+ */
+export type MarketDepth = Message<"orrery.v1.MarketDepth"> & {
+  /**
+   * @generated from field: uint32 region_id = 1;
+   */
+  regionId: number;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * Highest first.
+   *
+   * @generated from field: repeated orrery.v1.PriceLevel bids = 3;
+   */
+  bids: PriceLevel[];
+
+  /**
+   * Lowest first.
+   *
+   * @generated from field: repeated orrery.v1.PriceLevel asks = 4;
+   */
+  asks: PriceLevel[];
+};
+
+/**
+ * Describes the message orrery.v1.MarketDepth.
+ * Use `create(MarketDepthSchema)` to create a new message.
+ */
+export const MarketDepthSchema: GenMessage<MarketDepth> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 54);
+
+/**
+ * @generated from message orrery.v1.MarketOrder
+ */
+export type MarketOrder = Message<"orrery.v1.MarketOrder"> & {
+  /**
+   * @generated from field: uint64 order_id = 1;
+   */
+  orderId: bigint;
+
+  /**
+   * @generated from field: uint64 station_id = 2;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 3;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: bool buy = 4;
+   */
+  buy: boolean;
+
+  /**
+   * @generated from field: uint64 price = 5;
+   */
+  price: bigint;
+
+  /**
+   * @generated from field: uint64 quantity = 6;
+   */
+  quantity: bigint;
+
+  /**
+   * @generated from field: uint64 remaining = 7;
+   */
+  remaining: bigint;
+
+  /**
+   * Money held (buy) or items held (sell).
+   *
+   * @generated from field: uint64 escrow = 8;
+   */
+  escrow: bigint;
+
+  /**
+   * @generated from field: orrery.v1.OrderState state = 9;
+   */
+  state: OrderState;
+
+  /**
+   * @generated from field: uint64 placed_at_ms = 10;
+   */
+  placedAtMs: bigint;
+
+  /**
+   * @generated from field: uint64 expires_at_ms = 11;
+   */
+  expiresAtMs: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.MarketOrder.
+ * Use `create(MarketOrderSchema)` to create a new message.
+ */
+export const MarketOrderSchema: GenMessage<MarketOrder> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 55);
+
+/**
+ * @generated from message orrery.v1.MyOrders
+ */
+export type MyOrders = Message<"orrery.v1.MyOrders"> & {
+  /**
+   * @generated from field: repeated orrery.v1.MarketOrder orders = 1;
+   */
+  orders: MarketOrder[];
+};
+
+/**
+ * Describes the message orrery.v1.MyOrders.
+ * Use `create(MyOrdersSchema)` to create a new message.
+ */
+export const MyOrdersSchema: GenMessage<MyOrders> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 56);
+
+/**
+ * @generated from message orrery.v1.JournalEntry
+ */
+export type JournalEntry = Message<"orrery.v1.JournalEntry"> & {
+  /**
+   * @generated from field: uint64 at_ms = 1;
+   */
+  atMs: bigint;
+
+  /**
+   * grant, buy_escrow, escrow_refund, purchase_refund, sale, sales_tax, broker_fee, reprice_escrow.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * Positive: received; negative: paid.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: uint64 order_id = 4;
+   */
+  orderId: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.JournalEntry.
+ * Use `create(JournalEntrySchema)` to create a new message.
+ */
+export const JournalEntrySchema: GenMessage<JournalEntry> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 57);
+
+/**
+ * @generated from message orrery.v1.HangarItem
+ */
+export type HangarItem = Message<"orrery.v1.HangarItem"> & {
+  /**
+   * @generated from field: uint64 station_id = 1;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: uint64 quantity = 3;
+   */
+  quantity: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.HangarItem.
+ * Use `create(HangarItemSchema)` to create a new message.
+ */
+export const HangarItemSchema: GenMessage<HangarItem> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 58);
+
+/**
+ * @generated from message orrery.v1.Wallet
+ */
+export type Wallet = Message<"orrery.v1.Wallet"> & {
+  /**
+   * @generated from field: uint64 balance = 1;
+   */
+  balance: bigint;
+
+  /**
+   * @generated from field: repeated orrery.v1.JournalEntry journal = 2;
+   */
+  journal: JournalEntry[];
+
+  /**
+   * @generated from field: repeated orrery.v1.HangarItem hangar = 3;
+   */
+  hangar: HangarItem[];
+};
+
+/**
+ * Describes the message orrery.v1.Wallet.
+ * Use `create(WalletSchema)` to create a new message.
+ */
+export const WalletSchema: GenMessage<Wallet> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 59);
+
+/**
+ * @generated from message orrery.v1.MarketTransaction
+ */
+export type MarketTransaction = Message<"orrery.v1.MarketTransaction"> & {
+  /**
+   * @generated from field: uint64 at_ms = 1;
+   */
+  atMs: bigint;
+
+  /**
+   * @generated from field: uint64 station_id = 2;
+   */
+  stationId: bigint;
+
+  /**
+   * @generated from field: uint32 type_id = 3;
+   */
+  typeId: number;
+
+  /**
+   * From the character's side: true when it bought.
+   *
+   * @generated from field: bool bought = 4;
+   */
+  bought: boolean;
+
+  /**
+   * @generated from field: uint64 quantity = 5;
+   */
+  quantity: bigint;
+
+  /**
+   * @generated from field: uint64 price = 6;
+   */
+  price: bigint;
+
+  /**
+   * @generated from field: uint64 sales_tax = 7;
+   */
+  salesTax: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.MarketTransaction.
+ * Use `create(MarketTransactionSchema)` to create a new message.
+ */
+export const MarketTransactionSchema: GenMessage<MarketTransaction> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 60);
+
+/**
+ * @generated from message orrery.v1.Transactions
+ */
+export type Transactions = Message<"orrery.v1.Transactions"> & {
+  /**
+   * @generated from field: repeated orrery.v1.MarketTransaction transactions = 1;
+   */
+  transactions: MarketTransaction[];
+};
+
+/**
+ * Describes the message orrery.v1.Transactions.
+ * Use `create(TransactionsSchema)` to create a new message.
+ */
+export const TransactionsSchema: GenMessage<Transactions> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 61);
+
+/**
+ * @generated from message orrery.v1.HistoryDay
+ */
+export type HistoryDay = Message<"orrery.v1.HistoryDay"> & {
+  /**
+   * Days since the Unix epoch.
+   *
+   * @generated from field: uint64 day = 1;
+   */
+  day: bigint;
+
+  /**
+   * @generated from field: uint64 open = 2;
+   */
+  open: bigint;
+
+  /**
+   * @generated from field: uint64 high = 3;
+   */
+  high: bigint;
+
+  /**
+   * @generated from field: uint64 low = 4;
+   */
+  low: bigint;
+
+  /**
+   * @generated from field: uint64 close = 5;
+   */
+  close: bigint;
+
+  /**
+   * @generated from field: uint64 volume = 6;
+   */
+  volume: bigint;
+
+  /**
+   * @generated from field: uint64 fills = 7;
+   */
+  fills: bigint;
+};
+
+/**
+ * Describes the message orrery.v1.HistoryDay.
+ * Use `create(HistoryDaySchema)` to create a new message.
+ */
+export const HistoryDaySchema: GenMessage<HistoryDay> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 62);
+
+/**
+ * @generated from message orrery.v1.MarketHistory
+ */
+export type MarketHistory = Message<"orrery.v1.MarketHistory"> & {
+  /**
+   * @generated from field: uint32 region_id = 1;
+   */
+  regionId: number;
+
+  /**
+   * @generated from field: uint32 type_id = 2;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: repeated orrery.v1.HistoryDay days = 3;
+   */
+  days: HistoryDay[];
+};
+
+/**
+ * Describes the message orrery.v1.MarketHistory.
+ * Use `create(MarketHistorySchema)` to create a new message.
+ */
+export const MarketHistorySchema: GenMessage<MarketHistory> = /*@__PURE__*/
+  messageDesc(file_orrery_v1_game, 63);
+
+/**
  * @generated from enum orrery.v1.CelestialKind
  */
 export enum CelestialKind {
@@ -1885,6 +2601,76 @@ export enum ErrorCode {
    * @generated from enum value: ERROR_CODE_WARP_DISRUPTED = 26;
    */
   WARP_DISRUPTED = 26,
+
+  /**
+   * Market: a quantity or price of 0 or below.
+   *
+   * @generated from enum value: ERROR_CODE_NON_POSITIVE_AMOUNT = 35;
+   */
+  NON_POSITIVE_AMOUNT = 35,
+
+  /**
+   * Market: quantity × price above 2^63-1 (or a supply that would pass it).
+   *
+   * @generated from enum value: ERROR_CODE_AMOUNT_OVERFLOW = 36;
+   */
+  AMOUNT_OVERFLOW = 36,
+
+  /**
+   * Market: the wallet cannot pay the escrow and the broker fee (or a price change's extra escrow and fee).
+   *
+   * @generated from enum value: ERROR_CODE_INSUFFICIENT_FUNDS = 37;
+   */
+  INSUFFICIENT_FUNDS = 37,
+
+  /**
+   * Market: a sell order for more items than the hangar at that station holds.
+   *
+   * @generated from enum value: ERROR_CODE_INSUFFICIENT_ITEMS = 38;
+   */
+  INSUFFICIENT_ITEMS = 38,
+
+  /**
+   * Market: orders are placed at the station one is docked at (the character is in space, or elsewhere).
+   *
+   * @generated from enum value: ERROR_CODE_NOT_DOCKED = 39;
+   */
+  NOT_DOCKED = 39,
+
+  /**
+   * Market: cancelling or changing another's order.
+   *
+   * @generated from enum value: ERROR_CODE_NOT_ORDER_OWNER = 40;
+   */
+  NOT_ORDER_OWNER = 40,
+
+  /**
+   * Market: no open order with that id (never placed, or filled, cancelled, expired).
+   *
+   * @generated from enum value: ERROR_CODE_UNKNOWN_ORDER = 41;
+   */
+  UNKNOWN_ORDER = 41,
+
+  /**
+   * Market: no such station or item type.
+   *
+   * @generated from enum value: ERROR_CODE_UNKNOWN_MARKET_ITEM = 42;
+   */
+  UNKNOWN_MARKET_ITEM = 42,
+
+  /**
+   * Market: the market role did not answer or failed; nothing is known to have changed — ask again.
+   *
+   * @generated from enum value: ERROR_CODE_MARKET_UNAVAILABLE = 43;
+   */
+  MARKET_UNAVAILABLE = 43,
+
+  /**
+   * Market: ModifyOrder to the price the order already has.
+   *
+   * @generated from enum value: ERROR_CODE_UNCHANGED_PRICE = 44;
+   */
+  UNCHANGED_PRICE = 44,
 }
 
 /**
@@ -1892,4 +2678,40 @@ export enum ErrorCode {
  */
 export const ErrorCodeSchema: GenEnum<ErrorCode> = /*@__PURE__*/
   enumDesc(file_orrery_v1_game, 3);
+
+/**
+ * @generated from enum orrery.v1.OrderState
+ */
+export enum OrderState {
+  /**
+   * @generated from enum value: ORDER_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ORDER_STATE_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * @generated from enum value: ORDER_STATE_FILLED = 2;
+   */
+  FILLED = 2,
+
+  /**
+   * @generated from enum value: ORDER_STATE_CANCELLED = 3;
+   */
+  CANCELLED = 3,
+
+  /**
+   * @generated from enum value: ORDER_STATE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+}
+
+/**
+ * Describes the enum orrery.v1.OrderState.
+ */
+export const OrderStateSchema: GenEnum<OrderState> = /*@__PURE__*/
+  enumDesc(file_orrery_v1_game, 4);
 
