@@ -174,8 +174,20 @@ fn newest_report(reports: &mut Subscription, latest: &mut NodeReport) {
 }
 
 /// Take every message waiting on `subscription`; how many there were.
+/// The refusals among what the ships' sessions got: error answers forwarded by the node. (A restored ship's
+/// first order also sends its session the system's snapshot, an `Entered`: not a refusal.)
 fn drain(subscription: &mut Subscription) -> u64 {
-    std::iter::from_fn(|| subscription.try_next()).count() as u64
+    std::iter::from_fn(|| subscription.try_next())
+        .filter(|payload| {
+            let Ok(message) = v1::ProxyInbox::decode(&payload[..]) else { return true };
+            match message.body {
+                Some(v1::proxy_inbox::Body::Forward(envelope)) => v1::ServerEnvelope::decode(&envelope[..])
+                    .map_or(true, |envelope| matches!(envelope.body, Some(v1::server_envelope::Body::Error(_)))),
+                Some(v1::proxy_inbox::Body::Entered(_)) => false,
+                _ => true,
+            }
+        })
+        .count() as u64
 }
 
 /// Every delta of one system until `deadline`: when it arrived and how many ships it moved.
