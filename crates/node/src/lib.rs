@@ -36,6 +36,14 @@ use hosted::{Hosted, TickContext, TickEffects};
 pub use persist::{PersistJob, PersistStats, Persister, spawn_worker};
 pub use report::{NodeReport, SystemReport};
 
+/// Whether a message on `subject` must reach its receiver even if the bus was down when it was sent: a system's
+/// inbox (`system.<id>`: handoffs, forwarded commands) and a proxy's (`proxy.<id>`: answers, arrivals), not a
+/// delta (`system.<id>.delta`), which the next one supersedes.
+fn must_arrive(subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    matches!((tokens.next(), tokens.next(), tokens.next()), (Some("system" | "proxy"), Some(_), None))
+}
+
 /// How long a node waits for the mapping when it checks whether it lost systems (after a stall or a bus
 /// outage); past it the node keeps its systems (the store's handoff fence still refuses its writes of any it
 /// lost) and checks again after the next stall.
@@ -712,10 +720,18 @@ impl Node {
             }
         }
         for (subject, payload) in effects.publish {
-            match self.bus.publish(&subject, payload).await {
-                // The bus is reconnecting (it logged that once, and counts what it could not send): the
-                // system ticks on, and its pilots catch up from the next snapshot or delta.
-                Ok(()) | Err(orrery_bus::BusError::Disconnected { .. }) => {}
+            match self.bus.publish(&subject, payload.clone()).await {
+                Ok(()) => {}
+                // The bus is reconnecting (it logged that once, and counts what it could not send): the system
+                // ticks on. A delta is dropped (pilots catch up from the next one); what must arrive — a
+                // handoff or command for a system, an answer for a session — goes to the persistence worker,
+                // which sends it once the bus is back (the receiver drops a second copy by its stamp).
+                Err(orrery_bus::BusError::Disconnected { .. }) => {
+                    if must_arrive(&subject) {
+                        let job = PersistJob { then_publish: Some((subject, payload)), ..PersistJob::default() };
+                        let _ = self.persister.send(job);
+                    }
+                }
                 Err(problem) => tracing::error!(subject, %problem, "publish failed"),
             }
         }
@@ -854,4 +870,16 @@ fn find(systems: &Systems, system_id: u32, which: impl Fn(&Hosted) -> bool) -> O
 fn restored_clock(tick_ms: u32) -> (u64, u64) {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     (now_ms / u64::from(tick_ms.max(1)), now_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handoffs_and_answers_must_arrive_deltas_need_not() {
+        assert!(super::must_arrive("system.30000142"));
+        assert!(super::must_arrive("proxy.2"));
+        assert!(!super::must_arrive("system.30000142.delta"));
+        assert!(!super::must_arrive("node.1.report"));
+        assert!(!super::must_arrive("cluster"));
+    }
 }
