@@ -233,17 +233,10 @@ async fn kills(State(control): State<Control>, RawQuery(query): RawQuery) -> Res
             ApiError::bad_field("system", format!("`system` must be a system id (an unsigned integer), got `{value}`"))
         })?),
     };
+    // An empty `limit=` means the default here (an empty `seconds=` of the flamegraph is refused).
     let limit = match query_value(query.as_deref(), "limit") {
         None | Some("") => DEFAULT_KILLS_LIMIT,
-        Some(value) => match value.parse::<u32>() {
-            Ok(limit) if (1..=MAX_KILLS_LIMIT).contains(&limit) => limit,
-            _ => {
-                return Err(ApiError::bad_field(
-                    "limit",
-                    format!("`limit` must be an integer from 1 to {MAX_KILLS_LIMIT}, got `{value}`"),
-                ));
-            }
-        },
+        Some(_) => query_number(query.as_deref(), "limit", DEFAULT_KILLS_LIMIT, MAX_KILLS_LIMIT)?,
     };
     Ok(json(&control.kills(system, limit).await?))
 }
